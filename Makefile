@@ -1,0 +1,26 @@
+# Two entry points for a fresh machine: `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
+
+.PHONY: run test clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(VENV)/.run-installed: pyproject.toml constraints.txt | $(PY)
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml constraints.txt | $(PY)
+	$(PIP) -e '.[dev]'
+	touch $@ $(VENV)/.run-installed
+
+run: $(VENV)/.run-installed
+	$(VENV)/bin/sparsearch run
+
+test: $(VENV)/.dev-installed
+	$(VENV)/bin/pytest -q
+
+clean:
+	rm -rf $(VENV) sparsearch.db

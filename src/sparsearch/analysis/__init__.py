@@ -1,0 +1,1 @@
+"""Convergence metrics of trials and statistics across seeds."""

@@ -1,0 +1,93 @@
+"""The run summary: per sparsity and arm, mean test accuracy with a 95% t-interval over seeds,
+and the paired difference of `random_search` minus `random` within each seed."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class Interval:
+    n: int
+    mean: float
+    half_width: float  # 95% Student-t half width; nan when n < 2
+
+
+def mean_interval(values: list[float], confidence: float = 0.95) -> Interval:
+    """Mean and the half width of its two-sided Student-t confidence interval."""
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return Interval(n, mean, math.nan)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return Interval(n, mean, stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n))
+
+
+@dataclass(frozen=True)
+class ArmRow:
+    sparsity: float
+    arm: str
+    test_acc: Interval
+    epochs_to_target: float
+    node_sparsity: float
+    weight_sparsity: float
+    params: float
+    flops: float
+
+
+def _mean(rows: list[dict], key: str) -> float:
+    return sum(r[key] for r in rows) / len(rows)
+
+
+def arm_rows(trials: list[dict]) -> list[ArmRow]:
+    """One row per (sparsity, arm) in the order they first appear in `trials`."""
+    groups: dict[tuple[float, str], list[dict]] = defaultdict(list)
+    for t in trials:
+        groups[(t["sparsity"], t["arm"])].append(t)
+    return [
+        ArmRow(
+            sparsity,
+            arm,
+            mean_interval([r["test_acc"] for r in rows]),
+            _mean(rows, "epochs_to_target"),
+            _mean(rows, "node_sparsity"),
+            _mean(rows, "weight_sparsity"),
+            _mean(rows, "params"),
+            _mean(rows, "flops"),
+        )
+        for (sparsity, arm), rows in sorted(groups.items())
+    ]
+
+
+@dataclass(frozen=True)
+class PairedRow:
+    sparsity: float
+    arm: str
+    baseline: str
+    test_acc_diff: Interval  # arm minus baseline, paired by seed
+    epochs_diff: Interval
+
+
+def paired_rows(trials: list[dict], arm: str = "random_search", baseline: str = "random") -> list[PairedRow]:
+    """Per sparsity, per-seed differences arm minus baseline over the seeds both have."""
+    by_key = {(t["sparsity"], t["arm"], t["seed"]): t for t in trials}
+    rows = []
+    for sparsity in sorted({t["sparsity"] for t in trials}):
+        seeds = sorted(s for (sp, a, s) in by_key if sp == sparsity and a == arm and (sp, baseline, s) in by_key)
+        if not seeds:
+            continue
+        pairs = [(by_key[(sparsity, arm, s)], by_key[(sparsity, baseline, s)]) for s in seeds]
+        rows.append(
+            PairedRow(
+                sparsity,
+                arm,
+                baseline,
+                mean_interval([a["test_acc"] - b["test_acc"] for a, b in pairs]),
+                mean_interval([a["epochs_to_target"] - b["epochs_to_target"] for a, b in pairs]),
+            )
+        )
+    return rows

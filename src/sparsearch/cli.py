@@ -1,0 +1,127 @@
+"""The `sparsearch` command: parses, calls the library, prints."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from .config import Config, load_config, quick, to_toml
+from .errors import SparsearchError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+out = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True)
+
+
+def user_errors(command):
+    """Show a SparsearchError as one line on stderr and exit with code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except SparsearchError as error:
+            err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+STORE = typer.Option(Path("sparsearch.db"), "--store", help="SQLite store file.")
+
+
+@app.command()
+@user_errors
+def run(
+    config_file: Optional[Path] = typer.Argument(None, metavar="[CONFIG]", help="TOML config; the built-in default if omitted."),
+    store: Path = STORE,
+    quick_run: bool = typer.Option(False, "--quick", help="Smoke run: at most 3 seeds, 5 epochs, 10 candidates."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+):
+    """Run (or continue) an experiment and print its summary."""
+    from .data import load_dataset
+    from .display import RichProgress, summary_tables
+    from .experiment import run_experiment
+    from .store import Store
+    from .store.sqlite import ensure_writable
+
+    config = load_config(config_file) if config_file else Config()
+    if quick_run:
+        config = quick(config)
+    data = load_dataset(config.data)
+    ensure_writable(store)
+    db = Store(store)
+    started = time.perf_counter()
+    try:
+        if quiet:
+            rows = run_experiment(config, data, db)
+        else:
+            with RichProgress(err) as progress:
+                rows = run_experiment(config, data, db, progress)
+    finally:
+        db.close()
+    for table in summary_tables(rows, f"{config.experiment.name}: {config.data.name}, parent {config.parent.hidden}"):
+        out.print(table)
+    out.print(f"{len(rows)} trained networks in {store} ({time.perf_counter() - started:.1f} s)")
+
+
+class Format(str, Enum):
+    csv = "csv"
+    json = "json"
+
+
+@app.command()
+@user_errors
+def export(
+    store: Path = STORE,
+    fmt: Format = typer.Option(Format.csv, "--format", help="csv or json."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="Output file; stdout if omitted."),
+    experiment: Optional[str] = typer.Option(None, "--experiment", help="Only this experiment."),
+):
+    """Write one row per trained network."""
+    from .store import EXPORT_COLUMNS, Store
+
+    db = Store(store, create=False)
+    try:
+        rows = db.export_rows(experiment)
+    finally:
+        db.close()
+    if experiment and not rows:
+        raise SparsearchError(f"no trials for experiment {experiment!r} in {store}; see `sparsearch ls`")
+    if fmt is Format.json:
+        text = json.dumps(rows, indent=1) + "\n"
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buffer.getvalue()
+    if out_file is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            out_file.write_text(text)
+        except OSError as error:
+            raise SparsearchError(f"cannot write {out_file}: {error.strerror}; pass another --out") from None
+
+
+@app.command("config")
+@user_errors
+def config_command(
+    default: bool = typer.Option(False, "--default", help="Print the built-in default config."),
+    check: Optional[Path] = typer.Option(None, "--check", help="Validate a config file and print it in full."),
+):
+    """Print the default config as TOML (a starting point), or validate one."""
+    if default == (check is not None):
+        raise SparsearchError("pass exactly one of --default or --check FILE")
+    sys.stdout.write(to_toml(Config() if default else load_config(check)))

@@ -1,0 +1,175 @@
+"""The experiment schema: TOML in, validated pydantic models out.
+
+Every error a user can cause here is raised as `SparsearchError` with one line naming the
+field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import SparsearchError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+DATASETS = ("digits", "mnist1d", "synthetic", "mnist", "fashion_mnist", "cifar10")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExperimentConfig(_Section):
+    name: str = Field("digits-node-search", min_length=1)
+    seeds: int = Field(10, ge=1, le=10_000)
+
+
+class DataConfig(_Section):
+    name: Literal[DATASETS] = "digits"
+    seed: int = Field(0, ge=0, description="fixes the train/val/test split")
+    val_fraction: float = Field(0.2, gt=0, lt=1)
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="only for datasets without an official test split")
+    samples: int | None = Field(None, ge=20, description="mnist1d and synthetic: how many examples to generate")
+    root: str | None = Field(None, description="folder holding mnist, fashion_mnist or cifar10 files")
+    download: bool = False
+
+
+class ParentConfig(_Section):
+    hidden: list[int] = Field(default_factory=lambda: [300, 100], min_length=1)
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive_widths(cls, hidden: list[int]) -> list[int]:
+        for width in hidden:
+            if width < 1:
+                raise ValueError(f"every hidden width must be at least 1, got {width}")
+        return hidden
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(64, ge=1)
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    lr: float = Field(0.05, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class SearchConfig(_Section):
+    space: Literal["node"] = "node"
+    sparsities: list[float] = Field(default_factory=lambda: [0.5, 0.75, 0.9, 0.95], min_length=1)
+    arms: list[str] = Field(default_factory=lambda: ["dense", "random", "random_search"], min_length=1)
+    candidates: int = Field(100, ge=1)
+    probe: Literal["init_loss", "steps"] = "init_loss"
+    probe_steps: int = Field(10, ge=1)
+    probe_batch: int = Field(256, ge=1)
+
+    @field_validator("sparsities")
+    @classmethod
+    def _sparsities_in_range(cls, sparsities: list[float]) -> list[float]:
+        for s in sparsities:
+            if not 0 <= s < 1:
+                raise ValueError(f"every sparsity must be in [0, 1), got {s}")
+        if len(set(sparsities)) != len(sparsities):
+            raise ValueError(f"sparsities must be distinct, got {sparsities}")
+        return sorted(sparsities)
+
+    @field_validator("arms")
+    @classmethod
+    def _known_arms(cls, arms: list[str]) -> list[str]:
+        from .arms import ARMS
+
+        for arm in arms:
+            if arm not in ARMS:
+                raise ValueError(f"unknown arm {arm!r}; allowed: {', '.join(sorted(ARMS))}")
+        if len(set(arms)) != len(arms):
+            raise ValueError(f"arms must be distinct, got {arms}")
+        return arms
+
+
+class EngineConfig(_Section):
+    max_population: int = Field(256, ge=1, description="most networks trained in one batched program")
+    threads: int = Field(2, ge=1, description="torch intra-op threads")
+
+
+class Config(_Section):
+    experiment: ExperimentConfig = Field(default_factory=ExperimentConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    parent: ParentConfig = Field(default_factory=ParentConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+
+    @model_validator(mode="after")
+    def _no_empty_layer(self) -> "Config":
+        for s in self.search.sparsities:
+            for layer, width in enumerate(self.parent.hidden, start=1):
+                if width - round(s * width) < 1:
+                    raise ValueError(
+                        f"search.sparsities: {s} removes all {width} units of hidden layer {layer}; "
+                        f"use a lower sparsity or a wider parent.hidden"
+                    )
+        return self
+
+
+def _one_line(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key; check the spelling against `sparsearch config --default`"
+    if first["type"] == "literal_error":
+        message = message.replace("Input should be", "allowed:")
+    where = f"{source}: " if source else ""
+    return f"{where}{field}: {message}" if field else f"{where}{message}"
+
+
+def config_from_dict(raw: dict, source: str = "") -> Config:
+    """Validate a parsed TOML document; raise SparsearchError with one line on failure."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as error:
+        raise SparsearchError(_one_line(error, source)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SparsearchError(f"config file not found: {path}") from None
+    except OSError as error:
+        raise SparsearchError(f"cannot read config file {path}: {error.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise SparsearchError(f"{path}: not valid TOML ({error})") from None
+    return config_from_dict(raw, source=str(path))
+
+
+def quick(config: Config) -> Config:
+    """The smoke-run version of a config: few seeds, epochs and candidates."""
+    return config.model_copy(
+        update={
+            "experiment": config.experiment.model_copy(
+                update={"seeds": min(config.experiment.seeds, 3), "name": config.experiment.name + "-quick"}
+            ),
+            "train": config.train.model_copy(update={"epochs": min(config.train.epochs, 5)}),
+            "search": config.search.model_copy(update={"candidates": min(config.search.candidates, 10)}),
+        }
+    )
+
+
+def to_toml(config: Config) -> str:
+    """The config as a TOML document (round-trips through load_config)."""
+    import tomli_w
+
+    return tomli_w.dumps(config.model_dump(exclude_none=True))

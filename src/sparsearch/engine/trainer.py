@@ -1,0 +1,123 @@
+"""Train P networks at once: stacked parameters, one bmm per layer, one optimizer step for all.
+
+Each network's loss is the mean cross-entropy over its own mini-batch; the population loss
+is their sum, so every network receives exactly the gradient it would receive alone, and the
+optimizers (SGD with momentum, Adam) act elementwise. A network trained inside a population
+therefore follows the same trajectory as trained alone (tests/test_engine.py holds that).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..config import TrainConfig
+from ..data import Dataset
+from ..nets.mlp import Layers, forward
+from ..seeding import generator
+
+EVAL_CHUNK = 2048
+"""Evaluation examples per forward pass, bounding activation memory to P x 2048 x width."""
+
+
+@dataclass
+class Curves:
+    """Per-epoch records of a population, each [P, epochs]."""
+
+    train_loss: Tensor
+    val_acc: Tensor
+    test_acc: Tensor
+    seconds: float
+
+
+def make_optimizer(params: list[Tensor], recipe: TrainConfig) -> torch.optim.Optimizer:
+    """The recipe's optimizer over stacked parameters (elementwise, so per-network exact)."""
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+
+
+def trainable(layers: Layers) -> Layers:
+    """Copies of `layers` that require grad (the caller's tensors are never modified)."""
+    return [(w.clone().requires_grad_(True), b.clone().requires_grad_(True)) for w, b in layers]
+
+
+def batch_orders(order_seeds: list[int], n: int, batch_size: int) -> Iterator[Tensor]:
+    """Endless mini-batch indices [P, b]: network p reads the training set in the order of
+    its seed, one fresh permutation per epoch; networks sharing a seed share the order."""
+    unique = sorted(set(order_seeds))
+    gens = {s: generator("data-order", s) for s in unique}
+    rows = torch.tensor([unique.index(s) for s in order_seeds])
+    while True:
+        perms = torch.stack([torch.randperm(n, generator=gens[s]) for s in unique])[rows]
+        for start in range(0, n, batch_size):
+            yield perms[:, start : start + batch_size]
+
+
+def per_network_loss(layers: Layers, x: Tensor, y: Tensor) -> Tensor:
+    """Mean cross-entropy of each network on its own batch: x [P, B, in], y [P, B] -> [P]."""
+    logits = forward(layers, x)
+    losses = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
+    return losses.view(y.shape).mean(1)
+
+
+def sgd_steps(layers: Layers, optimizer, data: Dataset, batches: Iterator[Tensor], steps: int) -> Tensor:
+    """Run `steps` optimizer steps; return the example-weighted mean training loss [P]."""
+    total = torch.zeros(layers[0][0].shape[0], dtype=torch.float64)
+    seen = 0
+    for _ in range(steps):
+        idx = next(batches)
+        loss = per_network_loss(layers, data.x_train[idx], data.y_train[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        optimizer.step()
+        total += loss.detach().double() * idx.shape[1]
+        seen += idx.shape[1]
+    return (total / seen).float()
+
+
+@torch.no_grad()
+def evaluate(layers: Layers, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """(mean loss, accuracy) of every network on the shared examples x [N, in]: two [P] tensors."""
+    loss_sum = torch.zeros(layers[0][0].shape[0], dtype=torch.float64)
+    correct = torch.zeros_like(loss_sum)
+    for start in range(0, x.shape[0], EVAL_CHUNK):
+        xb, yb = x[start : start + EVAL_CHUNK], y[start : start + EVAL_CHUNK]
+        logits = forward(layers, xb)
+        target = yb.expand(logits.shape[0], -1)
+        loss_sum += F.cross_entropy(logits.transpose(1, 2), target, reduction="none").double().sum(1)
+        correct += (logits.argmax(-1) == target).double().sum(1)
+    return (loss_sum / x.shape[0]).float(), (correct / x.shape[0]).float()
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    return -(-n // batch_size)
+
+
+def train_population(
+    layers: Layers,
+    order_seeds: list[int],
+    data: Dataset,
+    recipe: TrainConfig,
+    on_epoch: Callable[[int], None] | None = None,
+) -> Curves:
+    """Train the stacked networks `layers` for `recipe.epochs`; network p reads data in the
+    order of `order_seeds[p]`. Returns per-epoch train loss, val and test accuracy."""
+    start = time.perf_counter()
+    params = trainable(layers)
+    optimizer = make_optimizer([t for pair in params for t in pair], recipe)
+    n = data.x_train.shape[0]
+    batches = batch_orders(order_seeds, n, recipe.batch_size)
+    losses, vals, tests = [], [], []
+    for _ in range(recipe.epochs):
+        losses.append(sgd_steps(params, optimizer, data, batches, steps_per_epoch(n, recipe.batch_size)))
+        vals.append(evaluate(params, data.x_val, data.y_val)[1])
+        tests.append(evaluate(params, data.x_test, data.y_test)[1])
+        if on_epoch is not None:
+            on_epoch(len(order_seeds))
+    return Curves(torch.stack(losses, 1), torch.stack(vals, 1), torch.stack(tests, 1), time.perf_counter() - start)

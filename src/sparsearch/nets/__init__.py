@@ -1,0 +1,1 @@
+"""Parents as population modules: parameters stacked along a leading population axis."""

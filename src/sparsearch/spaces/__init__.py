@@ -1,0 +1,1 @@
+"""Search spaces: what a candidate may switch off, how to sample it and what it costs."""

@@ -1,0 +1,45 @@
+import math
+
+import pytest
+
+from sparsearch.analysis.convergence import trial_metrics
+from sparsearch.analysis.summary import arm_rows, mean_interval, paired_rows
+
+
+def test_trial_metrics_by_hand():
+    m = trial_metrics([2.0, 1.0, 0.5, 0.4], [0.50, 0.90, 0.96, 0.94], [0.48, 0.88, 0.93, 0.95])
+    # best val 0.96 at epoch 3; target 0.95 * 0.96 = 0.912, first reached at epoch 3
+    assert m == {
+        "best_epoch": 3, "best_val_acc": 0.96, "test_acc": 0.93, "final_test_acc": 0.95,
+        "epochs_to_target": 3, "status": "ok",
+    }
+    assert trial_metrics([1.0, 0.5], [0.5, 0.5], [0.4, 0.45])["epochs_to_target"] == 1
+    assert trial_metrics([1.0, float("nan")], [0.5, 0.1], [0.4, 0.1])["status"] == "diverged"
+
+
+def test_mean_interval_is_the_student_t_interval():
+    i = mean_interval([1.0, 2.0, 3.0, 4.0])
+    # sd = sqrt(5/3) = 1.290994; t(0.975, 3) = 3.182446; half width = t * sd / 2
+    assert (i.n, i.mean) == (4, 2.5)
+    assert i.half_width == pytest.approx(3.182446 * 1.290994 / 2, rel=1e-6)
+    assert math.isnan(mean_interval([0.7]).half_width)
+
+
+def rows():
+    out = []
+    for seed, (r, rs) in enumerate([(0.80, 0.85), (0.70, 0.72), (0.90, 0.89)]):
+        out.append({"sparsity": 0.5, "arm": "random", "seed": seed, "test_acc": r, "epochs_to_target": 4,
+                    "node_sparsity": 0.5, "weight_sparsity": 0.6, "params": 100, "flops": 180})
+        out.append({"sparsity": 0.5, "arm": "random_search", "seed": seed, "test_acc": rs, "epochs_to_target": 3,
+                    "node_sparsity": 0.5, "weight_sparsity": 0.6, "params": 100, "flops": 180})
+    return out
+
+
+def test_arm_rows_and_paired_differences():
+    table = arm_rows(rows())
+    assert [(r.sparsity, r.arm, r.test_acc.n) for r in table] == [(0.5, "random", 3), (0.5, "random_search", 3)]
+    assert table[0].test_acc.mean == pytest.approx(0.8)
+    (paired,) = paired_rows(rows())
+    assert paired.test_acc_diff.mean == pytest.approx((0.05 + 0.02 - 0.01) / 3)
+    assert paired.epochs_diff.mean == -1 and paired.epochs_diff.half_width == 0
+    assert paired.test_acc_diff.half_width == pytest.approx(mean_interval([0.05, 0.02, -0.01]).half_width)

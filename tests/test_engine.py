@@ -1,0 +1,115 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sparsearch.config import TrainConfig
+from sparsearch.engine.probe import probe_losses
+from sparsearch.engine.trainer import batch_orders, steps_per_epoch, train_population
+from sparsearch.nets.mlp import init_parent, parent_widths
+from sparsearch.seeding import generator
+from sparsearch.spaces.node import compact, sample_mask
+
+HIDDEN = (24, 12)
+RECIPES = [
+    TrainConfig(epochs=3, batch_size=32, optimizer="sgd", lr=0.05, momentum=0.9),
+    TrainConfig(epochs=3, batch_size=50, optimizer="adam", lr=0.003, weight_decay=1e-4),
+]
+
+
+def members(data, seeds, sparsity):
+    widths = parent_widths(data.n_features, HIDDEN, data.n_classes)
+    out = []
+    for seed in seeds:
+        mask = sample_mask(HIDDEN, sparsity, generator("mask", seed))
+        out.append(compact(init_parent(widths, seed), [mask]))
+    return out
+
+
+def stack(parts):
+    return [(torch.cat([p[i][0] for p in parts]), torch.cat([p[i][1] for p in parts])) for i in range(len(parts[0]))]
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=["sgd", "adam"])
+def test_network_in_population_trains_as_it_would_alone(synthetic, recipe):
+    seeds = [0, 1, 2, 0]  # two networks share seed 0: same init and data order
+    parts = members(synthetic, seeds, 0.5)
+    together = train_population(stack(parts), seeds, synthetic, recipe)
+    for p, seed in enumerate(seeds):
+        alone = train_population(parts[p], [seed], synthetic, recipe)
+        torch.testing.assert_close(together.train_loss[p], alone.train_loss[0], rtol=0, atol=1e-5)
+        torch.testing.assert_close(together.val_acc[p], alone.val_acc[0], rtol=0, atol=1e-5)
+        torch.testing.assert_close(together.test_acc[p], alone.test_acc[0], rtol=0, atol=1e-5)
+    assert together.train_loss[:, -1].max() < together.train_loss[:, 0].min()  # it learns
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=["sgd", "adam"])
+def test_engine_matches_a_plain_pytorch_training_loop(synthetic, recipe):
+    (part,) = members(synthetic, [5], 0.25)
+    curves = train_population(part, [5], synthetic, recipe)
+
+    linears = []
+    for w, b in part:
+        linear = nn.Linear(w.shape[1], w.shape[2])
+        with torch.no_grad():
+            linear.weight.copy_(w[0].t())
+            linear.bias.copy_(b[0])
+        linears.append(linear)
+    model = nn.Sequential(linears[0], nn.ReLU(), linears[1], nn.ReLU(), linears[2])
+    if recipe.optimizer == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    n = synthetic.x_train.shape[0]
+    batches = batch_orders([5], n, recipe.batch_size)
+    for epoch in range(recipe.epochs):
+        total = 0.0
+        for _ in range(steps_per_epoch(n, recipe.batch_size)):
+            idx = next(batches)[0]
+            loss = F.cross_entropy(model(synthetic.x_train[idx]), synthetic.y_train[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(idx)
+        assert curves.train_loss[0, epoch].item() == pytest.approx(total / n, abs=1e-5)
+        with torch.no_grad():
+            val = (model(synthetic.x_val).argmax(1) == synthetic.y_val).float().mean().item()
+        assert curves.val_acc[0, epoch].item() == pytest.approx(val, abs=1e-6)
+
+
+def test_batch_orders_cover_every_example_once_per_epoch_and_share_by_seed():
+    batches = batch_orders([3, 4, 3], 10, 4)
+    epoch = torch.cat([next(batches) for _ in range(steps_per_epoch(10, 4))], dim=1)
+    assert epoch.shape == (3, 10)
+    for row in epoch:
+        assert sorted(row.tolist()) == list(range(10))
+    assert torch.equal(epoch[0], epoch[2]) and not torch.equal(epoch[0], epoch[1])
+
+
+@pytest.mark.parametrize("steps", [0, 3])
+def test_probe_losses_are_the_same_whatever_the_chunk_size(synthetic, steps):
+    widths = parent_widths(synthetic.n_features, HIDDEN, synthetic.n_classes)
+    parent = init_parent(widths, 0)
+    masks = [sample_mask(HIDDEN, 0.5, generator("m", k)) for k in range(7)]
+    probe = torch.arange(64)
+    kwargs = dict(steps=steps, recipe=RECIPES[0], order_seed=0)
+    whole = probe_losses(parent, masks, synthetic, probe, max_population=100, **kwargs)
+    chunked = probe_losses(parent, masks, synthetic, probe, max_population=3, **kwargs)
+    torch.testing.assert_close(whole, chunked, rtol=0, atol=1e-6)
+    assert whole.shape == (7,) and len(set(whole.tolist())) == 7
+
+
+def test_init_probe_is_the_cross_entropy_of_each_compacted_network(synthetic):
+    widths = parent_widths(synthetic.n_features, HIDDEN, synthetic.n_classes)
+    parent = init_parent(widths, 1)
+    masks = [sample_mask(HIDDEN, 0.75, generator("m", k)) for k in range(3)]
+    probe = torch.tensor([5, 1, 9, 30, 2])
+    losses = probe_losses(parent, masks, synthetic, probe, steps=0, recipe=RECIPES[0], order_seed=1, max_population=8)
+    for k, mask in enumerate(masks):
+        h = synthetic.x_train[probe]
+        layers = compact(parent, [mask])
+        for i, (w, b) in enumerate(layers):
+            h = h @ w[0] + b[0]
+            h = torch.relu(h) if i < len(layers) - 1 else h
+        expected = F.cross_entropy(h, synthetic.y_train[probe])
+        assert losses[k].item() == pytest.approx(expected.item(), abs=1e-6)
