@@ -140,3 +140,15 @@ def test_built_in_default_shows_the_papers_pattern(tmp_path):
     assert dense > 0.95
     assert mean_acc("random", 0.5) > dense - 0.02
     assert mean_acc("random", 0.95) < mean_acc("random", 0.5) - 0.01
+
+
+def test_bench_command_prints_rows_and_rejects_bad_lists():
+    args = ["bench", "--populations", "1,2", "--sparsities", "0.5", "--epochs", "1", "--hidden", "20,10",
+            "--dataset", "synthetic", "--repeats", "1"]
+    result = sparsearch(*args, "--json")
+    assert result.returncode == 0, result.stderr
+    assert [r["population"] for r in json.loads(result.stdout)] == [1, 2]
+    table = sparsearch(*args)
+    assert table.returncode == 0 and "engine net-epochs/s" in table.stdout
+    bad = sparsearch("bench", "--populations", "1,x")
+    assert bad.returncode == 2 and "--populations: expected comma-separated numbers" in bad.stderr

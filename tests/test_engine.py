@@ -1,7 +1,6 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from sparsearch.config import TrainConfig
 from sparsearch.engine.probe import probe_losses
@@ -41,40 +40,6 @@ def test_network_in_population_trains_as_it_would_alone(synthetic, recipe):
         torch.testing.assert_close(together.val_acc[p], alone.val_acc[0], rtol=0, atol=1e-5)
         torch.testing.assert_close(together.test_acc[p], alone.test_acc[0], rtol=0, atol=1e-5)
     assert together.train_loss[:, -1].max() < together.train_loss[:, 0].min()  # it learns
-
-
-@pytest.mark.parametrize("recipe", RECIPES, ids=["sgd", "adam"])
-def test_engine_matches_a_plain_pytorch_training_loop(synthetic, recipe):
-    (part,) = members(synthetic, [5], 0.25)
-    curves = train_population(part, [5], synthetic, recipe)
-
-    linears = []
-    for w, b in part:
-        linear = nn.Linear(w.shape[1], w.shape[2])
-        with torch.no_grad():
-            linear.weight.copy_(w[0].t())
-            linear.bias.copy_(b[0])
-        linears.append(linear)
-    model = nn.Sequential(linears[0], nn.ReLU(), linears[1], nn.ReLU(), linears[2])
-    if recipe.optimizer == "sgd":
-        optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
-    else:
-        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
-    n = synthetic.x_train.shape[0]
-    batches = batch_orders([5], n, recipe.batch_size)
-    for epoch in range(recipe.epochs):
-        total = 0.0
-        for _ in range(steps_per_epoch(n, recipe.batch_size)):
-            idx = next(batches)[0]
-            loss = F.cross_entropy(model(synthetic.x_train[idx]), synthetic.y_train[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(idx)
-        assert curves.train_loss[0, epoch].item() == pytest.approx(total / n, abs=1e-5)
-        with torch.no_grad():
-            val = (model(synthetic.x_val).argmax(1) == synthetic.y_val).float().mean().item()
-        assert curves.val_acc[0, epoch].item() == pytest.approx(val, abs=1e-6)
 
 
 def test_batch_orders_cover_every_example_once_per_epoch_and_share_by_seed():

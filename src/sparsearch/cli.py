@@ -125,3 +125,56 @@ def config_command(
     if default == (check is not None):
         raise SparsearchError("pass exactly one of --default or --check FILE")
     sys.stdout.write(to_toml(Config() if default else load_config(check)))
+
+
+def _numbers(text: str, kind: type, option: str) -> list:
+    try:
+        return [kind(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise SparsearchError(f"{option}: expected comma-separated numbers, got {text!r}") from None
+
+
+@app.command()
+@user_errors
+def bench(
+    populations: str = typer.Option("1,16,64", help="Population sizes, comma-separated."),
+    sparsities: str = typer.Option("0,0.5,0.9", help="Node sparsities, comma-separated."),
+    epochs: int = typer.Option(3, min=1),
+    hidden: str = typer.Option("300,100", help="Parent hidden widths, comma-separated."),
+    dataset: str = typer.Option("digits"),
+    threads: int = typer.Option(2, min=1, help="torch intra-op threads."),
+    plain_max: int = typer.Option(16, min=1, help="Most networks the plain loop is timed on (its time is linear in P)."),
+    repeats: int = typer.Option(3, min=1, help="Timings per method; the fastest is kept."),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
+):
+    """Time the population engine against a plain per-network PyTorch loop on identical work."""
+    import os
+
+    import torch
+
+    from .bench import format_table, run_bench
+
+    pops = _numbers(populations, int, "--populations")
+    if not pops or min(pops) < 1:
+        raise SparsearchError(f"--populations: give whole numbers >= 1, got {populations!r}")
+    load = os.getloadavg()[0]
+    rows = run_bench(
+        populations=pops,
+        sparsities=_numbers(sparsities, float, "--sparsities"),
+        epochs=epochs,
+        hidden=_numbers(hidden, int, "--hidden"),
+        dataset=dataset,
+        threads=threads,
+        plain_max=plain_max,
+        repeats=repeats,
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=1) + "\n")
+        return
+    out.print(format_table(rows), highlight=False)
+    out.print(
+        f"torch {torch.__version__}, {threads} threads, {os.cpu_count()} CPUs, load average {load:.2f} at start; "
+        f"throughput = networks x epochs / wall seconds, fastest of {repeats}; the plain loop is timed on at most "
+        f"{plain_max} networks and scaled linearly.",
+        highlight=False,
+    )
