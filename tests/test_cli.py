@@ -33,11 +33,11 @@ REQUIRED = ["experiment", "arm", "dataset", "node_sparsity", "weight_sparsity", 
             "best_val_acc", "best_epoch", "epochs_to_target", "train_seconds", "status"]
 
 
-def sparsearch(*args, cwd=None):
+def sparsearch(*args, cwd=None, stdin=None):
     script = Path(sys.executable).with_name("sparsearch")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "sparsearch"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
-    return subprocess.run([*command, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+    return subprocess.run([*command, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600, input=stdin)
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_run_prints_summary_and_export_has_one_row_per_network(tmp_path, small_c
     store = tmp_path / "s.db"
     result = sparsearch("run", str(small_config), "--store", str(store), "--quiet")
     assert result.returncode == 0, result.stderr
-    for text in ("dense", "random_search", "random_search minus random", "6 trained networks"):
+    for text in ("dense", "random_search", "random_search minus random", "6 networks in"):
         assert text in result.stdout
 
     exported = sparsearch("export", "--store", str(store), "--format", "csv")
@@ -152,3 +152,22 @@ def test_bench_command_prints_rows_and_rejects_bad_lists():
     assert table.returncode == 0 and "engine net-epochs/s" in table.stdout
     bad = sparsearch("bench", "--populations", "1,x")
     assert bad.returncode == 2 and "--populations: expected comma-separated numbers" in bad.stderr
+
+
+def test_ls_show_and_rm(tmp_path, small_config):
+    store = str(tmp_path / "s.db")
+    assert sparsearch("run", str(small_config), "--store", store, "--quiet").returncode == 0
+    listing = sparsearch("ls", "--store", store)
+    assert listing.returncode == 0 and "tiny" in listing.stdout and "complete" in listing.stdout
+    shown = sparsearch("show", "tiny", "--store", store)
+    assert shown.returncode == 0
+    assert 'name = "synthetic"' in shown.stdout and "random_search minus random" in shown.stdout
+
+    declined = sparsearch("rm", "tiny", "--store", store, stdin="n\n")
+    assert declined.returncode == 1 and "tiny" in sparsearch("ls", "--store", store).stdout
+    removed = sparsearch("rm", "tiny", "--store", store, "--yes")
+    assert removed.returncode == 0 and "deleted experiment 'tiny' and 6 trials" in removed.stdout
+    assert "no experiments" in sparsearch("ls", "--store", store).stdout
+    for args in (("show", "tiny"), ("export", "--experiment", "tiny"), ("rm", "tiny", "--yes")):
+        missing = sparsearch(*args, "--store", store)
+        assert missing.returncode == 2 and "no experiment 'tiny'" in missing.stderr

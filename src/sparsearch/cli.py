@@ -8,6 +8,7 @@ import io
 import json
 import sys
 import time
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -50,29 +51,97 @@ def run(
 ):
     """Run (or continue) an experiment and print its summary."""
     from .data import load_dataset
-    from .display import RichProgress, summary_tables
+    from .display import RichProgress
     from .experiment import run_experiment
     from .store import Store
-    from .store.sqlite import ensure_writable
 
     config = load_config(config_file) if config_file else Config()
     if quick_run:
         config = quick(config)
     data = load_dataset(config.data)
-    ensure_writable(store)
-    db = Store(store)
     started = time.perf_counter()
-    try:
+    with _open(store, write=True) as db:
         if quiet:
-            rows = run_experiment(config, data, db)
+            result = run_experiment(config, data, db)
         else:
             with RichProgress(err) as progress:
-                rows = run_experiment(config, data, db, progress)
+                result = run_experiment(config, data, db, progress)
+    _print_summary(result.rows, config.experiment.name)
+    out.print(
+        f"{len(result.rows)} networks in {store}: {result.trained} trained now, {result.reused} reused "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+
+
+@contextmanager
+def _open(path: Path, write: bool):
+    from .store import Store
+
+    db = Store(path, write=write)
+    try:
+        yield db
     finally:
         db.close()
-    for table in summary_tables(rows, f"{config.experiment.name}: {config.data.name}, parent {config.parent.hidden}"):
+
+
+def _print_summary(rows: list[dict], experiment: str) -> None:
+    from .display import summary_tables
+
+    if not rows:
+        out.print(f"{experiment}: no trained networks yet")
+        return
+    first = rows[0]
+    for table in summary_tables(rows, f"{experiment}: {first['dataset']}"):
         out.print(table)
-    out.print(f"{len(rows)} trained networks in {store} ({time.perf_counter() - started:.1f} s)")
+
+
+@app.command("ls")
+@user_errors
+def list_experiments(store: Path = STORE):
+    """List the store's experiments with their trial counts and status."""
+    from rich.table import Table
+
+    with _open(store, write=False) as db:
+        experiments = db.experiments()
+    if not experiments:
+        out.print(f"{store}: no experiments")
+        return
+    table = Table(title=str(store), title_justify="left")
+    for header in ("experiment", "trials done", "planned", "status", "updated"):
+        table.add_column(header, justify="right" if header in ("trials done", "planned") else "left")
+    for e in experiments:
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(e["updated"]))
+        table.add_row(e["name"], str(e["done"]), str(e["planned"]), e["status"], stamp)
+    out.print(table)
+
+
+@app.command()
+@user_errors
+def show(experiment: str = typer.Argument(..., help="Experiment name (see `sparsearch ls`)."), store: Path = STORE):
+    """Print an experiment's config and summary table."""
+    with _open(store, write=False) as db:
+        config_text = db.config_of(experiment)
+        rows = db.export_rows(experiment)
+    out.print(f"# config of {experiment}", highlight=False)
+    out.print(config_text, highlight=False, markup=False)
+    _print_summary(rows, experiment)
+
+
+@app.command()
+@user_errors
+def rm(
+    experiment: str = typer.Argument(..., help="Experiment name (see `sparsearch ls`)."),
+    store: Path = STORE,
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+):
+    """Delete an experiment and the trials no other experiment uses."""
+    with _open(store, write=True) as db:
+        db.config_of(experiment)
+        if not yes and not typer.confirm(f"Delete experiment {experiment!r} from {store}?", err=True):
+            err.print("nothing deleted")
+            raise typer.Exit(1)
+        deleted = db.remove(experiment)
+    out.print(f"deleted experiment {experiment!r} and {deleted} trials only it used")
 
 
 class Format(str, Enum):
@@ -89,15 +158,12 @@ def export(
     experiment: Optional[str] = typer.Option(None, "--experiment", help="Only this experiment."),
 ):
     """Write one row per trained network."""
-    from .store import EXPORT_COLUMNS, Store
+    from .store import EXPORT_COLUMNS
 
-    db = Store(store, create=False)
-    try:
+    with _open(store, write=False) as db:
+        if experiment:
+            db.config_of(experiment)  # names the known experiments if this one is not
         rows = db.export_rows(experiment)
-    finally:
-        db.close()
-    if experiment and not rows:
-        raise SparsearchError(f"no trials for experiment {experiment!r} in {store}; see `sparsearch ls`")
     if fmt is Format.json:
         text = json.dumps(rows, indent=1) + "\n"
     else:

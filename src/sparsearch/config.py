@@ -99,6 +99,10 @@ class EngineConfig(_Section):
     threads: int = Field(2, ge=1, description="torch intra-op threads")
 
 
+class StoreConfig(_Section):
+    save_weights: bool = Field(False, description="also store every trained network's final weights (safetensors)")
+
+
 class Config(_Section):
     experiment: ExperimentConfig = Field(default_factory=ExperimentConfig)
     data: DataConfig = Field(default_factory=DataConfig)
@@ -106,6 +110,7 @@ class Config(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
 
     @model_validator(mode="after")
     def _no_empty_layer(self) -> "Config":

@@ -42,6 +42,13 @@ class Choice:
     spec: dict
 
 
+@dataclass(frozen=True)
+class RunResult:
+    rows: list[dict]  # the experiment's export rows
+    trained: int  # networks trained by this call
+    reused: int  # planned trials found in the store
+
+
 class Progress:
     """Where the run reports progress; the CLI draws bars, the default ignores it."""
 
@@ -78,10 +85,11 @@ def trial_key(spec: dict) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
-def run_experiment(config: Config, data: Dataset, store: Store, progress: Progress | None = None) -> list[dict]:
-    """Run (or continue) the experiment and return its export rows."""
+def run_experiment(config: Config, data: Dataset, store: Store, progress: Progress | None = None) -> RunResult:
+    """Run (or continue) the experiment: train only the planned trials the store lacks."""
     progress = progress or Progress()
     torch.set_num_threads(config.engine.threads)
+    torch.use_deterministic_algorithms(True)
     widths = parent_widths(data.n_features, config.parent.hidden, data.n_classes)
     parents = {seed: init_parent(widths, seed) for seed in range(config.experiment.seeds)}
     planned = plan(config)
@@ -91,7 +99,10 @@ def run_experiment(config: Config, data: Dataset, store: Store, progress: Progre
 
     name = config.experiment.name
     store.begin_experiment(name, to_toml(config), len(planned))
-    done = store.done_keys([c.key for c in choices])
+    keys = [c.key for c in choices]
+    done = store.done_keys(keys)
+    if config.store.save_weights:
+        done &= store.keys_with_weights(keys)  # retrain (bitwise identically) to obtain the weights
     store.record(name, [], [_link(c) for c in choices if c.key in done])
 
     pending: dict[str, list[Choice]] = defaultdict(list)
@@ -101,9 +112,9 @@ def run_experiment(config: Config, data: Dataset, store: Store, progress: Progre
     populations = _populations(list(pending.values()), config.engine.max_population)
     progress.phase("training", len(pending) * config.train.epochs)
     for population in populations:
-        trials = _train(config, data, widths, parents, [group[0] for group in population], progress.advance)
-        store.record(name, trials, [_link(c) for group in population for c in group])
-    return store.export_rows(name)
+        trials, weights = _train(config, data, widths, parents, [group[0] for group in population], progress.advance)
+        store.record(name, trials, [_link(c) for group in population for c in group], weights)
+    return RunResult(store.export_rows(name), trained=len(pending), reused=len(planned) - sum(map(len, pending.values())))
 
 
 def _choose(config, data, widths, parent: Layers, planned: PlannedTrial, on_probe: Callable) -> Choice:
@@ -140,7 +151,8 @@ def _populations(groups: list[list[Choice]], max_population: int) -> list[list[l
     ]
 
 
-def _train(config, data, widths, parents, choices: list[Choice], on_epoch: Callable) -> list[dict]:
+def _train(config, data, widths, parents, choices: list[Choice], on_epoch: Callable) -> tuple[list[dict], dict]:
+    """Train one population; return its trial records and, if asked for, final weights by key."""
     members = [compact(parents[c.planned.seed], [c.mask]) for c in choices]
     layers = [
         (torch.cat([m[i][0] for m in members]), torch.cat([m[i][1] for m in members])) for i in range(len(widths) - 1)
@@ -165,4 +177,12 @@ def _train(config, data, widths, parents, choices: list[Choice], on_epoch: Calla
                 "spec": choice.spec,
             }
         )
-    return trials
+    weights = {}
+    if config.store.save_weights:
+        for p, choice in enumerate(choices):
+            weights[choice.key] = {
+                name: tensor
+                for i, (w, b) in enumerate(curves.final)
+                for name, tensor in ((f"{2 * i}.weight", w[p].t().contiguous()), (f"{2 * i}.bias", b[p].contiguous()))
+            }
+    return trials, weights

@@ -27,12 +27,13 @@ EVAL_CHUNK = 2048
 
 @dataclass
 class Curves:
-    """Per-epoch records of a population, each [P, epochs]."""
+    """Per-epoch records of a population, each [P, epochs], and its final parameters."""
 
     train_loss: Tensor
     val_acc: Tensor
     test_acc: Tensor
     seconds: float
+    final: Layers | None = None
 
 
 def make_optimizer(params: list[Tensor], recipe: TrainConfig) -> torch.optim.Optimizer:
@@ -120,4 +121,5 @@ def train_population(
         tests.append(evaluate(params, data.x_test, data.y_test)[1])
         if on_epoch is not None:
             on_epoch(len(order_seeds))
-    return Curves(torch.stack(losses, 1), torch.stack(vals, 1), torch.stack(tests, 1), time.perf_counter() - start)
+    final = [(w.detach(), b.detach()) for w, b in params]
+    return Curves(torch.stack(losses, 1), torch.stack(vals, 1), torch.stack(tests, 1), time.perf_counter() - start, final)

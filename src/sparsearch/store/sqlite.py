@@ -1,10 +1,14 @@
-"""The experiment store: one SQLite file holding experiments, trials and which trial answers
-which (experiment, arm, sparsity, seed).
+"""The experiment store: one SQLite file holding experiments, trials, their final weights (on
+request) and which trial answers which (experiment, arm, sparsity, seed).
 
-Trials are keyed by a hash of everything that determines their result, so a trial computed
-once is reused by any experiment that plans it. A population's trials are written in one
-transaction: the store never holds a half-written trial. The file is marked with SQLite's
-`application_id` and a schema version; any other file is refused, never overwritten.
+- Trials are keyed by a hash of everything that determines their result, so a trial computed
+  once is reused by any experiment that plans it.
+- Crash safety: WAL journal; a population's trials, weights and plan rows are written in one
+  transaction, so the store never holds a half-written trial and a kill loses at most the
+  population in flight.
+- One writer at a time (`WriterLock`); readers never block it.
+- The file is marked with SQLite's `application_id` and versioned (`schema.py`); any other
+  file is refused before anything is written, and older stores are migrated in place.
 """
 
 from __future__ import annotations
@@ -13,49 +17,17 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+from torch import Tensor
+
 from ..errors import SparsearchError
-
-APPLICATION_ID = 0x53505253  # "SPRS"
-SCHEMA_VERSION = 1
-
-SCHEMA = """
-CREATE TABLE experiments (
-    name TEXT PRIMARY KEY,
-    config TEXT NOT NULL,
-    planned INTEGER NOT NULL,
-    created REAL NOT NULL,
-    updated REAL NOT NULL
-);
-CREATE TABLE trials (
-    key TEXT PRIMARY KEY,
-    dataset TEXT NOT NULL,
-    mask TEXT NOT NULL,
-    node_sparsity REAL NOT NULL,
-    weight_sparsity REAL NOT NULL,
-    params INTEGER NOT NULL,
-    flops INTEGER NOT NULL,
-    test_acc REAL NOT NULL,
-    final_test_acc REAL NOT NULL,
-    best_val_acc REAL NOT NULL,
-    best_epoch INTEGER NOT NULL,
-    epochs_to_target INTEGER NOT NULL,
-    train_seconds REAL NOT NULL,
-    status TEXT NOT NULL,
-    curves TEXT NOT NULL,
-    spec TEXT NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE plan (
-    experiment TEXT NOT NULL REFERENCES experiments(name) ON DELETE CASCADE,
-    arm TEXT NOT NULL,
-    sparsity REAL NOT NULL,
-    seed INTEGER NOT NULL,
-    trial_key TEXT NOT NULL REFERENCES trials(key),
-    PRIMARY KEY (experiment, arm, sparsity, seed)
-);
-"""
+from .lock import WriterLock
+from .schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, TABLES_V1
 
 TRIAL_COLUMNS = (
     "key", "dataset", "mask", "node_sparsity", "weight_sparsity", "params", "flops", "test_acc",
@@ -69,63 +41,148 @@ EXPORT_COLUMNS = (
     "train_seconds", "status", "trial_key",
 )
 
+MEMORY = ":memory:"
+"""A store path that keeps everything in memory (nothing is written to disk)."""
+
+FAULT_PAUSE = "SPARSEARCH_FAULT_PAUSE_BEFORE_COMMIT"
+"""Test-only fault injection: `MARKER:N` makes the N-th trial write of the process create the
+file MARKER and sleep inside its open transaction, so a test can kill it mid-write."""
+
 
 class Store:
-    """A sparsearch store at `path`, created if absent (`create=False` refuses that)."""
+    """A sparsearch store at `path`.
 
-    def __init__(self, path: str | Path, *, create: bool = True):
+    `write=True` creates the store if absent, migrates an older one and takes the writer lock;
+    `write=False` opens an existing store read-only.
+    """
+
+    def __init__(self, path: str | Path, *, write: bool):
         self.path = Path(path)
-        fresh = not self.path.exists() or self.path.stat().st_size == 0
-        if fresh and not create:
-            raise SparsearchError(f"no store at {self.path}; check --store")
-        if fresh and not self.path.parent.is_dir():
-            raise SparsearchError(f"cannot create store {self.path}: folder {self.path.parent} does not exist")
-        if not fresh:
-            self._check_header()
+        self.lock = None
+        self.db = None
+        self._writes = 0
+        memory = str(path) == MEMORY
+        if not memory:
+            fresh = not self.path.exists() or self.path.stat().st_size == 0
+            if fresh and not write:
+                raise SparsearchError(f"no store at {self.path}; check --store")
+            if not fresh:
+                self._check_prefix()
+            if write:
+                self._check_writable()
+                self.lock = WriterLock(self.path)
         try:
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self.db.execute("PRAGMA foreign_keys = ON")
-            if fresh:
-                self._create()
-            else:
-                self._check_version()
-        except sqlite3.OperationalError as error:
-            raise SparsearchError(f"cannot open store {self.path}: {error}") from None
+            with self._errors():
+                if memory or write:
+                    self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+                else:
+                    self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+                self.db.execute("PRAGMA foreign_keys = ON")
+                self._initialise_or_upgrade(write, memory)
+        except SparsearchError:
+            self.close()
+            raise
 
-    def _check_header(self) -> None:
-        """Refuse a file that is not an SQLite database with our application id, before any write."""
+    # opening -----------------------------------------------------------------------------
+    def _check_prefix(self) -> None:
+        """Refuse a file that is not an SQLite database at all, before SQLite opens it."""
         try:
             with open(self.path, "rb") as handle:
-                header = handle.read(100)
+                header = handle.read(16)
         except OSError as error:
             raise SparsearchError(f"cannot read store {self.path}: {error.strerror}") from None
-        if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        if header != b"SQLite format 3\x00":
             raise SparsearchError(f"{self.path} is not a sparsearch store; pass another --store path")
-        if int.from_bytes(header[68:72], "big") != APPLICATION_ID:
-            raise SparsearchError(f"{self.path} is an SQLite file but not a sparsearch store; pass another --store path")
 
-    def _create(self) -> None:
-        with self.transaction():
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    self.db.execute(statement)
-            self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    def _check_writable(self) -> None:
+        """The store's folder must be writable (SQLite keeps its journal and we our lock there)."""
+        folder = self.path.parent
+        if not folder.is_dir():
+            raise SparsearchError(f"cannot create store {self.path}: folder {folder} does not exist")
+        if not os.access(folder, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
+            raise SparsearchError(f"store {self.path} is not writable; pass a writable --store path")
 
-    def _check_version(self) -> None:
+    def _initialise_or_upgrade(self, write: bool, memory: bool) -> None:
+        """Create the tables of a fresh store, migrate an older one, refuse anything else.
+
+        The application id is written first, on its own, before WAL mode and the tables: a
+        store killed while being created is still recognised as ours (version 0) and completed."""
+        app = self.db.execute("PRAGMA application_id").fetchone()[0]
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        empty = self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+        if app != APPLICATION_ID and not (app == 0 and version == 0 and empty):
+            raise SparsearchError(f"{self.path} is an SQLite file but not a sparsearch store; pass another --store path")
         if version > SCHEMA_VERSION:
             raise SparsearchError(
-                f"{self.path} was written by a newer sparsearch (store schema {version}, this one reads "
+                f"{self.path} was written by a newer sparsearch (store schema {version}, this one reads up to "
                 f"{SCHEMA_VERSION}); upgrade sparsearch"
             )
+        if version == SCHEMA_VERSION:
+            if write and not memory:
+                self.db.execute("PRAGMA synchronous = NORMAL")
+            return
+        if not write:
+            if version == 0:
+                raise SparsearchError(f"no store at {self.path} (it was never completed); run `sparsearch run` on it")
+            raise SparsearchError(
+                f"{self.path} uses store schema {version}; run `sparsearch run` on it once to migrate it "
+                f"to schema {SCHEMA_VERSION}"
+            )
+        if version == 0:
+            self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            if not memory:
+                self.db.execute("PRAGMA journal_mode = WAL")
+        if not memory:
+            self.db.execute("PRAGMA synchronous = NORMAL")
+        with self.transaction():
+            if version == 0:
+                for statement in TABLES_V1:
+                    self.db.execute(statement)
+            self._migrate_from(max(version, 1))
 
-    def transaction(self):
-        """Context manager: BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
-        return _Transaction(self.db)
+    def _migrate_from(self, version: int) -> None:
+        for step in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[step]:
+                self.db.execute(statement)
+        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn SQLite failures into one-line SparsearchErrors (the transaction is rolled back)."""
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            if "full" in str(error):
+                raise SparsearchError(
+                    f"store {self.path}: disk full; free space and rerun (completed trials are kept)"
+                ) from None
+            raise SparsearchError(f"store {self.path}: {error}") from None
+        except sqlite3.DatabaseError as error:
+            raise SparsearchError(
+                f"{self.path} is damaged or not a sparsearch store ({error}); pass another --store path "
+                f"or restore it from a backup"
+            ) from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        with self._errors():
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                if self.db.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
+                    self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
 
     def close(self) -> None:
-        self.db.close()
+        if getattr(self, "db", None) is not None:
+            self.db.close()
+            self.db = None
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     # experiments -------------------------------------------------------------------------
     def begin_experiment(self, name: str, config_toml: str, planned: int) -> None:
@@ -141,25 +198,65 @@ class Store:
             self.db.execute("DELETE FROM plan WHERE experiment = ?", (name,))
 
     def experiments(self) -> list[dict]:
+        """Every experiment: name, planned and done trial counts, status, last update."""
         rows = self.db.execute(
-            "SELECT e.name, e.planned, COUNT(p.trial_key) FROM experiments e "
+            "SELECT e.name, e.planned, COUNT(p.trial_key), e.updated FROM experiments e "
             "LEFT JOIN plan p ON p.experiment = e.name GROUP BY e.name ORDER BY e.created"
         ).fetchall()
-        return [{"name": n, "planned": planned, "done": done} for n, planned, done in rows]
+        return [
+            {"name": n, "planned": planned, "done": done, "status": "complete" if done >= planned else "incomplete",
+             "updated": updated}
+            for n, planned, done, updated in rows
+        ]
+
+    def config_of(self, name: str) -> str:
+        """The TOML config an experiment last ran with."""
+        row = self.db.execute("SELECT config FROM experiments WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            known = ", ".join(e["name"] for e in self.experiments()) or "none"
+            raise SparsearchError(f"no experiment {name!r} in {self.path}; experiments: {known}")
+        return row[0]
+
+    def remove(self, name: str) -> int:
+        """Delete an experiment and those of its trials no other experiment plans; return how
+        many trials were deleted."""
+        self.config_of(name)
+        with self.transaction():
+            self.db.execute("CREATE TEMP TABLE doomed AS SELECT trial_key FROM plan WHERE experiment = ?", (name,))
+            self.db.execute("DELETE FROM experiments WHERE name = ?", (name,))
+            cursor = self.db.execute(
+                "DELETE FROM trials WHERE key IN (SELECT trial_key FROM temp.doomed) "
+                "AND key NOT IN (SELECT trial_key FROM plan)"
+            )
+            self.db.execute("DROP TABLE temp.doomed")
+        return cursor.rowcount
 
     # trials ------------------------------------------------------------------------------
-    def done_keys(self, keys: list[str]) -> set[str]:
-        """Which of `keys` are already stored."""
+    def _keys_in(self, table: str, column: str, keys: list[str]) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            found.update(k for (k,) in self.db.execute(f"SELECT key FROM trials WHERE key IN ({marks})", chunk))
+            found.update(k for (k,) in self.db.execute(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", chunk))
         return found
 
-    def record(self, experiment: str, trials: list[dict], links: list[tuple[str, float, int, str]]) -> None:
-        """In one transaction: insert `trials` (dicts with TRIAL_COLUMNS) and plan `links`
-        (arm, sparsity, seed, trial_key) of `experiment`."""
+    def done_keys(self, keys: list[str]) -> set[str]:
+        """Which of `keys` are stored trials."""
+        return self._keys_in("trials", "key", keys)
+
+    def keys_with_weights(self, keys: list[str]) -> set[str]:
+        """Which of `keys` have stored final weights."""
+        return self._keys_in("weights", "trial_key", keys)
+
+    def record(
+        self,
+        experiment: str,
+        trials: list[dict],
+        links: list[tuple[str, float, int, str]],
+        weights: dict[str, dict[str, Tensor]] | None = None,
+    ) -> None:
+        """In one transaction: insert `trials` (dicts with TRIAL_COLUMNS), their final `weights`
+        (trial key -> named tensors) and plan `links` (arm, sparsity, seed, trial_key)."""
         now = time.time()
         with self.transaction():
             self.db.executemany(
@@ -168,9 +265,31 @@ class Store:
                 [tuple(_encode(t[c]) for c in TRIAL_COLUMNS) + (now,) for t in trials],
             )
             self.db.executemany(
+                "INSERT OR REPLACE INTO weights (trial_key, format, data) VALUES (?, 'safetensors', ?)",
+                [(key, save_safetensors(tensors)) for key, tensors in (weights or {}).items()],
+            )
+            self.db.executemany(
                 "INSERT OR REPLACE INTO plan (experiment, arm, sparsity, seed, trial_key) VALUES (?, ?, ?, ?, ?)",
                 [(experiment, *link) for link in links],
             )
+            if trials:
+                self._fault_pause()
+
+    def _fault_pause(self) -> None:
+        spec = os.environ.get(FAULT_PAUSE)
+        self._writes += 1
+        if spec:
+            marker, nth = spec.rsplit(":", 1)
+            if self._writes == int(nth):
+                Path(marker).touch()
+                time.sleep(60)
+
+    def weights(self, key: str) -> dict[str, Tensor]:
+        """The final weights of trial `key`, named as an `nn.Sequential` of Linear/ReLU layers."""
+        row = self.db.execute("SELECT data FROM weights WHERE trial_key = ?", (key,)).fetchone()
+        if row is None:
+            raise SparsearchError(f"no weights stored for trial {key}; rerun with [store] save_weights = true")
+        return load_safetensors(row[0])
 
     def export_rows(self, experiment: str | None = None) -> list[dict]:
         """One row per planned, completed trial (EXPORT_COLUMNS), ordered by experiment,
@@ -188,23 +307,3 @@ class Store:
 
 def _encode(value):
     return json.dumps(value) if isinstance(value, (list, dict)) else value
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self):
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, exc_type, exc, tb):
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-        return False
-
-
-def ensure_writable(path: Path) -> None:
-    """Raise a one-line error if the store at `path` (or its folder) cannot be written."""
-    target = path if path.exists() else path.parent
-    if not os.access(target, os.W_OK):
-        raise SparsearchError(f"store {path} is not writable; pass a writable --store path")

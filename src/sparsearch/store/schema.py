@@ -1,0 +1,61 @@
+"""The store's tables, its version, and the migrations that bring an older store up to date.
+
+The version lives in SQLite's `user_version`; the file is marked as ours by `application_id`.
+A migration is a list of statements run in one transaction with the version bump, so a store
+is either wholly at the old version or wholly at the new one.
+"""
+
+from __future__ import annotations
+
+APPLICATION_ID = 0x53505253  # "SPRS"
+
+TABLES_V1 = [
+    """CREATE TABLE experiments (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL,
+        planned INTEGER NOT NULL,
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    )""",
+    """CREATE TABLE trials (
+        key TEXT PRIMARY KEY,
+        dataset TEXT NOT NULL,
+        mask TEXT NOT NULL,
+        node_sparsity REAL NOT NULL,
+        weight_sparsity REAL NOT NULL,
+        params INTEGER NOT NULL,
+        flops INTEGER NOT NULL,
+        test_acc REAL NOT NULL,
+        final_test_acc REAL NOT NULL,
+        best_val_acc REAL NOT NULL,
+        best_epoch INTEGER NOT NULL,
+        epochs_to_target INTEGER NOT NULL,
+        train_seconds REAL NOT NULL,
+        status TEXT NOT NULL,
+        curves TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        created REAL NOT NULL
+    )""",
+    """CREATE TABLE plan (
+        experiment TEXT NOT NULL REFERENCES experiments(name) ON DELETE CASCADE,
+        arm TEXT NOT NULL,
+        sparsity REAL NOT NULL,
+        seed INTEGER NOT NULL,
+        trial_key TEXT NOT NULL REFERENCES trials(key),
+        PRIMARY KEY (experiment, arm, sparsity, seed)
+    )""",
+]
+
+MIGRATIONS: dict[int, list[str]] = {
+    # version 1 -> 2: final weights of trials, as safetensors bytes, on request
+    1: [
+        """CREATE TABLE weights (
+            trial_key TEXT PRIMARY KEY REFERENCES trials(key) ON DELETE CASCADE,
+            format TEXT NOT NULL,
+            data BLOB NOT NULL
+        )""",
+        "CREATE INDEX plan_trial ON plan (trial_key)",
+    ],
+}
+
+SCHEMA_VERSION = 1 + len(MIGRATIONS)
