@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from sparsearch.analysis.convergence import trial_metrics
-from sparsearch.analysis.summary import arm_rows, mean_interval, paired_rows
+from sparsearch.analysis.convergence import mean_curves, trial_metrics, val_auc
+from sparsearch.analysis.summary import arm_rows, mean_interval
 
 
 def test_trial_metrics_by_hand():
@@ -35,11 +35,20 @@ def rows():
     return out
 
 
-def test_arm_rows_and_paired_differences():
+def test_arm_rows_group_by_sparsity_and_arm():
     table = arm_rows(rows())
     assert [(r.sparsity, r.arm, r.test_acc.n) for r in table] == [(0.5, "random", 3), (0.5, "random_search", 3)]
     assert table[0].test_acc.mean == pytest.approx(0.8)
-    (paired,) = paired_rows(rows())
-    assert paired.test_acc_diff.mean == pytest.approx((0.05 + 0.02 - 0.01) / 3)
-    assert paired.epochs_diff.mean == -1 and paired.epochs_diff.half_width == 0
-    assert paired.test_acc_diff.half_width == pytest.approx(mean_interval([0.05, 0.02, -0.01]).half_width)
+    assert table[1].test_acc.half_width == pytest.approx(mean_interval([0.85, 0.72, 0.89]).half_width)
+    assert (table[1].epochs_to_target, table[1].params, table[1].weight_sparsity) == (3, 100, 0.6)
+
+
+def test_val_auc_and_mean_curves_by_hand():
+    assert val_auc([0.5, 0.7, 0.9]) == pytest.approx(0.7)
+    rows = [{"sparsity": 0.5, "arm": "random", "trial_key": k} for k in ("a", "b")]
+    curves = {"a": {"val_acc": [0.5, 0.7]}, "b": {"val_acc": [0.7, 0.9]}}
+    ((key, (mean, low, high)),) = mean_curves(rows, curves).items()
+    half = mean_interval([0.5, 0.7]).half_width  # t(0.975, 1) * 0.141421 / sqrt 2 = 1.2706
+    assert key == (0.5, "random") and mean == pytest.approx([0.6, 0.8])
+    assert low == pytest.approx([0.6 - half, 0.8 - half]) and high == pytest.approx([0.6 + half, 0.8 + half])
+    assert half == pytest.approx(12.7062 * 0.1, rel=1e-4)

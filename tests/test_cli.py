@@ -51,7 +51,7 @@ def test_run_prints_summary_and_export_has_one_row_per_network(tmp_path, small_c
     store = tmp_path / "s.db"
     result = sparsearch("run", str(small_config), "--store", str(store), "--quiet")
     assert result.returncode == 0, result.stderr
-    for text in ("dense", "random_search", "random_search minus random", "6 networks in"):
+    for text in ("dense", "random_search", "Paired comparisons", "too few for the test to have power", "6 networks in"):
         assert text in result.stdout
 
     exported = sparsearch("export", "--store", str(store), "--format", "csv")
@@ -161,7 +161,7 @@ def test_ls_show_and_rm(tmp_path, small_config):
     assert listing.returncode == 0 and "tiny" in listing.stdout and "complete" in listing.stdout
     shown = sparsearch("show", "tiny", "--store", store)
     assert shown.returncode == 0
-    assert 'name = "synthetic"' in shown.stdout and "random_search minus random" in shown.stdout
+    assert 'name = "synthetic"' in shown.stdout and "random_search vs random at 0.5" in shown.stdout
 
     declined = sparsearch("rm", "tiny", "--store", store, stdin="n\n")
     assert declined.returncode == 1 and "tiny" in sparsearch("ls", "--store", store).stdout
@@ -171,3 +171,20 @@ def test_ls_show_and_rm(tmp_path, small_config):
     for args in (("show", "tiny"), ("export", "--experiment", "tiny"), ("rm", "tiny", "--yes")):
         missing = sparsearch(*args, "--store", store)
         assert missing.returncode == 2 and "no experiment 'tiny'" in missing.stderr
+
+
+def test_report_from_run_and_from_the_store(tmp_path, small_config):
+    store = str(tmp_path / "s.db")
+    result = sparsearch("run", str(small_config), "--store", store, "--quiet", "--report", str(tmp_path / "r1"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "r1" / "index.html").is_file()
+    made = sparsearch("report", "--store", store, "--out", str(tmp_path / "r2"))
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "r2" / "index.html").read_text().count("<figure") >= 4
+
+    other = small_config.read_text().replace('name = "tiny"', 'name = "other"')
+    small_config.write_text(other)
+    assert sparsearch("run", str(small_config), "--store", store, "--quiet").returncode == 0
+    ambiguous = sparsearch("report", "--store", store, "--out", str(tmp_path / "r3"))
+    assert ambiguous.returncode == 2 and "holds 2 experiments (tiny, other); pass --experiment NAME" in ambiguous.stderr
+    assert not (tmp_path / "r3").exists()

@@ -48,6 +48,7 @@ def run(
     store: Path = STORE,
     quick_run: bool = typer.Option(False, "--quick", help="Smoke run: at most 3 seeds, 5 epochs, 10 candidates."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    report_dir: Optional[Path] = typer.Option(None, "--report", help="Also write the HTML report to this folder."),
 ):
     """Run (or continue) an experiment and print its summary."""
     from .data import load_dataset
@@ -66,6 +67,8 @@ def run(
         else:
             with RichProgress(err) as progress:
                 result = run_experiment(config, data, db, progress)
+        if report_dir is not None:
+            _write_report(db, config.experiment.name, report_dir)
     _print_summary(result.rows, config.experiment.name)
     out.print(
         f"{len(result.rows)} networks in {store}: {result.trained} trained now, {result.reused} reused "
@@ -85,14 +88,48 @@ def _open(path: Path, write: bool):
 
 
 def _print_summary(rows: list[dict], experiment: str) -> None:
-    from .display import summary_tables
+    from .display import summary_table, verdict_lines
 
     if not rows:
         out.print(f"{experiment}: no trained networks yet")
         return
-    first = rows[0]
-    for table in summary_tables(rows, f"{experiment}: {first['dataset']}"):
-        out.print(table)
+    out.print(summary_table(rows, f"{experiment}: {rows[0]['dataset']}"))
+    lines = verdict_lines(rows)
+    if lines:
+        out.print("Paired comparisons (Wilcoxon signed-rank, Holm-adjusted across sparsities; 95% bootstrap CI):")
+        for line in lines:
+            out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _write_report(db, experiment: str, out_dir: Path) -> None:
+    from .report import write_report
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SparsearchError(f"cannot create report folder {out_dir}: {error.strerror}; pass another --out") from None
+    index = write_report(db, experiment, out_dir)
+    err.print(f"report: {index}", highlight=False)
+
+
+@app.command()
+@user_errors
+def report(
+    store: Path = STORE,
+    experiment: Optional[str] = typer.Option(None, "--experiment", help="Which experiment; needed if the store has several."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder for index.html and the figures (PNG and SVG)."),
+):
+    """Write a self-contained HTML report (figures, paired statistics, config, environment)."""
+    with _open(store, write=False) as db:
+        if experiment is None:
+            names = [e["name"] for e in db.experiments()]
+            if len(names) != 1:
+                raise SparsearchError(
+                    f"{store} holds {len(names)} experiments ({', '.join(names) or 'none'}); pass --experiment NAME"
+                )
+            experiment = names[0]
+        db.config_of(experiment)
+        _write_report(db, experiment, out_dir)
 
 
 @app.command("ls")

@@ -8,7 +8,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .analysis.summary import Interval, arm_rows, paired_rows
+from .analysis.paired import compare
+from .analysis.summary import Interval, arm_rows
 from .experiment import Progress as RunProgress
 
 
@@ -47,16 +48,8 @@ def _half_width(interval: Interval) -> str:
     return "n/a" if math.isnan(interval.half_width) else f"{100 * interval.half_width:.2f}"
 
 
-def _signed(interval: Interval, scale: float, unit: str) -> str:
-    mean = scale * interval.mean
-    if math.isnan(interval.half_width):
-        return f"{mean:+.2f}{unit} (n = {interval.n})"
-    low, high = mean - scale * interval.half_width, mean + scale * interval.half_width
-    return f"{mean:+.2f}{unit} [{low:+.2f}, {high:+.2f}]"
-
-
-def summary_tables(rows: list[dict], title: str) -> list[Table]:
-    """The per (sparsity, arm) table and, where both arms ran, the paired-difference table."""
+def summary_table(rows: list[dict], title: str) -> Table:
+    """The per (sparsity, arm) table: mean test accuracy over seeds with its 95% t-interval."""
     table = Table(title=title, title_justify="left")
     for header in ("sparsity", "arm", "seeds", "test acc %", "95% CI ±", "epochs to target", "weight sparsity", "params", "FLOPs"):
         table.add_column(header, justify="left" if header == "arm" else "right", no_wrap=header == "arm")
@@ -72,18 +65,9 @@ def summary_tables(rows: list[dict], title: str) -> list[Table]:
             f"{row.params:,.0f}",
             f"{row.flops:,.0f}",
         )
-    tables = [table]
-    paired = paired_rows(rows)
-    if paired:
-        diff = Table(title="random_search minus random, paired by seed (mean [95% CI])", title_justify="left")
-        for header in ("sparsity", "seeds", "test acc (pts)", "epochs to target"):
-            diff.add_column(header, justify="right")
-        for row in paired:
-            diff.add_row(
-                f"{row.sparsity:g}",
-                str(row.test_acc_diff.n),
-                _signed(row.test_acc_diff, 100, ""),
-                _signed(row.epochs_diff, 1, ""),
-            )
-        tables.append(diff)
-    return tables
+    return table
+
+
+def verdict_lines(rows: list[dict]) -> list[str]:
+    """One honest sentence per paired comparison (every arm vs random and vs dense)."""
+    return [c.verdict for c in compare(rows)]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+
+from .summary import mean_interval
 
 TARGET_FRACTION = 0.95
 """epochs_to_target: first epoch whose val accuracy reaches this fraction of the trial's best."""
@@ -24,3 +27,24 @@ def trial_metrics(train_loss: list[float], val_acc: list[float], test_acc: list[
         "epochs_to_target": epochs_to_target,
         "status": "diverged" if diverged else "ok",
     }
+
+
+def val_auc(val_acc: list[float]) -> float:
+    """Area under the validation-accuracy curve per epoch (the mean over epochs), in [0, 1]:
+    higher means the network got good sooner and stayed good."""
+    return sum(val_acc) / len(val_acc)
+
+
+def mean_curves(rows: list[dict], curves: dict[str, dict], name: str = "val_acc") -> dict[tuple[float, str], tuple]:
+    """Per (sparsity, arm): (mean, low, high) lists over epochs of curve `name` across seeds,
+    the band being the 95% t-interval of the mean at each epoch (no band for one seed)."""
+    groups: dict[tuple[float, str], list[list[float]]] = defaultdict(list)
+    for row in rows:
+        groups[(row["sparsity"], row["arm"])].append(curves[row["trial_key"]][name])
+    out = {}
+    for key, series in sorted(groups.items()):
+        intervals = [mean_interval(list(epoch)) for epoch in zip(*series)]
+        mean = [i.mean for i in intervals]
+        half = [0.0 if math.isnan(i.half_width) else i.half_width for i in intervals]
+        out[key] = (mean, [m - h for m, h in zip(mean, half)], [m + h for m, h in zip(mean, half)])
+    return out

@@ -1,5 +1,4 @@
-"""The run summary: per sparsity and arm, mean test accuracy with a 95% t-interval over seeds,
-and the paired difference of `random_search` minus `random` within each seed."""
+"""The run summary: per sparsity and arm, mean test accuracy with a 95% t-interval over seeds."""
 
 from __future__ import annotations
 
@@ -61,33 +60,3 @@ def arm_rows(trials: list[dict]) -> list[ArmRow]:
         )
         for (sparsity, arm), rows in sorted(groups.items())
     ]
-
-
-@dataclass(frozen=True)
-class PairedRow:
-    sparsity: float
-    arm: str
-    baseline: str
-    test_acc_diff: Interval  # arm minus baseline, paired by seed
-    epochs_diff: Interval
-
-
-def paired_rows(trials: list[dict], arm: str = "random_search", baseline: str = "random") -> list[PairedRow]:
-    """Per sparsity, per-seed differences arm minus baseline over the seeds both have."""
-    by_key = {(t["sparsity"], t["arm"], t["seed"]): t for t in trials}
-    rows = []
-    for sparsity in sorted({t["sparsity"] for t in trials}):
-        seeds = sorted(s for (sp, a, s) in by_key if sp == sparsity and a == arm and (sp, baseline, s) in by_key)
-        if not seeds:
-            continue
-        pairs = [(by_key[(sparsity, arm, s)], by_key[(sparsity, baseline, s)]) for s in seeds]
-        rows.append(
-            PairedRow(
-                sparsity,
-                arm,
-                baseline,
-                mean_interval([a["test_acc"] - b["test_acc"] for a, b in pairs]),
-                mean_interval([a["epochs_to_target"] - b["epochs_to_target"] for a, b in pairs]),
-            )
-        )
-    return rows

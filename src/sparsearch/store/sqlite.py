@@ -291,6 +291,14 @@ class Store:
             raise SparsearchError(f"no weights stored for trial {key}; rerun with [store] save_weights = true")
         return load_safetensors(row[0])
 
+    def curves(self, experiment: str) -> dict[str, dict[str, list[float]]]:
+        """Per-epoch curves (train_loss, val_acc, test_acc) of the experiment's trials, by trial key."""
+        cursor = self.db.execute(
+            "SELECT t.key, t.curves FROM plan p JOIN trials t ON t.key = p.trial_key WHERE p.experiment = ?",
+            (experiment,),
+        )
+        return {key: json.loads(curves) for key, curves in cursor}
+
     def export_rows(self, experiment: str | None = None) -> list[dict]:
         """One row per planned, completed trial (EXPORT_COLUMNS), ordered by experiment,
         sparsity, arm and seed."""

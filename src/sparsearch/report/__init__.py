@@ -1,0 +1,58 @@
+"""The HTML report of an experiment: `write_report(store, experiment, out_dir)`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..store import Store
+from . import figures
+from .data import ReportData, collect
+from .environment import environment
+from .files import SavedFigure, save
+from .page import render
+
+CAPTIONS = {
+    "accuracy_vs_sparsity": (
+        "Test accuracy against node sparsity, mean over seeds with 95% t-interval error bars; the dashed line and "
+        "its band are the dense parent. Top axis: the weight sparsity each node sparsity amounts to."
+    ),
+    "learning_curves": (
+        "Validation accuracy per epoch, mean over seeds with 95% t-interval band, one panel per node sparsity; "
+        "the dashed curve is the dense parent, the same in every panel."
+    ),
+    "paired_differences": (
+        "Paired test-accuracy differences (arm minus baseline, in points) with BCa bootstrap 95% CIs over seeds; "
+        "filled markers: Holm-adjusted Wilcoxon p < 0.05."
+    ),
+    "accuracy_vs_cost": (
+        "Test accuracy against parameter count and FLOPs per example (log scale), mean over seeds with 95% "
+        "t-interval error bars."
+    ),
+}
+
+
+def write_report(store: Store, experiment: str, out_dir: Path) -> Path:
+    """Write index.html and every figure as PNG and SVG into out_dir; return index.html's path.
+
+    Raises SparsearchError if the store has no such experiment or it has no trained network."""
+    data = collect(store, experiment)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = out_dir / "index.html"
+    index.write_text(render(data, _figures(data, out_dir), environment()), encoding="utf-8")
+    return index
+
+
+def _figures(data: ReportData, out_dir: Path) -> list[SavedFigure]:
+    styles = figures.arm_styles(data.arms)
+    made = {
+        "accuracy_vs_sparsity": figures.accuracy_vs_sparsity(data.summary, data.rows, styles),
+        "learning_curves": figures.learning_curves(data.curves, styles),
+    }
+    if data.comparisons:
+        made["paired_differences"] = figures.paired_differences(data.comparisons, styles)
+    made["accuracy_vs_cost"] = figures.accuracy_vs_cost(data.summary, styles)
+    return [save(fig, out_dir, name, CAPTIONS[name]) for name, fig in made.items()]
+
+
+__all__ = ["write_report"]

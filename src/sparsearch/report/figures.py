@@ -1,0 +1,213 @@
+"""The report's figures, one function each; each returns a matplotlib Figure (no pyplot state)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.container import Container
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.transforms import ScaledTranslation
+
+from ..analysis.paired import ALPHA, METRICS, Comparison
+from ..analysis.summary import ArmRow, Interval
+from ..arms import ARMS
+
+PANEL = (4.6, 3.2)  # inches per panel
+DODGE = 5.0  # points between the markers of neighbouring arms at the same x (or y)
+MARKERS = "os^vPX"
+
+
+@dataclass(frozen=True)
+class Style:
+    color: str
+    marker: str
+
+
+def arm_styles(arms: list[str]) -> dict[str, Style]:
+    """One colour and marker per arm, stable across figures and experiments: registry order."""
+    order = [a for a in ARMS if a != "dense"] + sorted(set(arms) - set(ARMS))
+    styles = {arm: Style(f"C{i % 10}", MARKERS[i % len(MARKERS)]) for i, arm in enumerate(order)}
+    return {"dense": Style("0.3", "D"), **styles}
+
+
+def accuracy_vs_sparsity(summary: list[ArmRow], rows: list[dict], styles: dict[str, Style]) -> Figure:
+    """Test accuracy against node sparsity per arm, the dense parent as a reference line, and
+    the matching weight sparsity on a secondary axis on top."""
+    fig, (ax,) = _figure(1, panel=(7.0, 4.2))
+    sparse = _by_arm([r for r in summary if r.arm != "dense"])
+    for index, (arm, arm_rows) in enumerate(sparse.items()):
+        _accuracy_series(ax, [r.node_sparsity for r in arm_rows], arm_rows, arm, styles[arm], (index, len(sparse)))
+    _dense_reference(ax, summary, styles["dense"])
+    sparsities = sorted({r.node_sparsity for r in summary if r.arm != "dense"})
+    if sparsities:
+        pad = max(0.05, 0.08 * (sparsities[-1] - sparsities[0]))
+        ax.set_xlim(sparsities[0] - pad, min(1.0, sparsities[-1] + pad))
+        ax.set_xticks(sparsities, [f"{s:g}" for s in sparsities])
+    node, weight = _node_to_weight(rows)
+    top = ax.secondary_xaxis(
+        "top", functions=(lambda x: np.interp(x, node, weight), lambda w: np.interp(w, weight, node))
+    )
+    ticks = np.interp(sparsities, node, weight)
+    top.set_xticks(ticks, [f"{w:.3f}" for w in ticks])
+    top.set_xlabel("weight sparsity (fraction of the parent's weights gone)")
+    _style(ax, "node sparsity (fraction of hidden units removed)", "test accuracy (%)")
+    ax.spines["top"].set_visible(True)
+    _legend(fig, [ax], styles)
+    return fig
+
+
+def learning_curves(curves: dict[tuple[float, str], tuple], styles: dict[str, Style]) -> Figure:
+    """Mean validation accuracy per epoch, one panel per sparsity, the dense parent in each."""
+    sparsities = sorted({s for s, arm in curves if arm != "dense"}) or [0.0]
+    ncols = min(4, len(sparsities))
+    nrows = math.ceil(len(sparsities) / ncols)
+    fig, axes = _figure(ncols, nrows, panel=(3.4, 2.8), sharey=True)
+    dense = [(arm, c) for (s, arm), c in curves.items() if arm == "dense"]
+    for ax, sparsity in zip(axes, sparsities):
+        panel = [(arm, c) for (s, arm), c in curves.items() if s == sparsity and arm != "dense"]
+        for arm, (mean, low, high) in panel + dense:
+            epochs = range(1, len(mean) + 1)
+            style = styles[arm]
+            ax.plot(epochs, [100 * m for m in mean], color=style.color, linestyle="--" if arm == "dense" else "-",
+                    linewidth=1.4, label=_label(arm))
+            _band(ax, epochs, low, high, style.color)
+        _style(ax, "epoch", "validation accuracy (%)" if ax.get_subplotspec().is_first_col() else None,
+               f"node sparsity {sparsity:g}")
+    for ax in axes[len(sparsities):]:
+        ax.set_visible(False)
+    _legend(fig, axes, styles)
+    return fig
+
+
+def paired_differences(comparisons: list[Comparison], styles: dict[str, Style]) -> Figure:
+    """Forest plot of test-accuracy differences (arm minus baseline) per sparsity with their
+    bootstrap 95% CI, one panel per baseline; filled markers where Holm p < ALPHA."""
+    _, scale, unit, _ = METRICS["test_acc"]
+    order = list(styles)
+    chosen = [c for c in comparisons if c.metric == "test_acc"]
+    baselines = list(dict.fromkeys(c.baseline for c in chosen))
+    chosen.sort(key=lambda c: order.index(c.arm))
+    sparsities = sorted({c.sparsity for c in chosen})
+    fig, axes = _figure(len(baselines), panel=(4.6, 1.2 + 0.45 * len(sparsities)))
+    for ax, baseline in zip(axes, baselines):
+        arms = list(dict.fromkeys(c.arm for c in chosen if c.baseline == baseline))
+        for c in (c for c in chosen if c.baseline == baseline):
+            style = styles[c.arm]
+            mean, low, high = scale * c.mean_diff, scale * c.ci_low, scale * c.ci_high
+            bars = ax.errorbar(mean, sparsities.index(c.sparsity), xerr=[[mean - low], [high - mean]],
+                               color=style.color, marker=style.marker, capsize=3, linestyle="none", label=_label(c.arm),
+                               markerfacecolor=style.color if c.p_holm < ALPHA else "white")
+            _dodge(ax, bars, arms.index(c.arm), len(arms), vertical=True)
+        ax.axvline(0, color="0.2", linewidth=0.8)
+        ax.set_yticks(range(len(sparsities)), [f"{s:g}" for s in sparsities])
+        ax.set_ylim(len(sparsities) - 0.5, -0.5)
+        _style(ax, f"test accuracy difference ({unit.strip()})", "node sparsity", f"arm minus {baseline}")
+    significance = [
+        Line2D([], [], color="0.3", marker="o", linestyle="none", label=f"filled: Holm p < {ALPHA:g}"),
+        Line2D([], [], color="0.3", marker="o", markerfacecolor="white", linestyle="none",
+               label="open: not significant"),
+    ]
+    _legend(fig, axes, styles, significance)
+    return fig
+
+
+def accuracy_vs_cost(summary: list[ArmRow], styles: dict[str, Style]) -> Figure:
+    """Test accuracy against parameter count and against FLOPs (log x), per arm."""
+    fig, axes = _figure(2, panel=(4.2, 3.4), sharey=True)
+    arms = _by_arm(summary)
+    for ax, (cost, label) in zip(axes, (("params", "parameters"), ("flops", "FLOPs per example"))):
+        ax.set_xscale("log")
+        for index, (arm, arm_rows) in enumerate(arms.items()):
+            _accuracy_series(ax, [getattr(r, cost) for r in arm_rows], arm_rows, arm, styles[arm], (index, len(arms)))
+        _style(ax, f"{label} (log scale)", "test accuracy (%)" if ax is axes[0] else None)
+    _legend(fig, axes, styles)
+    return fig
+
+
+# shared helpers ---------------------------------------------------------------------------
+def _figure(ncols: int, nrows: int = 1, *, panel: tuple[float, float] = PANEL, sharey: bool = False):
+    """A constrained-layout figure of ncols x nrows panels (room below for the legend)."""
+    fig = Figure(figsize=(panel[0] * ncols, panel[1] * nrows + 0.5), layout="constrained")
+    return fig, list(fig.subplots(nrows, ncols, sharey=sharey, squeeze=False).ravel())
+
+
+def _style(ax: Axes, xlabel: str, ylabel: str | None = None, title: str | None = None) -> None:
+    ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize="medium")
+    ax.grid(alpha=0.3, linewidth=0.6)
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def _legend(fig: Figure, axes: list[Axes], styles: dict[str, Style], extra: list[Line2D] = ()) -> None:
+    """One legend for the whole figure, below the panels, each arm once in the styles' order."""
+    found = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            found.setdefault(label, handle)
+    handles = {_label(arm): found[_label(arm)] for arm in styles if _label(arm) in found}
+    handles.update({h.get_label(): h for h in extra})
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=min(len(handles), 4), frameon=False)
+
+
+def _dodge(ax: Axes, container: Container, index: int, count: int, vertical: bool = False) -> None:
+    """Shift plotted artists by a few points, so arms at the same position stay apart. Done
+    after plotting, so autoscaling has seen the true data."""
+    offset = (index - (count - 1) / 2) * DODGE / 72
+    shift = ScaledTranslation(*((0, -offset) if vertical else (offset, 0)), ax.get_figure().dpi_scale_trans)
+    for artist in container.get_children():
+        artist.set_transform(ax.transData + shift)
+
+
+def _band(ax: Axes, x, low: list[float], high: list[float], color: str) -> None:
+    """A 95% band (skipped where it has no width, e.g. with one seed)."""
+    if any(h > l for l, h in zip(low, high)):
+        ax.fill_between(x, [100 * v for v in low], [100 * v for v in high], color=color, alpha=0.18, linewidth=0)
+
+
+def _accuracy_series(
+    ax: Axes, x: list[float], rows: list[ArmRow], arm: str, style: Style, slot: tuple[int, int]
+) -> None:
+    """Mean test accuracy (%) of one arm with 95% error bars (none with one seed), dodged to
+    its slot (index, count) among the arms."""
+    errors = [100 * _half(r.test_acc) for r in rows]
+    bars = ax.errorbar(x, [100 * r.test_acc.mean for r in rows], yerr=errors if any(errors) else None,
+                       color=style.color, marker=style.marker, capsize=3, linewidth=1.4, label=_label(arm))
+    _dodge(ax, bars, *slot)
+
+
+def _dense_reference(ax: Axes, summary: list[ArmRow], style: Style) -> None:
+    for row in (r for r in summary if r.arm == "dense"):
+        mean, half = 100 * row.test_acc.mean, 100 * _half(row.test_acc)
+        ax.axhline(mean, color=style.color, linestyle="--", linewidth=1.2, label=_label("dense"))
+        if half:
+            ax.axhspan(mean - half, mean + half, color=style.color, alpha=0.12, linewidth=0)
+
+
+def _node_to_weight(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Increasing (node sparsity, weight sparsity) pairs of the trials, anchored at 0 and 1,
+    for interpolating between the two axes in either direction."""
+    pairs = {0.0: 0.0, 1.0: 1.0} | {r["node_sparsity"]: r["weight_sparsity"] for r in rows}
+    node = np.array(sorted(pairs))
+    return node, np.maximum.accumulate([pairs[n] for n in node])
+
+
+def _by_arm(summary: list[ArmRow]) -> dict[str, list[ArmRow]]:
+    arms: dict[str, list[ArmRow]] = {}
+    for row in summary:
+        arms.setdefault(row.arm, []).append(row)
+    return {arm: sorted(rows, key=lambda r: r.sparsity) for arm, rows in arms.items()}
+
+
+def _half(interval: Interval) -> float:
+    return 0.0 if math.isnan(interval.half_width) else interval.half_width
+
+
+def _label(arm: str) -> str:
+    return "dense (parent)" if arm == "dense" else arm

@@ -1,0 +1,201 @@
+"""The self-contained HTML page: tables, verdicts, inline figures, config and environment.
+
+Every piece of text that comes from the store or the user goes through `html.escape`."""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+from ..analysis.convergence import TARGET_FRACTION
+from ..analysis.paired import ALPHA, METRICS, MIN_SEEDS, Comparison
+from .data import ReportData
+from .files import SavedFigure
+
+CSS = """
+:root { color-scheme: light; }
+body { margin: 0; background: #fff; color: #1f2328; font: 15px/1.5 system-ui, -apple-system, "Segoe UI",
+       Roboto, "Helvetica Neue", Arial, sans-serif; }
+main { max-width: 1200px; margin: 0 auto; padding: 1.5rem 1.25rem 3rem; }
+h1 { font-size: 1.6rem; margin: 0 0 .25rem; }
+h2 { font-size: 1.25rem; margin: 2.2rem 0 .6rem; padding-bottom: .2rem; border-bottom: 1px solid #d0d7de; }
+h3 { font-size: 1.02rem; margin: 1.2rem 0 .4rem; }
+code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .88em; }
+.meta, .hint { color: #59636e; }
+.hint { font-size: .88rem; }
+nav a { margin-right: 1rem; }
+a { color: #0b5cad; }
+.notes { background: #fff8e5; border: 1px solid #eed9a0; border-radius: 6px; padding: .6rem 1rem .6rem 2rem; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; font-size: .86rem; font-variant-numeric: tabular-nums; }
+th, td { padding: .3rem .55rem; border-bottom: 1px solid #e3e6ea; text-align: right; white-space: nowrap; }
+th { background: #f3f5f7; font-weight: 600; }
+th.text, td.text { text-align: left; }
+tbody tr:nth-child(even) { background: #fafbfc; }
+tr.significant td { font-weight: 600; }
+ul.verdicts li { margin: .2rem 0; }
+figure { margin: 1.5rem 0; }
+figure svg { display: block; max-width: 100%; height: auto; }
+figcaption { font-size: .9rem; color: #3d444d; margin-top: .4rem; max-width: 60rem; }
+pre { background: #f6f8fa; border: 1px solid #e3e6ea; border-radius: 6px; padding: .8rem 1rem; overflow-x: auto; }
+"""
+
+
+def render(data: ReportData, figures: list[SavedFigure], environment: dict[str, str]) -> str:
+    """The whole page as one string."""
+    name = escape(data.experiment)
+    datasets = ", ".join(escape(d) for d in dict.fromkeys(r["dataset"] for r in data.rows))
+    sections = "\n".join(
+        (
+            _summary(data),
+            _verdicts(data.comparisons),
+            _comparisons(data.comparisons),
+            _figures(figures, data.comparisons),
+            f'<section id="config"><h2>Configuration</h2><pre>{escape(data.config)}</pre></section>',
+            _environment(environment),
+        )
+    )
+    notes = "".join(f"<li>{escape(note)}</li>" for note in data.notes)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>sparsearch report: {name}</title>
+<style>{CSS}</style>
+</head>
+<body>
+<main>
+<header>
+<h1>sparsearch report: {name}</h1>
+<p class="meta">dataset {datasets} &middot; {data.seeds} seed(s) &middot; {len(data.rows)} trained networks &middot;
+generated {escape(environment["date"])}</p>
+<nav><a href="#summary">summary</a><a href="#verdicts">verdicts</a><a href="#comparisons">comparisons</a><a
+href="#figures">figures</a><a href="#config">configuration</a><a href="#environment">environment</a></nav>
+</header>
+{f'<ul class="notes">{notes}</ul>' if notes else ""}
+{sections}
+</main>
+</body>
+</html>
+"""
+
+
+def _summary(data: ReportData) -> str:
+    rows = [
+        [
+            f"{r.sparsity:g}",
+            r.arm,
+            str(r.test_acc.n),
+            f"{100 * r.test_acc.mean:.2f}",
+            _interval(100 * r.test_acc.mean, 100 * r.test_acc.half_width),
+            f"{r.epochs_to_target:.1f}",
+            f"{100 * data.auc[(r.sparsity, r.arm)]:.2f}",
+            f"{r.weight_sparsity:.3f}",
+            f"{r.params:,.0f}",
+            f"{r.flops:,.0f}",
+        ]
+        for r in data.summary
+    ]
+    headers = ["sparsity", "arm", "seeds", "test acc (%)", "95% CI (%)", "epochs to target", "val AUC (%)",
+               "weight sparsity", "params", "FLOPs"]
+    return f"""<section id="summary"><h2>Summary</h2>
+{_table(headers, rows, text_columns={1})}
+<p class="hint">Per requested node sparsity and arm, means over seeds. Test accuracy is taken at each network's best
+validation epoch; the 95% CI is a Student-t interval of the mean over seeds. Epochs to target: the first epoch whose
+validation accuracy reaches {TARGET_FRACTION:.0%} of that network's best. Val AUC: validation accuracy averaged over
+epochs (higher means good sooner). Weight sparsity: fraction of the parent's weights gone; FLOPs per example.</p>
+</section>"""
+
+
+def _verdicts(comparisons: list[Comparison]) -> str:
+    if not comparisons:
+        return (
+            '<section id="verdicts"><h2>Verdicts</h2>'
+            "<p>No comparisons: they need a random or dense arm and another sparse arm.</p></section>"
+        )
+    groups = []
+    for metric, (label, *_) in METRICS.items():
+        lines = "".join(f"<li>{escape(c.verdict)}</li>" for c in comparisons if c.metric == metric)
+        if lines:
+            groups.append(f"<h3>{escape(label)}</h3><ul class=\"verdicts\">{lines}</ul>")
+    return f"""<section id="verdicts"><h2>Verdicts</h2>
+<p class="hint">Paired by seed; Wilcoxon signed-rank test, Holm-adjusted across the sparsities of each arm, baseline
+and metric; significance at {ALPHA:g}. Below {MIN_SEEDS} seeds no verdict is drawn.</p>
+{"".join(groups)}
+</section>"""
+
+
+def _comparisons(comparisons: list[Comparison]) -> str:
+    if not comparisons:
+        return ""
+    headers = ["sparsity", "arm", "baseline", "metric", "n", "mean diff", "95% CI", "Wilcoxon p", "t-test p",
+               "Holm p", "d_z"]
+    rows, classes = [], []
+    for c in comparisons:
+        label, scale, unit, _ = METRICS[c.metric]
+        tested = c.n >= 2
+        rows.append(
+            [
+                f"{c.sparsity:g}",
+                c.arm,
+                c.baseline,
+                label,
+                str(c.n),
+                f"{scale * c.mean_diff:+.2f}{unit}",
+                f"[{scale * c.ci_low:+.2f}, {scale * c.ci_high:+.2f}]",
+                *(_p(p) if tested else "n/a" for p in (c.p_wilcoxon, c.p_ttest, c.p_holm)),
+                f"{c.effect_size:+.2f}" if tested and not math.isnan(c.effect_size) else "n/a",
+            ]
+        )
+        classes.append("significant" if tested and c.p_holm < ALPHA else "")
+    return f"""<section id="comparisons"><h2>Comparisons</h2>
+<p class="hint">Arm minus baseline, paired by seed (against dense: the sparse network minus the dense parent of the
+same seed). 95% CI: BCa bootstrap over seeds. d_z: mean difference over the SD of the differences. Rows in bold:
+Holm p &lt; {ALPHA:g}. Tests need at least 2 seeds.</p>
+{_table(headers, rows, text_columns={1, 2, 3}, row_classes=classes)}
+</section>"""
+
+
+def _figures(figures: list[SavedFigure], comparisons: list[Comparison]) -> str:
+    parts = []
+    for number, fig in enumerate(figures, start=1):
+        name = escape(fig.name)
+        parts.append(
+            f"""<figure id="fig-{name}">
+{fig.markup}
+<figcaption><strong>Figure {number}.</strong> {escape(fig.caption)} Files: <a href="{name}.png">PNG</a>,
+<a href="{name}.svg">SVG</a>.</figcaption>
+</figure>"""
+        )
+    missing = "" if comparisons else "<p>No paired-differences figure: there are no comparisons.</p>"
+    return f'<section id="figures"><h2>Figures</h2>\n{missing}{"".join(parts)}\n</section>'
+
+
+def _environment(environment: dict[str, str]) -> str:
+    rows = "".join(f'<tr><th class="text">{escape(k)}</th><td class="text">{escape(v)}</td></tr>'
+                   for k, v in environment.items())
+    return f'<section id="environment"><h2>Environment</h2><table>{rows}</table></section>'
+
+
+def _table(headers: list[str], rows: list[list[str]], text_columns: set[int], row_classes: list[str] = ()) -> str:
+    def cell(tag: str, index: int, value: str) -> str:
+        align = ' class="text"' if index in text_columns else ""
+        return f"<{tag}{align}>{escape(value)}</{tag}>"
+
+    head = "".join(cell("th", i, h) for i, h in enumerate(headers))
+    body = []
+    for row, cls in zip(rows, list(row_classes) or [""] * len(rows)):
+        attribute = f' class="{cls}"' if cls else ""
+        cells = "".join(cell("td", i, v) for i, v in enumerate(row))
+        body.append(f"<tr{attribute}>{cells}</tr>")
+    rows_html = "".join(body)
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{rows_html}</tbody></table></div>'
+
+
+def _interval(mean: float, half: float) -> str:
+    return "n/a" if math.isnan(half) else f"[{mean - half:.2f}, {mean + half:.2f}]"
+
+
+def _p(p: float) -> str:
+    return "n/a" if math.isnan(p) else f"{p:.2g}"

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+
+from sparsearch.analysis.paired import (
+    Comparison, bootstrap_ci, compare, effect_size, holm, ttest_p, wilcoxon_p,
+)
+from sparsearch.config import config_from_dict
+from sparsearch.data import load_dataset
+from sparsearch.experiment import run_experiment
+from sparsearch.store import Store
+
+
+def test_wilcoxon_exact_p_by_hand():
+    # n = 6, no ties: 2^6 = 64 equally likely sign patterns under H0.
+    # All positive: only W- = 0 (and, two-sided, W+ = 0) are as extreme: p = 2/64.
+    assert wilcoxon_p(np.array([1.0, 2, 3, 4, 5, 6])) == pytest.approx(2 / 64)
+    # Smallest magnitude negative: W- = 1; P(W- <= 1) = 2/64, two-sided 4/64.
+    assert wilcoxon_p(np.array([-1.0, 2, 3, 4, 5, 6])) == pytest.approx(4 / 64)
+    assert wilcoxon_p(np.zeros(7)) == 1.0
+
+
+def test_paired_t_effect_size_and_holm_by_hand():
+    diffs = np.array([1.0, 2.0, 3.0, 4.0])
+    # mean 2.5, sd sqrt(5/3) = 1.290994, t = 2.5 / (1.290994 / 2) = 3.872983 on 3 df -> p = 0.030466
+    assert ttest_p(diffs) == pytest.approx(0.030466, abs=2e-6)
+    assert effect_size(diffs) == pytest.approx(2.5 / 1.290994, rel=1e-6)
+    # sorted 0.005, 0.01, 0.03, 0.04 -> 4 x 0.005, 3 x 0.01, 2 x 0.03, max(0.06, 1 x 0.04)
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == [1.0, 1.0]
+
+
+def test_bootstrap_interval_matches_a_direct_resampling_within_tolerance():
+    diffs = np.random.default_rng(7).normal(0.5, 1.0, size=40)
+    low, high = bootstrap_ci(diffs)
+    assert (low, high) == bootstrap_ci(diffs)  # seeded: reproducible
+    means = diffs[np.random.default_rng(1).integers(0, 40, size=(20000, 40))].mean(1)
+    ref_low, ref_high = np.percentile(means, [2.5, 97.5])
+    assert low == pytest.approx(ref_low, abs=0.05) and high == pytest.approx(ref_high, abs=0.05)
+    assert low < diffs.mean() < high
+    assert bootstrap_ci(np.full(6, 0.25)) == (0.25, 0.25)
+
+
+def rows_for(arm, accs, sparsity=0.5):
+    return [{"sparsity": sparsity, "arm": arm, "seed": s, "test_acc": a, "epochs_to_target": 5} for s, a in enumerate(accs)]
+
+
+def test_a_better_arm_is_detected_and_an_identical_arm_is_not():
+    base = list(np.random.default_rng(3).uniform(0.80, 0.90, size=10))
+    rows = rows_for("random", base) + rows_for("better", [a + 0.03 + 0.001 * i for i, a in enumerate(base)])
+    rows += rows_for("twin", base)
+    by_arm = {c.arm: c for c in compare(rows) if c.metric == "test_acc"}
+    assert by_arm["better"].verdict.startswith("better is better than random at 0.5 (test accuracy)")
+    assert by_arm["better"].p_wilcoxon == pytest.approx(2 / 1024)
+    assert by_arm["twin"].verdict.startswith("no evidence that twin differs from random at 0.5")
+    assert by_arm["twin"].p_holm == 1.0
+
+
+def test_few_seeds_say_the_test_has_little_power():
+    rows = rows_for("random", [0.8, 0.7, 0.9]) + rows_for("random_search", [0.9, 0.8, 1.0])
+    (c, _) = [c for c in compare(rows)]
+    assert "only 3 seeds, too few for the test to have power" in c.verdict
+
+
+def test_verdict_wording():
+    c = Comparison("test_acc", 0.9, "random_search", "random", 10, 0.003, -0.004, 0.010, 0.41, 0.40, 0.41, 0.2)
+    assert c.verdict == (
+        "no evidence that random_search beats random at 0.9 (test accuracy) "
+        "(diff +0.3 pts, 95% CI [-0.4, +1.0], Holm p = 0.41, n = 10)"
+    )
+    slower = Comparison("epochs_to_target", 0.5, "random", "dense", 8, 2.0, 1.5, 2.5, 0.008, 0.001, 0.016, 3.1)
+    assert slower.verdict.startswith("random is worse than dense at 0.5 (epochs to target) (diff +2.0 epochs")
+
+
+def test_holm_runs_across_the_sparsities_of_one_family():
+    rows = []
+    for sparsity in (0.5, 0.9):
+        base = list(np.linspace(0.7, 0.8, 6))
+        rows += rows_for("random", base, sparsity) + rows_for("x", [a + 0.01 * (i + 1) for i, a in enumerate(base)], sparsity)
+    family = [c for c in compare(rows) if c.metric == "test_acc"]
+    assert [c.p_holm for c in family] == pytest.approx([min(1, 2 * c.p_wilcoxon) for c in family])
+
+
+@pytest.mark.slow
+def test_dense_beats_a_95_percent_node_sparse_network_on_digits():
+    config = config_from_dict({
+        "experiment": {"seeds": 6}, "train": {"epochs": 8},
+        "search": {"sparsities": [0.95], "arms": ["dense", "random"]},
+    })
+    store = Store(":memory:", write=True)
+    rows = run_experiment(config, load_dataset(config.data), store).rows
+    (acc,) = [c for c in compare(rows) if c.metric == "test_acc"]
+    assert (acc.arm, acc.baseline) == ("random", "dense")
+    assert acc.verdict.startswith("random is worse than dense at 0.95 (test accuracy)")
