@@ -46,7 +46,7 @@ def test_default_toml_round_trips(tmp_path):
         ({"train": {"epochs": "many"}}, "train.epochs: Input should be a valid integer"),
         ({"search": {"sparsities": [0.5, 1.0]}}, "search.sparsities: every sparsity must be in [0, 1), got 1.0"),
         ({"search": {"sparsities": [-0.1]}}, "must be in [0, 1)"),
-        ({"search": {"arms": ["random", "oracle"]}}, "search.arms: unknown arm 'oracle'; allowed: dense, random, random_search"),
+        ({"search": {"arms": ["random", "oracle"]}}, "search.arms: unknown arm 'oracle'; allowed: dense, gmp, grasp, lottery"),
         ({"data": {"name": "imagenet"}}, "data.name: allowed: 'digits', 'mnist1d', 'synthetic', 'mnist', 'fashion_mnist' or 'cifar10'"),
         ({"parent": {"hidden": [300, 0]}}, "parent.hidden: every hidden width must be at least 1, got 0"),
         (

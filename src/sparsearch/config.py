@@ -63,13 +63,22 @@ class TrainConfig(_Section):
 
 
 class SearchConfig(_Section):
-    space: Literal["node"] = "node"
+    space: Literal["node", "weight"] = "node"
     sparsities: list[float] = Field(default_factory=lambda: [0.5, 0.75, 0.9, 0.95], min_length=1)
     arms: list[str] = Field(default_factory=lambda: ["dense", "random", "random_search"], min_length=1)
     candidates: int = Field(100, ge=1)
     probe: Literal["init_loss", "steps"] = "init_loss"
     probe_steps: int = Field(10, ge=1)
-    probe_batch: int = Field(256, ge=1)
+    probe_batch: int = Field(256, ge=1, description="training examples scored by probes, snip and grasp")
+    allocation: Literal["global", "uniform", "erk"] = "global"
+    rewind: Literal["finetune", "init"] = "finetune"
+    rewind_epoch: int = Field(0, ge=0, description="lottery: rewind to the parent after this many epochs (0 = init)")
+    prune_rate: float = Field(0.2, gt=0, lt=1, description="lottery: fraction of remaining weights removed per round")
+    gmp_start: float = Field(0.0, ge=0, lt=1, description="gmp: first pruning, as a fraction of training")
+    gmp_end: float = Field(0.75, gt=0, le=1, description="gmp: last pruning, as a fraction of training")
+    gmp_events: int = Field(10, ge=1)
+    synflow_iterations: int = Field(100, ge=1)
+    shuffle_of: Literal["random", "snip", "grasp", "synflow"] = "snip"
 
     @field_validator("sparsities")
     @classmethod
@@ -113,7 +122,28 @@ class Config(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
 
     @model_validator(mode="after")
+    def _arms_fit_the_space(self) -> "Config":
+        from .arms import ARMS
+
+        search = self.search
+        for arm in search.arms:
+            if search.space not in ARMS[arm].spaces:
+                works_in = " and ".join(f"'{space}'" for space in ARMS[arm].spaces)
+                raise ValueError(
+                    f"search.arms: {arm!r} works in space {works_in} only; set search.space or drop the arm"
+                )
+        if search.rewind_epoch >= self.train.epochs:
+            raise ValueError(
+                f"search.rewind_epoch: {search.rewind_epoch} must be below train.epochs ({self.train.epochs})"
+            )
+        if search.gmp_start >= search.gmp_end:
+            raise ValueError(f"search.gmp_start ({search.gmp_start}) must be below search.gmp_end ({search.gmp_end})")
+        return self
+
+    @model_validator(mode="after")
     def _no_empty_layer(self) -> "Config":
+        if self.search.space != "node":
+            return self
         for s in self.search.sparsities:
             for layer, width in enumerate(self.parent.hidden, start=1):
                 if width - round(s * width) < 1:

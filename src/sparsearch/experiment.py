@@ -16,14 +16,15 @@ from dataclasses import dataclass
 import torch
 
 from .analysis.convergence import trial_metrics
-from .arms import ARMS, MaskRequest
+from .arms import ARMS, MaskRequest, TrialPlan
+from .arms.base import arm_stream
 from .config import Config, to_toml
 from .data import Dataset
 from .engine import RECIPE_VERSION
 from .engine.trainer import train_population
 from .nets.mlp import Layers, init_parent, parent_widths
-from .seeding import generator
-from .spaces.node import NodeMask, compact, cost
+from .spaces.node import compact
+from .spaces.weight import WeightMask
 from .store import Store
 
 
@@ -37,7 +38,7 @@ class PlannedTrial:
 @dataclass(frozen=True)
 class Choice:
     planned: PlannedTrial
-    mask: NodeMask
+    plan: TrialPlan
     key: str
     spec: dict
 
@@ -67,15 +68,16 @@ def plan(config: Config) -> list[PlannedTrial]:
     ]
 
 
-def trial_spec(config: Config, data: Dataset, widths: tuple[int, ...], mask: NodeMask, seed: int) -> dict:
+def trial_spec(config: Config, widths: tuple[int, ...], plan: TrialPlan, seed: int) -> dict:
     """Everything that determines a trial's result; its hash is the trial key."""
     return {
         "recipe_version": RECIPE_VERSION,
         "data": config.data.model_dump(exclude={"root", "download"}),
         "parent": list(widths),
         "space": config.search.space,
-        "mask": mask.to_json(),
-        "init_seed": seed,
+        "mask": plan.mask.digest(),
+        "start": plan.start_spec,
+        "hook": plan.hook_spec,
         "order_seed": seed,
         "train": config.train.model_dump(),
     }
@@ -94,8 +96,12 @@ def run_experiment(config: Config, data: Dataset, store: Store, progress: Progre
     parents = {seed: init_parent(widths, seed) for seed in range(config.experiment.seeds)}
     planned = plan(config)
 
-    progress.phase("choosing masks", sum(ARMS[p.arm].candidates(config) for p in planned))
-    choices = [_choose(config, data, widths, parents[p.seed], p, progress.advance) for p in planned]
+    progress.phase("planning", len(planned))
+    cache: dict = {}
+    choices = []
+    for p in planned:
+        choices.append(_choose(config, data, widths, parents[p.seed], p, cache))
+        progress.advance(1)
 
     name = config.experiment.name
     store.begin_experiment(name, to_toml(config), len(planned))
@@ -112,25 +118,25 @@ def run_experiment(config: Config, data: Dataset, store: Store, progress: Progre
     populations = _populations(list(pending.values()), config.engine.max_population)
     progress.phase("training", len(pending) * config.train.epochs)
     for population in populations:
-        trials, weights = _train(config, data, widths, parents, [group[0] for group in population], progress.advance)
+        trials, weights = _train(config, data, widths, [group[0] for group in population], progress.advance)
         store.record(name, trials, [_link(c) for group in population for c in group], weights)
     return RunResult(store.export_rows(name), trained=len(pending), reused=len(planned) - sum(map(len, pending.values())))
 
 
-def _choose(config, data, widths, parent: Layers, planned: PlannedTrial, on_probe: Callable) -> Choice:
-    arm = ARMS[planned.arm]
+def _choose(config, data, widths, parent: Layers, planned: PlannedTrial, cache: dict) -> Choice:
     request = MaskRequest(
         config=config,
         data=data,
+        widths=widths,
         parent=parent,
         seed=planned.seed,
         sparsity=planned.sparsity,
-        rng=generator("mask", planned.arm, planned.seed, planned.sparsity),
-        on_probe=on_probe,
+        rng=arm_stream(planned.arm, planned.seed, planned.sparsity),
+        cache=cache,
     )
-    mask = arm.choose_mask(request)
-    spec = trial_spec(config, data, widths, mask, planned.seed)
-    return Choice(planned, mask, trial_key(spec), spec)
+    plan = ARMS[planned.arm].plan(request)
+    spec = trial_spec(config, widths, plan, planned.seed)
+    return Choice(planned, plan, trial_key(spec), spec)
 
 
 def _link(choice: Choice) -> tuple[str, float, int, str]:
@@ -141,9 +147,9 @@ def _link(choice: Choice) -> tuple[str, float, int, str]:
 def _populations(groups: list[list[Choice]], max_population: int) -> list[list[list[Choice]]]:
     """Split groups of identical trials into populations of equal shapes, at most
     `max_population` networks each."""
-    by_shape: dict[tuple[int, ...], list[list[Choice]]] = defaultdict(list)
+    by_shape: dict[tuple, list[list[Choice]]] = defaultdict(list)
     for group in groups:
-        by_shape[tuple(len(layer) for layer in group[0].mask.keep)].append(group)
+        by_shape[group[0].plan.mask.shape_key()].append(group)
     return [
         same[start : start + max_population]
         for _, same in sorted(by_shape.items(), reverse=True)
@@ -151,15 +157,23 @@ def _populations(groups: list[list[Choice]], max_population: int) -> list[list[l
     ]
 
 
-def _train(config, data, widths, parents, choices: list[Choice], on_epoch: Callable) -> tuple[list[dict], dict]:
+def _train(config, data, widths, choices: list[Choice], on_epoch: Callable) -> tuple[list[dict], dict]:
     """Train one population; return its trial records and, if asked for, final weights by key."""
-    members = [compact(parents[c.planned.seed], [c.mask]) for c in choices]
+    plans = [c.plan for c in choices]
+    weight_space = isinstance(plans[0].mask, WeightMask)
+    members = [[(w.unsqueeze(0), b.unsqueeze(0)) for w, b in p.start] if weight_space else compact(p.start, [p.mask])
+               for p in plans]
     layers = [
         (torch.cat([m[i][0] for m in members]), torch.cat([m[i][1] for m in members])) for i in range(len(widths) - 1)
     ]
-    curves = train_population(layers, [c.planned.seed for c in choices], data, config.train, on_epoch)
-    trials = []
+    masks = [torch.stack([p.mask.layers[i] for p in plans]) for i in range(len(widths) - 1)] if weight_space else None
+    curves = train_population(
+        layers, [c.planned.seed for c in choices], data, config.train, on_epoch, masks=masks,
+        hooks=[p.hook for p in plans] if weight_space else None,
+    )
+    trials, weights = [], {}
     for p, choice in enumerate(choices):
+        mask = WeightMask(tuple(m[p] for m in curves.masks)) if weight_space else choice.plan.mask
         record = {
             "train_loss": curves.train_loss[p].tolist(),
             "val_acc": curves.val_acc[p].tolist(),
@@ -169,17 +183,15 @@ def _train(config, data, widths, parents, choices: list[Choice], on_epoch: Calla
             {
                 "key": choice.key,
                 "dataset": config.data.name,
-                "mask": choice.mask.to_json(),
-                **vars(cost(widths, choice.mask)),
+                "mask": mask.to_json(),
+                **vars(mask.cost(widths)),
                 **trial_metrics(record["train_loss"], record["val_acc"], record["test_acc"]),
                 "train_seconds": curves.seconds / len(choices),
                 "curves": record,
                 "spec": choice.spec,
             }
         )
-    weights = {}
-    if config.store.save_weights:
-        for p, choice in enumerate(choices):
+        if config.store.save_weights:
             weights[choice.key] = {
                 name: tensor
                 for i, (w, b) in enumerate(curves.final)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from ..spaces.node import NodeMask, full_mask
-from .base import MaskRequest
+from ..spaces.node import full_mask
+from ..spaces.weight import full_weight_mask
+from .base import MaskRequest, TrialPlan, at_init
 
 
 class Dense:
     name = "dense"
+    spaces = ("node", "weight")
 
     def sparsities(self, requested: list[float]) -> list[float]:
         return [0.0]
 
-    def candidates(self, config) -> int:
-        return 0
 
-    def choose_mask(self, request: MaskRequest) -> NodeMask:
-        return full_mask(request.hidden)
+    def plan(self, request: MaskRequest) -> TrialPlan:
+        mask = full_mask(request.hidden) if request.space == "node" else full_weight_mask(request.widths)
+        return at_init(request, mask)

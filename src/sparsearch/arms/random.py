@@ -1,19 +1,24 @@
-"""`random`: one uniformly random node mask at the sparsity, the control of arXiv 2403.08265."""
+"""`random`: the control. Node space: one uniformly random node mask (arXiv 2403.08265).
+Weight space: random pruning with `uniform`, `erk` or `global` allocation (Liu et al. 2022,
+"The Unreasonable Effectiveness of Random Pruning"; ERK as in RigL, Evci et al. 2020)."""
 
 from __future__ import annotations
 
-from ..spaces.node import NodeMask, sample_mask
-from .base import MaskRequest
+from ..pruning import mask_from_scores, random_scores
+from ..spaces.node import sample_mask
+from ..spaces.weight import WeightMask
+from .base import MaskRequest, SparseArm, TrialPlan, at_init
 
 
-class Random:
+class Random(SparseArm):
     name = "random"
+    spaces = ("node", "weight")
 
-    def sparsities(self, requested: list[float]) -> list[float]:
-        return list(requested)
 
-    def candidates(self, config) -> int:
-        return 0
-
-    def choose_mask(self, request: MaskRequest) -> NodeMask:
-        return sample_mask(request.hidden, request.sparsity, request.rng)
+    def plan(self, request: MaskRequest) -> TrialPlan:
+        if request.space == "node":
+            return at_init(request, sample_mask(request.hidden, request.sparsity, request.rng))
+        shapes = [tuple(w.shape) for w, _ in request.parent]
+        scores = random_scores(shapes, request.rng)
+        mask = mask_from_scores(scores, request.sparsity, request.config.search.allocation)
+        return at_init(request, WeightMask(tuple(mask)))

@@ -12,25 +12,19 @@ from __future__ import annotations
 import torch
 
 from ..engine.probe import probe_losses
-from ..seeding import generator
-from ..spaces.node import NodeMask, sample_mask
-from .base import MaskRequest
+from ..spaces.node import sample_mask
+from .base import MaskRequest, SparseArm, TrialPlan, at_init
 
 
-class RandomSearch:
+class RandomSearch(SparseArm):
     name = "random_search"
+    spaces = ("node",)
 
-    def sparsities(self, requested: list[float]) -> list[float]:
-        return list(requested)
 
-    def candidates(self, config) -> int:
-        return config.search.candidates
-
-    def choose_mask(self, request: MaskRequest) -> NodeMask:
+    def plan(self, request: MaskRequest) -> TrialPlan:
         search = request.config.search
         masks = [sample_mask(request.hidden, request.sparsity, request.rng) for _ in range(search.candidates)]
-        n_train = request.data.x_train.shape[0]
-        probe = torch.randperm(n_train, generator=generator("probe-batch", request.seed))[: search.probe_batch]
+        probe = request.probe_indices()
         losses = probe_losses(
             request.parent,
             masks,
@@ -40,6 +34,5 @@ class RandomSearch:
             recipe=request.config.train,
             order_seed=request.seed,
             max_population=request.config.engine.max_population,
-            on_chunk=request.on_probe,
         )
-        return masks[int(torch.argmin(losses))]
+        return at_init(request, masks[int(torch.argmin(losses))])

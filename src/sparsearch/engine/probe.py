@@ -3,8 +3,6 @@ after a few SGD steps, computed for chunks of up to `max_population` candidates 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import Tensor
 
@@ -25,7 +23,6 @@ def probe_losses(
     recipe: TrainConfig,
     order_seed: int,
     max_population: int,
-    on_chunk: Callable[[int], None] | None = None,
 ) -> Tensor:
     """Loss [K] of each mask's compacted network on the training examples `probe` (indices),
     after `steps` optimizer steps of the recipe in the data order of `order_seed` (0 = at init)."""
@@ -40,6 +37,4 @@ def probe_losses(
             batches = batch_orders([order_seed] * len(chunk), data.x_train.shape[0], recipe.batch_size)
             sgd_steps(layers, optimizer, data, batches, steps)
         scores.append(evaluate(layers, x, y)[0])
-        if on_chunk is not None:
-            on_chunk(len(chunk))
     return torch.cat(scores)

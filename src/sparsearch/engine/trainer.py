@@ -20,6 +20,7 @@ from ..config import TrainConfig
 from ..data import Dataset
 from ..nets.mlp import Layers, forward
 from ..seeding import generator
+from .masking import Masking, StepHook
 
 EVAL_CHUNK = 2048
 """Evaluation examples per forward pass, bounding activation memory to P x 2048 x width."""
@@ -27,13 +28,16 @@ EVAL_CHUNK = 2048
 
 @dataclass
 class Curves:
-    """Per-epoch records of a population, each [P, epochs], and its final parameters."""
+    """Per-epoch records of a population, each [P, epochs], its final (masked) parameters,
+    final weight masks (if masked) and, if asked for, the parameters after one epoch."""
 
     train_loss: Tensor
     val_acc: Tensor
     test_acc: Tensor
     seconds: float
     final: Layers | None = None
+    masks: list[Tensor] | None = None
+    snapshot: Layers | None = None
 
 
 def make_optimizer(params: list[Tensor], recipe: TrainConfig) -> torch.optim.Optimizer:
@@ -67,16 +71,21 @@ def per_network_loss(layers: Layers, x: Tensor, y: Tensor) -> Tensor:
     return losses.view(y.shape).mean(1)
 
 
-def sgd_steps(layers: Layers, optimizer, data: Dataset, batches: Iterator[Tensor], steps: int) -> Tensor:
+def sgd_steps(
+    layers: Layers, optimizer, data: Dataset, batches: Iterator[Tensor], steps: int, masking: Masking | None = None
+) -> Tensor:
     """Run `steps` optimizer steps; return the example-weighted mean training loss [P]."""
     total = torch.zeros(layers[0][0].shape[0], dtype=torch.float64)
     seen = 0
     for _ in range(steps):
         idx = next(batches)
-        loss = per_network_loss(layers, data.x_train[idx], data.y_train[idx])
+        effective = layers if masking is None else masking.apply(layers)
+        loss = per_network_loss(effective, data.x_train[idx], data.y_train[idx])
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         optimizer.step()
+        if masking is not None:
+            masking.after_step(layers)
         total += loss.detach().double() * idx.shape[1]
         seen += idx.shape[1]
     return (total / seen).float()
@@ -106,20 +115,37 @@ def train_population(
     data: Dataset,
     recipe: TrainConfig,
     on_epoch: Callable[[int], None] | None = None,
+    masks: list[Tensor] | None = None,
+    hooks: list[StepHook | None] | None = None,
+    snapshot_epoch: int | None = None,
 ) -> Curves:
     """Train the stacked networks `layers` for `recipe.epochs`; network p reads data in the
-    order of `order_seeds[p]`. Returns per-epoch train loss, val and test accuracy."""
+    order of `order_seeds[p]`. With `masks` (bool [P, in, out] per layer) the weights are
+    masked throughout, and `hooks` may change a network's mask after any step. Returns
+    per-epoch train loss, val and test accuracy, and the final parameters and masks."""
     start = time.perf_counter()
     params = trainable(layers)
+    masking = None if masks is None else Masking(masks, hooks)
+    if masking is not None:
+        masking.zero_pruned(params)
     optimizer = make_optimizer([t for pair in params for t in pair], recipe)
     n = data.x_train.shape[0]
     batches = batch_orders(order_seeds, n, recipe.batch_size)
     losses, vals, tests = [], [], []
-    for _ in range(recipe.epochs):
-        losses.append(sgd_steps(params, optimizer, data, batches, steps_per_epoch(n, recipe.batch_size)))
+    snapshot = None
+    for epoch in range(1, recipe.epochs + 1):
+        losses.append(sgd_steps(params, optimizer, data, batches, steps_per_epoch(n, recipe.batch_size), masking))
         vals.append(evaluate(params, data.x_val, data.y_val)[1])
         tests.append(evaluate(params, data.x_test, data.y_test)[1])
+        if epoch == snapshot_epoch:
+            snapshot = _detached(params)
         if on_epoch is not None:
             on_epoch(len(order_seeds))
-    final = [(w.detach(), b.detach()) for w, b in params]
-    return Curves(torch.stack(losses, 1), torch.stack(vals, 1), torch.stack(tests, 1), time.perf_counter() - start, final)
+    return Curves(
+        torch.stack(losses, 1), torch.stack(vals, 1), torch.stack(tests, 1), time.perf_counter() - start,
+        _detached(params), None if masking is None else masking.final(), snapshot,
+    )
+
+
+def _detached(params: Layers) -> Layers:
+    return [(w.detach().clone(), b.detach().clone()) for w, b in params]

@@ -13,11 +13,12 @@ from .page import render
 
 CAPTIONS = {
     "accuracy_vs_sparsity": (
-        "Test accuracy against node sparsity, mean over seeds with 95% t-interval error bars; the dashed line and "
-        "its band are the dense parent. Top axis: the weight sparsity each node sparsity amounts to."
+        "Test accuracy against sparsity, mean over seeds with 95% t-interval error bars; the dashed line and "
+        "its band are the dense parent. Top axis: the weight sparsity (node space) or the parameter count "
+        "(weight space) each sparsity amounts to."
     ),
     "learning_curves": (
-        "Validation accuracy per epoch, mean over seeds with 95% t-interval band, one panel per node sparsity; "
+        "Validation accuracy per epoch, mean over seeds with 95% t-interval band, one panel per sparsity; "
         "the dashed curve is the dense parent, the same in every panel."
     ),
     "paired_differences": (
@@ -46,11 +47,11 @@ def write_report(store: Store, experiment: str, out_dir: Path) -> Path:
 def _figures(data: ReportData, out_dir: Path) -> list[SavedFigure]:
     styles = figures.arm_styles(data.arms)
     made = {
-        "accuracy_vs_sparsity": figures.accuracy_vs_sparsity(data.summary, data.rows, styles),
-        "learning_curves": figures.learning_curves(data.curves, styles),
+        "accuracy_vs_sparsity": figures.accuracy_vs_sparsity(data.summary, styles, data.space),
+        "learning_curves": figures.learning_curves(data.curves, styles, data.space),
     }
     if data.comparisons:
-        made["paired_differences"] = figures.paired_differences(data.comparisons, styles)
+        made["paired_differences"] = figures.paired_differences(data.comparisons, styles, data.space)
     made["accuracy_vs_cost"] = figures.accuracy_vs_cost(data.summary, styles)
     return [save(fig, out_dir, name, CAPTIONS[name]) for name, fig in made.items()]
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
+
+from ..config import tomllib
 from dataclasses import dataclass
 
 from ..analysis.convergence import mean_curves, val_auc
@@ -18,6 +20,7 @@ BASELINES = ("random", "dense")
 class ReportData:
     experiment: str
     config: str  # the TOML the experiment last ran with
+    space: str  # "node" or "weight": what the sparsities count
     rows: list[dict]  # export rows, one per trained network
     summary: list[ArmRow]  # per (sparsity, arm)
     auc: dict[tuple[float, str], float]  # mean validation AUC per (sparsity, arm)
@@ -45,6 +48,7 @@ def collect(store: Store, experiment: str) -> ReportData:
     return ReportData(
         experiment=experiment,
         config=config,
+        space=tomllib.loads(config)["search"]["space"],
         rows=rows,
         summary=summary,
         auc=_mean_auc(rows, curves),

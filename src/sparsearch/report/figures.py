@@ -6,7 +6,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.colors import to_hex
 from matplotlib.container import Container
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -19,6 +21,12 @@ from ..arms import ARMS
 PANEL = (4.6, 3.2)  # inches per panel
 DODGE = 5.0  # points between the markers of neighbouring arms at the same x (or y)
 MARKERS = "os^vPX"
+# tab20's dark shades, then its light ones: 20 distinguishable colours, in a fixed order
+COLORS = [to_hex(c) for c in colormaps["tab20"].colors[0::2] + colormaps["tab20"].colors[1::2]]
+AXIS_LABELS = {
+    "node": "node sparsity (fraction of hidden units removed)",
+    "weight": "weight sparsity (fraction of the parent's weights gone)",
+}
 
 
 @dataclass(frozen=True)
@@ -30,37 +38,46 @@ class Style:
 def arm_styles(arms: list[str]) -> dict[str, Style]:
     """One colour and marker per arm, stable across figures and experiments: registry order."""
     order = [a for a in ARMS if a != "dense"] + sorted(set(arms) - set(ARMS))
-    styles = {arm: Style(f"C{i % 10}", MARKERS[i % len(MARKERS)]) for i, arm in enumerate(order)}
+    styles = {arm: Style(COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]) for i, arm in enumerate(order)}
     return {"dense": Style("0.3", "D"), **styles}
 
 
-def accuracy_vs_sparsity(summary: list[ArmRow], rows: list[dict], styles: dict[str, Style]) -> Figure:
-    """Test accuracy against node sparsity per arm, the dense parent as a reference line, and
-    the matching weight sparsity on a secondary axis on top."""
+def accuracy_vs_sparsity(summary: list[ArmRow], styles: dict[str, Style], space: str) -> Figure:
+    """Test accuracy against the space's sparsity per arm, the dense parent as a reference line,
+    and on a secondary axis what that sparsity amounts to: weight sparsity (node space) or
+    parameters (weight space)."""
     fig, (ax,) = _figure(1, panel=(7.0, 4.2))
     sparse = _by_arm([r for r in summary if r.arm != "dense"])
     for index, (arm, arm_rows) in enumerate(sparse.items()):
-        _accuracy_series(ax, [r.node_sparsity for r in arm_rows], arm_rows, arm, styles[arm], (index, len(sparse)))
+        _accuracy_series(ax, [r.sparsity for r in arm_rows], arm_rows, arm, styles[arm], (index, len(sparse)))
     _dense_reference(ax, summary, styles["dense"])
-    sparsities = sorted({r.node_sparsity for r in summary if r.arm != "dense"})
+    sparsities = sorted({r.sparsity for r in summary if r.arm != "dense"})
     if sparsities:
         pad = max(0.05, 0.08 * (sparsities[-1] - sparsities[0]))
         ax.set_xlim(sparsities[0] - pad, min(1.0, sparsities[-1] + pad))
         ax.set_xticks(sparsities, [f"{s:g}" for s in sparsities])
-    node, weight = _node_to_weight(rows)
-    top = ax.secondary_xaxis(
-        "top", functions=(lambda x: np.interp(x, node, weight), lambda w: np.interp(w, weight, node))
-    )
-    ticks = np.interp(sparsities, node, weight)
-    top.set_xticks(ticks, [f"{w:.3f}" for w in ticks])
-    top.set_xlabel("weight sparsity (fraction of the parent's weights gone)")
-    _style(ax, "node sparsity (fraction of hidden units removed)", "test accuracy (%)")
+        _secondary_axis(ax, summary, sparsities, space)
+    _style(ax, AXIS_LABELS[space], "test accuracy (%)")
     ax.spines["top"].set_visible(True)
     _legend(fig, [ax], styles)
     return fig
 
 
-def learning_curves(curves: dict[tuple[float, str], tuple], styles: dict[str, Style]) -> Figure:
+def _secondary_axis(ax: Axes, summary: list[ArmRow], sparsities: list[float], space: str) -> None:
+    """A top axis labelled with the mean weight sparsity (node space) or params (weight space)
+    of the sparse networks at each sparsity, interpolated in between."""
+    field, label, fmt = ("weight_sparsity", AXIS_LABELS["weight"], "{:.3f}") if space == "node" else (
+        "params", "parameters (weights kept + biases)", "{:,.0f}")
+    values = [np.mean([getattr(r, field) for r in summary if r.sparsity == s and r.arm != "dense"]) for s in sparsities]
+    order = np.argsort(values)
+    forward_ = lambda x: np.interp(x, sparsities, values)  # noqa: E731
+    inverse = lambda v: np.interp(v, np.array(values)[order], np.array(sparsities)[order])  # noqa: E731
+    top = ax.secondary_xaxis("top", functions=(forward_, inverse))
+    top.set_xticks(values, [fmt.format(v) for v in values])
+    top.set_xlabel(label)
+
+
+def learning_curves(curves: dict[tuple[float, str], tuple], styles: dict[str, Style], space: str) -> Figure:
     """Mean validation accuracy per epoch, one panel per sparsity, the dense parent in each."""
     sparsities = sorted({s for s, arm in curves if arm != "dense"}) or [0.0]
     ncols = min(4, len(sparsities))
@@ -76,14 +93,14 @@ def learning_curves(curves: dict[tuple[float, str], tuple], styles: dict[str, St
                     linewidth=1.4, label=_label(arm))
             _band(ax, epochs, low, high, style.color)
         _style(ax, "epoch", "validation accuracy (%)" if ax.get_subplotspec().is_first_col() else None,
-               f"node sparsity {sparsity:g}")
+               f"{space} sparsity {sparsity:g}")
     for ax in axes[len(sparsities):]:
         ax.set_visible(False)
     _legend(fig, axes, styles)
     return fig
 
 
-def paired_differences(comparisons: list[Comparison], styles: dict[str, Style]) -> Figure:
+def paired_differences(comparisons: list[Comparison], styles: dict[str, Style], space: str) -> Figure:
     """Forest plot of test-accuracy differences (arm minus baseline) per sparsity with their
     bootstrap 95% CI, one panel per baseline; filled markers where Holm p < ALPHA."""
     _, scale, unit, _ = METRICS["test_acc"]
@@ -105,7 +122,7 @@ def paired_differences(comparisons: list[Comparison], styles: dict[str, Style]) 
         ax.axvline(0, color="0.2", linewidth=0.8)
         ax.set_yticks(range(len(sparsities)), [f"{s:g}" for s in sparsities])
         ax.set_ylim(len(sparsities) - 0.5, -0.5)
-        _style(ax, f"test accuracy difference ({unit.strip()})", "node sparsity", f"arm minus {baseline}")
+        _style(ax, f"test accuracy difference ({unit.strip()})", f"{space} sparsity", f"arm minus {baseline}")
     significance = [
         Line2D([], [], color="0.3", marker="o", linestyle="none", label=f"filled: Holm p < {ALPHA:g}"),
         Line2D([], [], color="0.3", marker="o", markerfacecolor="white", linestyle="none",
@@ -188,14 +205,6 @@ def _dense_reference(ax: Axes, summary: list[ArmRow], style: Style) -> None:
         ax.axhline(mean, color=style.color, linestyle="--", linewidth=1.2, label=_label("dense"))
         if half:
             ax.axhspan(mean - half, mean + half, color=style.color, alpha=0.12, linewidth=0)
-
-
-def _node_to_weight(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    """Increasing (node sparsity, weight sparsity) pairs of the trials, anchored at 0 and 1,
-    for interpolating between the two axes in either direction."""
-    pairs = {0.0: 0.0, 1.0: 1.0} | {r["node_sparsity"]: r["weight_sparsity"] for r in rows}
-    node = np.array(sorted(pairs))
-    return node, np.maximum.accumulate([pairs[n] for n in node])
 
 
 def _by_arm(summary: list[ArmRow]) -> dict[str, list[ArmRow]]:

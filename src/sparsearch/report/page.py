@@ -101,7 +101,7 @@ def _summary(data: ReportData) -> str:
                "weight sparsity", "params", "FLOPs"]
     return f"""<section id="summary"><h2>Summary</h2>
 {_table(headers, rows, text_columns={1})}
-<p class="hint">Per requested node sparsity and arm, means over seeds. Test accuracy is taken at each network's best
+<p class="hint">Per requested sparsity (of the experiment's space) and arm, means over seeds. Test accuracy is taken at each network's best
 validation epoch; the 95% CI is a Student-t interval of the mean over seeds. Epochs to target: the first epoch whose
 validation accuracy reaches {TARGET_FRACTION:.0%} of that network's best. Val AUC: validation accuracy averaged over
 epochs (higher means good sooner). Weight sparsity: fraction of the parent's weights gone; FLOPs per example.</p>

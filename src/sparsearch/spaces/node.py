@@ -30,6 +30,17 @@ class NodeMask:
     def to_json(self) -> list[list[int]]:
         return [list(layer) for layer in self.keep]
 
+    def digest(self) -> list[list[int]]:
+        """What the trial key records: node masks are small, so the indices themselves."""
+        return self.to_json()
+
+    def shape_key(self) -> tuple:
+        """Masks with equal kept counts compact to equal shapes and share a population."""
+        return ("node", *(len(layer) for layer in self.keep))
+
+    def cost(self, parent_widths: tuple[int, ...]) -> Cost:
+        return cost(parent_widths, self)
+
 
 def full_mask(hidden: tuple[int, ...]) -> NodeMask:
     """The mask that keeps every unit (the dense parent)."""
@@ -90,3 +101,17 @@ def cost(parent_widths: tuple[int, ...], mask: NodeMask) -> Cost:
     removed = hidden_total - sum(widths[1:-1])
     return Cost(removed / hidden_total, 1 - weights / parent_weights, params, flops)
 
+
+
+def mask_from_unit_scores(scores: list[Tensor], sparsity: float) -> NodeMask:
+    """Keep each hidden layer's highest-scoring units (the lower index on ties)."""
+    keep = []
+    for layer in scores:
+        order = torch.sort(-layer, stable=True).indices[: kept_units(len(layer), sparsity)]
+        keep.append(tuple(sorted(order.tolist())))
+    return NodeMask(tuple(keep))
+
+
+def unit_scores(weight_scores: list[Tensor]) -> list[Tensor]:
+    """A hidden unit's score: the sum of its incoming weights' scores (weights [in, out])."""
+    return [scores.sum(0) for scores in weight_scores[:-1]]

@@ -1,0 +1,74 @@
+"""The weight space: a mask keeps individual connections of the parent's weight matrices
+(unstructured sparsity). Biases are never pruned. A masked network keeps the parent's shapes;
+the mask multiplies the weights in the forward pass and keeps pruned weights at zero.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .node import Cost, weights_and_flops
+
+
+@dataclass(frozen=True, eq=False)
+class WeightMask:
+    """One bool tensor per layer, shaped like its weight [in, out]; True = kept."""
+
+    layers: tuple[Tensor, ...]
+
+    def to_json(self) -> dict:
+        """Packed bits, base64, per layer: compact and exact."""
+        return {
+            "space": "weight",
+            "layers": [
+                {"shape": list(m.shape), "bits": base64.b64encode(np.packbits(m.numpy().ravel())).decode()}
+                for m in self.layers
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "WeightMask":
+        layers = []
+        for layer in data["layers"]:
+            count = int(np.prod(layer["shape"]))
+            bits = np.unpackbits(np.frombuffer(base64.b64decode(layer["bits"]), dtype=np.uint8))[:count]
+            layers.append(torch.from_numpy(bits.astype(bool).reshape(layer["shape"])))
+        return cls(tuple(layers))
+
+    def digest(self) -> str:
+        """SHA-256 of the mask's bits: what the trial key records."""
+        h = hashlib.sha256()
+        for m in self.layers:
+            h.update(repr(tuple(m.shape)).encode())
+            h.update(np.packbits(m.numpy().ravel()).tobytes())
+        return h.hexdigest()
+
+    def kept(self) -> list[int]:
+        return [int(m.sum()) for m in self.layers]
+
+    def cost(self, parent_widths: tuple[int, ...]) -> Cost:
+        """Weight sparsity over all weights; node sparsity counts hidden units left with no
+        incoming or no outgoing weight (dead units); params = kept weights + all biases;
+        FLOPs = 2 per kept multiply-add."""
+        parent_weights, parent_params, _ = weights_and_flops(parent_widths)
+        kept = sum(self.kept())
+        dead = 0
+        for incoming, outgoing in zip(self.layers[:-1], self.layers[1:]):
+            alive = incoming.any(0) & outgoing.any(1)
+            dead += int((~alive).sum())
+        hidden = sum(parent_widths[1:-1])
+        return Cost(dead / hidden, 1 - kept / parent_weights, parent_params - parent_weights + kept, 2 * kept)
+
+    def shape_key(self) -> tuple:
+        """Weight masks keep the parent's shapes: every weight-space trial shares one population."""
+        return ("weight", *(tuple(m.shape) for m in self.layers))
+
+
+def full_weight_mask(widths: tuple[int, ...]) -> WeightMask:
+    return WeightMask(tuple(torch.ones(a, b, dtype=torch.bool) for a, b in zip(widths[:-1], widths[1:])))
