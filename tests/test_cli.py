@@ -143,13 +143,16 @@ def test_built_in_default_shows_the_papers_pattern(tmp_path):
 
 
 def test_bench_command_prints_rows_and_rejects_bad_lists():
-    args = ["bench", "--populations", "1,2", "--sparsities", "0.5", "--epochs", "1", "--hidden", "20,10",
-            "--dataset", "synthetic", "--repeats", "1"]
+    args = ["bench", "--populations", "1,2", "--sparsities", "0.9", "--no-extra", "--epochs", "1", "--repeats", "1",
+            "--quiet"]
     result = sparsearch(*args, "--json")
     assert result.returncode == 0, result.stderr
-    assert [r["population"] for r in json.loads(result.stdout)] == [1, 2]
+    report = json.loads(result.stdout)
+    assert report["matmul_peak_gflops"] > 0
+    assert [(r["population"], r["method"]) for r in report["rows"]][:4] == [
+        (1, "plain"), (1, "torch.func"), (1, "engine-masked"), (1, "engine")]
     table = sparsearch(*args)
-    assert table.returncode == 0 and "engine net-epochs/s" in table.stdout
+    assert table.returncode == 0 and "digits 300-100 P=2 s=0.9" in table.stdout and "% of mm peak" in table.stdout
     bad = sparsearch("bench", "--populations", "1,x")
     assert bad.returncode == 2 and "--populations: expected comma-separated numbers" in bad.stderr
 

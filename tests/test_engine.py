@@ -3,6 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from sparsearch.config import TrainConfig
+from sparsearch.engine.chunking import chunk_slices, network_bytes
 from sparsearch.engine.probe import probe_losses
 from sparsearch.engine.trainer import batch_orders, steps_per_epoch, train_population
 from sparsearch.nets.mlp import init_parent, parent_widths
@@ -78,3 +79,27 @@ def test_init_probe_is_the_cross_entropy_of_each_compacted_network(synthetic):
             h = torch.relu(h) if i < len(layers) - 1 else h
         expected = F.cross_entropy(h, synthetic.y_train[probe])
         assert losses[k].item() == pytest.approx(expected.item(), abs=1e-6)
+
+
+def test_chunk_slices_by_hand():
+    widths = (64, 300, 100, 10)
+    # cache: 5 MiB / (4 B x batch 64 x widest 300) = 68 networks -> 256 in 4 equal chunks of 64
+    assert chunk_slices(256, widths, 64) == [slice(s, s + 64) for s in range(0, 256, 64)]
+    # memory: 4 B x (4 x 50,610 params + 3 x 64 x 410 activations) = 1,124,640 B per network
+    assert network_bytes(widths, 64) == 1_124_640
+    slices = chunk_slices(256, widths, 64, max_memory=10 * 1_124_640)
+    assert len(slices) == 26 and max(s.stop - s.start for s in slices) == 10
+    assert chunk_slices(5, widths, 64, most=2) == [slice(0, 2), slice(2, 4), slice(4, 5)]
+    assert chunk_slices(3, widths, 64, max_memory=1) == [slice(0, 1), slice(1, 2), slice(2, 3)]
+
+
+def test_chunked_training_gives_the_same_numbers_as_one_program(synthetic):
+    seeds = [0, 1, 2, 3, 4]
+    parts = members(synthetic, seeds, 0.5)
+    whole = train_population(stack(parts), seeds, synthetic, RECIPES[0])
+    widths = (synthetic.n_features, 12, 6, synthetic.n_classes)
+    chunked = train_population(stack(parts), seeds, synthetic, RECIPES[0], max_memory=2 * network_bytes(widths, 32))
+    for name in ("train_loss", "val_acc", "test_acc"):
+        assert torch.equal(getattr(whole, name), getattr(chunked, name))
+    for (w1, b1), (w2, b2) in zip(whole.final, chunked.final):
+        assert torch.equal(w1, w2) and torch.equal(b1, b2)

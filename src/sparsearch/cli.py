@@ -49,6 +49,9 @@ def run(
     quick_run: bool = typer.Option(False, "--quick", help="Smoke run: at most 3 seeds, 5 epochs, 10 candidates."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     report_dir: Optional[Path] = typer.Option(None, "--report", help="Also write the HTML report to this folder."),
+    max_memory: Optional[float] = typer.Option(
+        None, "--max-memory", min=0.01, help="Memory budget in GB of one batched program (overrides engine.max_memory_gb)."
+    ),
 ):
     """Run (or continue) an experiment and print its summary."""
     from .data import load_dataset
@@ -59,6 +62,8 @@ def run(
     config = load_config(config_file) if config_file else Config()
     if quick_run:
         config = quick(config)
+    if max_memory is not None:
+        config = config.model_copy(update={"engine": config.engine.model_copy(update={"max_memory_gb": max_memory})})
     data = load_dataset(config.data)
     started = time.perf_counter()
     with _open(store, write=True) as db:
@@ -240,44 +245,44 @@ def _numbers(text: str, kind: type, option: str) -> list:
 @app.command()
 @user_errors
 def bench(
-    populations: str = typer.Option("1,16,64", help="Population sizes, comma-separated."),
-    sparsities: str = typer.Option("0,0.5,0.9", help="Node sparsities, comma-separated."),
+    populations: str = typer.Option("1,16,64,256", help="Population sizes of the digits grid, comma-separated."),
+    sparsities: str = typer.Option("0,0.5,0.9", help="Node sparsities of the digits grid, comma-separated."),
+    extra: bool = typer.Option(True, help="Also the MNIST-1D, tall-and-thin and wide workloads."),
     epochs: int = typer.Option(3, min=1),
-    hidden: str = typer.Option("300,100", help="Parent hidden widths, comma-separated."),
-    dataset: str = typer.Option("digits"),
     threads: int = typer.Option(2, min=1, help="torch intra-op threads."),
     plain_max: int = typer.Option(16, min=1, help="Most networks the plain loop is timed on (its time is linear in P)."),
-    repeats: int = typer.Option(3, min=1, help="Timings per method; the fastest is kept."),
+    repeats: int = typer.Option(2, min=1, help="Timings per method; the fastest is kept."),
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ):
-    """Time the population engine against a plain per-network PyTorch loop on identical work."""
+    """Time the engine against a plain loop and torch.func ensembling on identical work."""
     import os
 
     import torch
 
-    from .bench import format_table, run_bench
+    from .bench import default_workloads, format_table, run_bench
+    from .display import RichProgress
 
     pops = _numbers(populations, int, "--populations")
     if not pops or min(pops) < 1:
         raise SparsearchError(f"--populations: give whole numbers >= 1, got {populations!r}")
+    workloads = default_workloads(pops, _numbers(sparsities, float, "--sparsities"))
+    if not extra:
+        workloads = workloads[:-3]
     load = os.getloadavg()[0]
-    rows = run_bench(
-        populations=pops,
-        sparsities=_numbers(sparsities, float, "--sparsities"),
-        epochs=epochs,
-        hidden=_numbers(hidden, int, "--hidden"),
-        dataset=dataset,
-        threads=threads,
-        plain_max=plain_max,
-        repeats=repeats,
-    )
+    kwargs = dict(epochs=epochs, threads=threads, plain_max=plain_max, repeats=repeats)
+    if quiet:
+        peak, rows = run_bench(workloads, **kwargs)
+    else:
+        with RichProgress(err) as progress:
+            peak, rows = run_bench(workloads, progress=progress, **kwargs)
     if as_json:
-        sys.stdout.write(json.dumps(rows, indent=1) + "\n")
+        sys.stdout.write(json.dumps({"matmul_peak_gflops": peak, "rows": rows}, indent=1) + "\n")
         return
-    out.print(format_table(rows), highlight=False)
+    out.print(format_table(rows), highlight=False, soft_wrap=True)
     out.print(
         f"torch {torch.__version__}, {threads} threads, {os.cpu_count()} CPUs, load average {load:.2f} at start; "
-        f"throughput = networks x epochs / wall seconds, fastest of {repeats}; the plain loop is timed on at most "
-        f"{plain_max} networks and scaled linearly.",
+        f"fp32 torch.mm peak {peak:.0f} GFLOP/s; {epochs} epochs, fastest of {repeats}; the plain loop is timed on "
+        f"at most {plain_max} networks and scaled linearly.",
         highlight=False,
     )

@@ -104,8 +104,13 @@ class SearchConfig(_Section):
 
 
 class EngineConfig(_Section):
-    max_population: int = Field(256, ge=1, description="most networks trained in one batched program")
+    max_population: int = Field(256, ge=1, description="most networks grouped into one population")
+    max_memory_gb: float = Field(4.0, gt=0, description="memory budget of one batched program")
     threads: int = Field(2, ge=1, description="torch intra-op threads")
+
+    @property
+    def max_memory(self) -> int:
+        return int(self.max_memory_gb * 2**30)
 
 
 class StoreConfig(_Section):

@@ -169,7 +169,7 @@ def _train(config, data, widths, choices: list[Choice], on_epoch: Callable) -> t
     masks = [torch.stack([p.mask.layers[i] for p in plans]) for i in range(len(widths) - 1)] if weight_space else None
     curves = train_population(
         layers, [c.planned.seed for c in choices], data, config.train, on_epoch, masks=masks,
-        hooks=[p.hook for p in plans] if weight_space else None,
+        hooks=[p.hook for p in plans] if weight_space else None, max_memory=config.engine.max_memory,
     )
     trials, weights = [], {}
     for p, choice in enumerate(choices):

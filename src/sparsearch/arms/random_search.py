@@ -34,5 +34,6 @@ class RandomSearch(SparseArm):
             recipe=request.config.train,
             order_seed=request.seed,
             max_population=request.config.engine.max_population,
+            max_memory=request.config.engine.max_memory,
         )
         return at_init(request, masks[int(torch.argmin(losses))])

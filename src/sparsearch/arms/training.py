@@ -14,7 +14,8 @@ def train_alone(request: MaskRequest, start: Layers, mask: WeightMask | None = N
     layers = [(w.unsqueeze(0), b.unsqueeze(0)) for w, b in start]
     masks = None if mask is None else [m.unsqueeze(0) for m in mask.layers]
     return train_population(
-        layers, [request.seed], request.data, request.config.train, masks=masks, snapshot_epoch=snapshot_epoch
+        layers, [request.seed], request.data, request.config.train, masks=masks, snapshot_epoch=snapshot_epoch,
+        max_memory=request.config.engine.max_memory,
     )
 
 

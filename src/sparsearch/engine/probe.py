@@ -10,6 +10,7 @@ from ..config import TrainConfig
 from ..data import Dataset
 from ..nets.mlp import Layers
 from ..spaces.node import NodeMask, compact
+from .chunking import DEFAULT_MAX_MEMORY, chunk_slices
 from .trainer import batch_orders, evaluate, make_optimizer, sgd_steps, trainable
 
 
@@ -23,13 +24,16 @@ def probe_losses(
     recipe: TrainConfig,
     order_seed: int,
     max_population: int,
+    max_memory: int = DEFAULT_MAX_MEMORY,
 ) -> Tensor:
     """Loss [K] of each mask's compacted network on the training examples `probe` (indices),
-    after `steps` optimizer steps of the recipe in the data order of `order_seed` (0 = at init)."""
+    after `steps` optimizer steps of the recipe in the data order of `order_seed` (0 = at init).
+    Candidates are compacted and scored a chunk at a time, so memory stays bounded for any K."""
     x, y = data.x_train[probe], data.y_train[probe]
+    widths = (parent[0][0].shape[0], *(len(layer) for layer in masks[0].keep), parent[-1][0].shape[1])
     scores = []
-    for start in range(0, len(masks), max_population):
-        chunk = masks[start : start + max_population]
+    for part in chunk_slices(len(masks), widths, recipe.batch_size, max_memory, max_population):
+        chunk = masks[part]
         layers = compact(parent, chunk)
         if steps:
             layers = trainable(layers)

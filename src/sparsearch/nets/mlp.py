@@ -37,13 +37,10 @@ def init_parent(widths: tuple[int, ...], seed: int) -> Layers:
 def forward(layers: Layers, x: Tensor) -> Tensor:
     """Logits [P, B, classes] for inputs x of shape [P, B, in] (one batch per network)
     or [B, in] (the same batch for every network)."""
-    h = x
+    h = x if x.dim() == 3 else x.expand(layers[0][0].shape[0], *x.shape)
     last = len(layers) - 1
     for i, (weight, bias) in enumerate(layers):
-        if h.dim() == 2:
-            h = torch.matmul(h, weight) + bias.unsqueeze(1)
-        else:
-            h = torch.baddbmm(bias.unsqueeze(1), h, weight)
+        h = torch.baddbmm(bias.unsqueeze(1), h, weight)
         if i < last:
-            h = torch.relu(h)
+            h = torch.relu_(h)
     return h

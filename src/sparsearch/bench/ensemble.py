@@ -1,0 +1,52 @@
+"""(b) `torch.func` model ensembling, as in PyTorch's tutorial: `stack_module_state` stacks the
+networks' parameters, `vmap` over `functional_call` runs them as one batched program, one
+optimizer steps the stacked parameters."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.func import functional_call, stack_module_state, vmap
+
+from ..config import TrainConfig
+from ..data import Dataset
+from ..engine.trainer import batch_orders, make_optimizer, steps_per_epoch
+from ..nets.mlp import Layers
+from .plain import plain_model
+
+
+def ensemble_train(layers: Layers, seeds: list[int], data: Dataset, recipe: TrainConfig) -> Tensor:
+    """Train the stacked networks `layers` with torch.func; return per-epoch mean train loss [P, epochs]."""
+    models = [plain_model([(w[p], b[p]) for w, b in layers]) for p in range(len(seeds))]
+    params, buffers = stack_module_state(models)
+    base = copy.deepcopy(models[0]).to("meta")
+
+    def logits(p, b, x):
+        return functional_call(base, (p, b), (x,))
+
+    def loss(p, b, x, y):
+        return F.cross_entropy(logits(p, b, x), y)
+
+    batched_loss = vmap(loss)
+    batched_eval = vmap(logits, in_dims=(0, 0, None))
+    optimizer = make_optimizer(list(params.values()), recipe)
+    n = data.x_train.shape[0]
+    batches = batch_orders(seeds, n, recipe.batch_size)
+    epochs = []
+    for _ in range(recipe.epochs):
+        total = torch.zeros(len(seeds), dtype=torch.float64)
+        for _ in range(steps_per_epoch(n, recipe.batch_size)):
+            idx = next(batches)
+            losses = batched_loss(params, buffers, data.x_train[idx], data.y_train[idx])
+            optimizer.zero_grad(set_to_none=True)
+            losses.sum().backward()
+            optimizer.step()
+            total += losses.detach().double() * idx.shape[1]
+        epochs.append(total / n)
+        with torch.no_grad():
+            for x, y in ((data.x_val, data.y_val), (data.x_test, data.y_test)):
+                (batched_eval(params, buffers, x).argmax(-1) == y).float().mean(1)
+    return torch.stack(epochs, 1).float()

@@ -1,0 +1,33 @@
+"""How many networks to train at once: populations are split into equal chunks, trained one
+after another, so that (1) the widest activation of a training step, P x batch x width floats,
+stays cache-sized (larger ones make ReLU, bias and optimizer passes memory-bound: on this
+project's 2-core machine 48-64 digits parents train ~25% faster per network than 256), and
+(2) the estimated working set stays under the memory budget. Results do not depend on the
+split: each network's arithmetic is independent of its neighbours (tests/test_engine.py)."""
+
+from __future__ import annotations
+
+import math
+
+ACTIVATION_BYTES = 5 * 2**20
+DEFAULT_MAX_MEMORY = 4 * 2**30
+FLOAT = 4
+
+
+def network_bytes(widths: tuple[int, ...], batch: int) -> int:
+    """Estimated bytes one network needs while training: parameters with their gradients and
+    two optimizer buffers, and the forward and backward activations of a batch."""
+    params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+    return FLOAT * (4 * params + 3 * batch * sum(widths[1:]))
+
+
+def chunk_slices(
+    total: int, widths: tuple[int, ...], batch: int, max_memory: int = DEFAULT_MAX_MEMORY, most: int | None = None
+) -> list[slice]:
+    """Equal consecutive slices of `total` networks honouring the cache and memory limits (and
+    at most `most` networks each)."""
+    cache_cap = ACTIVATION_BYTES // (FLOAT * batch * max(widths[1:]))
+    memory_cap = max_memory // network_bytes(widths, batch)
+    cap = max(1, min(cache_cap, memory_cap, most or total))
+    size = math.ceil(total / math.ceil(total / cap))
+    return [slice(start, min(start + size, total)) for start in range(0, total, size)]
