@@ -66,19 +66,51 @@ def run(
         config = config.model_copy(update={"engine": config.engine.model_copy(update={"max_memory_gb": max_memory})})
     data = load_dataset(config.data)
     started = time.perf_counter()
+    elastic = config.search.space == "elastic"
     with _open(store, write=True) as db:
+        runner = _run_elastic if elastic else run_experiment
         if quiet:
-            result = run_experiment(config, data, db)
+            result = runner(config, data, db)
         else:
             with RichProgress(err) as progress:
-                result = run_experiment(config, data, db, progress)
+                result = runner(config, data, db, progress)
         if report_dir is not None:
             _write_report(db, config.experiment.name, report_dir)
+        if elastic:
+            _print_elastic(db, config.experiment.name, config)
+    seconds = time.perf_counter() - started
+    if elastic:
+        out.print(f"{result['searched']} searches run now, {result['reused']} reused, in {store} ({seconds:.1f} s)")
+        return
     _print_summary(result.rows, config.experiment.name)
-    out.print(
-        f"{len(result.rows)} networks in {store}: {result.trained} trained now, {result.reused} reused "
-        f"({time.perf_counter() - started:.1f} s)"
-    )
+    out.print(f"{len(result.rows)} networks in {store}: {result.trained} trained now, {result.reused} reused ({seconds:.1f} s)")
+
+
+def _run_elastic(config, data, db, progress=None):
+    from .supernet.run import run_elastic
+
+    return run_elastic(config, data, db, progress)
+
+
+def _print_elastic(db, experiment: str, config: Config) -> None:
+    from .display import elastic_tables
+    from .supernet.analysis import summarize
+
+    summary = summarize(db, experiment, config.search.objectives, config.search.search_population)
+    for table in elastic_tables(summary, experiment):
+        out.print(table)
+    if summary["comparisons"]:
+        out.print("Final hypervolume vs random, paired by seed (Wilcoxon, Holm across strategies; 95% bootstrap CI):")
+        for c in summary["comparisons"]:
+            out.print(f"  {c.verdict}", highlight=False, markup=False, soft_wrap=True)
+    r = summary["retrained"]
+    if r["n"] >= 2:
+        out.print(
+            f"Inherited vs retrained-from-scratch validation accuracy of {r['n']} front configurations: "
+            f"Kendall tau {r['kendall_tau']:.2f}, Spearman {r['spearman']:.2f}"
+            + (f", mean per-seed tau {r['mean_seed_kendall_tau']:.2f}" if r["mean_seed_kendall_tau"] is not None else ""),
+            highlight=False,
+        )
 
 
 @contextmanager
@@ -137,6 +169,39 @@ def report(
         _write_report(db, experiment, out_dir)
 
 
+@app.command()
+@user_errors
+def front(
+    experiment: str = typer.Argument(..., help="An elastic experiment (see `sparsearch ls`)."),
+    store: Path = STORE,
+    seed: int = typer.Option(0, help="Which seed's searches."),
+):
+    """Print the Pareto front (validation error against costs) of each strategy for one seed."""
+    from rich.table import Table
+
+    from .config import config_from_dict, tomllib
+    from .supernet.analysis import front as pareto_front
+
+    with _open(store, write=False) as db:
+        config = config_from_dict(tomllib.loads(db.config_of(experiment)))
+        if config.search.space != "elastic":
+            raise SparsearchError(f"{experiment!r} is not an elastic experiment; `front` needs search.space = \"elastic\"")
+        rows = [r for r in db.evaluation_rows(experiment) if r["seed"] == seed]
+        parents = {s["strategy"]: s["rounds"]["parent"] for s in db.searches(experiment) if s["seed"] == seed}
+    if not rows:
+        raise SparsearchError(f"no evaluations for seed {seed} of {experiment!r}; pass --seed below {config.experiment.seeds}")
+    objectives = config.search.objectives
+    for strategy, parent in parents.items():
+        table = Table(title=f"{experiment}, seed {seed}: Pareto front of {strategy}", title_justify="left")
+        for header in ("hidden widths", "val acc %", "params", "FLOPs", "latency µs", "evaluation #"):
+            table.add_column(header, justify="left" if header == "hidden widths" else "right")
+        for r in pareto_front([r for r in rows if r["strategy"] == strategy], objectives, parent):
+            latency = "" if r["latency"] is None else f"{1e6 * r['latency']:.1f}"
+            table.add_row("-".join(map(str, r["widths"])), f"{100 * r['val_acc']:.2f}", f"{r['params']:,}",
+                          f"{r['flops']:,}", latency, str(r["idx"] + 1))
+        out.print(table)
+
+
 @app.command("ls")
 @user_errors
 def list_experiments(store: Path = STORE):
@@ -161,11 +226,17 @@ def list_experiments(store: Path = STORE):
 @user_errors
 def show(experiment: str = typer.Argument(..., help="Experiment name (see `sparsearch ls`)."), store: Path = STORE):
     """Print an experiment's config and summary table."""
+    from .config import config_from_dict, tomllib
+
     with _open(store, write=False) as db:
         config_text = db.config_of(experiment)
+        out.print(f"# config of {experiment}", highlight=False)
+        out.print(config_text, highlight=False, markup=False)
+        config = config_from_dict(tomllib.loads(config_text))
+        if config.search.space == "elastic":
+            _print_elastic(db, experiment, config)
+            return
         rows = db.export_rows(experiment)
-    out.print(f"# config of {experiment}", highlight=False)
-    out.print(config_text, highlight=False, markup=False)
     _print_summary(rows, experiment)
 
 
@@ -198,19 +269,27 @@ def export(
     fmt: Format = typer.Option(Format.csv, "--format", help="csv or json."),
     out_file: Optional[Path] = typer.Option(None, "--out", help="Output file; stdout if omitted."),
     experiment: Optional[str] = typer.Option(None, "--experiment", help="Only this experiment."),
+    evaluations: bool = typer.Option(False, "--evaluations", help="Elastic experiments: every evaluated configuration."),
 ):
-    """Write one row per trained network."""
+    """Write one row per trained network (or, with --evaluations, per evaluated configuration)."""
     from .store import EXPORT_COLUMNS
 
     with _open(store, write=False) as db:
         if experiment:
             db.config_of(experiment)  # names the known experiments if this one is not
-        rows = db.export_rows(experiment)
+        if evaluations:
+            if not experiment:
+                raise SparsearchError("--evaluations needs --experiment NAME")
+            rows = [{**r, "config": json.dumps(r["config"]), "widths": json.dumps(r["widths"])}
+                    for r in db.evaluation_rows(experiment)]
+        else:
+            rows = db.export_rows(experiment)
+    columns = list(rows[0]) if evaluations and rows else EXPORT_COLUMNS
     if fmt is Format.json:
         text = json.dumps(rows, indent=1) + "\n"
     else:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         text = buffer.getvalue()

@@ -63,7 +63,7 @@ class TrainConfig(_Section):
 
 
 class SearchConfig(_Section):
-    space: Literal["node", "weight"] = "node"
+    space: Literal["node", "weight", "elastic"] = "node"
     sparsities: list[float] = Field(default_factory=lambda: [0.5, 0.75, 0.9, 0.95], min_length=1)
     arms: list[str] = Field(default_factory=lambda: ["dense", "random", "random_search"], min_length=1)
     candidates: int = Field(100, ge=1)
@@ -79,6 +79,24 @@ class SearchConfig(_Section):
     gmp_events: int = Field(10, ge=1)
     synflow_iterations: int = Field(100, ge=1)
     shuffle_of: Literal["random", "snip", "grasp", "synflow"] = "snip"
+    widths: list[float] = Field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0], min_length=1,
+                                description="elastic: width choices as fractions of each hidden layer")
+    strategies: list[Literal["random", "nsga2", "linas"]] = Field(default_factory=lambda: ["random", "nsga2", "linas"],
+                                                                 min_length=1)
+    evaluations: int = Field(200, ge=2, description="elastic: real (inherited-weight) evaluations per search")
+    objectives: list[Literal["params", "flops", "latency"]] = Field(default_factory=lambda: ["params"], min_length=1)
+    search_population: int = Field(20, ge=2, description="elastic: configurations per generation / round")
+    predictor: Literal["ridge", "mlp"] = "ridge"
+    latency_batch: int = Field(1, ge=1)
+    retrain: int = Field(5, ge=0, description="elastic: front configurations retrained from scratch per seed")
+
+    @field_validator("widths")
+    @classmethod
+    def _fractions(cls, widths: list[float]) -> list[float]:
+        for w in widths:
+            if not 0 < w <= 1:
+                raise ValueError(f"every width must be a fraction in (0, 1], got {w}")
+        return sorted(set(widths))
 
     @field_validator("sparsities")
     @classmethod
@@ -113,6 +131,12 @@ class EngineConfig(_Section):
         return int(self.max_memory_gb * 2**30)
 
 
+class SupernetConfig(_Section):
+    epochs: int = Field(30, ge=1)
+    sandwich: int = Field(2, ge=0, description="random sub-networks per step besides the largest and smallest")
+    distill: bool = Field(True, description="in-place distillation from the largest sub-network (BigNAS)")
+
+
 class StoreConfig(_Section):
     save_weights: bool = Field(False, description="also store every trained network's final weights (safetensors)")
 
@@ -125,12 +149,15 @@ class Config(_Section):
     search: SearchConfig = Field(default_factory=SearchConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    supernet: SupernetConfig = Field(default_factory=SupernetConfig)
 
     @model_validator(mode="after")
     def _arms_fit_the_space(self) -> "Config":
         from .arms import ARMS
 
         search = self.search
+        if search.space == "elastic":
+            return self
         for arm in search.arms:
             if search.space not in ARMS[arm].spaces:
                 works_in = " and ".join(f"'{space}'" for space in ARMS[arm].spaces)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -71,3 +72,36 @@ def summary_table(rows: list[dict], title: str) -> Table:
 def verdict_lines(rows: list[dict]) -> list[str]:
     """One honest sentence per paired comparison (every arm vs random and vs dense)."""
     return [c.verdict for c in compare(rows)]
+
+
+def elastic_tables(summary: dict, title: str) -> list[Table]:
+    """Hypervolume per strategy at a few evaluation counts (mean over seeds with 95% interval),
+    evaluations needed to reach random's final hypervolume, and the LINAS predictor's tau."""
+    at = summary["at"]
+    shown = sorted({0, len(at) // 2, len(at) - 1})
+    hv = Table(title=f"{title}: hypervolume after n real evaluations (mean ± 95% CI over seeds)", title_justify="left")
+    hv.add_column("strategy")
+    for i in shown:
+        hv.add_column(f"n = {at[i]}", justify="right")
+    hv.add_column("reaches random's final HV at (median n; seeds)", justify="right")
+    reach = summary["to_reach_random"]
+    for strategy, curve in summary["mean_curves"].items():
+        cells = [f"{curve[i].mean:.4f} ± {_hw(curve[i])}" for i in shown]
+        hits = [n for n in reach.get(strategy, []) if n is not None]
+        cells.append(f"{int(np.median(hits))}; {len(hits)}/{len(reach[strategy])}" if hits else
+                     ("never" if strategy in reach else "n/a"))
+        hv.add_row(strategy, *cells)
+    tables = [hv]
+    if summary["taus"]:
+        taus = Table(title="LINAS predictor: Kendall tau on each round's new configurations (mean over seeds)",
+                     title_justify="left")
+        taus.add_column("strategy")
+        taus.add_column("tau per round (first objective: 1 - accuracy)")
+        for strategy, rounds in summary["taus"].items():
+            taus.add_row(strategy, ", ".join(f"{r[0]:.2f}" for r in rounds))
+        tables.append(taus)
+    return tables
+
+
+def _hw(interval: Interval) -> str:
+    return "n/a" if math.isnan(interval.half_width) else f"{interval.half_width:.4f}"

@@ -26,13 +26,14 @@ METRICS = {
     # metric: (label, unit scale, unit, higher is better)
     "test_acc": ("test accuracy", 100.0, " pts", True),
     "epochs_to_target": ("epochs to target", 1.0, " epochs", False),
+    "hypervolume": ("final hypervolume", 1.0, "", True),
 }
 
 
 @dataclass(frozen=True)
 class Comparison:
     metric: str
-    sparsity: float
+    sparsity: float | None  # None for comparisons that are not per sparsity
     arm: str
     baseline: str
     n: int
@@ -106,6 +107,13 @@ def holm(pvalues: list[float]) -> list[float]:
     return adjusted
 
 
+def paired(metric: str, sparsity: float | None, arm: str, baseline: str, diffs: np.ndarray, p_holm: float) -> Comparison:
+    """The comparison of per-seed differences `diffs` (arm minus baseline)."""
+    low, high = bootstrap_ci(diffs)
+    return Comparison(metric, sparsity, arm, baseline, len(diffs), float(np.mean(diffs)), low, high,
+                      wilcoxon_p(diffs), ttest_p(diffs), p_holm, effect_size(diffs))
+
+
 def compare(rows: list[dict], baselines: tuple[str, ...] = ("random", "dense")) -> list[Comparison]:
     """Every arm against every baseline present, per sparsity and metric, paired by seed.
 
@@ -115,7 +123,7 @@ def compare(rows: list[dict], baselines: tuple[str, ...] = ("random", "dense")) 
     arms = list(dict.fromkeys(r["arm"] for r in rows))
     sparsities = sorted({r["sparsity"] for r in rows if r["arm"] != "dense"})
     out: list[Comparison] = []
-    for metric in METRICS:
+    for metric in ("test_acc", "epochs_to_target"):
         for baseline in baselines:
             if baseline not in arms:
                 continue
@@ -133,24 +141,24 @@ def compare(rows: list[dict], baselines: tuple[str, ...] = ("random", "dense")) 
                     if pairs:
                         diffs = np.array([a - b for a, b in pairs], dtype=float)
                         family.append((sparsity, diffs))
-                p_values = [wilcoxon_p(d) for _, d in family]
-                for (sparsity, diffs), p, p_holm in zip(family, p_values, holm(p_values)):
-                    low, high = bootstrap_ci(diffs)
-                    out.append(
-                        Comparison(metric, sparsity, arm, baseline, len(diffs), float(np.mean(diffs)), low, high,
-                                   p, ttest_p(diffs), p_holm, effect_size(diffs))
-                    )
+                adjusted = holm([wilcoxon_p(d) for _, d in family])
+                out += [paired(metric, sparsity, arm, baseline, diffs, p) for (sparsity, diffs), p in zip(family, adjusted)]
     return out
+
+
+def _num(value: float) -> str:
+    """Signed, one decimal for values of size >= 1 (points, epochs), three significant digits below."""
+    return f"{value:+.1f}" if abs(value) >= 1 or value == 0 else f"{value:+.3g}"
 
 
 def verdict(c: Comparison) -> str:
     """One honest sentence: what the data do and do not show."""
     label, scale, unit, higher_better = METRICS[c.metric]
     numbers = (
-        f"diff {scale * c.mean_diff:+.1f}{unit}, 95% CI [{scale * c.ci_low:+.1f}, {scale * c.ci_high:+.1f}], "
+        f"diff {_num(scale * c.mean_diff)}{unit}, 95% CI [{_num(scale * c.ci_low)}, {_num(scale * c.ci_high)}], "
         f"Holm p = {c.p_holm:.2g}, n = {c.n}"
     )
-    where = f"at {c.sparsity:g} ({label})"
+    where = f"({label})" if c.sparsity is None else f"at {c.sparsity:g} ({label})"
     if c.n < MIN_SEEDS:
         return f"{c.arm} vs {c.baseline} {where}: only {c.n} seed{'s' if c.n != 1 else ''}, too few for the test to have power ({numbers})"
     better = (c.mean_diff > 0) == higher_better

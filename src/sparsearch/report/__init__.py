@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..store import Store
+from ..config import config_from_dict, tomllib
 from . import figures
 from .data import ReportData, collect
+from .elastic import write_elastic_report
 from .environment import environment
 from .files import SavedFigure, save
 from .page import render
@@ -36,8 +38,12 @@ def write_report(store: Store, experiment: str, out_dir: Path) -> Path:
     """Write index.html and every figure as PNG and SVG into out_dir; return index.html's path.
 
     Raises SparsearchError if the store has no such experiment or it has no trained network."""
-    data = collect(store, experiment)
     out_dir = Path(out_dir)
+    config = config_from_dict(tomllib.loads(store.config_of(experiment)))
+    if config.search.space == "elastic":
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return write_elastic_report(store, experiment, config, out_dir)
+    data = collect(store, experiment)
     out_dir.mkdir(parents=True, exist_ok=True)
     index = out_dir / "index.html"
     index.write_text(render(data, _figures(data, out_dir), environment()), encoding="utf-8")

@@ -50,12 +50,22 @@ def render(data: ReportData, figures: list[SavedFigure], environment: dict[str, 
             _summary(data),
             _verdicts(data.comparisons),
             _comparisons(data.comparisons),
-            _figures(figures, data.comparisons),
+            _figures(figures, "" if data.comparisons else "No paired-differences figure: there are no comparisons."),
             f'<section id="config"><h2>Configuration</h2><pre>{escape(data.config)}</pre></section>',
             _environment(environment),
         )
     )
     notes = "".join(f"<li>{escape(note)}</li>" for note in data.notes)
+    meta = (f"dataset {datasets} &middot; {data.seeds} seed(s) &middot; {len(data.rows)} trained networks &middot;\n"
+            f"generated {escape(environment['date'])}")
+    nav = ('<nav><a href="#summary">summary</a><a href="#verdicts">verdicts</a><a href="#comparisons">comparisons</a>'
+           '<a href="#figures">figures</a><a href="#config">configuration</a><a href="#environment">environment</a></nav>')
+    notes_html = f'<ul class="notes">{notes}</ul>' if notes else ""
+    return document(name, meta, nav, f"{notes_html}\n{sections}")
+
+
+def document(name: str, meta: str, nav: str, body: str) -> str:
+    """A complete page: `name` (escaped) in the title, `meta`, `nav` and `body` as HTML."""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -68,13 +78,10 @@ def render(data: ReportData, figures: list[SavedFigure], environment: dict[str, 
 <main>
 <header>
 <h1>sparsearch report: {name}</h1>
-<p class="meta">dataset {datasets} &middot; {data.seeds} seed(s) &middot; {len(data.rows)} trained networks &middot;
-generated {escape(environment["date"])}</p>
-<nav><a href="#summary">summary</a><a href="#verdicts">verdicts</a><a href="#comparisons">comparisons</a><a
-href="#figures">figures</a><a href="#config">configuration</a><a href="#environment">environment</a></nav>
+<p class="meta">{meta}</p>
+{nav}
 </header>
-{f'<ul class="notes">{notes}</ul>' if notes else ""}
-{sections}
+{body}
 </main>
 </body>
 </html>
@@ -157,7 +164,7 @@ Holm p &lt; {ALPHA:g}. Tests need at least 2 seeds.</p>
 </section>"""
 
 
-def _figures(figures: list[SavedFigure], comparisons: list[Comparison]) -> str:
+def _figures(figures: list[SavedFigure], note: str = "") -> str:
     parts = []
     for number, fig in enumerate(figures, start=1):
         name = escape(fig.name)
@@ -168,7 +175,7 @@ def _figures(figures: list[SavedFigure], comparisons: list[Comparison]) -> str:
 <a href="{name}.svg">SVG</a>.</figcaption>
 </figure>"""
         )
-    missing = "" if comparisons else "<p>No paired-differences figure: there are no comparisons.</p>"
+    missing = f"<p>{escape(note)}</p>" if note else ""
     return f'<section id="figures"><h2>Figures</h2>\n{missing}{"".join(parts)}\n</section>'
 
 

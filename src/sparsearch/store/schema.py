@@ -56,6 +56,54 @@ MIGRATIONS: dict[int, list[str]] = {
         )""",
         "CREATE INDEX plan_trial ON plan (trial_key)",
     ],
+    # version 2 -> 3: super-network search (elastic space)
+    2: [
+        """CREATE TABLE supernets (
+            key TEXT PRIMARY KEY,
+            weights BLOB NOT NULL,
+            curves TEXT NOT NULL
+        )""",
+        """CREATE TABLE searches (
+            experiment TEXT NOT NULL REFERENCES experiments(name) ON DELETE CASCADE,
+            strategy TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            rounds TEXT NOT NULL,
+            PRIMARY KEY (experiment, strategy, seed)
+        )""",
+        """CREATE TABLE evaluations (
+            experiment TEXT NOT NULL,
+            strategy TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            idx INTEGER NOT NULL,
+            config TEXT NOT NULL,
+            widths TEXT NOT NULL,
+            val_acc REAL NOT NULL,
+            val_loss REAL NOT NULL,
+            params INTEGER NOT NULL,
+            flops INTEGER NOT NULL,
+            latency REAL,
+            PRIMARY KEY (experiment, strategy, seed, idx),
+            FOREIGN KEY (experiment, strategy, seed) REFERENCES searches(experiment, strategy, seed) ON DELETE CASCADE
+        )""",
+        """CREATE TABLE latency (
+            fan_in INTEGER NOT NULL,
+            fan_out INTEGER NOT NULL,
+            batch INTEGER NOT NULL,
+            relu INTEGER NOT NULL,
+            threads INTEGER NOT NULL,
+            seconds REAL NOT NULL,
+            PRIMARY KEY (fan_in, fan_out, batch, relu, threads)
+        )""",
+        """CREATE TABLE retrained (
+            experiment TEXT NOT NULL REFERENCES experiments(name) ON DELETE CASCADE,
+            seed INTEGER NOT NULL,
+            config TEXT NOT NULL,
+            inherited_acc REAL NOT NULL,
+            retrained_acc REAL NOT NULL,
+            PRIMARY KEY (experiment, seed, config)
+        )""",
+    ],
 }
 
 SCHEMA_VERSION = 1 + len(MIGRATIONS)

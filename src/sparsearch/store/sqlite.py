@@ -17,7 +17,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -186,7 +186,8 @@ class Store:
 
     # experiments -------------------------------------------------------------------------
     def begin_experiment(self, name: str, config_toml: str, planned: int) -> None:
-        """Record (or replace) the experiment's config and forget its previous plan."""
+        """Record (or replace) the experiment's config and forget its previous plan (searches
+        are kept: they are keyed by what determines them)."""
         now = time.time()
         with self.transaction():
             self.db.execute(
@@ -198,10 +199,12 @@ class Store:
             self.db.execute("DELETE FROM plan WHERE experiment = ?", (name,))
 
     def experiments(self) -> list[dict]:
-        """Every experiment: name, planned and done trial counts, status, last update."""
+        """Every experiment: name, planned and done counts (trials, or searches of an elastic
+        experiment), status, last update."""
         rows = self.db.execute(
-            "SELECT e.name, e.planned, COUNT(p.trial_key), e.updated FROM experiments e "
-            "LEFT JOIN plan p ON p.experiment = e.name GROUP BY e.name ORDER BY e.created"
+            "SELECT e.name, e.planned, (SELECT COUNT(*) FROM plan p WHERE p.experiment = e.name) + "
+            "(SELECT COUNT(*) FROM searches s WHERE s.experiment = e.name), e.updated FROM experiments e "
+            "ORDER BY e.created"
         ).fetchall()
         return [
             {"name": n, "planned": planned, "done": done, "status": "complete" if done >= planned else "incomplete",
@@ -299,6 +302,74 @@ class Store:
         )
         return {key: json.loads(curves) for key, curves in cursor}
 
+    # super-network search ------------------------------------------------------------------
+    def supernet(self, key: str) -> tuple[dict[str, Tensor], dict] | None:
+        """A stored super-network's weights (safetensors) and training curves, or None."""
+        row = self.db.execute("SELECT weights, curves FROM supernets WHERE key = ?", (key,)).fetchone()
+        return None if row is None else (load_safetensors(row[0]), json.loads(row[1]))
+
+    def record_supernet(self, key: str, weights: dict[str, Tensor], curves: dict) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO supernets (key, weights, curves) VALUES (?, ?, ?)",
+                (key, save_safetensors(weights), json.dumps(curves)),
+            )
+
+    def search_key(self, experiment: str, strategy: str, seed: int) -> str | None:
+        row = self.db.execute(
+            "SELECT key FROM searches WHERE experiment = ? AND strategy = ? AND seed = ?", (experiment, strategy, seed)
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def record_search(self, experiment: str, strategy: str, seed: int, key: str, rounds: list, rows: list[dict]) -> None:
+        """One search and all its evaluations, in one transaction (replacing an outdated one)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM searches WHERE experiment = ? AND strategy = ? AND seed = ?",
+                            (experiment, strategy, seed))
+            self.db.execute("INSERT INTO searches (experiment, strategy, seed, key, rounds) VALUES (?, ?, ?, ?, ?)",
+                            (experiment, strategy, seed, key, json.dumps(rounds)))
+            self.db.executemany(
+                "INSERT INTO evaluations (experiment, strategy, seed, idx, config, widths, val_acc, val_loss, params, "
+                "flops, latency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(experiment, strategy, seed, i, json.dumps(r["config"]), json.dumps(r["widths"]), r["val_acc"],
+                  r["val_loss"], r["params"], r["flops"], r["latency"]) for i, r in enumerate(rows)],
+            )
+
+    def searches(self, experiment: str) -> list[dict]:
+        cursor = self.db.execute(
+            "SELECT strategy, seed, rounds FROM searches WHERE experiment = ? ORDER BY strategy, seed", (experiment,)
+        )
+        return [{"strategy": st, "seed": seed, "rounds": json.loads(rounds)} for st, seed, rounds in cursor]
+
+    def evaluation_rows(self, experiment: str) -> list[dict]:
+        """Every evaluated configuration of an elastic experiment, in evaluation order."""
+        columns = ("experiment", "strategy", "seed", "idx", "config", "widths", "val_acc", "val_loss", "params",
+                   "flops", "latency")
+        cursor = self.db.execute(
+            f"SELECT {', '.join(columns)} FROM evaluations WHERE experiment = ? ORDER BY strategy, seed, idx",
+            (experiment,),
+        )
+        return [dict(zip(columns, row)) | {"config": json.loads(row[4]), "widths": json.loads(row[5])} for row in cursor]
+
+    def record_retrained(self, experiment: str, seed: int, rows: list[tuple[list[int], float, float]]) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO retrained (experiment, seed, config, inherited_acc, retrained_acc) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(experiment, seed, json.dumps(c), a, b) for c, a, b in rows],
+            )
+
+    def retrained(self, experiment: str) -> list[dict]:
+        cursor = self.db.execute(
+            "SELECT seed, config, inherited_acc, retrained_acc FROM retrained WHERE experiment = ? ORDER BY seed, config",
+            (experiment,),
+        )
+        return [{"seed": s, "config": json.loads(c), "inherited_acc": a, "retrained_acc": b} for s, c, a, b in cursor]
+
+    def latency_table(self, threads: int) -> "LatencyRows":
+        """The cached per-layer latencies measured with `threads` threads, as a mutable mapping."""
+        return LatencyRows(self, threads)
+
     def export_rows(self, experiment: str | None = None) -> list[dict]:
         """One row per planned, completed trial (EXPORT_COLUMNS), ordered by experiment,
         sparsity, arm and seed."""
@@ -311,6 +382,42 @@ class Store:
             args,
         )
         return [dict(zip(EXPORT_COLUMNS, row)) for row in cursor]
+
+
+class LatencyRows(MutableMapping):
+    """The store's latency table as a mapping (fan_in, fan_out, batch, relu) -> seconds; each
+    new entry is committed at once, so measurements survive a killed run."""
+
+    def __init__(self, store: Store, threads: int):
+        self.store, self.threads = store, threads
+
+    def __getitem__(self, key):
+        row = self.store.db.execute(
+            "SELECT seconds FROM latency WHERE fan_in = ? AND fan_out = ? AND batch = ? AND relu = ? AND threads = ?",
+            (*key[:3], int(key[3]), self.threads),
+        ).fetchone()
+        if row is None:
+            raise KeyError(key)
+        return row[0]
+
+    def __setitem__(self, key, seconds):
+        with self.store.transaction():
+            self.store.db.execute(
+                "INSERT OR REPLACE INTO latency (fan_in, fan_out, batch, relu, threads, seconds) VALUES (?, ?, ?, ?, ?, ?)",
+                (*key[:3], int(key[3]), self.threads, seconds),
+            )
+
+    def __delitem__(self, key):
+        raise TypeError("latency entries are never deleted")
+
+    def __iter__(self):
+        cursor = self.store.db.execute(
+            "SELECT fan_in, fan_out, batch, relu FROM latency WHERE threads = ?", (self.threads,)
+        )
+        return ((a, b, c, bool(d)) for a, b, c, d in cursor)
+
+    def __len__(self):
+        return self.store.db.execute("SELECT COUNT(*) FROM latency WHERE threads = ?", (self.threads,)).fetchone()[0]
 
 
 def _encode(value):

@@ -1,0 +1,27 @@
+"""Evaluation without retraining: a sub-network inherits the super-network's weights; thousands
+are scored in batches (masked layout, chunks bounded like the engine's)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..engine.chunking import chunk_slices
+from ..engine.trainer import evaluate
+from ..nets.mlp import Layers
+from ..spaces.elastic import ElasticSpace
+from .train import sub_networks
+
+
+@torch.no_grad()
+def inherited_scores(supernet: Layers, space: ElasticSpace, configs: np.ndarray, x: Tensor, y: Tensor,
+                     max_memory: int) -> tuple[np.ndarray, np.ndarray]:
+    """(accuracy, mean loss) of each configuration's sub-network on (x, y)."""
+    widths = (supernet[0][0].shape[0], *space.hidden, supernet[-1][0].shape[1])
+    accs, losses = [], []
+    for part in chunk_slices(len(configs), widths, x.shape[0], max_memory):
+        loss, acc = evaluate(sub_networks(supernet, space, configs[part]), x, y)
+        accs.append(acc.numpy())
+        losses.append(loss.numpy())
+    return np.concatenate(accs), np.concatenate(losses)

@@ -1,0 +1,138 @@
+"""Run an elastic-space experiment: per seed, train (or load) the super-network, run every
+search strategy with the same budget of real (inherited-weight) evaluations, and retrain a
+sample of the front from scratch to check how well inherited accuracy ranks sub-networks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import torch
+
+from ..config import Config, to_toml
+from ..data import Dataset
+from ..engine import RECIPE_VERSION
+from ..engine.trainer import train_population
+from ..analysis.convergence import trial_metrics
+from ..experiment import Progress
+from ..moo import non_dominated, search
+from ..nets.mlp import Layers, init_parent, parent_widths
+from ..seeding import stable_seed
+from ..spaces.elastic import ElasticSpace
+from ..spaces.node import compact, weights_and_flops
+from ..store import Store
+from .evaluate import inherited_scores
+from .latency import LatencyTable
+from .train import train_supernet
+
+
+def _digest(spec: dict) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+def _state(layers: Layers) -> dict:
+    return {f"{2 * i}.{name}": t.contiguous() for i, (w, b) in enumerate(layers) for name, t in (("weight", w.t()), ("bias", b))}
+
+
+def _layers(state: dict) -> Layers:
+    n = len(state) // 2
+    return [(state[f"{2 * i}.weight"].t().contiguous(), state[f"{2 * i}.bias"]) for i in range(n)]
+
+
+class Objectives:
+    """Real evaluations of configurations: inherited validation accuracy and costs, as
+    minimized objectives [1 - accuracy, cost / parent cost, ...]; remembers every detail."""
+
+    def __init__(self, config: Config, data: Dataset, space: ElasticSpace, supernet: Layers, latency: LatencyTable | None):
+        self.config, self.data, self.space, self.supernet, self.latency = config, data, space, supernet, latency
+        self.widths = parent_widths(data.n_features, space.hidden, data.n_classes)
+        _, params, flops = weights_and_flops(self.widths)
+        self.parent = {"params": params, "flops": flops}
+        if latency is not None:
+            self.parent["latency"] = latency.network(self.widths, config.search.latency_batch)
+        self.details: dict[tuple, dict] = {}
+
+    def __call__(self, configs: np.ndarray) -> np.ndarray:
+        acc, loss = inherited_scores(self.supernet, self.space, configs, self.data.x_val, self.data.y_val,
+                                     self.config.engine.max_memory)
+        out = []
+        for c, a, l in zip(configs, acc, loss):
+            widths = (self.data.n_features, *self.space.widths(c), self.data.n_classes)
+            _, params, flops = weights_and_flops(widths)
+            detail = {"config": [int(v) for v in c], "widths": list(widths[1:-1]), "val_acc": float(a),
+                      "val_loss": float(l), "params": params, "flops": flops, "latency": None}
+            if self.latency is not None:
+                detail["latency"] = self.latency.network(widths, self.config.search.latency_batch)
+            self.details[tuple(int(v) for v in c)] = detail
+            out.append(self.objectives(detail))
+        return np.array(out)
+
+    def objectives(self, detail: dict) -> list[float]:
+        return [1 - detail["val_acc"]] + [detail[name] / self.parent[name] for name in self.config.search.objectives]
+
+
+def run_elastic(config: Config, data: Dataset, store: Store, progress: Progress | None = None) -> dict:
+    """Run (or continue) the experiment; return {"searched": n, "reused": n}."""
+    progress = progress or Progress()
+    torch.set_num_threads(config.engine.threads)
+    torch.use_deterministic_algorithms(True)
+    search_cfg = config.search
+    space = ElasticSpace(tuple(config.parent.hidden), tuple(search_cfg.widths))
+    widths = parent_widths(data.n_features, space.hidden, data.n_classes)
+    name = config.experiment.name
+    seeds = range(config.experiment.seeds)
+    store.begin_experiment(name, to_toml(config), len(seeds) * len(search_cfg.strategies))
+    latency = LatencyTable(store.latency_table(config.engine.threads)) if "latency" in search_cfg.objectives else None
+    progress.phase("searching", len(seeds) * len(search_cfg.strategies) * search_cfg.evaluations)
+    counts = {"searched": 0, "reused": 0}
+    for seed in seeds:
+        supernet, key = _supernet(config, data, space, widths, store, seed)
+        evaluate = Objectives(config, data, space, supernet, latency)
+        for strategy in search_cfg.strategies:
+            spec = {"supernet": key, "strategy": strategy, "seed": seed, "objectives": search_cfg.objectives,
+                    "evaluations": search_cfg.evaluations, "population": search_cfg.search_population,
+                    "predictor": search_cfg.predictor, "latency_batch": search_cfg.latency_batch}
+            search_key = _digest(spec)
+            if store.search_key(name, strategy, seed) == search_key:
+                counts["reused"] += 1
+                progress.advance(search_cfg.evaluations)
+                continue
+            log = search(strategy, space.choices, evaluate, search_cfg.evaluations, stable_seed(strategy, seed),
+                         population=search_cfg.search_population, predictor=search_cfg.predictor,
+                         on_batch=progress.advance)
+            rows = [evaluate.details[tuple(int(v) for v in c)] for c in log.configs]
+            store.record_search(name, strategy, seed, search_key, {"rounds": log.rounds, "parent": evaluate.parent}, rows)
+            counts["searched"] += 1
+        if search_cfg.retrain:
+            _retrain_front(config, data, space, widths, store, name, seed)
+    return counts
+
+
+def _supernet(config, data, space, widths, store: Store, seed: int) -> tuple[Layers, str]:
+    key = _digest({"recipe_version": RECIPE_VERSION, "data": config.data.model_dump(exclude={"root", "download"}),
+                   "parent": list(widths), "widths": list(space.fractions), "seed": seed,
+                   "train": config.train.model_dump(), "supernet": config.supernet.model_dump()})
+    stored = store.supernet(key)
+    if stored is not None:
+        return _layers(stored[0]), key
+    layers, curves = train_supernet(init_parent(widths, seed), space, data, config, seed)
+    store.record_supernet(key, _state(layers), curves)
+    return layers, key
+
+
+def _retrain_front(config, data, space, widths, store: Store, name: str, seed: int) -> None:
+    """Retrain up to `search.retrain` configurations of this seed's joint front (spread evenly
+    along it) from scratch and record inherited vs retrained validation accuracy."""
+    rows = [r for r in store.evaluation_rows(name) if r["seed"] == seed]
+    unique = {tuple(r["config"]): r for r in rows}
+    points = np.array([[1 - r["val_acc"], r["params"]] for r in unique.values()])
+    front = sorted((r for r, keep in zip(unique.values(), non_dominated(points)) if keep), key=lambda r: r["params"])
+    picks = [front[i] for i in sorted({round(i) for i in np.linspace(0, len(front) - 1, config.search.retrain)})]
+    retrained = []
+    for row in picks:
+        mask = space.mask(row["config"])
+        curves = train_population(compact(init_parent(widths, seed), [mask]), [seed], data, config.train)
+        metrics = trial_metrics(curves.train_loss[0].tolist(), curves.val_acc[0].tolist(), curves.test_acc[0].tolist())
+        retrained.append((row["config"], row["val_acc"], metrics["best_val_acc"]))
+    store.record_retrained(name, seed, retrained)

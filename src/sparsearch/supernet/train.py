@@ -1,0 +1,85 @@
+"""Train a weight-sharing super-network with the sandwich rule and in-place distillation
+(BigNAS, Yu et al. 2020; Once-for-All, Cai et al. 2020).
+
+Each step samples the largest, the smallest and `sandwich` random sub-networks, runs them
+together as one population in the masked layout (the shared weights expanded and multiplied
+by each sub-network's unit masks, one `bmm` per layer), and sums their losses: cross-entropy
+for the largest, and with `distill` the KL divergence to the largest's (detached) predictions
+for the others, else cross-entropy. One optimizer step then updates the shared weights with
+the gradients of every sampled sub-network."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..config import Config
+from ..data import Dataset
+from ..engine.trainer import batch_orders, evaluate, make_optimizer, steps_per_epoch
+from ..nets.mlp import Layers, forward
+from ..seeding import generator
+from ..spaces.elastic import ElasticSpace
+
+
+def sub_networks(layers: Layers, space: ElasticSpace, configs) -> Layers:
+    """The sub-networks of `configs` in the masked layout: [K, in, out], differentiable with
+    respect to the shared `layers` (unstacked)."""
+    units = space.unit_masks(configs)
+    k = len(configs)
+    ones_in = torch.ones(k, layers[0][0].shape[0])
+    ones_out = torch.ones(k, layers[-1][0].shape[1])
+    ins, outs = [ones_in, *units], [*units, ones_out]
+    return [
+        (w.unsqueeze(0) * (m_in.unsqueeze(2) * m_out.unsqueeze(1)), b.unsqueeze(0) * m_out)
+        for (w, b), m_in, m_out in zip(layers, ins, outs)
+    ]
+
+
+def sandwich_configs(space: ElasticSpace, sandwich: int, gen: torch.Generator):
+    """Largest, smallest and `sandwich` random configurations."""
+    return np.concatenate([space.largest()[None], space.smallest()[None], space.sample(gen, sandwich)])
+
+
+def sandwich_loss(logits: Tensor, y: Tensor, distill: bool) -> Tensor:
+    """Summed loss of a step's sub-networks; row 0 of `logits` [K, B, C] is the largest."""
+    loss = F.cross_entropy(logits[0], y)
+    if logits.shape[0] == 1:
+        return loss
+    students = logits[1:]
+    if distill:
+        teacher = F.softmax(logits[0].detach(), dim=-1).expand_as(students)
+        return loss + F.kl_div(F.log_softmax(students, -1), teacher, reduction="none").sum(-1).mean(-1).sum()
+    target = y.expand(students.shape[0], -1)
+    return loss + F.cross_entropy(students.transpose(1, 2), target, reduction="none").mean(-1).sum()
+
+
+def train_supernet(parent: Layers, space: ElasticSpace, data: Dataset, config: Config, seed: int,
+                   on_epoch=None) -> tuple[Layers, dict]:
+    """Train the super-network from `parent` (this seed's initialisation); return its weights
+    and per-epoch validation accuracy of the largest and smallest sub-networks."""
+    layers = [(w.clone().requires_grad_(True), b.clone().requires_grad_(True)) for w, b in parent]
+    recipe = config.train.model_copy(update={"epochs": config.supernet.epochs})
+    optimizer = make_optimizer([t for pair in layers for t in pair], recipe)
+    n = data.x_train.shape[0]
+    batches = batch_orders([seed], n, recipe.batch_size)
+    gen = generator("sandwich", seed)
+    ends = [space.largest(), space.smallest()]
+    curves = {"largest_val_acc": [], "smallest_val_acc": []}
+    for _ in range(recipe.epochs):
+        for _ in range(steps_per_epoch(n, recipe.batch_size)):
+            idx = next(batches)[0]
+            configs = sandwich_configs(space, config.supernet.sandwich, gen)
+            logits = forward(sub_networks(layers, space, configs), data.x_train[idx])
+            loss = sandwich_loss(logits, data.y_train[idx], config.supernet.distill)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            _, acc = evaluate(sub_networks(layers, space, ends), data.x_val, data.y_val)
+        curves["largest_val_acc"].append(float(acc[0]))
+        curves["smallest_val_acc"].append(float(acc[1]))
+        if on_epoch is not None:
+            on_epoch(1)
+    return [(w.detach(), b.detach()) for w, b in layers], curves

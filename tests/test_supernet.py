@@ -1,0 +1,155 @@
+"""Super-network search: sandwich training, inherited evaluation, the elastic run end to end."""
+
+import numpy as np
+import pytest
+import torch
+
+from sparsearch.config import config_from_dict
+from sparsearch.data import load_dataset
+from sparsearch.nets.mlp import forward, init_parent, parent_widths
+from sparsearch.seeding import generator
+from sparsearch.spaces.elastic import ElasticSpace
+from sparsearch.spaces.node import compact
+from sparsearch.store import Store
+from sparsearch.supernet.analysis import front, objective_matrix, summarize
+from sparsearch.supernet.run import run_elastic
+from sparsearch.supernet.train import sandwich_loss, sub_networks, train_supernet
+
+SPACE = ElasticSpace((12, 8), (0.25, 0.5, 1.0))
+
+
+def test_elastic_widths_keep_the_first_units():
+    assert SPACE.choices == [3, 3]
+    assert SPACE.widths([0, 2]) == (3, 8) and SPACE.widths([1, 0]) == (6, 2)
+    assert SPACE.mask([0, 1]).keep == ((0, 1, 2), (0, 1, 2, 3))
+    assert SPACE.costs([2, 2], 5, 3) == (5 * 12 + 12 + 12 * 8 + 8 + 8 * 3 + 3, 2 * (5 * 12 + 12 * 8 + 8 * 3))
+
+
+def test_an_inherited_sub_network_is_the_standalone_compact_network(synthetic):
+    widths = parent_widths(synthetic.n_features, SPACE.hidden, synthetic.n_classes)
+    supernet = init_parent(widths, 3)
+    configs = np.array([[0, 1], [2, 0], [1, 2]])
+    x = synthetic.x_val[:20]
+    together = forward(sub_networks(supernet, SPACE, configs), x)
+    for k, c in enumerate(configs):
+        alone = forward(compact(supernet, [SPACE.mask(c)]), x)[0]
+        torch.testing.assert_close(together[k], alone, rtol=0, atol=1e-6)
+
+
+def test_a_sandwich_step_sends_every_sampled_sub_networks_gradient_to_the_shared_weights(synthetic):
+    widths = parent_widths(synthetic.n_features, SPACE.hidden, synthetic.n_classes)
+    configs = np.array([[2, 2], [0, 0], [1, 2]])
+    x, y = synthetic.x_train[:32], synthetic.y_train[:32]
+
+    def grads(chosen, distill):
+        layers = [(w.clone().requires_grad_(True), b.clone().requires_grad_(True)) for w, b in init_parent(widths, 0)]
+        sandwich_loss(forward(sub_networks(layers, SPACE, chosen), x), y, distill).backward()
+        return [w.grad for w, _ in layers]
+
+    together = grads(configs, distill=False)
+    # without distillation the sandwich loss is a plain sum, so its gradient is the sum of each
+    # sub-network's own cross-entropy gradient
+    separate = [grads(configs[[0]], False)] + [
+        [a - b for a, b in zip(grads(configs[[0, k]], False), grads(configs[[0]], False))] for k in (1, 2)
+    ]
+    for i in range(3):
+        torch.testing.assert_close(together[i], sum(g[i] for g in separate), rtol=1e-5, atol=1e-7)
+    smallest = separate[1][0]
+    assert smallest[:, :3].abs().sum() > 0 and smallest[:, 3:].abs().sum() == 0  # its own 3 units only
+    distilled = grads(configs, distill=True)
+    assert all(g.abs().sum() > 0 for g in distilled)
+
+
+def test_train_supernet_improves_the_smallest_and_largest(synthetic):
+    cfg = config_from_dict({"parent": {"hidden": [12, 8]}, "train": {"batch_size": 32},
+                            "search": {"space": "elastic", "widths": [0.25, 0.5, 1.0]},
+                            "supernet": {"epochs": 4, "sandwich": 1}})
+    widths = parent_widths(synthetic.n_features, SPACE.hidden, synthetic.n_classes)
+    parent = init_parent(widths, 0)
+    trained, curves = train_supernet(parent, SPACE, synthetic, cfg, seed=0)
+    assert curves["largest_val_acc"][-1] > 0.5 and curves["smallest_val_acc"][-1] > 0.4
+    assert all(not torch.equal(a[0], b[0]) for a, b in zip(trained, parent))
+
+
+ELASTIC = {
+    "experiment": {"name": "elastic", "seeds": 2},
+    "data": {"name": "synthetic", "samples": 300},
+    "parent": {"hidden": [16, 16, 16]},
+    "train": {"epochs": 3, "batch_size": 32},
+    "supernet": {"epochs": 3},
+    "search": {"space": "elastic", "widths": [0.25, 0.5, 0.75, 1.0], "evaluations": 24, "search_population": 8,
+               "objectives": ["params", "latency"], "retrain": 3},
+}
+
+
+def test_elastic_run_end_to_end_and_rerun_reuses_searches(tmp_path):
+    config = config_from_dict(ELASTIC)
+    data = load_dataset(config.data)
+    store = Store(tmp_path / "s.db", write=True)
+    assert run_elastic(config, data, store) == {"searched": 6, "reused": 0}
+    rows = store.evaluation_rows("elastic")
+    assert len(rows) == 2 * 3 * 24
+    for strategy in ("random", "nsga2", "linas"):
+        for seed in (0, 1):
+            mine = [tuple(r["config"]) for r in rows if r["strategy"] == strategy and r["seed"] == seed]
+            assert len(mine) == 24 == len(set(mine))
+    searches = store.searches("elastic")
+    parent = searches[0]["rounds"]["parent"]
+    assert parent["params"] == 16 * 16 + 16 + 2 * (16 * 16 + 16) + 16 * 4 + 4 and parent["latency"] > 0
+    mine = [r for r in rows if r["strategy"] == "linas" and r["seed"] == 0]
+    pareto = front(mine, ["params", "latency"], parent)
+    points = objective_matrix(pareto, ["params", "latency"], parent)
+    for i, p in enumerate(points):  # no front point dominates another
+        assert not any(np.all(q <= p) and np.any(q < p) for j, q in enumerate(points) if j != i)
+    summary = summarize(store, "elastic", ["params", "latency"], 8)
+    assert summary["at"] == [8, 16, 24]
+    assert all(np.all(np.diff(curve) >= 0) for curve in summary["curves"].values())
+    assert {c.arm for c in summary["comparisons"]} == {"nsga2", "linas"}
+    assert summary["retrained"]["n"] >= 2 and -1 <= summary["retrained"]["kendall_tau"] <= 1
+    assert len(summary["taus"]["linas"]) >= 1
+    assert run_elastic(config, data, store) == {"searched": 0, "reused": 6}
+    assert store.evaluation_rows("elastic") == rows
+    store.close()
+
+
+def test_elastic_cli_run_front_export_and_show(tmp_path):
+    import csv
+    import io
+
+    import tomli_w
+
+    from test_cli import sparsearch
+
+    raw = {**ELASTIC, "search": {**ELASTIC["search"], "objectives": ["params"], "evaluations": 16}}
+    config = tmp_path / "elastic.toml"
+    config.write_text(tomli_w.dumps(raw))
+    store = str(tmp_path / "s.db")
+    result = sparsearch("run", str(config), "--store", store, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "hypervolume after n real evaluations" in result.stdout and "(final hypervolume)" in result.stdout
+    assert "Inherited vs retrained-from-scratch" in result.stdout and "6 searches run now" in result.stdout
+    shown = sparsearch("front", "elastic", "--store", store, "--seed", "1")
+    assert shown.returncode == 0 and "seed 1: Pareto front of linas" in shown.stdout
+    exported = sparsearch("export", "--store", store, "--experiment", "elastic", "--evaluations")
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert len(rows) == 2 * 3 * 16 and {"strategy", "config", "widths", "val_acc", "params"} <= set(rows[0])
+    assert "hypervolume after n" in sparsearch("show", "elastic", "--store", store).stdout
+    bad = sparsearch("front", "elastic", "--store", store, "--seed", "7")
+    assert bad.returncode == 2 and "pass --seed below 2" in bad.stderr
+
+
+def test_elastic_report_has_both_figures_and_escapes_the_name(tmp_path):
+    from sparsearch.report import write_report
+
+    raw = {**ELASTIC, "experiment": {"name": "<b>net</b> & co", "seeds": 2},
+           "search": {**ELASTIC["search"], "objectives": ["flops"], "evaluations": 16, "retrain": 2}}
+    config = config_from_dict(raw)
+    store = Store(tmp_path / "s.db", write=True)
+    run_elastic(config, load_dataset(config.data), store)
+    index = write_report(store, "<b>net</b> & co", tmp_path / "report")
+    html = index.read_text()
+    assert "<b>net</b>" not in html and "&lt;b&gt;net&lt;/b&gt; &amp; co" in html
+    assert html.count("<figure") == 2 and "<script" not in html
+    for name in ("hypervolume", "fronts"):
+        assert (tmp_path / "report" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    store.close()
