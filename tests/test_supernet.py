@@ -47,13 +47,12 @@ def test_a_sandwich_step_sends_every_sampled_sub_networks_gradient_to_the_shared
         return [w.grad for w, _ in layers]
 
     together = grads(configs, distill=False)
-    # without distillation the sandwich loss is a plain sum, so its gradient is the sum of each
-    # sub-network's own cross-entropy gradient
-    separate = [grads(configs[[0]], False)] + [
-        [a - b for a, b in zip(grads(configs[[0, k]], False), grads(configs[[0]], False))] for k in (1, 2)
-    ]
+    # without distillation the sandwich loss is the mean cross-entropy of the sampled
+    # sub-networks, so its gradient is the mean of each sub-network's own gradient
+    one = grads(configs[[0]], False)
+    separate = [one] + [[2 * a - b for a, b in zip(grads(configs[[0, k]], False), one)] for k in (1, 2)]
     for i in range(3):
-        torch.testing.assert_close(together[i], sum(g[i] for g in separate), rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(together[i], sum(g[i] for g in separate) / 3, rtol=1e-5, atol=1e-7)
     smallest = separate[1][0]
     assert smallest[:, :3].abs().sum() > 0 and smallest[:, 3:].abs().sum() == 0  # its own 3 units only
     distilled = grads(configs, distill=True)
@@ -63,7 +62,7 @@ def test_a_sandwich_step_sends_every_sampled_sub_networks_gradient_to_the_shared
 def test_train_supernet_improves_the_smallest_and_largest(synthetic):
     cfg = config_from_dict({"parent": {"hidden": [12, 8]}, "train": {"batch_size": 32},
                             "search": {"space": "elastic", "widths": [0.25, 0.5, 1.0]},
-                            "supernet": {"epochs": 4, "sandwich": 1}})
+                            "supernet": {"epochs": 12, "sandwich": 1}})
     widths = parent_widths(synthetic.n_features, SPACE.hidden, synthetic.n_classes)
     parent = init_parent(widths, 0)
     trained, curves = train_supernet(parent, SPACE, synthetic, cfg, seed=0)
@@ -76,7 +75,7 @@ ELASTIC = {
     "data": {"name": "synthetic", "samples": 300},
     "parent": {"hidden": [16, 16, 16]},
     "train": {"epochs": 3, "batch_size": 32},
-    "supernet": {"epochs": 3},
+    "supernet": {"epochs": 10},
     "search": {"space": "elastic", "widths": [0.25, 0.5, 0.75, 1.0], "evaluations": 24, "search_population": 8,
                "objectives": ["params", "latency"], "retrain": 3},
 }
@@ -120,7 +119,7 @@ def test_elastic_cli_run_front_export_and_show(tmp_path):
 
     from test_cli import sparsearch
 
-    raw = {**ELASTIC, "search": {**ELASTIC["search"], "objectives": ["params"], "evaluations": 16}}
+    raw = {**ELASTIC, "search": {**ELASTIC["search"], "objectives": ["params", "latency"], "evaluations": 16}}
     config = tmp_path / "elastic.toml"
     config.write_text(tomli_w.dumps(raw))
     store = str(tmp_path / "s.db")
@@ -128,6 +127,7 @@ def test_elastic_cli_run_front_export_and_show(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "hypervolume after n real evaluations" in result.stdout and "(final hypervolume)" in result.stdout
     assert "Inherited vs retrained-from-scratch" in result.stdout and "6 searches run now" in result.stdout
+    assert "Latency table vs whole-network timings at batch 1: mean |error|" in result.stdout
     shown = sparsearch("front", "elastic", "--store", store, "--seed", "1")
     assert shown.returncode == 0 and "seed 1: Pareto front of linas" in shown.stdout
     exported = sparsearch("export", "--store", store, "--experiment", "elastic", "--evaluations")

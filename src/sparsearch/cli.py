@@ -103,6 +103,8 @@ def _print_elastic(db, experiment: str, config: Config) -> None:
         out.print("Final hypervolume vs random, paired by seed (Wilcoxon, Holm across strategies; 95% bootstrap CI):")
         for c in summary["comparisons"]:
             out.print(f"  {c.verdict}", highlight=False, markup=False, soft_wrap=True)
+    if "latency" in config.search.objectives:
+        _print_latency_error(db, config)
     r = summary["retrained"]
     if r["n"] >= 2:
         out.print(
@@ -167,6 +169,30 @@ def report(
             experiment = names[0]
         db.config_of(experiment)
         _write_report(db, experiment, out_dir)
+
+
+def _print_latency_error(db, config: Config) -> None:
+    """The latency table's error against whole-network timings of the largest, a middle and the
+    smallest sub-network (the table must already hold their layers)."""
+    import numpy as np
+
+    from .spaces.elastic import ElasticSpace
+    from .supernet.latency import LatencyTable, table_error
+
+    space = ElasticSpace(tuple(config.parent.hidden), tuple(config.search.widths))
+    search = next(iter(db.searches(config.experiment.name)), None)
+    if search is None:
+        return
+    n_features, *_, n_classes = search["rounds"]["parent"]["widths"]
+    middle = np.full(len(space.hidden), len(space.fractions) // 2)
+    networks = [(n_features, *space.widths(c), n_classes) for c in (space.largest(), middle, space.smallest())]
+    error = table_error(LatencyTable(db.latency_table(config.engine.threads)), networks, config.search.latency_batch)
+    out.print(
+        f"Latency table vs whole-network timings at batch {config.search.latency_batch}: mean |error| "
+        f"{100 * error['mean_abs_rel_error']:.1f}%, max {100 * error['max_abs_rel_error']:.1f}% over "
+        f"{len(networks)} sub-networks",
+        highlight=False,
+    )
 
 
 @app.command()

@@ -79,7 +79,7 @@ MIGRATIONS: dict[int, list[str]] = {
             config TEXT NOT NULL,
             widths TEXT NOT NULL,
             val_acc REAL NOT NULL,
-            val_loss REAL NOT NULL,
+            val_loss REAL,
             params INTEGER NOT NULL,
             flops INTEGER NOT NULL,
             latency REAL,

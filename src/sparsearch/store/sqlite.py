@@ -157,6 +157,8 @@ class Store:
                     f"store {self.path}: disk full; free space and rerun (completed trials are kept)"
                 ) from None
             raise SparsearchError(f"store {self.path}: {error}") from None
+        except sqlite3.IntegrityError:
+            raise  # a constraint the program broke, not the user's file: a bug to report
         except sqlite3.DatabaseError as error:
             raise SparsearchError(
                 f"{self.path} is damaged or not a sparsearch store ({error}); pass another --store path "

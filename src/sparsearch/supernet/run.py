@@ -48,7 +48,7 @@ class Objectives:
         self.config, self.data, self.space, self.supernet, self.latency = config, data, space, supernet, latency
         self.widths = parent_widths(data.n_features, space.hidden, data.n_classes)
         _, params, flops = weights_and_flops(self.widths)
-        self.parent = {"params": params, "flops": flops}
+        self.parent = {"params": params, "flops": flops, "widths": list(self.widths)}
         if latency is not None:
             self.parent["latency"] = latency.network(self.widths, config.search.latency_batch)
         self.details: dict[tuple, dict] = {}
@@ -61,7 +61,8 @@ class Objectives:
             widths = (self.data.n_features, *self.space.widths(c), self.data.n_classes)
             _, params, flops = weights_and_flops(widths)
             detail = {"config": [int(v) for v in c], "widths": list(widths[1:-1]), "val_acc": float(a),
-                      "val_loss": float(l), "params": params, "flops": flops, "latency": None}
+                      "val_loss": float(l) if np.isfinite(l) else None, "params": params, "flops": flops,
+                      "latency": None}
             if self.latency is not None:
                 detail["latency"] = self.latency.network(widths, self.config.search.latency_batch)
             self.details[tuple(int(v) for v in c)] = detail
@@ -110,7 +111,7 @@ def run_elastic(config: Config, data: Dataset, store: Store, progress: Progress 
 
 
 def _supernet(config, data, space, widths, store: Store, seed: int) -> tuple[Layers, str]:
-    key = _digest({"recipe_version": RECIPE_VERSION, "data": config.data.model_dump(exclude={"root", "download"}),
+    key = _digest({"recipe_version": RECIPE_VERSION, "sandwich_loss": "mean", "data": config.data.model_dump(exclude={"root", "download"}),
                    "parent": list(widths), "widths": list(space.fractions), "seed": seed,
                    "train": config.train.model_dump(), "supernet": config.supernet.model_dump()})
     stored = store.supernet(key)
