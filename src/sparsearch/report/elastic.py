@@ -13,7 +13,7 @@ from ..config import Config
 from ..store import Store
 from ..supernet.analysis import front, summarize
 from .environment import environment
-from .figures import _band, _figure, _legend, _style, arm_styles
+from .figures import _band, _figure, _legend, _style, series_styles
 from .files import SavedFigure, save
 from .page import _environment, _figures, _table, document
 
@@ -31,7 +31,7 @@ def write_elastic_report(store: Store, experiment: str, config: Config, out_dir:
     summary = summarize(store, experiment, objectives, config.search.search_population)
     rows = store.evaluation_rows(experiment)
     parents = {(s["strategy"], s["seed"]): s["rounds"]["parent"] for s in store.searches(experiment)}
-    styles = arm_styles(list(summary["mean_curves"]))
+    styles = series_styles(list(summary["mean_curves"]))
     made = {"hypervolume": _hypervolume_figure(summary, styles),
             "fronts": _fronts_figure(rows, parents, objectives, styles)}
     figures = [save(fig, out_dir, name, CAPTIONS[name]) for name, fig in made.items()]
@@ -47,7 +47,7 @@ def _hypervolume_figure(summary: dict, styles) -> Figure:
         half = [0.0 if np.isnan(c.half_width) else c.half_width for c in curve]
         ax.plot(summary["at"], mean, color=styles[strategy].color, marker=styles[strategy].marker, label=strategy)
         _band(ax, summary["at"], [m - h for m, h in zip(mean, half)], [m + h for m, h in zip(mean, half)],
-              styles[strategy].color)
+              styles[strategy].color, scale=1.0)
     _style(ax, "real evaluations", "hypervolume")
     _legend(fig, [ax], {s: styles[s] for s in summary["mean_curves"]})
     return fig

@@ -38,8 +38,12 @@ class Style:
 def arm_styles(arms: list[str]) -> dict[str, Style]:
     """One colour and marker per arm, stable across figures and experiments: registry order."""
     order = [a for a in ARMS if a != "dense"] + sorted(set(arms) - set(ARMS))
-    styles = {arm: Style(COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]) for i, arm in enumerate(order)}
-    return {"dense": Style("0.3", "D"), **styles}
+    return {"dense": Style("0.3", "D"), **series_styles(order)}
+
+
+def series_styles(names: list[str]) -> dict[str, Style]:
+    """Distinct colours and markers for `names`, in order."""
+    return {name: Style(COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]) for i, name in enumerate(names)}
 
 
 def accuracy_vs_sparsity(summary: list[ArmRow], styles: dict[str, Style], space: str) -> Figure:
@@ -182,10 +186,10 @@ def _dodge(ax: Axes, container: Container, index: int, count: int, vertical: boo
         artist.set_transform(ax.transData + shift)
 
 
-def _band(ax: Axes, x, low: list[float], high: list[float], color: str) -> None:
-    """A 95% band (skipped where it has no width, e.g. with one seed)."""
+def _band(ax: Axes, x, low: list[float], high: list[float], color: str, scale: float = 100.0) -> None:
+    """A 95% band (skipped where it has no width, e.g. with one seed); accuracies shown in %."""
     if any(h > l for l, h in zip(low, high)):
-        ax.fill_between(x, [100 * v for v in low], [100 * v for v in high], color=color, alpha=0.18, linewidth=0)
+        ax.fill_between(x, [scale * v for v in low], [scale * v for v in high], color=color, alpha=0.18, linewidth=0)
 
 
 def _accuracy_series(
