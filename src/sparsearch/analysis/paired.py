@@ -146,16 +146,18 @@ def compare(rows: list[dict], baselines: tuple[str, ...] = ("random", "dense")) 
     return out
 
 
-def _num(value: float) -> str:
-    """Signed, one decimal for values of size >= 1 (points, epochs), three significant digits below."""
-    return f"{value:+.1f}" if abs(value) >= 1 or value == 0 else f"{value:+.3g}"
+def _num(value: float, unit: str) -> str:
+    """Signed: one decimal for metrics with a unit (points, epochs), three significant digits
+    for unitless ones (hypervolume)."""
+    return f"{value:+.1f}" if unit else f"{value:+.3g}"
 
 
 def verdict(c: Comparison) -> str:
     """One honest sentence: what the data do and do not show."""
     label, scale, unit, higher_better = METRICS[c.metric]
     numbers = (
-        f"diff {_num(scale * c.mean_diff)}{unit}, 95% CI [{_num(scale * c.ci_low)}, {_num(scale * c.ci_high)}], "
+        f"diff {_num(scale * c.mean_diff, unit)}{unit}, 95% CI [{_num(scale * c.ci_low, unit)}, "
+        f"{_num(scale * c.ci_high, unit)}], "
         f"Holm p = {c.p_holm:.2g}, n = {c.n}"
     )
     where = f"({label})" if c.sparsity is None else f"at {c.sparsity:g} ({label})"
