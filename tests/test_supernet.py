@@ -1,13 +1,11 @@
 """Super-network search: sandwich training, inherited evaluation, the elastic run end to end."""
 
 import numpy as np
-import pytest
 import torch
 
 from sparsearch.config import config_from_dict
 from sparsearch.data import load_dataset
 from sparsearch.nets.mlp import forward, init_parent, parent_widths
-from sparsearch.seeding import generator
 from sparsearch.spaces.elastic import ElasticSpace
 from sparsearch.spaces.node import compact
 from sparsearch.store import Store

@@ -57,7 +57,6 @@ def run(
     from .data import load_dataset
     from .display import RichProgress
     from .experiment import run_experiment
-    from .store import Store
 
     config = load_config(config_file) if config_file else Config()
     if quick_run:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -81,8 +81,8 @@ class Networks:
             [sample_mask(hidden, sparsity, generator("bench-mask", s, sparsity)) for s in seeds],
         )
 
-    def compacted(self, count: int | None = None) -> Layers:
-        parts = [compact(parent, [mask]) for parent, mask in zip(self.parents[:count], self.masks[:count])]
+    def compacted(self) -> Layers:
+        parts = [compact(parent, [mask]) for parent, mask in zip(self.parents, self.masks)]
         return [(torch.cat([p[i][0] for p in parts]), torch.cat([p[i][1] for p in parts])) for i in range(len(parts[0]))]
 
     def compact_widths(self) -> tuple[int, ...]:

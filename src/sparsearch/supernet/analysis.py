@@ -96,7 +96,7 @@ def _taus(searches: list[dict]) -> dict[str, list]:
             if tau is not None and not all(np.isnan(np.array(tau, dtype=float))):
                 rounds[(s["strategy"], i)].append(tau)
     out = defaultdict(list)
-    for (st, i), taus in sorted(rounds.items()):
+    for (st, _), taus in sorted(rounds.items()):
         columns = np.array(taus, dtype=float).T
         out[st].append([float(c[np.isfinite(c)].mean()) if np.isfinite(c).any() else float("nan") for c in columns])
     return dict(out)
