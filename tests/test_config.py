@@ -76,4 +76,5 @@ def test_missing_and_malformed_files(tmp_path):
 def test_quick_shrinks_seeds_epochs_candidates():
     q = quick(Config())
     assert (q.experiment.seeds, q.train.epochs, q.search.candidates) == (3, 5, 10)
+    assert (q.supernet.epochs, q.search.evaluations) == (5, 40)
     assert q.experiment.name == "digits-node-search-quick"

@@ -223,14 +223,19 @@ def load_config(path: str | Path) -> Config:
 
 
 def quick(config: Config) -> Config:
-    """The smoke-run version of a config: few seeds, epochs and candidates."""
+    """The smoke-run version of a config: at most 3 seeds, 5 epochs (training and super-network),
+    10 candidates and two generations of search evaluations."""
     return config.model_copy(
         update={
             "experiment": config.experiment.model_copy(
                 update={"seeds": min(config.experiment.seeds, 3), "name": config.experiment.name + "-quick"}
             ),
             "train": config.train.model_copy(update={"epochs": min(config.train.epochs, 5)}),
-            "search": config.search.model_copy(update={"candidates": min(config.search.candidates, 10)}),
+            "search": config.search.model_copy(update={
+                "candidates": min(config.search.candidates, 10),
+                "evaluations": min(config.search.evaluations, 2 * config.search.search_population),
+            }),
+            "supernet": config.supernet.model_copy(update={"epochs": min(config.supernet.epochs, 5)}),
         }
     )
 
