@@ -43,3 +43,16 @@ def test_stacked_forward_matches_sequential_for_shared_and_per_network_batches()
         for p, net in enumerate(nets):
             torch.testing.assert_close(shared[p], net(x), rtol=0, atol=1e-6)
             torch.testing.assert_close(per_network[p], net((p + 1) * x), rtol=0, atol=1e-6)
+
+
+def test_state_dict_loads_into_nn_sequential_and_round_trips():
+    from sparsearch.nets.mlp import from_state_dict, state_dict
+
+    widths = (5, 7, 3)
+    parent = init_parent(widths, 2)
+    model = reference_mlp(widths, 0)
+    model.load_state_dict(state_dict(parent))
+    x = torch.randn(4, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), forward([(w[None], b[None]) for w, b in parent], x)[0], rtol=0, atol=1e-6)
+    assert all(torch.equal(a, c) and torch.equal(b, d) for (a, b), (c, d) in zip(from_state_dict(state_dict(parent)), parent))

@@ -22,7 +22,7 @@ from .config import Config, to_toml
 from .data import Dataset
 from .engine import RECIPE_VERSION
 from .engine.trainer import train_population
-from .nets.mlp import Layers, init_parent, parent_widths
+from .nets.mlp import Layers, init_parent, parent_widths, state_dict
 from .spaces.node import compact
 from .spaces.weight import WeightMask
 from .store import Store
@@ -192,9 +192,5 @@ def _train(config, data, widths, choices: list[Choice], on_epoch: Callable) -> t
             }
         )
         if config.store.save_weights:
-            weights[choice.key] = {
-                name: tensor
-                for i, (w, b) in enumerate(curves.final)
-                for name, tensor in ((f"{2 * i}.weight", w[p].t().contiguous()), (f"{2 * i}.bias", b[p].contiguous()))
-            }
+            weights[choice.key] = state_dict([(w[p], b[p]) for w, b in curves.final])
     return trials, weights

@@ -44,3 +44,17 @@ def forward(layers: Layers, x: Tensor) -> Tensor:
         if i < last:
             h = torch.relu_(h)
     return h
+
+
+def state_dict(layers: Layers) -> dict[str, Tensor]:
+    """One unstacked network as the state dict of `nn.Sequential(Linear, ReLU, ..., Linear)`."""
+    return {
+        f"{2 * i}.{name}": tensor.contiguous()
+        for i, (w, b) in enumerate(layers)
+        for name, tensor in (("weight", w.t()), ("bias", b))
+    }
+
+
+def from_state_dict(state: dict[str, Tensor]) -> Layers:
+    """The inverse of `state_dict`."""
+    return [(state[f"{2 * i}.weight"].t().contiguous(), state[f"{2 * i}.bias"]) for i in range(len(state) // 2)]

@@ -17,7 +17,7 @@ from ..engine.trainer import train_population
 from ..analysis.convergence import trial_metrics
 from ..experiment import Progress
 from ..moo import non_dominated, search
-from ..nets.mlp import Layers, init_parent, parent_widths
+from ..nets.mlp import Layers, from_state_dict, init_parent, parent_widths, state_dict
 from ..seeding import stable_seed
 from ..spaces.elastic import ElasticSpace
 from ..spaces.node import compact, weights_and_flops
@@ -29,15 +29,6 @@ from .train import train_supernet
 
 def _digest(spec: dict) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
-
-
-def _state(layers: Layers) -> dict:
-    return {f"{2 * i}.{name}": t.contiguous() for i, (w, b) in enumerate(layers) for name, t in (("weight", w.t()), ("bias", b))}
-
-
-def _layers(state: dict) -> Layers:
-    n = len(state) // 2
-    return [(state[f"{2 * i}.weight"].t().contiguous(), state[f"{2 * i}.bias"]) for i in range(n)]
 
 
 class Objectives:
@@ -116,9 +107,9 @@ def _supernet(config, data, space, widths, store: Store, seed: int) -> tuple[Lay
                    "train": config.train.model_dump(), "supernet": config.supernet.model_dump()})
     stored = store.supernet(key)
     if stored is not None:
-        return _layers(stored[0]), key
+        return from_state_dict(stored[0]), key
     layers, curves = train_supernet(init_parent(widths, seed), space, data, config, seed)
-    store.record_supernet(key, _state(layers), curves)
+    store.record_supernet(key, state_dict(layers), curves)
     return layers, key
 
 
