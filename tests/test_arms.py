@@ -1,52 +1,64 @@
+import pytest
 import torch
 
-from sparsearch.arms import ARMS, MaskRequest
-from sparsearch.arms.base import arm_stream
+from sparsearch.arms import ARMS
+from sparsearch.arms.lottery import Lottery
+from sparsearch.arms.random_search import RandomSearch
 from sparsearch.config import Config, DataConfig, ParentConfig, SearchConfig, TrainConfig
 from sparsearch.engine.probe import probe_losses
+from sparsearch.errors import SparsearchError
+from sparsearch.mask_study import Planning
 from sparsearch.nets.mlp import init_parent, parent_widths
 from sparsearch.seeding import generator
 from sparsearch.spaces.node import full_mask, sample_mask
 
 
-def request(config, data, arm, sparsity, seed=0):
-    widths = parent_widths(data.n_features, config.parent.hidden, data.n_classes)
-    return MaskRequest(config, data, widths, init_parent(widths, seed), seed, sparsity, arm_stream(arm, seed, sparsity))
-
-
-def config(probe="init_loss"):
+def config(probe="init_loss", seeds=1):
     return Config(
+        experiment={"seeds": seeds},
         data=DataConfig(name="synthetic", samples=400),
         parent=ParentConfig(hidden=[20, 10]),
         train=TrainConfig(epochs=2),
-        search=SearchConfig(sparsities=[0.5], candidates=12, probe=probe, probe_steps=2, probe_batch=50),
+        search=SearchConfig(sparsities=[0.5], probe_batch=50),
+        arms={"random_search": {"candidates": 12, "probe": probe, "probe_steps": 2}},
     )
 
 
 def test_dense_keeps_everything_at_sparsity_zero_only(synthetic):
-    cfg = config()
-    assert ARMS["dense"].sparsities([0.5, 0.9]) == [0.0]
-    assert ARMS["dense"].plan(request(cfg, synthetic, "dense", 0.0)).mask == full_mask((20, 10))
+    planning = Planning(config(), synthetic)
+    assert ARMS["dense"]().sparsities([0.5, 0.9]) == [0.0]
+    assert planning.plan("dense", 0.0)[0].mask == full_mask((20, 10))
 
 
-def test_random_draws_one_mask_at_the_sparsity_from_its_stream(synthetic):
-    cfg = config()
-    mask = ARMS["random"].plan(request(cfg, synthetic, "random", 0.5)).mask
-    assert mask == sample_mask((20, 10), 0.5, generator("mask", "random", 0, 0.5))
+def test_random_draws_one_mask_per_seed_at_the_sparsity_from_its_stream(synthetic):
+    plans = Planning(config(seeds=3), synthetic).plan("random", 0.5)
+    for seed, plan in enumerate(plans):
+        assert plan.mask == sample_mask((20, 10), 0.5, generator("mask", "random", seed, 0.5))
+        assert plan.start_spec == {"init": seed}
 
 
 def test_random_search_keeps_the_lowest_probe_loss_candidate(synthetic):
     for probe in ("init_loss", "steps"):
-        cfg = config(probe)
-        chosen = ARMS["random_search"].plan(request(cfg, synthetic, "random_search", 0.5, seed=3)).mask
+        planning = Planning(config(probe, seeds=4), synthetic)
+        chosen = planning.plan("random_search", 0.5)[3].mask
         # redraw the same candidates and score them independently of the arm
         rng = generator("mask", "random_search", 3, 0.5)
         masks = [sample_mask((20, 10), 0.5, rng) for _ in range(12)]
         probe_idx = torch.randperm(synthetic.x_train.shape[0], generator=generator("probe-batch", 3))[:50]
         widths = parent_widths(synthetic.n_features, [20, 10], synthetic.n_classes)
-        losses = probe_losses(
-            init_parent(widths, 3), masks, synthetic, probe_idx, steps=2 if probe == "steps" else 0,
-            recipe=cfg.train, order_seed=3, max_population=5,
-        )
+        losses = probe_losses(planning.trainer, init_parent(widths, 3), masks, probe_idx,
+                              steps=2 if probe == "steps" else 0, order_seed=3)
         assert chosen == masks[int(losses.argmin())]
         assert losses.min() < losses.median()  # the pick is not merely the first draw
+
+
+def test_arms_hold_their_settings_like_estimators():
+    arm = Lottery(prune_rate=0.3, rewind_epoch=2)
+    assert arm.params.prune_rate == 0.3 and arm.params.rewind_epoch == 2
+    assert repr(arm) == "Lottery(prune_rate=0.3, rewind_epoch=2)"
+    assert arm.spec() == {"name": "lottery", "params": {"prune_rate": 0.3, "rewind_epoch": 2}}
+    assert RandomSearch().params.candidates == 100
+    with pytest.raises(SparsearchError, match=r"^arms.lottery.prune_rate: Input should be less than 1$"):
+        Lottery(prune_rate=1.5)
+    with pytest.raises(SparsearchError, match=r"^arms.lottery.rate: unknown setting; lottery takes: prune_rate, rewind_epoch$"):
+        Lottery(rate=0.2)

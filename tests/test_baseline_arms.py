@@ -3,14 +3,10 @@
 import pytest
 import torch
 
-from sparsearch.arms import ARMS, MaskRequest
-from sparsearch.arms.base import arm_stream
-from sparsearch.arms.training import trained_parent
+from sparsearch.api import run
 from sparsearch.config import config_from_dict
-from sparsearch.data import load_dataset
 from sparsearch.errors import SparsearchError
-from sparsearch.experiment import run_experiment
-from sparsearch.nets.mlp import init_parent, parent_widths
+from sparsearch.mask_study import Planning, validate
 from sparsearch.pruning import magnitude_scores, mask_from_scores, snip_scores
 from sparsearch.store import Store
 
@@ -18,28 +14,21 @@ WEIGHT_ARMS = ["dense", "random", "magnitude", "lottery", "lottery_reinit", "lot
                "synflow", "shuffle"]
 
 
-def config(**search):
+def config(arms=None, seeds=2, **search):
     return config_from_dict({
-        "experiment": {"name": "baselines", "seeds": 2},
+        "experiment": {"name": "baselines", "seeds": seeds},
         "data": {"name": "synthetic", "samples": 300},
         "parent": {"hidden": [16, 8]},
         "train": {"epochs": 4, "batch_size": 32},
-        "search": {"space": "weight", "sparsities": [0.5, 0.9], "arms": WEIGHT_ARMS, "synflow_iterations": 10,
-                   **search},
+        "search": {"space": "weight", "sparsities": [0.5, 0.9], "arms": WEIGHT_ARMS, **search},
+        "arms": {"synflow": {"iterations": 10}, **(arms or {})},
     })
-
-
-def request(cfg, data, arm, sparsity, seed=0, cache=None):
-    widths = parent_widths(data.n_features, cfg.parent.hidden, data.n_classes)
-    return MaskRequest(cfg, data, widths, init_parent(widths, seed), seed, sparsity, arm_stream(arm, seed, sparsity),
-                       cache if cache is not None else {})
 
 
 @pytest.mark.parametrize("allocation", ["global", "uniform", "erk"])
 def test_every_arm_trains_at_exactly_its_target_sparsity(allocation):
     cfg = config(allocation=allocation)
-    store = Store(":memory:", write=True)
-    rows = run_experiment(cfg, load_dataset(cfg.data), store).rows
+    rows = run(cfg, store=Store(":memory:", write=True)).outcome.rows
     assert {r["arm"] for r in rows} == set(WEIGHT_ARMS) and len(rows) == 2 + 2 * 2 * (len(WEIGHT_ARMS) - 1)
     total = 16 * 16 + 16 * 8 + 8 * 4
     for r in rows:
@@ -52,67 +41,92 @@ def test_every_arm_trains_at_exactly_its_target_sparsity(allocation):
 
 
 def test_one_round_lottery_ticket_is_one_shot_magnitude_of_the_trained_parent(synthetic):
-    cfg = config(sparsities=[0.15], prune_rate=0.2)
-    cache = {}
-    ticket = ARMS["lottery"].plan(request(cfg, synthetic, "lottery", 0.15, cache=cache))
-    trained, _ = trained_parent(request(cfg, synthetic, "magnitude", 0.15, cache=cache))
-    expected = mask_from_scores(magnitude_scores(trained), 0.15, "global")
-    assert all(torch.equal(a, b) for a, b in zip(ticket.mask.layers, expected))
-    assert ticket.start_spec == {"init": 0}
+    planning = Planning(config(sparsities=[0.15], arms={"lottery": {"prune_rate": 0.2}}), synthetic)
+    tickets = planning.plan("lottery", 0.15)
+    parents = planning.cache.trained_parents((0, 1))
+    for seed, ticket in enumerate(tickets):
+        expected = mask_from_scores(magnitude_scores(parents[seed][0]), 0.15, "global")
+        assert all(torch.equal(a, b) for a, b in zip(ticket.mask.layers, expected))
+        assert ticket.start_spec == {"init": seed}
 
 
 def test_lottery_controls_keep_the_ticket_mask_or_its_layer_counts(synthetic):
-    cfg = config(sparsities=[0.5])
-    cache = {}
-    ticket = ARMS["lottery"].plan(request(cfg, synthetic, "lottery", 0.5, cache=cache))
-    reinit = ARMS["lottery_reinit"].plan(request(cfg, synthetic, "lottery_reinit", 0.5, cache=cache))
-    rand = ARMS["lottery_random"].plan(request(cfg, synthetic, "lottery_random", 0.5, cache=cache))
-    assert reinit.mask.digest() == ticket.mask.digest()
-    assert not torch.equal(reinit.start[0][0], ticket.start[0][0])
-    assert rand.mask.kept() == ticket.mask.kept() and rand.mask.digest() != ticket.mask.digest()
-    assert torch.equal(rand.start[0][0], ticket.start[0][0])
+    planning = Planning(config(sparsities=[0.5]), synthetic)
+    for ticket, reinit, rand in zip(*(planning.plan(arm, 0.5) for arm in ("lottery", "lottery_reinit", "lottery_random"))):
+        assert reinit.mask.digest() == ticket.mask.digest()
+        assert not torch.equal(reinit.start[0][0], ticket.start[0][0])
+        assert rand.mask.kept() == ticket.mask.kept() and rand.mask.digest() != ticket.mask.digest()
+        assert torch.equal(rand.start[0][0], ticket.start[0][0])
 
 
 def test_lottery_rewinds_to_the_parent_after_k_epochs(synthetic):
-    cfg = config(sparsities=[0.5], rewind_epoch=2)
-    cache = {}
-    plan = ARMS["lottery"].plan(request(cfg, synthetic, "lottery", 0.5, cache=cache))
-    _, at_epoch_2 = trained_parent(request(cfg, synthetic, "lottery", 0.5, cache={}), snapshot_epoch=2)
-    assert all(torch.equal(a[0], b[0]) for a, b in zip(plan.start, at_epoch_2))
-    assert plan.start_spec == {"trained_parent": 0, "epochs": 2}
+    planning = Planning(config(sparsities=[0.5], arms={"lottery": {"rewind_epoch": 2}}), synthetic)
+    plans = planning.plan("lottery", 0.5)
+    fresh = Planning(config(sparsities=[0.5]), synthetic).cache.trained_parents((0, 1), snapshot_epoch=2)
+    for seed, plan in enumerate(plans):
+        assert all(torch.equal(a[0], b[0]) for a, b in zip(plan.start, fresh[seed][1]))
+        assert plan.start_spec == {"trained_parent": seed, "epochs": 2}
+
+
+def test_lottery_rounds_of_every_seed_train_as_one_population(synthetic):
+    planning = Planning(config(sparsities=[0.5], seeds=3), synthetic)
+    sizes, train = [], planning.trainer.train
+
+    def counting(layers, seeds, **options):
+        sizes.append(len(seeds))
+        return train(layers, seeds, **options)
+
+    object.__setattr__(planning.trainer, "train", counting)  # the trainer is a frozen dataclass
+    planning.plan("lottery", 0.5)
+    rounds = 1 + 3  # the trained parents, then rounds at 0.2, 0.36 and 0.488 before the 0.5 ticket
+    assert sizes == [3] * rounds
 
 
 def test_shuffle_keeps_each_layers_count_of_the_source_mask(synthetic):
-    cfg = config(sparsities=[0.9], shuffle_of="snip")
-    snip = ARMS["snip"].plan(request(cfg, synthetic, "snip", 0.9))
-    shuffled = ARMS["shuffle"].plan(request(cfg, synthetic, "shuffle", 0.9))
-    assert shuffled.mask.kept() == snip.mask.kept() and shuffled.mask.digest() != snip.mask.digest()
+    planning = Planning(config(sparsities=[0.9], arms={"shuffle": {"of": "snip"}}), synthetic)
+    for snip, shuffled in zip(planning.plan("snip", 0.9), planning.plan("shuffle", 0.9)):
+        assert shuffled.mask.kept() == snip.mask.kept() and shuffled.mask.digest() != snip.mask.digest()
 
 
 def test_node_space_magnitude_and_snip_keep_the_units_with_the_largest_summed_scores(synthetic):
     cfg = config_from_dict({
         "data": {"name": "synthetic", "samples": 300}, "parent": {"hidden": [16, 8]}, "train": {"epochs": 2},
-        "search": {"space": "node", "sparsities": [0.5], "arms": ["magnitude", "snip"], "rewind": "init"},
+        "experiment": {"seeds": 1},
+        "search": {"space": "node", "sparsities": [0.5], "arms": ["magnitude", "snip"]},
+        "arms": {"magnitude": {"rewind": "init"}},
     })
-    cache = {}
-    magnitude = ARMS["magnitude"].plan(request(cfg, synthetic, "magnitude", 0.5, cache=cache))
-    trained, _ = trained_parent(request(cfg, synthetic, "magnitude", 0.5, cache=cache))
+    planning = Planning(cfg, synthetic)
+    (magnitude,) = planning.plan("magnitude", 0.5)
+    trained, _ = planning.cache.trained_parents((0,))[0]
     for layer, (w, _) in enumerate(trained[:-1]):
         expected = torch.topk(w.abs().sum(0), w.shape[1] // 2).indices.sort().values.tolist()
         assert list(magnitude.mask.keep[layer]) == expected
     assert magnitude.start_spec == {"init": 0}
-    req = request(cfg, synthetic, "snip", 0.5)
-    snip = ARMS["snip"].plan(req)
-    scores = snip_scores(req.parent, *req.probe_batch())
+    (snip,) = planning.plan("snip", 0.5)
+    scores = snip_scores(planning.cache.parent(0), *planning.request(0.5).probe_data(0))
     assert list(snip.mask.keep[1]) == torch.topk(scores[1].sum(0), 4).indices.sort().values.tolist()
 
 
 def test_configs_that_do_not_fit_are_one_line_errors():
     with pytest.raises(SparsearchError, match="'lottery' works in space 'weight' only; set search.space"):
-        config_from_dict({"search": {"arms": ["lottery"]}})
+        validate(config_from_dict({"search": {"arms": ["lottery"]}}))
     with pytest.raises(SparsearchError, match="random_search' works in space 'node' only"):
-        config_from_dict({"search": {"space": "weight", "arms": ["random_search"]}})
-    with pytest.raises(SparsearchError, match="search.rewind_epoch: 30 must be below train.epochs"):
-        config_from_dict({"search": {"space": "weight", "arms": ["lottery"], "rewind_epoch": 30}})
+        validate(config_from_dict({"search": {"space": "weight", "arms": ["random_search"]}}))
+    with pytest.raises(SparsearchError, match=r"^arms.lottery.rewind_epoch: 30 must be below train.epochs \(30\)$"):
+        validate(config_from_dict({"search": {"space": "weight", "arms": ["lottery"]},
+                                   "arms": {"lottery": {"rewind_epoch": 30}}}))
     with pytest.raises(SparsearchError, match="search.allocation: allowed:"):
         config_from_dict({"search": {"allocation": "layerwise"}})
+    with pytest.raises(SparsearchError, match=r"^search.arms: unknown arm 'lotery'; known: dense, gmp, grasp, "):
+        validate(config_from_dict({"search": {"arms": ["lotery"]}}))
+    with pytest.raises(SparsearchError, match=r"^arms.gmp: start \(0.8\) must be below end \(0.75\)$"):
+        validate(config_from_dict({"search": {"space": "weight", "arms": ["gmp"]}, "arms": {"gmp": {"start": 0.8}}}))
+
+
+@pytest.mark.parametrize("old, new", [
+    ("prune_rate", "[arms.lottery] prune_rate"), ("candidates", "[arms.random_search] candidates"),
+    ("gmp_events", "[arms.gmp] events"), ("shuffle_of", "[arms.shuffle] of"), ("widths", "[supernet] widths"),
+])
+def test_an_old_flat_search_key_names_its_new_place(old, new):
+    with pytest.raises(SparsearchError, match=rf"^search: '{old}' moved to \{new}"):
+        config_from_dict({"search": {old: 1}})

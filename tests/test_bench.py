@@ -11,7 +11,7 @@ from sparsearch.bench.plain import plain_train
 from sparsearch.config import TrainConfig
 from sparsearch.engine.trainer import train_population
 from sparsearch.errors import SparsearchError
-from sparsearch.nets.mlp import parent_widths
+from sparsearch.nets.mlp import forward, parent_widths
 
 RECIPES = [TrainConfig(epochs=2), TrainConfig(epochs=2, batch_size=50, optimizer="adam", lr=0.003, weight_decay=1e-4)]
 
@@ -22,10 +22,10 @@ def test_all_four_methods_compute_the_same_training_losses(synthetic, recipe):
     nets = Networks.build(widths, 0.5, 3)
     compacted = nets.compacted()
     assert [tuple(w.shape) for w, _ in compacted] == [(3, 16, 12), (3, 12, 6), (3, 6, 4)]
-    engine = train_population(compacted, nets.seeds, synthetic, recipe).train_loss
+    engine = train_population(forward, compacted, nets.seeds, synthetic, recipe).train_loss
     plain = torch.tensor([plain_train([(w[p], b[p]) for w, b in compacted], p, synthetic, recipe) for p in range(3)])
     layers, masks = nets.masked()
-    masked = train_population(layers, nets.seeds, synthetic, recipe, masks=masks).train_loss
+    masked = train_population(forward, layers, nets.seeds, synthetic, recipe, masks=masks).train_loss
     ensemble = ensemble_train(compacted, nets.seeds, synthetic, recipe)
     for other in (plain, masked, ensemble):
         torch.testing.assert_close(other.float(), engine, rtol=0, atol=1e-5)

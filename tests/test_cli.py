@@ -26,6 +26,7 @@ epochs = 3
 batch_size = 32
 [search]
 sparsities = [0.5]
+[arms.random_search]
 candidates = 4
 """
 
@@ -86,8 +87,10 @@ def test_rerun_reuses_stored_trials_and_gives_identical_rows(tmp_path, small_con
         (SMALL.replace("epochs = 3", "epochz = 3"), "train.epochz: unknown key"),
         (SMALL.replace("epochs = 3", 'epochs = "3x"'), "train.epochs: Input should be a valid integer"),
         (SMALL.replace("sparsities = [0.5]", "sparsities = [1.5]"), "search.sparsities: every sparsity must be in [0, 1)"),
-        (SMALL.replace("candidates = 4", 'arms = ["lucky"]'), "search.arms: unknown arm 'lucky'"),
-        (SMALL.replace('name = "synthetic"', 'name = "imagenet"'), "data.name: allowed:"),
+        (SMALL.replace("sparsities = [0.5]", 'sparsities = [0.5]\narms = ["lucky"]'), "search.arms: unknown arm 'lucky'"),
+        (SMALL.replace('name = "synthetic"', 'name = "imagenet"'), "data.name: unknown dataset 'imagenet'; known:"),
+        (SMALL.replace("candidates = 4", "candidates = 0"), "arms.random_search.candidates: Input should be greater"),
+        (SMALL.replace("[search]", "[search]\nprune_rate = 0.3"), "search: 'prune_rate' moved to [arms.lottery] prune_rate"),
         (SMALL.replace("sparsities = [0.5]", "sparsities = [0.95]"), "removes all 8 units of hidden layer 2"),
         (SMALL.replace('name = "synthetic"', 'name = "mnist"\nroot = "/nonexistent"'), "data.root"),
     ],

@@ -5,8 +5,8 @@ import torch.nn.functional as F
 from sparsearch.config import TrainConfig
 from sparsearch.engine.chunking import chunk_slices, network_bytes
 from sparsearch.engine.probe import probe_losses
-from sparsearch.engine.trainer import batch_orders, steps_per_epoch, train_population
-from sparsearch.nets.mlp import init_parent, parent_widths
+from sparsearch.engine.trainer import Trainer, batch_orders, steps_per_epoch, train_population
+from sparsearch.nets.mlp import MLP, forward, init_parent, parent_widths
 from sparsearch.seeding import generator
 from sparsearch.spaces.node import compact, sample_mask
 
@@ -26,6 +26,11 @@ def members(data, seeds, sparsity):
     return out
 
 
+def trainer(data, max_population):
+    widths = parent_widths(data.n_features, HIDDEN, data.n_classes)
+    return Trainer(MLP(widths), data, RECIPES[0], max_population=max_population)
+
+
 def stack(parts):
     return [(torch.cat([p[i][0] for p in parts]), torch.cat([p[i][1] for p in parts])) for i in range(len(parts[0]))]
 
@@ -34,9 +39,9 @@ def stack(parts):
 def test_network_in_population_trains_as_it_would_alone(synthetic, recipe):
     seeds = [0, 1, 2, 0]  # two networks share seed 0: same init and data order
     parts = members(synthetic, seeds, 0.5)
-    together = train_population(stack(parts), seeds, synthetic, recipe)
+    together = train_population(forward, stack(parts), seeds, synthetic, recipe)
     for p, seed in enumerate(seeds):
-        alone = train_population(parts[p], [seed], synthetic, recipe)
+        alone = train_population(forward, parts[p], [seed], synthetic, recipe)
         torch.testing.assert_close(together.train_loss[p], alone.train_loss[0], rtol=0, atol=1e-5)
         torch.testing.assert_close(together.val_acc[p], alone.val_acc[0], rtol=0, atol=1e-5)
         torch.testing.assert_close(together.test_acc[p], alone.test_acc[0], rtol=0, atol=1e-5)
@@ -58,9 +63,8 @@ def test_probe_losses_are_the_same_whatever_the_chunk_size(synthetic, steps):
     parent = init_parent(widths, 0)
     masks = [sample_mask(HIDDEN, 0.5, generator("m", k)) for k in range(7)]
     probe = torch.arange(64)
-    kwargs = dict(steps=steps, recipe=RECIPES[0], order_seed=0)
-    whole = probe_losses(parent, masks, synthetic, probe, max_population=100, **kwargs)
-    chunked = probe_losses(parent, masks, synthetic, probe, max_population=3, **kwargs)
+    whole = probe_losses(trainer(synthetic, max_population=100), parent, masks, probe, steps=steps, order_seed=0)
+    chunked = probe_losses(trainer(synthetic, max_population=3), parent, masks, probe, steps=steps, order_seed=0)
     torch.testing.assert_close(whole, chunked, rtol=0, atol=1e-6)
     assert whole.shape == (7,) and len(set(whole.tolist())) == 7
 
@@ -70,7 +74,7 @@ def test_init_probe_is_the_cross_entropy_of_each_compacted_network(synthetic):
     parent = init_parent(widths, 1)
     masks = [sample_mask(HIDDEN, 0.75, generator("m", k)) for k in range(3)]
     probe = torch.tensor([5, 1, 9, 30, 2])
-    losses = probe_losses(parent, masks, synthetic, probe, steps=0, recipe=RECIPES[0], order_seed=1, max_population=8)
+    losses = probe_losses(trainer(synthetic, max_population=8), parent, masks, probe, steps=0, order_seed=1)
     for k, mask in enumerate(masks):
         h = synthetic.x_train[probe]
         layers = compact(parent, [mask])
@@ -96,9 +100,9 @@ def test_chunk_slices_by_hand():
 def test_chunked_training_gives_the_same_numbers_as_one_program(synthetic):
     seeds = [0, 1, 2, 3, 4]
     parts = members(synthetic, seeds, 0.5)
-    whole = train_population(stack(parts), seeds, synthetic, RECIPES[0])
+    whole = train_population(forward, stack(parts), seeds, synthetic, RECIPES[0])
     widths = (synthetic.n_features, 12, 6, synthetic.n_classes)
-    chunked = train_population(stack(parts), seeds, synthetic, RECIPES[0], max_memory=2 * network_bytes(widths, 32))
+    chunked = train_population(forward, stack(parts), seeds, synthetic, RECIPES[0], max_memory=2 * network_bytes(widths, 32))
     for name in ("train_loss", "val_acc", "test_acc"):
         assert torch.equal(getattr(whole, name), getattr(chunked, name))
     for (w1, b1), (w2, b2) in zip(whole.final, chunked.final):

@@ -6,7 +6,7 @@ from sparsearch.analysis.paired import (
 )
 from sparsearch.config import config_from_dict
 from sparsearch.data import load_dataset
-from sparsearch.experiment import run_experiment
+from sparsearch.api import run
 from sparsearch.store import Store
 
 
@@ -87,7 +87,7 @@ def test_dense_beats_a_95_percent_node_sparse_network_on_digits():
         "search": {"sparsities": [0.95], "arms": ["dense", "random"]},
     })
     store = Store(":memory:", write=True)
-    rows = run_experiment(config, load_dataset(config.data), store).rows
+    rows = run(config, store=store, data=load_dataset(config.data)).outcome.rows
     (acc,) = [c for c in compare(rows) if c.metric == "test_acc"]
     assert (acc.arm, acc.baseline) == ("random", "dense")
     assert acc.verdict.startswith("random is worse than dense at 0.95 (test accuracy)")

@@ -9,7 +9,7 @@ import pytest
 from sparsearch.config import config_from_dict
 from sparsearch.data import load_dataset
 from sparsearch.errors import SparsearchError
-from sparsearch.experiment import run_experiment
+from sparsearch.api import run
 from sparsearch.report import write_report
 from sparsearch.store import Store
 
@@ -28,14 +28,11 @@ def small_store(path: Path, name: str = NAME, seeds: int = 2, arms: tuple[str, .
             "data": {"name": "synthetic", "samples": 300},
             "parent": {"hidden": [16, 8]},
             "train": {"epochs": 3},
-            "search": {"sparsities": [0.5, 0.75], "candidates": 4, "arms": list(arms)},
+            "search": {"sparsities": [0.5, 0.75], "arms": list(arms)},
+            "arms": {"random_search": {"candidates": 4}} if "random_search" in arms else {},
         }
     )
-    store = Store(path, write=True)
-    try:
-        run_experiment(config, load_dataset(config.data), store)
-    finally:
-        store.close()
+    run(config, store=path)
     return path
 
 

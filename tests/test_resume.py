@@ -17,7 +17,7 @@ from torch import nn
 
 from sparsearch.config import config_from_dict
 from sparsearch.data import load_dataset
-from sparsearch.experiment import run_experiment
+from sparsearch.api import run
 from sparsearch.store import Store
 from sparsearch.store.sqlite import FAULT_PAUSE
 
@@ -26,7 +26,8 @@ CONFIG = {
     "data": {"name": "synthetic", "samples": 400},
     "parent": {"hidden": [32, 16]},
     "train": {"epochs": 12, "batch_size": 32},
-    "search": {"sparsities": [0.5, 0.75], "candidates": 6},
+    "search": {"sparsities": [0.5, 0.75]},
+    "arms": {"random_search": {"candidates": 6}},
     "engine": {"max_population": 2},
 }
 SLOW = {**CONFIG, "experiment": {"name": "resume", "seeds": 6}, "train": {"epochs": 150, "batch_size": 32}}
@@ -48,7 +49,7 @@ def comparable(rows):
 def run_in_memory(raw):
     config = config_from_dict(raw)
     store = Store(":memory:", write=True)
-    result = run_experiment(config, load_dataset(config.data), store)
+    result = run(config, store=store, data=load_dataset(config.data)).outcome
     store.close()
     return result
 
@@ -92,14 +93,14 @@ def test_changing_the_config_reuses_every_unchanged_trial(tmp_path):
     config = config_from_dict(CONFIG)
     data = load_dataset(config.data)
     store = Store(tmp_path / "s.db", write=True)
-    first = run_experiment(config, data, store)
-    wider = config_from_dict({**CONFIG, "search": {"sparsities": [0.5, 0.75, 0.9], "candidates": 6}})
-    second = run_experiment(wider, data, store)
+    first = run(config, store=store, data=data).outcome
+    wider = config_from_dict({**CONFIG, "search": {"sparsities": [0.5, 0.75, 0.9]}})
+    second = run(wider, store=store, data=data).outcome
     assert (second.trained, second.reused) == (2 * 3, len(first.rows))
     assert comparable(second.rows)[: len(first.rows)] != []  # same experiment, now with 0.9 added
     old = {r["trial_key"]: r for r in first.rows}
     assert all(old[r["trial_key"]] == r for r in second.rows if r["trial_key"] in old)
-    retrained = run_experiment(config_from_dict({**CONFIG, "train": {"epochs": 13, "batch_size": 32}}), data, store)
+    retrained = run(config_from_dict({**CONFIG, "train": {"epochs": 13, "batch_size": 32}}), store=store, data=data).outcome
     assert retrained.reused == 0  # the recipe is part of every trial's key
     store.close()
 
@@ -109,9 +110,9 @@ def test_saved_weights_load_into_nn_sequential_and_reproduce_the_test_accuracy(t
     config = config_from_dict(raw)
     data = load_dataset(config.data)
     store = Store(tmp_path / "s.db", write=True)
-    without = run_experiment(config_from_dict({**raw, "store": {"save_weights": False}}), data, store)
+    without = run(config_from_dict({**raw, "store": {"save_weights": False}}), store=store, data=data).outcome
     assert store.keys_with_weights([r["trial_key"] for r in without.rows]) == set()
-    result = run_experiment(config, data, store)  # retrains, bitwise identically, to get the weights
+    result = run(config, store=store, data=data).outcome  # retrains, bitwise identically, to get the weights
     assert result.trained == 3 and comparable(result.rows) == comparable(without.rows)
     row = result.rows[0]
     state = store.weights(row["trial_key"])

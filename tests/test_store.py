@@ -4,17 +4,18 @@ import pytest
 import torch
 
 from sparsearch.errors import SparsearchError
-from sparsearch.store import Store
+from sparsearch.store import PlanLink, Store, TrialRecord
 from sparsearch.store.schema import SCHEMA_VERSION, TABLES_V1
 
 
-def trial(key, test_acc=0.9):
-    return {
+def trial(key, test_acc=0.9, **changes):
+    return TrialRecord(**{
         "key": key, "dataset": "synthetic", "mask": [[0, 1]], "node_sparsity": 0.5, "weight_sparsity": 0.6,
         "params": 10, "flops": 16, "test_acc": test_acc, "final_test_acc": 0.88, "best_val_acc": 0.91, "best_epoch": 2,
         "epochs_to_target": 1, "train_seconds": 0.1, "status": "ok",
         "curves": {"train_loss": [1.0, 0.5], "val_acc": [0.8, 0.91], "test_acc": [0.79, 0.9]}, "spec": {"k": key},
-    }
+        **changes,
+    })
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def store(tmp_path):
 
 def test_record_and_export_roundtrip(store):
     store.begin_experiment("e", "x = 1", planned=2)
-    store.record("e", [trial("k1")], [("random", 0.5, 0, "k1"), ("random_search", 0.5, 0, "k1")])
+    store.record("e", [trial("k1")], [PlanLink("random", 0.5, 0, "k1"), PlanLink("random_search", 0.5, 0, "k1")])
     rows = store.export_rows("e")
     assert [(r["arm"], r["trial_key"], r["test_acc"]) for r in rows] == [("random", "k1", 0.9), ("random_search", "k1", 0.9)]
     assert store.done_keys(["k1", "k2"]) == {"k1"}
@@ -42,17 +43,16 @@ def test_store_is_in_wal_mode(store):
 
 def test_a_failed_write_leaves_no_partial_trial(store):
     store.begin_experiment("e", "", planned=2)
-    broken = trial("k2")
-    del broken["status"]
-    with pytest.raises(KeyError):
-        store.record("e", [trial("k1"), broken], [("random", 0.5, 0, "k1")])
+    broken = trial("k2", curves={"train_loss": object()})  # not JSON: fails inside the transaction
+    with pytest.raises(TypeError):
+        store.record("e", [trial("k1"), broken], [PlanLink("random", 0.5, 0, "k1")])
     assert store.done_keys(["k1", "k2"]) == set() and store.export_rows("e") == []
 
 
 def test_weights_roundtrip_as_safetensors(store):
     tensors = {"0.weight": torch.randn(3, 2), "0.bias": torch.randn(3)}
     store.begin_experiment("e", "", planned=1)
-    store.record("e", [trial("k1")], [("random", 0.5, 0, "k1")], {"k1": tensors})
+    store.record("e", [trial("k1")], [PlanLink("random", 0.5, 0, "k1")], {"k1": tensors})
     loaded = store.weights("k1")
     assert loaded.keys() == tensors.keys() and all(torch.equal(loaded[k], tensors[k]) for k in tensors)
     assert store.db.execute("SELECT format FROM weights").fetchone()[0] == "safetensors"
@@ -63,9 +63,10 @@ def test_weights_roundtrip_as_safetensors(store):
 def test_remove_deletes_only_trials_no_other_experiment_uses(store):
     store.begin_experiment("a", "", planned=2)
     store.begin_experiment("b", "", planned=1)
-    store.record("a", [trial("shared"), trial("own")], [("random", 0.5, 0, "shared"), ("random", 0.5, 1, "own")],
+    store.record("a", [trial("shared"), trial("own")],
+                 [PlanLink("random", 0.5, 0, "shared"), PlanLink("random", 0.5, 1, "own")],
                  {"own": {"w": torch.ones(1)}})
-    store.record("b", [], [("random", 0.5, 0, "shared")])
+    store.record("b", [], [PlanLink("random", 0.5, 0, "shared")])
     assert store.remove("a") == 1
     assert store.done_keys(["shared", "own"]) == {"shared"}
     assert store.db.execute("SELECT COUNT(*) FROM weights").fetchone()[0] == 0
@@ -78,13 +79,12 @@ def test_disk_full_is_a_one_line_error_and_keeps_what_was_stored(tmp_path):
     path = tmp_path / "s.db"
     store = Store(path, write=True)
     store.begin_experiment("e", "", planned=2)
-    store.record("e", [trial("k1")], [("random", 0.5, 0, "k1")])
+    store.record("e", [trial("k1")], [PlanLink("random", 0.5, 0, "k1")])
     pages = store.db.execute("PRAGMA page_count").fetchone()[0]
     store.db.execute(f"PRAGMA max_page_count = {pages}")  # the file may not grow: as if the disk were full
-    big = trial("k2")
-    big["curves"] = {"train_loss": [0.5] * 50_000}
+    big = trial("k2", curves={"train_loss": [0.5] * 50_000})
     with pytest.raises(SparsearchError, match="disk full") as info:
-        store.record("e", [big], [("random", 0.5, 1, "k2")])
+        store.record("e", [big], [PlanLink("random", 0.5, 1, "k2")])
     assert "\n" not in str(info.value)
     store.close()
     reopened = Store(path, write=False)
@@ -150,7 +150,7 @@ def test_a_version_1_store_is_migrated_in_place_keeping_its_trials(tmp_path):
     store = Store(path, write=True)
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert [r["trial_key"] for r in store.export_rows("old")] == ["k"]
-    store.record("old", [trial("k2")], [("random", 0.5, 1, "k2")], {"k2": {"w": torch.zeros(2)}})
+    store.record("old", [trial("k2")], [PlanLink("random", 0.5, 1, "k2")], {"k2": {"w": torch.zeros(2)}})
     assert store.weights("k2")["w"].shape == (2,)
     store.close()
 

@@ -10,7 +10,7 @@ from sparsearch.spaces.elastic import ElasticSpace
 from sparsearch.spaces.node import compact
 from sparsearch.store import Store
 from sparsearch.supernet.analysis import front, objective_matrix, summarize
-from sparsearch.supernet.run import run_elastic
+from sparsearch.supernet.run import SupernetRun, run_supernet
 from sparsearch.supernet.train import sandwich_loss, sub_networks, train_supernet
 
 SPACE = ElasticSpace((12, 8), (0.25, 0.5, 1.0))
@@ -59,8 +59,8 @@ def test_a_sandwich_step_sends_every_sampled_sub_networks_gradient_to_the_shared
 
 def test_train_supernet_improves_the_smallest_and_largest(synthetic):
     cfg = config_from_dict({"parent": {"hidden": [12, 8]}, "train": {"batch_size": 32},
-                            "search": {"space": "elastic", "widths": [0.25, 0.5, 1.0]},
-                            "supernet": {"epochs": 12, "sandwich": 1}})
+                            "experiment": {"kind": "supernet"},
+                            "supernet": {"epochs": 12, "sandwich": 1, "widths": [0.25, 0.5, 1.0]}})
     widths = parent_widths(synthetic.n_features, SPACE.hidden, synthetic.n_classes)
     parent = init_parent(widths, 0)
     trained, curves = train_supernet(parent, SPACE, synthetic, cfg, seed=0)
@@ -69,13 +69,12 @@ def test_train_supernet_improves_the_smallest_and_largest(synthetic):
 
 
 ELASTIC = {
-    "experiment": {"name": "elastic", "seeds": 2},
+    "experiment": {"name": "elastic", "seeds": 2, "kind": "supernet"},
     "data": {"name": "synthetic", "samples": 300},
     "parent": {"hidden": [16, 16, 16]},
     "train": {"epochs": 3, "batch_size": 32},
-    "supernet": {"epochs": 10},
-    "search": {"space": "elastic", "widths": [0.25, 0.5, 0.75, 1.0], "evaluations": 24, "search_population": 8,
-               "objectives": ["params", "latency"], "retrain": 3},
+    "supernet": {"epochs": 10, "widths": [0.25, 0.5, 0.75, 1.0], "evaluations": 24, "search_population": 8,
+                 "objectives": ["params", "latency"], "retrain": 3},
 }
 
 
@@ -83,7 +82,7 @@ def test_elastic_run_end_to_end_and_rerun_reuses_searches(tmp_path):
     config = config_from_dict(ELASTIC)
     data = load_dataset(config.data)
     store = Store(tmp_path / "s.db", write=True)
-    assert run_elastic(config, data, store) == {"searched": 6, "reused": 0}
+    assert run_supernet(config, data, store) == SupernetRun(searched=6, reused=0)
     rows = store.evaluation_rows("elastic")
     assert len(rows) == 2 * 3 * 24
     for strategy in ("random", "nsga2", "linas"):
@@ -99,12 +98,12 @@ def test_elastic_run_end_to_end_and_rerun_reuses_searches(tmp_path):
     for i, p in enumerate(points):  # no front point dominates another
         assert not any(np.all(q <= p) and np.any(q < p) for j, q in enumerate(points) if j != i)
     summary = summarize(store, "elastic", ["params", "latency"], 8)
-    assert summary["at"] == [8, 16, 24]
-    assert all(np.all(np.diff(curve) >= 0) for curve in summary["curves"].values())
-    assert {c.arm for c in summary["comparisons"]} == {"nsga2", "linas"}
-    assert summary["retrained"]["n"] >= 2 and -1 <= summary["retrained"]["kendall_tau"] <= 1
-    assert len(summary["taus"]["linas"]) >= 1
-    assert run_elastic(config, data, store) == {"searched": 0, "reused": 6}
+    assert summary.at == [8, 16, 24]
+    assert all(np.all(np.diff(curve) >= 0) for curve in summary.curves.values())
+    assert {c.arm for c in summary.comparisons} == {"nsga2", "linas"}
+    assert summary.retrained.n >= 2 and -1 <= summary.retrained.kendall_tau <= 1
+    assert len(summary.taus["linas"]) >= 1
+    assert run_supernet(config, data, store) == SupernetRun(searched=0, reused=6)
     assert store.evaluation_rows("elastic") == rows
     store.close()
 
@@ -117,7 +116,7 @@ def test_elastic_cli_run_front_export_and_show(tmp_path):
 
     from test_cli import sparsearch
 
-    raw = {**ELASTIC, "search": {**ELASTIC["search"], "objectives": ["params", "latency"], "evaluations": 16}}
+    raw = {**ELASTIC, "supernet": {**ELASTIC["supernet"], "objectives": ["params", "latency"], "evaluations": 16}}
     config = tmp_path / "elastic.toml"
     config.write_text(tomli_w.dumps(raw))
     store = str(tmp_path / "s.db")
@@ -139,11 +138,11 @@ def test_elastic_cli_run_front_export_and_show(tmp_path):
 def test_elastic_report_has_both_figures_and_escapes_the_name(tmp_path):
     from sparsearch.report import write_report
 
-    raw = {**ELASTIC, "experiment": {"name": "<b>net</b> & co", "seeds": 2},
-           "search": {**ELASTIC["search"], "objectives": ["flops"], "evaluations": 16, "retrain": 2}}
+    raw = {**ELASTIC, "experiment": {"name": "<b>net</b> & co", "seeds": 2, "kind": "supernet"},
+           "supernet": {**ELASTIC["supernet"], "objectives": ["flops"], "evaluations": 16, "retrain": 2}}
     config = config_from_dict(raw)
     store = Store(tmp_path / "s.db", write=True)
-    run_elastic(config, load_dataset(config.data), store)
+    run_supernet(config, load_dataset(config.data), store)
     index = write_report(store, "<b>net</b> & co", tmp_path / "report")
     html = index.read_text()
     assert "<b>net</b>" not in html and "&lt;b&gt;net&lt;/b&gt; &amp; co" in html

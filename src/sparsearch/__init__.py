@@ -1,3 +1,27 @@
-"""sparsearch: search, train and benchmark sparse sub-networks of over-parameterized networks."""
+"""sparsearch: search, train and benchmark sparse sub-networks of over-parameterized networks.
 
-__version__ = "0.1.0"
+    import sparsearch
+    study = sparsearch.run("examples/digits-weight-baselines.toml", store="sparsearch.db")
+    study.trials()          # one row per trained network (pandas)
+    study.compare()         # paired statistics (pandas)
+
+See docs/api.md.
+"""
+
+__version__ = "0.2.0"
+
+from .api import run
+from .arms import Arm, ArmRequest, TrialPlan, register_arm
+from .arms.base import PerSeedArm, at_init
+from .config import Config
+from .data import Dataset, register_dataset
+from .errors import SparsearchError
+from .nets import register_parent
+from .progress import Progress
+from .store import Store
+from .study import Study, load_network
+
+__all__ = [
+    "Arm", "ArmRequest", "Config", "Dataset", "PerSeedArm", "Progress", "SparsearchError", "Store", "Study",
+    "TrialPlan", "at_init", "load_network", "register_arm", "register_dataset", "register_parent", "run",
+]

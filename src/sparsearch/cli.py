@@ -1,4 +1,4 @@
-"""The `sparsearch` command: parses, calls the library, prints."""
+"""sparsearch: search, train and benchmark sparse sub-networks of over-parameterized networks."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .config import Config, load_config, quick, to_toml
 from .errors import SparsearchError
@@ -32,7 +33,7 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except SparsearchError as error:
-            err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -54,62 +55,61 @@ def run(
     ),
 ):
     """Run (or continue) an experiment and print its summary."""
-    from .data import load_dataset
+    from .api import run as run_study
+    from .arms import quick_arms
     from .display import RichProgress
-    from .experiment import run_experiment
 
     config = load_config(config_file) if config_file else Config()
     if quick_run:
-        config = quick(config)
+        config = quick_arms(quick(config))
     if max_memory is not None:
         config = config.model_copy(update={"engine": config.engine.model_copy(update={"max_memory_gb": max_memory})})
-    data = load_dataset(config.data)
     started = time.perf_counter()
-    elastic = config.search.space == "elastic"
-    with _open(store, write=True) as db:
-        runner = _run_elastic if elastic else run_experiment
-        if quiet:
-            result = runner(config, data, db)
-        else:
-            with RichProgress(err) as progress:
-                result = runner(config, data, db, progress)
+    if quiet:
+        study = run_study(config, store=store)
+    else:
+        with RichProgress(err) as progress:
+            study = run_study(config, store=store, progress=progress)
+    with _open(store, write=False) as db:
         if report_dir is not None:
             _write_report(db, config.experiment.name, report_dir)
-        if elastic:
-            _print_elastic(db, config.experiment.name, config)
+        _print_experiment(db, config.experiment.name, config)
     seconds = time.perf_counter() - started
-    if elastic:
-        out.print(f"{result['searched']} searches run now, {result['reused']} reused, in {store} ({seconds:.1f} s)")
-        return
-    _print_summary(result.rows, config.experiment.name)
-    out.print(f"{len(result.rows)} networks in {store}: {result.trained} trained now, {result.reused} reused ({seconds:.1f} s)")
+    done = study.outcome
+    if config.experiment.kind == "supernet":
+        out.print(f"{done.searched} searches run now, {done.reused} reused, in {store} ({seconds:.1f} s)")
+    else:
+        out.print(f"{len(done.rows)} networks in {store}: {done.trained} trained now, {done.reused} reused "
+                  f"({seconds:.1f} s)")
 
 
-def _run_elastic(config, data, db, progress=None):
-    from .supernet.run import run_elastic
+def _print_experiment(db, experiment: str, config: Config) -> None:
+    """The summary of any kind of experiment: the one place the CLI branches on the kind."""
+    if config.experiment.kind == "supernet":
+        _print_supernet(db, experiment, config)
+    else:
+        _print_summary(db.export_rows(experiment), experiment)
 
-    return run_elastic(config, data, db, progress)
 
-
-def _print_elastic(db, experiment: str, config: Config) -> None:
+def _print_supernet(db, experiment: str, config: Config) -> None:
     from .display import elastic_tables
     from .supernet.analysis import summarize
 
-    summary = summarize(db, experiment, config.search.objectives, config.search.search_population)
+    summary = summarize(db, experiment, config.supernet.objectives, config.supernet.search_population)
     for table in elastic_tables(summary, experiment):
         out.print(table)
-    if summary["comparisons"]:
+    if summary.comparisons:
         out.print("Final hypervolume vs random, paired by seed (Wilcoxon, Holm across strategies; 95% bootstrap CI):")
-        for c in summary["comparisons"]:
+        for c in summary.comparisons:
             out.print(f"  {c.verdict}", highlight=False, markup=False, soft_wrap=True)
-    if "latency" in config.search.objectives:
+    if "latency" in config.supernet.objectives:
         _print_latency_error(db, config)
-    r = summary["retrained"]
-    if r["n"] >= 2:
+    r = summary.retrained
+    if r.n >= 2:
         out.print(
-            f"Inherited vs retrained-from-scratch validation accuracy of {r['n']} front configurations: "
-            f"Kendall tau {r['kendall_tau']:.2f}, Spearman {r['spearman']:.2f}"
-            + (f", mean per-seed tau {r['mean_seed_kendall_tau']:.2f}" if r["mean_seed_kendall_tau"] is not None else ""),
+            f"Inherited vs retrained-from-scratch validation accuracy of {r.n} front configurations: "
+            f"Kendall tau {r.kendall_tau:.2f}, Spearman {r.spearman:.2f}"
+            + (f", mean per-seed tau {r.mean_seed_kendall_tau:.2f}" if r.mean_seed_kendall_tau is not None else ""),
             highlight=False,
         )
 
@@ -178,16 +178,16 @@ def _print_latency_error(db, config: Config) -> None:
     from .spaces.elastic import ElasticSpace
     from .supernet.latency import LatencyTable, table_error
 
-    space = ElasticSpace(tuple(config.parent.hidden), tuple(config.search.widths))
+    space = ElasticSpace(tuple(config.parent.hidden), tuple(config.supernet.widths))
     search = next(iter(db.searches(config.experiment.name)), None)
     if search is None:
         return
     n_features, *_, n_classes = search["rounds"]["parent"]["widths"]
     middle = np.full(len(space.hidden), len(space.fractions) // 2)
     networks = [(n_features, *space.widths(c), n_classes) for c in (space.largest(), middle, space.smallest())]
-    error = table_error(LatencyTable(db.latency_table(config.engine.threads)), networks, config.search.latency_batch)
+    error = table_error(LatencyTable(db.latency_table(config.engine.threads)), networks, config.supernet.latency_batch)
     out.print(
-        f"Latency table vs whole-network timings at batch {config.search.latency_batch}: mean |error| "
+        f"Latency table vs whole-network timings at batch {config.supernet.latency_batch}: mean |error| "
         f"{100 * error['mean_abs_rel_error']:.1f}%, max {100 * error['max_abs_rel_error']:.1f}% over "
         f"{len(networks)} sub-networks",
         highlight=False,
@@ -209,13 +209,13 @@ def front(
 
     with _open(store, write=False) as db:
         config = config_from_dict(tomllib.loads(db.config_of(experiment)))
-        if config.search.space != "elastic":
-            raise SparsearchError(f"{experiment!r} is not an elastic experiment; `front` needs search.space = \"elastic\"")
+        if config.experiment.kind != "supernet":
+            raise SparsearchError(f"{experiment!r} is not a super-network search; `front` needs [experiment] kind = \"supernet\"")
         rows = [r for r in db.evaluation_rows(experiment) if r["seed"] == seed]
         parents = {s["strategy"]: s["rounds"]["parent"] for s in db.searches(experiment) if s["seed"] == seed}
     if not rows:
         raise SparsearchError(f"no evaluations for seed {seed} of {experiment!r}; pass --seed below {config.experiment.seeds}")
-    objectives = config.search.objectives
+    objectives = config.supernet.objectives
     for strategy, parent in parents.items():
         table = Table(title=f"{experiment}, seed {seed}: Pareto front of {strategy}", title_justify="left")
         for header in ("hidden widths", "val acc %", "params", "FLOPs", "latency µs", "evaluation #"):
@@ -257,12 +257,7 @@ def show(experiment: str = typer.Argument(..., help="Experiment name (see `spars
         config_text = db.config_of(experiment)
         out.print(f"# config of {experiment}", highlight=False)
         out.print(config_text, highlight=False, markup=False)
-        config = config_from_dict(tomllib.loads(config_text))
-        if config.search.space == "elastic":
-            _print_elastic(db, experiment, config)
-            return
-        rows = db.export_rows(experiment)
-    _print_summary(rows, experiment)
+        _print_experiment(db, experiment, config_from_dict(tomllib.loads(config_text)))
 
 
 @app.command()
@@ -334,9 +329,14 @@ def config_command(
     check: Optional[Path] = typer.Option(None, "--check", help="Validate a config file and print it in full."),
 ):
     """Print the default config as TOML (a starting point), or validate one."""
+    from .arms import with_arm_settings
+    from .kinds import KINDS
+
     if default == (check is not None):
         raise SparsearchError("pass exactly one of --default or --check FILE")
-    sys.stdout.write(to_toml(Config() if default else load_config(check)))
+    config = Config() if default else load_config(check)
+    KINDS[config.experiment.kind].validate(config)
+    sys.stdout.write(to_toml(with_arm_settings(config)))
 
 
 def _numbers(text: str, kind: type, option: str) -> list:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -19,7 +19,17 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-DATASETS = ("digits", "mnist1d", "synthetic", "mnist", "fashion_mnist", "cifar10")
+MOVED = {
+    **{key: "[arms.random_search]" for key in ("candidates", "probe", "probe_steps")},
+    "rewind": "[arms.magnitude]",
+    **{key: "[arms.lottery]" for key in ("rewind_epoch", "prune_rate")},
+    "gmp_start": "[arms.gmp] start", "gmp_end": "[arms.gmp] end", "gmp_events": "[arms.gmp] events",
+    "synflow_iterations": "[arms.synflow] iterations",
+    "shuffle_of": "[arms.shuffle] of",
+    **{key: "[supernet]" for key in ("widths", "strategies", "evaluations", "objectives", "search_population",
+                                     "predictor", "latency_batch", "retrain")},
+}
+"""Keys of the old flat `[search]` table and where each lives now."""
 
 
 class _Section(BaseModel):
@@ -29,10 +39,13 @@ class _Section(BaseModel):
 class ExperimentConfig(_Section):
     name: str = Field("digits-node-search", min_length=1)
     seeds: int = Field(10, ge=1, le=10_000)
+    kind: Literal["mask", "supernet"] = Field(
+        "mask", description="mask: arms choose masks, trained and compared; supernet: sub-network search"
+    )
 
 
 class DataConfig(_Section):
-    name: Literal[DATASETS] = "digits"
+    name: str = Field("digits", min_length=1, description="a registered dataset (sparsearch.register_dataset)")
     seed: int = Field(0, ge=0, description="fixes the train/val/test split")
     val_fraction: float = Field(0.2, gt=0, lt=1)
     test_fraction: float = Field(0.2, gt=0, lt=1, description="only for datasets without an official test split")
@@ -42,6 +55,7 @@ class DataConfig(_Section):
 
 
 class ParentConfig(_Section):
+    kind: str = Field("mlp", min_length=1, description="a registered parent kind (sparsearch.register_parent)")
     hidden: list[int] = Field(default_factory=lambda: [300, 100], min_length=1)
 
     @field_validator("hidden")
@@ -63,40 +77,25 @@ class TrainConfig(_Section):
 
 
 class SearchConfig(_Section):
-    space: Literal["node", "weight", "elastic"] = "node"
+    """What every arm of a mask study shares; each arm's own settings live in `[arms.NAME]`."""
+
+    space: Literal["node", "weight"] = "node"
     sparsities: list[float] = Field(default_factory=lambda: [0.5, 0.75, 0.9, 0.95], min_length=1)
     arms: list[str] = Field(default_factory=lambda: ["dense", "random", "random_search"], min_length=1)
-    candidates: int = Field(100, ge=1)
-    probe: Literal["init_loss", "steps"] = "init_loss"
-    probe_steps: int = Field(10, ge=1)
     probe_batch: int = Field(256, ge=1, description="training examples scored by probes, snip and grasp")
     allocation: Literal["global", "uniform", "erk"] = "global"
-    rewind: Literal["finetune", "init"] = "finetune"
-    rewind_epoch: int = Field(0, ge=0, description="lottery: rewind to the parent after this many epochs (0 = init)")
-    prune_rate: float = Field(0.2, gt=0, lt=1, description="lottery: fraction of remaining weights removed per round")
-    gmp_start: float = Field(0.0, ge=0, lt=1, description="gmp: first pruning, as a fraction of training")
-    gmp_end: float = Field(0.75, gt=0, le=1, description="gmp: last pruning, as a fraction of training")
-    gmp_events: int = Field(10, ge=1)
-    synflow_iterations: int = Field(100, ge=1)
-    shuffle_of: Literal["random", "snip", "grasp", "synflow"] = "snip"
-    widths: list[float] = Field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0], min_length=1,
-                                description="elastic: width choices as fractions of each hidden layer")
-    strategies: list[Literal["random", "nsga2", "linas"]] = Field(default_factory=lambda: ["random", "nsga2", "linas"],
-                                                                 min_length=1)
-    evaluations: int = Field(200, ge=2, description="elastic: real (inherited-weight) evaluations per search")
-    objectives: list[Literal["params", "flops", "latency"]] = Field(default_factory=lambda: ["params"], min_length=1)
-    search_population: int = Field(20, ge=2, description="elastic: configurations per generation / round")
-    predictor: Literal["ridge", "mlp"] = "ridge"
-    latency_batch: int = Field(1, ge=1)
-    retrain: int = Field(5, ge=0, description="elastic: front configurations retrained from scratch per seed")
 
-    @field_validator("widths")
+    @model_validator(mode="before")
     @classmethod
-    def _fractions(cls, widths: list[float]) -> list[float]:
-        for w in widths:
-            if not 0 < w <= 1:
-                raise ValueError(f"every width must be a fraction in (0, 1], got {w}")
-        return sorted(set(widths))
+    def _moved_keys(cls, raw):
+        if isinstance(raw, dict):
+            if raw.get("space") == "elastic":
+                raise ValueError('space "elastic" is now [experiment] kind = "supernet"')
+            for key in raw:
+                if key in MOVED:
+                    where = MOVED[key] if " " in MOVED[key] else f"{MOVED[key]} {key}"
+                    raise ValueError(f"{key!r} moved to {where} (arms and the super-network own their settings)")
+        return raw
 
     @field_validator("sparsities")
     @classmethod
@@ -110,12 +109,7 @@ class SearchConfig(_Section):
 
     @field_validator("arms")
     @classmethod
-    def _known_arms(cls, arms: list[str]) -> list[str]:
-        from .arms import ARMS
-
-        for arm in arms:
-            if arm not in ARMS:
-                raise ValueError(f"unknown arm {arm!r}; allowed: {', '.join(sorted(ARMS))}")
+    def _distinct_arms(cls, arms: list[str]) -> list[str]:
         if len(set(arms)) != len(arms):
             raise ValueError(f"arms must be distinct, got {arms}")
         return arms
@@ -132,9 +126,29 @@ class EngineConfig(_Section):
 
 
 class SupernetConfig(_Section):
+    """The super-network search (`[experiment] kind = "supernet"`): training and search settings."""
+
     epochs: int = Field(30, ge=1)
     sandwich: int = Field(2, ge=0, description="random sub-networks per step besides the largest and smallest")
     distill: bool = Field(True, description="in-place distillation from the largest sub-network (BigNAS)")
+    widths: list[float] = Field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0], min_length=1,
+                                description="width choices as fractions of each hidden layer")
+    strategies: list[Literal["random", "nsga2", "linas"]] = Field(default_factory=lambda: ["random", "nsga2", "linas"],
+                                                                 min_length=1)
+    evaluations: int = Field(200, ge=2, description="real (inherited-weight) evaluations per search")
+    objectives: list[Literal["params", "flops", "latency"]] = Field(default_factory=lambda: ["params"], min_length=1)
+    search_population: int = Field(20, ge=2, description="configurations per generation / round")
+    predictor: Literal["ridge", "mlp"] = "ridge"
+    latency_batch: int = Field(1, ge=1)
+    retrain: int = Field(5, ge=0, description="front configurations retrained from scratch per seed")
+
+    @field_validator("widths")
+    @classmethod
+    def _fractions(cls, widths: list[float]) -> list[float]:
+        for w in widths:
+            if not 0 < w <= 1:
+                raise ValueError(f"every width must be a fraction in (0, 1], got {w}")
+        return sorted(set(widths))
 
 
 class StoreConfig(_Section):
@@ -147,34 +161,16 @@ class Config(_Section):
     parent: ParentConfig = Field(default_factory=ParentConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
+    arms: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="[arms.NAME]: an arm's own settings (validated by the arm)"
+    )
     engine: EngineConfig = Field(default_factory=EngineConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     supernet: SupernetConfig = Field(default_factory=SupernetConfig)
 
     @model_validator(mode="after")
-    def _arms_fit_the_space(self) -> "Config":
-        from .arms import ARMS
-
-        search = self.search
-        if search.space == "elastic":
-            return self
-        for arm in search.arms:
-            if search.space not in ARMS[arm].spaces:
-                works_in = " and ".join(f"'{space}'" for space in ARMS[arm].spaces)
-                raise ValueError(
-                    f"search.arms: {arm!r} works in space {works_in} only; set search.space or drop the arm"
-                )
-        if search.rewind_epoch >= self.train.epochs:
-            raise ValueError(
-                f"search.rewind_epoch: {search.rewind_epoch} must be below train.epochs ({self.train.epochs})"
-            )
-        if search.gmp_start >= search.gmp_end:
-            raise ValueError(f"search.gmp_start ({search.gmp_start}) must be below search.gmp_end ({search.gmp_end})")
-        return self
-
-    @model_validator(mode="after")
     def _no_empty_layer(self) -> "Config":
-        if self.search.space != "node":
+        if self.experiment.kind != "mask" or self.search.space != "node":
             return self
         for s in self.search.sparsities:
             for layer, width in enumerate(self.parent.hidden, start=1):
@@ -223,19 +219,18 @@ def load_config(path: str | Path) -> Config:
 
 
 def quick(config: Config) -> Config:
-    """The smoke-run version of a config: at most 3 seeds, 5 epochs (training and super-network),
-    10 candidates and two generations of search evaluations."""
+    """The smoke-run version of a config: at most 3 seeds, 5 epochs (training and super-network)
+    and two generations of search evaluations. Arms shrink their own settings (`Arm.quick`)."""
     return config.model_copy(
         update={
             "experiment": config.experiment.model_copy(
                 update={"seeds": min(config.experiment.seeds, 3), "name": config.experiment.name + "-quick"}
             ),
             "train": config.train.model_copy(update={"epochs": min(config.train.epochs, 5)}),
-            "search": config.search.model_copy(update={
-                "candidates": min(config.search.candidates, 10),
-                "evaluations": min(config.search.evaluations, 2 * config.search.search_population),
+            "supernet": config.supernet.model_copy(update={
+                "epochs": min(config.supernet.epochs, 5),
+                "evaluations": min(config.supernet.evaluations, 2 * config.supernet.search_population),
             }),
-            "supernet": config.supernet.model_copy(update={"epochs": min(config.supernet.epochs, 5)}),
         }
     )
 

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from .analysis.paired import compare
 from .analysis.summary import Interval, arm_rows
-from .experiment import Progress as RunProgress
+from .progress import Progress as RunProgress
 
 
 class RichProgress(RunProgress):
@@ -74,30 +74,30 @@ def verdict_lines(rows: list[dict]) -> list[str]:
     return [c.verdict for c in compare(rows)]
 
 
-def elastic_tables(summary: dict, title: str) -> list[Table]:
+def elastic_tables(summary: SupernetSummary, title: str) -> list[Table]:
     """Hypervolume per strategy at a few evaluation counts (mean over seeds with 95% interval),
     evaluations needed to reach random's final hypervolume, and the LINAS predictor's tau."""
-    at = summary["at"]
+    at = summary.at
     shown = sorted({0, len(at) // 2, len(at) - 1})
     hv = Table(title=f"{title}: hypervolume after n real evaluations (mean ± 95% CI over seeds)", title_justify="left")
     hv.add_column("strategy")
     for i in shown:
         hv.add_column(f"n = {at[i]}", justify="right")
     hv.add_column("reaches random's final HV at (median n; seeds)", justify="right")
-    reach = summary["to_reach_random"]
-    for strategy, curve in summary["mean_curves"].items():
+    reach = summary.to_reach_random
+    for strategy, curve in summary.mean_curves.items():
         cells = [f"{curve[i].mean:.4f} ± {_hw(curve[i])}" for i in shown]
         hits = [n for n in reach.get(strategy, []) if n is not None]
         cells.append(f"{int(np.median(hits))}; {len(hits)}/{len(reach[strategy])}" if hits else
                      ("never" if strategy in reach else "n/a"))
         hv.add_row(strategy, *cells)
     tables = [hv]
-    if summary["taus"]:
+    if summary.taus:
         taus = Table(title="LINAS predictor: Kendall tau on each round's new configurations (mean over seeds)",
                      title_justify="left")
         taus.add_column("strategy")
         taus.add_column("tau per round (first objective: 1 - accuracy)")
-        for strategy, rounds in summary["taus"].items():
+        for strategy, rounds in summary.taus.items():
             taus.add_row(strategy, ", ".join(f"{r[0]:.2f}" for r in rounds))
         tables.append(taus)
     return tables

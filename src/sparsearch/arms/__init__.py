@@ -1,6 +1,10 @@
-"""Arm registry: a new arm is one file plus one line here."""
+"""Arm registry: a new arm is one file plus one line here; a user's arm is `register_arm(cls)`."""
 
-from .base import Arm, MaskRequest, TrialPlan
+from __future__ import annotations
+
+from ..config import Config
+from ..errors import SparsearchError
+from .base import Arm, ArmRequest, TrialPlan
 from .dense import Dense
 from .gmp import Gmp
 from .grasp import Grasp
@@ -14,12 +18,70 @@ from .shuffle import Shuffle
 from .snip import Snip
 from .synflow import Synflow
 
-ARMS: dict[str, Arm] = {
-    arm.name: arm
-    for arm in (
-        Dense(), Random(), RandomSearch(), Magnitude(), Lottery(), LotteryReinit(), LotteryRandom(), Gmp(),
-        Snip(), Grasp(), Synflow(), Shuffle(),
-    )
-}
+ARMS: dict[str, type[Arm]] = {}
 
-__all__ = ["ARMS", "Arm", "MaskRequest", "TrialPlan"]
+
+def register_arm(cls: type[Arm]) -> type[Arm]:
+    """Make the arm class `cls` available to configs as `cls.name` (usable as a decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, Arm)):
+        raise SparsearchError(f"register_arm: expected a subclass of sparsearch.Arm, got {cls!r}")
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name.isidentifier():
+        raise SparsearchError(f"register_arm: {cls.__name__}.name must be an identifier string, got {name!r}")
+    spaces = getattr(cls, "spaces", ())
+    if not spaces or not set(spaces) <= {"node", "weight"}:
+        raise SparsearchError(f"register_arm: {cls.__name__}.spaces must name 'node' and/or 'weight', got {spaces!r}")
+    ARMS[name] = cls
+    return cls
+
+
+for _arm in (Dense, Random, RandomSearch, Magnitude, Lottery, LotteryReinit, LotteryRandom, Gmp, Snip, Grasp,
+             Synflow, Shuffle):
+    register_arm(_arm)
+
+
+def _known(name: str, where: str) -> type[Arm]:
+    if name not in ARMS:
+        raise SparsearchError(f"{where}: unknown arm {name!r}; known: {', '.join(sorted(ARMS))}")
+    return ARMS[name]
+
+
+def build_arm(config: Config, name: str) -> Arm:
+    """The arm `name` with its `[arms.NAME]` settings from `config` (its defaults without a table)."""
+    arm = _known(name, "search.arms")(**config.arms.get(name, {}))
+    arm.check(config.train.epochs)
+    return arm
+
+
+def build_arms(config: Config) -> dict[str, Arm]:
+    """Every arm of `config.search.arms`, validated against the space and the recipe; raises
+    SparsearchError naming the key at fault."""
+    for name in config.arms:
+        _known(name, f"arms.{name}")
+    arms = {}
+    for name in config.search.arms:
+        arm = build_arm(config, name)
+        if config.search.space not in arm.spaces:
+            works_in = " and ".join(f"'{space}'" for space in arm.spaces)
+            raise SparsearchError(
+                f"search.arms: {name!r} works in space {works_in} only; set search.space or drop the arm"
+            )
+        arms[name] = arm
+    return arms
+
+
+def with_arm_settings(config: Config) -> Config:
+    """`config` with a full `[arms.NAME]` table for every listed arm that has settings."""
+    if config.experiment.kind != "mask":
+        return config
+    tables = {name: build_arm(config, name).params.model_dump() for name in config.search.arms}
+    return config.model_copy(update={"arms": {**config.arms, **{k: v for k, v in tables.items() if v}}})
+
+
+def quick_arms(config: Config) -> Config:
+    """`config` with every listed arm's settings shrunk for a smoke run."""
+    tables = {name: ARMS[name].quick(config.arms.get(name, {})) for name in config.search.arms if name in ARMS}
+    return config.model_copy(update={"arms": {**config.arms, **{k: v for k, v in tables.items() if v}}})
+
+
+__all__ = ["ARMS", "Arm", "ArmRequest", "TrialPlan", "build_arm", "build_arms", "quick_arms", "register_arm", "with_arm_settings"]

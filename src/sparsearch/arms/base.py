@@ -1,62 +1,86 @@
-"""What every arm receives and returns: a request for one (seed, sparsity), a trial plan back."""
+"""What every arm is, receives and returns.
+
+An arm is a class holding its own settings (a pydantic `Params`, configured as `[arms.NAME]`),
+built like an estimator: `Lottery(prune_rate=0.2)`. For one sparsity it receives a request
+for every seed at once and a `Trainer`, and returns one `TrialPlan` per seed; any training it
+needs before it can choose (trained parents, lottery rounds) goes through the trainer as
+populations across seeds.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import ClassVar
 
 import torch
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..data import Dataset
 from ..engine.masking import StepHook
+from ..engine.trainer import Trainer
+from ..errors import SparsearchError
 from ..nets.mlp import Layers
 from ..seeding import generator
 from ..spaces.node import NodeMask
 from ..spaces.weight import WeightMask
-
-if TYPE_CHECKING:
-    from ..config import Config
+from .training import TrainingCache
 
 Mask = NodeMask | WeightMask
 
 
-@dataclass
-class MaskRequest:
-    """Everything an arm may use to plan the trial of one seed at one sparsity."""
+class NoParams(BaseModel):
+    """An arm without settings of its own."""
 
-    config: Config
-    data: Dataset
-    widths: tuple[int, ...]  # the parent's layer widths, input to output
-    parent: Layers  # this seed's parent at initialisation, unstacked
-    seed: int
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class ArmRequest:
+    """Everything an arm may use to plan the trials of every seed at one sparsity."""
+
+    trainer: Trainer  # the engine bound to the parent kind, data, recipe and limits
+    space: str  # "node" or "weight"
     sparsity: float
-    rng: torch.Generator  # this arm's own stream for this seed and sparsity
-    cache: dict = field(default_factory=dict)  # shared by all arms in one run (trained parents, ...)
+    sparsities: tuple[float, ...]  # every sparsity of the experiment (for trajectories)
+    seeds: tuple[int, ...]
+    allocation: str  # weight space: global | uniform | erk
+    probe_batch: int  # training examples scored by probes and data-dependent pruning scores
+    cache: TrainingCache  # trained parents, lottery rounds: in memory and in the store
+    peer: Callable[[str], "Arm"]  # another arm as this experiment configures it
+    memo: dict = field(default_factory=dict)  # per-run results shared across sparsities
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return self.trainer.parent.widths
 
     @property
     def hidden(self) -> tuple[int, ...]:
         return self.widths[1:-1]
 
-    @property
-    def space(self) -> str:
-        return self.config.search.space
+    def parent(self, seed: int) -> Layers:
+        """The parent of replicate `seed` at initialisation, unstacked."""
+        return self.cache.parent(seed)
 
-    def probe_indices(self) -> torch.Tensor:
-        """This seed's fixed batch of `search.probe_batch` training examples (indices), used by
-        probes and by data-dependent pruning scores."""
-        n = self.data.x_train.shape[0]
-        return torch.randperm(n, generator=generator("probe-batch", self.seed))[: self.config.search.probe_batch]
+    def rng(self, arm: str, seed: int) -> torch.Generator:
+        """The random stream `arm` draws from for `seed` at this sparsity: a hash of the three, so
+        adding an arm never changes another arm's draws."""
+        return generator("mask", arm, seed, self.sparsity)
 
-    def probe_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = self.probe_indices()
-        return self.data.x_train[idx], self.data.y_train[idx]
+    def probe_indices(self, seed: int) -> torch.Tensor:
+        """This seed's fixed batch of `probe_batch` training examples (indices)."""
+        n = self.trainer.data.x_train.shape[0]
+        return torch.randperm(n, generator=generator("probe-batch", seed))[: self.probe_batch]
+
+    def probe_data(self, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = self.probe_indices(seed)
+        return self.trainer.data.x_train[idx], self.trainer.data.y_train[idx]
 
 
 @dataclass(frozen=True)
 class TrialPlan:
-    """What to train: a mask, the starting weights (at the parent's shapes) and, for arms
-    that prune during training, a step hook. The specs say what determines each part and go
-    into the trial key."""
+    """What to train for one seed: a mask, the starting weights (at the parent's shapes) and,
+    for arms that prune during training, a step hook. The specs say what determines each part
+    and go into the trial key."""
 
     mask: Mask
     start: Layers
@@ -65,35 +89,60 @@ class TrialPlan:
     hook_spec: object = None
 
 
-def arm_stream(arm: str, seed: int, sparsity: float) -> torch.Generator:
-    """The random stream an arm draws from for one seed and sparsity: a hash of the three, so
-    adding an arm never changes another arm's draws."""
-    return generator("mask", arm, seed, sparsity)
+class Arm:
+    """Base of every arm: holds validated `Params`, runs at every sparsity of the config."""
 
+    name: ClassVar[str]
+    spaces: ClassVar[tuple[str, ...]]  # the spaces the arm works in
+    Params: ClassVar[type[BaseModel]] = NoParams
 
-def at_init(request: MaskRequest, mask: Mask) -> TrialPlan:
-    """Train `mask` from the seed's parent initialisation."""
-    return TrialPlan(mask, request.parent, {"init": request.seed})
+    def __init__(self, **params):
+        unknown = sorted(set(params) - set(self.Params.model_fields))
+        if unknown:
+            allowed = ", ".join(self.Params.model_fields) or "none"
+            raise SparsearchError(f"arms.{self.name}.{unknown[0]}: unknown setting; {self.name} takes: {allowed}")
+        try:
+            self.params = self.Params(**params)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = "".join(f".{p}" for p in first["loc"])
+            message = first["msg"].removeprefix("Value error, ")
+            raise SparsearchError(f"arms.{self.name}{where}: {message}") from None
 
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.model_dump().items())
+        return f"{type(self).__name__}({args})"
 
-class SparseArm:
-    """Base of the arms that run at every sparsity of the config."""
-
-    name: str
-    spaces: tuple[str, ...]
+    def spec(self) -> dict:
+        """What the trial key records about the arm: its name and settings."""
+        return {"name": self.name, "params": self.params.model_dump()}
 
     def sparsities(self, requested: list[float]) -> list[float]:
         return list(requested)
 
+    def check(self, epochs: int) -> None:
+        """Refuse settings that conflict with the training recipe (raise SparsearchError)."""
 
-class Arm(Protocol):
-    """One way of choosing masks."""
+    @classmethod
+    def quick(cls, table: dict) -> dict:
+        """The arm's `[arms.NAME]` table shrunk for a smoke run (`--quick`)."""
+        return table
 
-    name: str
-    spaces: tuple[str, ...]  # the search spaces the arm works in
+    def plan(self, request: ArmRequest) -> list[TrialPlan]:
+        """One trial plan per seed of `request.seeds`, in that order."""
+        raise NotImplementedError
 
-    def sparsities(self, requested: list[float]) -> list[float]:
-        """The sparsities this arm runs at, given the config's list."""
 
-    def plan(self, request: MaskRequest) -> TrialPlan:
-        """The trial to train for this seed and sparsity."""
+def at_init(request: ArmRequest, seed: int, mask: Mask) -> TrialPlan:
+    """Train `mask` from the seed's parent initialisation."""
+    return TrialPlan(mask, request.parent(seed), {"init": seed})
+
+
+class PerSeedArm(Arm):
+    """An arm that chooses each seed's mask on its own, with no training (`choose`)."""
+
+    def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
+        raise NotImplementedError
+
+    def plan(self, request: ArmRequest) -> list[TrialPlan]:
+        return [self.choose(request, seed) for seed in request.seeds]

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from ..spaces.node import full_mask
 from ..spaces.weight import full_weight_mask
-from .base import MaskRequest, TrialPlan, at_init
+from .base import ArmRequest, PerSeedArm, TrialPlan, at_init
 
 
-class Dense:
+class Dense(PerSeedArm):
     name = "dense"
     spaces = ("node", "weight")
 
     def sparsities(self, requested: list[float]) -> list[float]:
         return [0.0]
 
-
-    def plan(self, request: MaskRequest) -> TrialPlan:
+    def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
         mask = full_mask(request.hidden) if request.space == "node" else full_weight_mask(request.widths)
-        return at_init(request, mask)
+        return at_init(request, seed, mask)

@@ -1,20 +1,20 @@
 """`gmp`: gradual magnitude pruning during training with the cubic schedule
 s_t = s_f + (s_i - s_f)(1 - (t - t0)/(n dt))^3, s_i = 0 (Zhu & Gupta 2017, "To prune, or not to
-prune"). The network starts dense from the initialisation; at each of `search.gmp_events`
-pruning steps, evenly spaced between `gmp_start` and `gmp_end` (fractions of training), the
-smallest surviving weights (`search.allocation`) are removed to reach s_t; pruned weights stay
-pruned. The recorded mask is the final one."""
+prune"). The network starts dense from the initialisation; at each of `events` pruning steps,
+evenly spaced between `start` and `end` (fractions of training), the smallest surviving weights
+(`search.allocation`) are removed to reach s_t; pruned weights stay pruned. The recorded mask is
+the final one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..engine.trainer import steps_per_epoch
 from ..pruning import cubic_sparsity
 from ..spaces.weight import WeightMask, full_weight_mask
-from .base import MaskRequest, SparseArm, TrialPlan
+from .base import ArmRequest, PerSeedArm, TrialPlan
 from .lottery import prune_smallest
 
 
@@ -37,14 +37,25 @@ class GradualMagnitude:
         return list(prune_smallest(layers, WeightMask(tuple(masks)), sparsity, self.allocation).layers)
 
 
-class Gmp(SparseArm):
+class Gmp(PerSeedArm):
     name = "gmp"
     spaces = ("weight",)
 
-    def plan(self, request: MaskRequest) -> TrialPlan:
-        search, train = request.config.search, request.config.train
-        total = train.epochs * steps_per_epoch(request.data.x_train.shape[0], train.batch_size)
-        t0, end = round(search.gmp_start * total), round(search.gmp_end * total)
-        dt = max(1, (end - t0) // search.gmp_events)
-        hook = GradualMagnitude(request.sparsity, search.allocation, t0, dt, search.gmp_events)
-        return TrialPlan(full_weight_mask(request.widths), request.parent, {"init": request.seed}, hook, vars(hook))
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        start: float = Field(0.0, ge=0, lt=1, description="first pruning, as a fraction of training")
+        end: float = Field(0.75, gt=0, le=1, description="last pruning, as a fraction of training")
+        events: int = Field(10, ge=1, description="number of pruning steps")
+
+        @model_validator(mode="after")
+        def _ordered(self):
+            if self.start >= self.end:
+                raise ValueError(f"start ({self.start}) must be below end ({self.end})")
+            return self
+
+    def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
+        total = request.trainer.recipe.epochs * request.trainer.steps_per_epoch()
+        t0, end = round(self.params.start * total), round(self.params.end * total)
+        dt = max(1, (end - t0) // self.params.events)
+        hook = GradualMagnitude(request.sparsity, request.allocation, t0, dt, self.params.events)
+        return TrialPlan(full_weight_mask(request.widths), request.parent(seed), {"init": seed}, hook, vars(hook))

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from ..pruning import grasp_scores, mask_from_scores
 from ..spaces.weight import WeightMask
-from .base import MaskRequest, SparseArm, TrialPlan, at_init
+from .base import ArmRequest, PerSeedArm, TrialPlan, at_init
 
 
-class Grasp(SparseArm):
+class Grasp(PerSeedArm):
     name = "grasp"
     spaces = ("weight",)
 
-    def plan(self, request: MaskRequest) -> TrialPlan:
-        scores = grasp_scores(request.parent, *request.probe_batch())
-        mask = mask_from_scores(scores, request.sparsity, request.config.search.allocation)
-        return at_init(request, WeightMask(tuple(mask)))
+    def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
+        scores = grasp_scores(request.parent(seed), *request.probe_data(seed))
+        mask = mask_from_scores(scores, request.sparsity, request.allocation)
+        return at_init(request, seed, WeightMask(tuple(mask)))

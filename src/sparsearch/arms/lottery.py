@@ -2,65 +2,87 @@
 Ticket Hypothesis"; rewinding to epoch k: Frankle et al. 2020, "Linear Mode Connectivity and
 the Lottery Ticket Hypothesis").
 
-Per seed, one pruning trajectory serves every target sparsity: train, remove
-`search.prune_rate` of the remaining weights by magnitude (`search.allocation`), rewind the
-survivors to the rewind point (init, or the dense parent after `search.rewind_epoch` epochs),
-retrain, and so on; when the next round would pass a target, the last trained weights are
-pruned to exactly that target. The winning ticket (mask at the target, weights at the rewind
-point) is the trial. Unlike the paper, the output layer is pruned like the others.
+Per seed, one pruning trajectory serves every target sparsity: train, remove `prune_rate` of
+the remaining weights by magnitude (`search.allocation`), rewind the survivors to the rewind
+point (init, or the dense parent after `rewind_epoch` epochs), retrain, and so on; when the
+next round would pass a target, the last trained weights are pruned to exactly that target.
+The winning ticket (mask at the target, weights at the rewind point) is the trial. Unlike the
+paper, the output layer is pruned like the others. Every seed advances in lockstep, so round r
+of all seeds is one population; each finished round is kept in the store.
 """
 
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import SparsearchError
 from ..nets.mlp import Layers
 from ..pruning import magnitude_scores, mask_from_scores
 from ..spaces.weight import WeightMask, full_weight_mask
-from .base import MaskRequest, SparseArm, TrialPlan
-from .training import first, train_alone, trained_parent, trained_spec
+from .base import Arm, ArmRequest, TrialPlan
+from .training import Training, trained_spec
 
 
-class Lottery(SparseArm):
+class LotteryParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    prune_rate: float = Field(0.2, gt=0, lt=1, description="fraction of the remaining weights removed per round")
+    rewind_epoch: int = Field(0, ge=0, description="rewind to the parent after this many epochs (0 = init)")
+
+
+class Lottery(Arm):
     name = "lottery"
     spaces = ("weight",)
+    Params = LotteryParams
 
-    def plan(self, request: MaskRequest) -> TrialPlan:
-        start, spec = rewind_point(request)
-        return TrialPlan(ticket(request), start, spec)
+    def check(self, epochs: int) -> None:
+        if self.params.rewind_epoch >= epochs:
+            raise SparsearchError(
+                f"arms.lottery.rewind_epoch: {self.params.rewind_epoch} must be below train.epochs ({epochs})"
+            )
 
+    def plan(self, request: ArmRequest) -> list[TrialPlan]:
+        starts = self.rewind_points(request)
+        tickets = self.tickets(request)
+        return [TrialPlan(tickets[seed], *starts[seed]) for seed in request.seeds]
 
-def rewind_point(request: MaskRequest):
-    """(weights, start spec) the ticket is rewound to: init, or the dense parent at epoch k."""
-    k = request.config.search.rewind_epoch
-    if k == 0:
-        return request.parent, {"init": request.seed}
-    return trained_parent(request, snapshot_epoch=k)[1], trained_spec(request, k)
+    def rewind_points(self, request: ArmRequest) -> dict[int, tuple[Layers, object]]:
+        """(weights, start spec) each seed's ticket is rewound to: init, or the dense parent at epoch k."""
+        k = self.params.rewind_epoch
+        if k == 0:
+            return {seed: (request.parent(seed), {"init": seed}) for seed in request.seeds}
+        parents = request.cache.trained_parents(request.seeds, snapshot_epoch=k)
+        return {seed: (parents[seed][1], trained_spec(seed, k)) for seed in request.seeds}
 
+    def tickets(self, request: ArmRequest) -> dict[int, WeightMask]:
+        """Each seed's lottery mask at this sparsity (the trajectory is computed once per run)."""
+        key = ("lottery", self.params, request.seeds)
+        if key not in request.memo:
+            request.memo[key] = self._trajectory(request)
+        return {seed: request.memo[key][seed][request.sparsity] for seed in request.seeds}
 
-def ticket(request: MaskRequest) -> WeightMask:
-    """The lottery mask of this seed at this sparsity (the trajectory is computed once per seed)."""
-    key = ("lottery", request.seed)
-    if key not in request.cache:
-        request.cache[key] = _trajectory(request)
-    return request.cache[key][request.sparsity]
-
-
-def _trajectory(request: MaskRequest) -> dict[float, WeightMask]:
-    search = request.config.search
-    start, _ = rewind_point(request)
-    trained, _ = trained_parent(request, snapshot_epoch=search.rewind_epoch or None)
-    mask, sparsity = full_weight_mask(request.widths), 0.0
-    tickets = {}
-    for target in search.sparsities:
-        while True:
-            following = 1 - (1 - sparsity) * (1 - search.prune_rate)
-            final = following >= target
-            pruned = prune_smallest(trained, mask, target if final else following, search.allocation)
-            if final:
-                tickets[target] = pruned
-                break
-            mask, sparsity = pruned, following
-            trained = first(train_alone(request, start, mask).final)
-    return tickets
+    def _trajectory(self, request: ArmRequest) -> dict[int, dict[float, WeightMask]]:
+        seeds, rate = request.seeds, self.params.prune_rate
+        starts = self.rewind_points(request)
+        parents = request.cache.trained_parents(seeds, snapshot_epoch=self.params.rewind_epoch or None)
+        trained = {seed: parents[seed][0] for seed in seeds}
+        masks = {seed: full_weight_mask(request.widths) for seed in seeds}
+        sparsity, rounds = 0.0, 1
+        tickets: dict[int, dict[float, WeightMask]] = {seed: {} for seed in seeds}
+        for target in request.sparsities:
+            while True:
+                following = 1 - (1 - sparsity) * (1 - rate)
+                final = following >= target
+                level = target if final else following
+                pruned = {s: prune_smallest(trained[s], masks[s], level, request.allocation) for s in seeds}
+                if final:
+                    for s in seeds:
+                        tickets[s][target] = pruned[s]
+                    break
+                masks, sparsity, rounds = pruned, following, rounds + 1
+                jobs = [Training(*starts[s], s, masks[s]) for s in seeds]
+                results = request.cache.trained(jobs, f"lottery round {rounds}")
+                trained = {s: final_weights for s, (final_weights, _) in zip(seeds, results)}
+        return tickets
 
 
 def prune_smallest(weights: Layers, mask: WeightMask, sparsity: float, allocation: str) -> WeightMask:

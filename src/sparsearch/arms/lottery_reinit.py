@@ -1,18 +1,21 @@
-"""`lottery_reinit`: the lottery ticket's mask with a fresh random initialisation, the control
-of Frankle & Carbin 2019 showing that the ticket's initial weights matter."""
+"""`lottery_reinit`: the lottery ticket's mask (`[arms.lottery]` settings) with a fresh random
+initialisation, the control of Frankle & Carbin 2019 showing that the ticket's initial weights
+matter."""
 
 from __future__ import annotations
 
-from ..nets.mlp import init_parent
 from ..seeding import stable_seed
-from .base import MaskRequest, SparseArm, TrialPlan
-from .lottery import ticket
+from .base import Arm, ArmRequest, TrialPlan
 
 
-class LotteryReinit(SparseArm):
+class LotteryReinit(Arm):
     name = "lottery_reinit"
     spaces = ("weight",)
 
-    def plan(self, request: MaskRequest) -> TrialPlan:
-        seed = stable_seed("reinit", request.seed)
-        return TrialPlan(ticket(request), init_parent(request.widths, seed), {"init": seed})
+    def plan(self, request: ArmRequest) -> list[TrialPlan]:
+        tickets = request.peer("lottery").tickets(request)
+        plans = []
+        for seed in request.seeds:
+            fresh = stable_seed("reinit", seed)
+            plans.append(TrialPlan(tickets[seed], request.trainer.parent.init(fresh), {"init": fresh}))
+        return plans

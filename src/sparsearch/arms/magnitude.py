@@ -3,29 +3,43 @@ both Weights and Connections for Efficient Neural Networks").
 
 Weight space: global or per-layer (`search.allocation`) magnitude of the trained weights.
 Node space: a unit's score is the sum of its incoming weights' |w|. Retraining starts from the
-trained weights (`search.rewind = "finetune"`) or from the initialisation (`"init"`).
+trained weights (`rewind = "finetune"`) or from the initialisation (`"init"`). The parents of
+all seeds are trained as one population.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
 from ..pruning import magnitude_scores, mask_from_scores
 from ..spaces.node import mask_from_unit_scores, unit_scores
 from ..spaces.weight import WeightMask
-from .base import MaskRequest, SparseArm, TrialPlan, at_init
-from .training import trained_parent, trained_spec
+from .base import Arm, ArmRequest, TrialPlan, at_init
+from .training import trained_spec
 
 
-class Magnitude(SparseArm):
+class Magnitude(Arm):
     name = "magnitude"
     spaces = ("node", "weight")
 
-    def plan(self, request: MaskRequest) -> TrialPlan:
-        trained, _ = trained_parent(request)
-        scores = magnitude_scores(trained)
-        if request.space == "node":
-            mask = mask_from_unit_scores(unit_scores(scores), request.sparsity)
-        else:
-            mask = WeightMask(tuple(mask_from_scores(scores, request.sparsity, request.config.search.allocation)))
-        if request.config.search.rewind == "init":
-            return at_init(request, mask)
-        return TrialPlan(mask, trained, trained_spec(request, request.config.train.epochs))
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        rewind: Literal["finetune", "init"] = "finetune"
+
+    def plan(self, request: ArmRequest) -> list[TrialPlan]:
+        parents = request.cache.trained_parents(request.seeds)
+        plans = []
+        for seed in request.seeds:
+            trained, _ = parents[seed]
+            scores = magnitude_scores(trained)
+            if request.space == "node":
+                mask = mask_from_unit_scores(unit_scores(scores), request.sparsity)
+            else:
+                mask = WeightMask(tuple(mask_from_scores(scores, request.sparsity, request.allocation)))
+            if self.params.rewind == "init":
+                plans.append(at_init(request, seed, mask))
+            else:
+                plans.append(TrialPlan(mask, trained, trained_spec(seed, request.trainer.recipe.epochs)))
+        return plans

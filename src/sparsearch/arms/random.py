@@ -7,18 +7,17 @@ from __future__ import annotations
 from ..pruning import mask_from_scores, random_scores
 from ..spaces.node import sample_mask
 from ..spaces.weight import WeightMask
-from .base import MaskRequest, SparseArm, TrialPlan, at_init
+from .base import ArmRequest, PerSeedArm, TrialPlan, at_init
 
 
-class Random(SparseArm):
+class Random(PerSeedArm):
     name = "random"
     spaces = ("node", "weight")
 
-
-    def plan(self, request: MaskRequest) -> TrialPlan:
+    def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
+        rng = request.rng(self.name, seed)
         if request.space == "node":
-            return at_init(request, sample_mask(request.hidden, request.sparsity, request.rng))
-        shapes = [tuple(w.shape) for w, _ in request.parent]
-        scores = random_scores(shapes, request.rng)
-        mask = mask_from_scores(scores, request.sparsity, request.config.search.allocation)
-        return at_init(request, WeightMask(tuple(mask)))
+            return at_init(request, seed, sample_mask(request.hidden, request.sparsity, rng))
+        shapes = [tuple(w.shape) for w, _ in request.parent(seed)]
+        mask = mask_from_scores(random_scores(shapes, rng), request.sparsity, request.allocation)
+        return at_init(request, seed, WeightMask(tuple(mask)))

@@ -1,25 +1,30 @@
-"""`shuffle`: the mask of a pruning-at-init arm (`search.shuffle_of`), permuted at random within
-each layer: same per-layer sparsity, no other information (Frankle et al. 2021, "Pruning Neural
-Networks at Initialization: Why Are We Missing the Mark?")."""
+"""`shuffle`: the mask of a pruning-at-init arm (`of`, configured as that arm is in this
+experiment), permuted at random within each layer: same per-layer sparsity, no other
+information (Frankle et al. 2021, "Pruning Neural Networks at Initialization: Why Are We
+Missing the Mark?")."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from ..pruning import shuffle_within_layers
 from ..spaces.weight import WeightMask
-from .base import MaskRequest, SparseArm, TrialPlan, arm_stream, at_init
-
-PRUNING_AT_INIT = ("random", "snip", "grasp", "synflow")
+from .base import Arm, ArmRequest, TrialPlan, at_init
 
 
-class Shuffle(SparseArm):
+class Shuffle(Arm):
     name = "shuffle"
     spaces = ("weight",)
 
-    def plan(self, request: MaskRequest) -> TrialPlan:
-        from . import ARMS
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        of: Literal["random", "snip", "grasp", "synflow"] = "snip"
 
-        source = request.config.search.shuffle_of
-        original = ARMS[source].plan(replace(request, rng=arm_stream(source, request.seed, request.sparsity)))
-        return at_init(request, WeightMask(tuple(shuffle_within_layers(list(original.mask.layers), request.rng))))
+    def plan(self, request: ArmRequest) -> list[TrialPlan]:
+        plans = []
+        for seed, original in zip(request.seeds, request.peer(self.params.of).plan(request)):
+            shuffled = shuffle_within_layers(list(original.mask.layers), request.rng(self.name, seed))
+            plans.append(at_init(request, seed, WeightMask(tuple(shuffled))))
+        return plans

@@ -7,16 +7,16 @@ from __future__ import annotations
 from ..pruning import mask_from_scores, snip_scores
 from ..spaces.node import mask_from_unit_scores, unit_scores
 from ..spaces.weight import WeightMask
-from .base import MaskRequest, SparseArm, TrialPlan, at_init
+from .base import ArmRequest, PerSeedArm, TrialPlan, at_init
 
 
-class Snip(SparseArm):
+class Snip(PerSeedArm):
     name = "snip"
     spaces = ("node", "weight")
 
-    def plan(self, request: MaskRequest) -> TrialPlan:
-        scores = snip_scores(request.parent, *request.probe_batch())
+    def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
+        scores = snip_scores(request.parent(seed), *request.probe_data(seed))
         if request.space == "node":
-            return at_init(request, mask_from_unit_scores(unit_scores(scores), request.sparsity))
-        mask = mask_from_scores(scores, request.sparsity, request.config.search.allocation)
-        return at_init(request, WeightMask(tuple(mask)))
+            return at_init(request, seed, mask_from_unit_scores(unit_scores(scores), request.sparsity))
+        mask = mask_from_scores(scores, request.sparsity, request.allocation)
+        return at_init(request, seed, WeightMask(tuple(mask)))

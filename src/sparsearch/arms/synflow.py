@@ -1,20 +1,24 @@
 """`synflow`: data-free pruning at initialisation by iterative synaptic flow, |dR/dw * w| on an
-all-ones input through |W|, rescored `search.synflow_iterations` times on an exponential
-schedule (Tanaka et al. 2020, "Pruning neural networks without any data by iteratively
-conserving synaptic flow")."""
+all-ones input through |W|, rescored `iterations` times on an exponential schedule (Tanaka et
+al. 2020, "Pruning neural networks without any data by iteratively conserving synaptic flow")."""
 
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from ..pruning import synflow_mask
 from ..spaces.weight import WeightMask
-from .base import MaskRequest, SparseArm, TrialPlan, at_init
+from .base import ArmRequest, PerSeedArm, TrialPlan, at_init
 
 
-class Synflow(SparseArm):
+class Synflow(PerSeedArm):
     name = "synflow"
     spaces = ("weight",)
 
-    def plan(self, request: MaskRequest) -> TrialPlan:
-        search = request.config.search
-        mask = synflow_mask(request.parent, request.sparsity, search.allocation, search.synflow_iterations)
-        return at_init(request, WeightMask(tuple(mask)))
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        iterations: int = Field(100, ge=1, description="rescoring rounds of the exponential schedule")
+
+    def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
+        mask = synflow_mask(request.parent(seed), request.sparsity, request.allocation, self.params.iterations)
+        return at_init(request, seed, WeightMask(tuple(mask)))

@@ -1,39 +1,106 @@
-"""Training an arm may need before it can choose a mask (the trained dense parent, lottery
-rounds), through the same population engine, cached per run so arms and sparsities share it."""
+"""Training an arm needs before it can choose a mask (trained dense parents, lottery rounds).
+
+Every such training runs as one population across seeds through the run's `Trainer`, and its
+result is cached twice: in memory for the run (arms and sparsities share it), and in the
+store, keyed by a hash of everything that determines it, so a resumed run retrains nothing
+that was finished (an interrupted lottery keeps its finished rounds)."""
 
 from __future__ import annotations
 
-from ..engine.trainer import Curves, train_population
+import hashlib
+import json
+from dataclasses import dataclass
+
+import torch
+
+from ..engine import RECIPE_VERSION
+from ..engine.trainer import Trainer
 from ..nets.mlp import Layers
+from ..progress import Progress
 from ..spaces.weight import WeightMask
-from .base import MaskRequest
 
 
-def train_alone(request: MaskRequest, start: Layers, mask: WeightMask | None = None, snapshot_epoch=None) -> Curves:
-    """Train one network of this seed (its data order, the recipe's epochs) from `start`."""
-    layers = [(w.unsqueeze(0), b.unsqueeze(0)) for w, b in start]
-    masks = None if mask is None else [m.unsqueeze(0) for m in mask.layers]
-    return train_population(
-        layers, [request.seed], request.data, request.config.train, masks=masks, snapshot_epoch=snapshot_epoch,
-        max_memory=request.config.engine.max_memory,
-    )
+@dataclass(frozen=True)
+class Training:
+    """One network to train with the recipe: from `start` (described by `start_spec`), in the
+    data order of `seed`, with its weights masked by `mask` if given."""
+
+    start: Layers
+    start_spec: object
+    seed: int
+    mask: WeightMask | None = None
 
 
-def first(layers: Layers) -> Layers:
-    """The only network of a population of one, unstacked."""
-    return [(w[0], b[0]) for w, b in layers]
+def trained_spec(seed: int, epochs: int) -> dict:
+    """The start spec of weights obtained by training seed's dense parent `epochs` epochs."""
+    return {"trained_parent": seed, "epochs": epochs}
 
 
-def trained_parent(request: MaskRequest, snapshot_epoch: int | None = None) -> tuple[Layers, Layers | None]:
-    """The seed's dense parent after training with the recipe, and (if asked) after
-    `snapshot_epoch` epochs. Cached per run."""
-    key = ("trained-parent", request.seed, snapshot_epoch)
-    if key not in request.cache:
-        curves = train_alone(request, request.parent, snapshot_epoch=snapshot_epoch)
-        request.cache[key] = (first(curves.final), first(curves.snapshot) if curves.snapshot else None)
-    return request.cache[key]
+class TrainingCache:
+    """Parents at initialisation and trained networks of one run, backed by the store's artifacts."""
+
+    def __init__(self, trainer: Trainer, base_spec: dict, store=None, progress: Progress | None = None):
+        self.trainer, self.base_spec, self.store = trainer, base_spec, store
+        self.progress = progress or Progress()
+        self.parents: dict[int, Layers] = {}
+        self.memory: dict[str, Layers] = {}
+        self.trained_now = 0  # networks this run had to train (not found in memory or the store)
+
+    def parent(self, seed: int) -> Layers:
+        if seed not in self.parents:
+            self.parents[seed] = self.trainer.parent.init(seed)
+        return self.parents[seed]
+
+    def key(self, job: Training, epochs: int) -> str:
+        spec = {**self.base_spec, "start": job.start_spec, "order_seed": job.seed, "epochs": epochs,
+                "mask": None if job.mask is None else job.mask.digest()}
+        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+    def trained(self, jobs: list[Training], label: str, snapshot_epoch: int | None = None) -> list[tuple[Layers, Layers | None]]:
+        """(final weights, weights after `snapshot_epoch` epochs or None) of each job; the jobs
+        not cached are trained together as one population (all masked or none)."""
+        epochs = self.trainer.recipe.epochs
+        wanted = [epochs] + ([snapshot_epoch] if snapshot_epoch else [])
+        keys = [[self.key(job, e) for e in wanted] for job in jobs]
+        self._load([k for ks in keys for k in ks if k not in self.memory])
+        missing = [i for i, ks in enumerate(keys) if any(k not in self.memory for k in ks)]
+        if missing:
+            self._train([jobs[i] for i in missing], [keys[i] for i in missing], label, snapshot_epoch)
+        return [(self.memory[ks[0]], self.memory[ks[1]] if snapshot_epoch else None) for ks in keys]
+
+    def _load(self, keys: list[str]) -> None:
+        if self.store is not None and keys:
+            for key, tensors in self.store.artifacts(keys).items():
+                self.memory[key] = _layers(tensors)
+
+    def _train(self, jobs: list[Training], keys: list[list[str]], label: str, snapshot_epoch: int | None) -> None:
+        layers = [(torch.stack([j.start[i][0] for j in jobs]), torch.stack([j.start[i][1] for j in jobs]))
+                  for i in range(len(jobs[0].start))]
+        masks = None
+        if jobs[0].mask is not None:
+            masks = [torch.stack([j.mask.layers[i] for j in jobs]) for i in range(len(layers))]
+        self.progress.phase(label, len(jobs) * self.trainer.recipe.epochs)
+        curves = self.trainer.train(layers, [j.seed for j in jobs], masks=masks, snapshot_epoch=snapshot_epoch,
+                                    on_epoch=self.progress.advance, evaluate_epochs=False)
+        found = {}
+        for p, ks in enumerate(keys):
+            found[ks[0]] = [(w[p].clone(), b[p].clone()) for w, b in curves.final]
+            if snapshot_epoch:
+                found[ks[1]] = [(w[p].clone(), b[p].clone()) for w, b in curves.snapshot]
+        if self.store is not None:
+            self.store.record_artifacts({key: _tensors(value) for key, value in found.items()})
+        self.memory.update(found)
+        self.trained_now += len(jobs)
+
+    def trained_parents(self, seeds: tuple[int, ...], snapshot_epoch: int | None = None):
+        """Each seed's dense parent trained with the recipe (and, if asked, after `snapshot_epoch` epochs)."""
+        jobs = [Training(self.parent(s), {"init": s}, s) for s in seeds]
+        return dict(zip(seeds, self.trained(jobs, "trained parents", snapshot_epoch)))
 
 
-def trained_spec(request: MaskRequest, epochs: int) -> dict:
-    """The start spec of weights obtained by training this seed's dense parent `epochs` epochs."""
-    return {"trained_parent": request.seed, "epochs": epochs}
+def _tensors(layers: Layers) -> dict[str, torch.Tensor]:
+    return {f"{i}.{name}": t.contiguous() for i, (w, b) in enumerate(layers) for name, t in (("w", w), ("b", b))}
+
+
+def _layers(tensors: dict[str, torch.Tensor]) -> Layers:
+    return [(tensors[f"{i}.w"], tensors[f"{i}.b"]) for i in range(len(tensors) // 2)]

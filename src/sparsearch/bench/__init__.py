@@ -30,8 +30,8 @@ import torch
 from ..config import TrainConfig, config_from_dict
 from ..data import Dataset, load_dataset
 from ..engine.trainer import train_population
-from ..experiment import Progress
-from ..nets.mlp import Layers, init_parent, parent_widths
+from ..progress import Progress
+from ..nets.mlp import Layers, forward, init_parent, parent_widths
 from ..seeding import generator
 from ..spaces.node import NodeMask, compact, sample_mask
 from .ensemble import ensemble_train
@@ -112,9 +112,9 @@ def train_with(method: str, nets: Networks, data: Dataset, recipe: TrainConfig) 
         ensemble_train(nets.compacted(), nets.seeds, data, recipe)
     elif method == "engine-masked":
         layers, masks = nets.masked()
-        train_population(layers, nets.seeds, data, recipe, masks=masks)
+        train_population(forward, layers, nets.seeds, data, recipe, masks=masks)
     else:
-        train_population(nets.compacted(), nets.seeds, data, recipe)
+        train_population(forward, nets.compacted(), nets.seeds, data, recipe)
 
 
 def run_bench(

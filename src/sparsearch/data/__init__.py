@@ -1,19 +1,29 @@
-"""Dataset loaders: every dataset comes back split by `data.seed` and standardized with train statistics."""
+"""Datasets: every dataset comes back split by `data.seed` and standardized with train statistics.
+
+Built-in loaders are registered by name; a user registers their own with `register_dataset`,
+or passes arrays directly with `Dataset.from_arrays`."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
+import numpy as np
 import torch
 
 from ..config import DataConfig
+from ..errors import SparsearchError
 from . import builtin, cifar, idx
 from .splits import Pool, split, standardize
 
-__all__ = ["LOADERS", "Dataset", "load_dataset"]
+__all__ = ["LOADERS", "Dataset", "load_dataset", "register_dataset"]
 
-LOADERS: dict[str, Callable[[DataConfig], Pool]] = {
+Loader = Callable[[DataConfig], object]
+"""Returns a `Pool`, a `Dataset`, or arrays `(x, y)` / `(x, y, x_test, y_test)`."""
+
+LOADERS: dict[str, Loader] = {
     "digits": builtin.digits,
     "mnist1d": builtin.mnist1d,
     "synthetic": builtin.synthetic,
@@ -21,6 +31,16 @@ LOADERS: dict[str, Callable[[DataConfig], Pool]] = {
     "fashion_mnist": idx.fashion_mnist,
     "cifar10": cifar.cifar10,
 }
+
+
+def register_dataset(name: str, loader: Loader) -> None:
+    """Make `[data] name = NAME` load with `loader(data_config)`, which returns a `Dataset` or
+    arrays `(x, y)` or `(x, y, x_test, y_test)` (split and standardized like the built-ins)."""
+    if not isinstance(name, str) or not name:
+        raise SparsearchError(f"register_dataset: name must be a non-empty string, got {name!r}")
+    if not callable(loader):
+        raise SparsearchError(f"register_dataset: loader for {name!r} must be callable, got {loader!r}")
+    LOADERS[name] = loader
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,10 +60,63 @@ class Dataset:
     def n_features(self) -> int:
         return self.x_train.shape[1]
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of every split's arrays (shape, dtype and bytes) and the class count: what
+        trial keys record about the data, so different arrays never share a trial."""
+        h = hashlib.sha256(repr(self.n_classes).encode())
+        for t in (self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test):
+            array = np.ascontiguousarray(t.numpy())
+            h.update(f"{array.dtype}{array.shape}".encode())
+            h.update(array.tobytes())
+        return h.hexdigest()
 
-def load_dataset(cfg: DataConfig) -> Dataset:
-    """Read or generate `cfg.name`, split it by `cfg.seed` and standardize it with the train split's statistics."""
-    pool = LOADERS[cfg.name](cfg)
+    @classmethod
+    def from_arrays(cls, x, y, *, x_test=None, y_test=None, name: str = "arrays", seed: int = 0,
+                    val_fraction: float = 0.2, test_fraction: float = 0.2) -> "Dataset":
+        """A dataset from arrays: x [N, ...] (flattened to features), integer labels y [N] in
+        0..C-1. Without `x_test`, `test_fraction` of the examples become the test split; then
+        `val_fraction` of the rest the validation split (fixed by `seed`). Features are
+        standardized with the train split's statistics."""
+        config = DataConfig(name=name, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
+        test = None if x_test is None else (x_test, y_test)
+        return _from_pool(_pool(name, x, y, test), config)
+
+
+def _pool(name: str, x, y, test=None) -> Pool:
+    """Validate user arrays into a Pool; every problem is one SparsearchError line."""
+
+    def features(a, what: str) -> np.ndarray:
+        a = np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a)
+        if a.ndim < 2 or not np.issubdtype(a.dtype, np.number):
+            raise SparsearchError(f"{name}: {what} must be a numeric array [examples, features...], got shape "
+                                  f"{a.shape} of {a.dtype}")
+        a = a.reshape(len(a), -1).astype(np.float32)
+        if not np.isfinite(a).all():
+            raise SparsearchError(f"{name}: {what} holds NaN or infinite values; clean the features first")
+        return a
+
+    def labels(a, n: int, what: str) -> np.ndarray:
+        a = np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a)
+        if a.shape != (n,) or not np.issubdtype(a.dtype, np.integer) or (a < 0).any():
+            raise SparsearchError(f"{name}: {what} must be {n} non-negative integer labels, got shape {a.shape} "
+                                  f"of {a.dtype}")
+        return a.astype(np.int64)
+
+    x = features(x, "x")
+    y = labels(y, len(x), "y")
+    if test is not None:
+        if test[1] is None:
+            raise SparsearchError(f"{name}: x_test was given without y_test; pass both or neither")
+        x_test = features(test[0], "x_test")
+        if x_test.shape[1] != x.shape[1]:
+            raise SparsearchError(f"{name}: x_test has {x_test.shape[1]} features, x has {x.shape[1]}")
+        test = (x_test, labels(test[1], len(x_test), "y_test"))
+    n_classes = int(max(y.max(), test[1].max() if test is not None else 0)) + 1
+    return Pool(x=x, y=y, n_classes=n_classes, test=test)
+
+
+def _from_pool(pool: Pool, cfg: DataConfig) -> Dataset:
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = split(pool, cfg)
     x_train, x_val, x_test = standardize(x_train, x_val, x_test)
     return Dataset(
@@ -56,3 +129,19 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         y_test=torch.as_tensor(y_test, dtype=torch.int64),
         n_classes=pool.n_classes,
     )
+
+
+def load_dataset(cfg: DataConfig) -> Dataset:
+    """Read or generate `cfg.name`, split it by `cfg.seed` and standardize it with the train split's statistics."""
+    if cfg.name not in LOADERS:
+        raise SparsearchError(f"data.name: unknown dataset {cfg.name!r}; known: {', '.join(sorted(LOADERS))} "
+                              f"(or sparsearch.register_dataset)")
+    loaded = LOADERS[cfg.name](cfg)
+    if isinstance(loaded, Dataset):
+        return loaded
+    if not isinstance(loaded, Pool):
+        if not isinstance(loaded, tuple) or len(loaded) not in (2, 4):
+            raise SparsearchError(f"dataset {cfg.name!r}: its loader must return a Dataset or arrays (x, y) or "
+                                  f"(x, y, x_test, y_test), got {type(loaded).__name__}")
+        loaded = _pool(cfg.name, loaded[0], loaded[1], tuple(loaded[2:]) or None)
+    return _from_pool(loaded, cfg)

@@ -1,6 +1,12 @@
-"""Weight masks of a population: applied in the forward pass, re-applied after every optimizer
-step so pruned weights stay exactly zero (momentum cannot revive them), and optionally changed
-during training by per-network hooks (gradual pruning)."""
+"""Weight masks of a population: pruned weights are set to exactly zero before training and
+again after every optimizer step (so momentum cannot revive them), and masks may change during
+training through per-network hooks (gradual pruning).
+
+The forward pass uses the weights as they are, with no multiply by the mask: pruned weights are
+already zero there, so the logits are bitwise those of `w * mask`, and so is the gradient of
+every kept weight. Pruned weights receive a gradient (and SGD/Adam state) of their own, but the
+optimizers are elementwise and the weight is zeroed after each step, so no kept weight and no
+result changes; the step saves a multiply per layer forward and backward."""
 
 from __future__ import annotations
 
@@ -25,10 +31,6 @@ class Masking:
         self.masks = [m.to(torch.float32) for m in masks]
         self.hooks = hooks if hooks is not None and any(h is not None for h in hooks) else None
         self.step = 0
-
-    def apply(self, layers: Layers) -> Layers:
-        """The effective (masked) layers, differentiable with respect to `layers`."""
-        return [(w * m, b) for (w, b), m in zip(layers, self.masks)]
 
     @torch.no_grad()
     def zero_pruned(self, layers: Layers) -> None:

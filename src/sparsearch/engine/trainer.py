@@ -18,10 +18,13 @@ from torch import Tensor
 
 from ..config import TrainConfig
 from ..data import Dataset
-from ..nets.mlp import Layers, forward
+from ..nets.base import Parent
+from ..nets.mlp import Layers
 from ..seeding import generator
 from .chunking import DEFAULT_MAX_MEMORY, chunk_slices
 from .masking import Masking, StepHook
+
+Forward = Callable[[Layers, Tensor], Tensor]
 
 EVAL_CACHE_BYTES = 8 * 2**20
 """Evaluation runs on chunks of examples whose widest activation, P x rows x width floats,
@@ -70,7 +73,7 @@ def batch_orders(order_seeds: list[int], n: int, batch_size: int) -> Iterator[Te
             yield perms[:, start : start + batch_size]
 
 
-def per_network_loss(layers: Layers, x: Tensor, y: Tensor) -> Tensor:
+def per_network_loss(forward: Forward, layers: Layers, x: Tensor, y: Tensor) -> Tensor:
     """Mean cross-entropy of each network on its own batch: x [P, B, in], y [P, B] -> [P]."""
     logits = forward(layers, x)
     losses = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
@@ -78,15 +81,15 @@ def per_network_loss(layers: Layers, x: Tensor, y: Tensor) -> Tensor:
 
 
 def sgd_steps(
-    layers: Layers, optimizer, data: Dataset, batches: Iterator[Tensor], steps: int, masking: Masking | None = None
+    forward: Forward, layers: Layers, optimizer, data: Dataset, batches: Iterator[Tensor], steps: int,
+    masking: Masking | None = None,
 ) -> Tensor:
     """Run `steps` optimizer steps; return the example-weighted mean training loss [P]."""
     total = torch.zeros(layers[0][0].shape[0], dtype=torch.float64)
     seen = 0
     for _ in range(steps):
         idx = next(batches)
-        effective = layers if masking is None else masking.apply(layers)
-        loss = per_network_loss(effective, data.x_train[idx], data.y_train[idx])
+        loss = per_network_loss(forward, layers, data.x_train[idx], data.y_train[idx])
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         optimizer.step()
@@ -98,7 +101,7 @@ def sgd_steps(
 
 
 @torch.no_grad()
-def evaluate(layers: Layers, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+def evaluate(forward: Forward, layers: Layers, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """(mean loss, accuracy) of every network on the shared examples x [N, in]: two [P] tensors."""
     population = layers[0][0].shape[0]
     loss_sum = torch.zeros(population, dtype=torch.float64)
@@ -119,6 +122,7 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 
 
 def train_population(
+    forward: Forward,
     layers: Layers,
     order_seeds: list[int],
     data: Dataset,
@@ -128,11 +132,13 @@ def train_population(
     hooks: list[StepHook | None] | None = None,
     snapshot_epoch: int | None = None,
     max_memory: int = DEFAULT_MAX_MEMORY,
+    evaluate_epochs: bool = True,
 ) -> Curves:
     """Train the stacked networks `layers` for `recipe.epochs`; network p reads data in the
     order of `order_seeds[p]`. With `masks` (bool [P, in, out] per layer) the weights are
     masked throughout, and `hooks` may change a network's mask after any step. Returns
-    per-epoch train loss, val and test accuracy, and the final parameters and masks.
+    per-epoch train loss, val and test accuracy (empty [P, 0] without `evaluate_epochs`, for
+    trainings whose curves nobody reads), and the final parameters and masks.
 
     The population is trained in chunks (`chunking.py`) within `max_memory` bytes."""
     widths = (layers[0][0].shape[1], *(w.shape[2] for w, _ in layers))
@@ -140,15 +146,16 @@ def train_population(
     for part in chunk_slices(len(order_seeds), widths, recipe.batch_size, max_memory):
         parts.append(
             _train_chunk(
-                [(w[part], b[part]) for w, b in layers], order_seeds[part], data, recipe, on_epoch,
+                forward, [(w[part], b[part]) for w, b in layers], order_seeds[part], data, recipe, on_epoch,
                 None if masks is None else [m[part] for m in masks], None if hooks is None else hooks[part],
-                snapshot_epoch,
+                snapshot_epoch, evaluate_epochs,
             )
         )
     return _joined(parts)
 
 
-def _train_chunk(layers, order_seeds, data, recipe, on_epoch, masks, hooks, snapshot_epoch) -> Curves:
+def _train_chunk(forward, layers, order_seeds, data, recipe, on_epoch, masks, hooks, snapshot_epoch,
+                 evaluate_epochs) -> Curves:
     start = time.perf_counter()
     params = trainable(layers)
     masking = None if masks is None else Masking(masks, hooks)
@@ -160,15 +167,20 @@ def _train_chunk(layers, order_seeds, data, recipe, on_epoch, masks, hooks, snap
     losses, vals, tests = [], [], []
     snapshot = None
     for epoch in range(1, recipe.epochs + 1):
-        losses.append(sgd_steps(params, optimizer, data, batches, steps_per_epoch(n, recipe.batch_size), masking))
-        vals.append(evaluate(params, data.x_val, data.y_val)[1])
-        tests.append(evaluate(params, data.x_test, data.y_test)[1])
+        losses.append(
+            sgd_steps(forward, params, optimizer, data, batches, steps_per_epoch(n, recipe.batch_size), masking)
+        )
+        if evaluate_epochs:
+            vals.append(evaluate(forward, params, data.x_val, data.y_val)[1])
+            tests.append(evaluate(forward, params, data.x_test, data.y_test)[1])
         if epoch == snapshot_epoch:
             snapshot = _detached(params)
         if on_epoch is not None:
             on_epoch(len(order_seeds))
+    empty = torch.zeros(len(order_seeds), 0)
     return Curves(
-        torch.stack(losses, 1), torch.stack(vals, 1), torch.stack(tests, 1), time.perf_counter() - start,
+        torch.stack(losses, 1), torch.stack(vals, 1) if vals else empty, torch.stack(tests, 1) if tests else empty,
+        time.perf_counter() - start,
         _detached(params), None if masking is None else masking.final(), snapshot,
     )
 
@@ -195,3 +207,38 @@ def _joined(parts: list[Curves]) -> Curves:
 
 def _detached(params: Layers) -> Layers:
     return [(w.detach().clone(), b.detach().clone()) for w, b in params]
+
+
+@dataclass(frozen=True, eq=False)
+class Trainer:
+    """The engine bound once to a parent kind, the data, the training recipe and the limits
+    (memory budget, population size): what arms and experiments train through."""
+
+    parent: Parent
+    data: Dataset
+    recipe: TrainConfig
+    max_memory: int = DEFAULT_MAX_MEMORY
+    max_population: int = 256
+
+    def train(
+        self,
+        layers: Layers,
+        order_seeds: list[int],
+        *,
+        masks: list[Tensor] | None = None,
+        hooks: list[StepHook | None] | None = None,
+        snapshot_epoch: int | None = None,
+        on_epoch: Callable[[int], None] | None = None,
+        evaluate_epochs: bool = True,
+    ) -> Curves:
+        """Train the stacked networks `layers` with the recipe (see `train_population`)."""
+        return train_population(
+            self.parent.forward, layers, order_seeds, self.data, self.recipe, on_epoch, masks=masks, hooks=hooks,
+            snapshot_epoch=snapshot_epoch, max_memory=self.max_memory, evaluate_epochs=evaluate_epochs,
+        )
+
+    def evaluate(self, layers: Layers, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        return evaluate(self.parent.forward, layers, x, y)
+
+    def steps_per_epoch(self) -> int:
+        return steps_per_epoch(self.data.x_train.shape[0], self.recipe.batch_size)

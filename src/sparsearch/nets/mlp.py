@@ -8,9 +8,11 @@ parent built with seed s equals `nn.Sequential(nn.Linear, ...)` built after `tor
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+import torch.nn.utils.prune  # noqa: F401  (nn.utils.prune)
 
 Layers = list[tuple[Tensor, Tensor]]
 """One (weight, bias) pair per layer; stacked: weight [P, in, out], bias [P, out]."""
@@ -58,3 +60,53 @@ def state_dict(layers: Layers) -> dict[str, Tensor]:
 def from_state_dict(state: dict[str, Tensor]) -> Layers:
     """The inverse of `state_dict`."""
     return [(state[f"{2 * i}.weight"].t().contiguous(), state[f"{2 * i}.bias"]) for i in range(len(state) // 2)]
+
+
+@dataclass(frozen=True)
+class MLP:
+    """The `mlp` parent kind: features -> hidden ReLU layers -> classes."""
+
+    widths: tuple[int, ...]
+    kind: str = "mlp"
+
+    @classmethod
+    def from_config(cls, config, n_features: int, n_classes: int) -> "MLP":
+        return cls(parent_widths(n_features, config.hidden, n_classes))
+
+    def spec(self) -> dict:
+        return {"kind": self.kind, "widths": list(self.widths)}
+
+    def init(self, seed: int) -> Layers:
+        return init_parent(self.widths, seed)
+
+    def forward(self, params: Layers, x: Tensor) -> Tensor:
+        return forward(params, x)
+
+    def compact(self, params: Layers, masks) -> Layers:
+        from ..spaces.node import compact
+
+        return compact(params, masks)
+
+    def cost(self, mask):
+        return mask.cost(self.widths)
+
+    def state_dict(self, params: Layers) -> dict[str, Tensor]:
+        return state_dict(params)
+
+    def from_state_dict(self, state: dict[str, Tensor]) -> Layers:
+        return from_state_dict(state)
+
+    def module(self, params: Layers, weight_mask=None) -> nn.Sequential:
+        """`nn.Sequential(Linear, ReLU, ..., Linear)` holding `params` (at their own widths); with
+        a `weight_mask`, each Linear carries it as `torch.nn.utils.prune`'s `weight_mask` buffer."""
+        widths = (params[0][0].shape[0], *(w.shape[1] for w, _ in params))
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+            layers += [nn.Linear(a, b)] + ([nn.ReLU()] if i < len(params) - 1 else [])
+        module = nn.Sequential(*layers)
+        module.load_state_dict(state_dict(params))
+        if weight_mask is not None:
+            linears = [m for m in module if isinstance(m, nn.Linear)]
+            for linear, keep in zip(linears, weight_mask.layers):
+                nn.utils.prune.custom_from_mask(linear, "weight", keep.t().to(linear.weight.dtype))
+        return module

@@ -70,11 +70,15 @@ def kept_per_layer(shapes: list[tuple[int, int]], sparsity: float, allocation: s
 
 def _keep_top(scores: Tensor, k: int) -> Tensor:
     """Bool mask over flat `scores` keeping the k highest; NaN counts as -inf; among equal
-    scores the lower index is kept (stable sort on -score)."""
+    scores the lower index is kept (what a stable sort on -score keeps). Found through the
+    k-th largest score (`topk`) rather than a full sort: several times faster, same mask."""
     key = torch.where(torch.isnan(scores), torch.full_like(scores, float("-inf")), scores)
-    order = torch.argsort(-key, stable=True)
-    keep = torch.zeros(scores.numel(), dtype=torch.bool, device=scores.device)
-    keep[order[:k]] = True
+    if k <= 0 or k >= key.numel():
+        return torch.full((key.numel(),), k > 0, dtype=torch.bool, device=scores.device)
+    threshold = torch.topk(key, k, sorted=False).values.min()
+    keep = key > threshold
+    tied = torch.nonzero(key == threshold).flatten()[: k - int(keep.sum())]
+    keep[tied] = True
     return keep
 
 

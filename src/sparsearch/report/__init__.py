@@ -8,7 +8,6 @@ from ..store import Store
 from ..config import config_from_dict, tomllib
 from . import figures
 from .data import ReportData, collect
-from .elastic import write_elastic_report
 from .environment import environment
 from .files import SavedFigure, save
 from .page import render
@@ -37,12 +36,15 @@ CAPTIONS = {
 def write_report(store: Store, experiment: str, out_dir: Path) -> Path:
     """Write index.html and every figure as PNG and SVG into out_dir; return index.html's path.
 
-    Raises SparsearchError if the store has no such experiment or it has no trained network."""
-    out_dir = Path(out_dir)
+    Raises SparsearchError if the store has no such experiment or it has nothing to show."""
+    from ..kinds import KINDS
+
     config = config_from_dict(tomllib.loads(store.config_of(experiment)))
-    if config.search.space == "elastic":
-        out_dir.mkdir(parents=True, exist_ok=True)
-        return write_elastic_report(store, experiment, config, out_dir)
+    return KINDS[config.experiment.kind].report(store, experiment, config, Path(out_dir))
+
+
+def write_mask_report(store: Store, experiment: str, config, out_dir: Path) -> Path:
+    """The report of a mask study."""
     data = collect(store, experiment)
     out_dir.mkdir(parents=True, exist_ok=True)
     index = out_dir / "index.html"
@@ -62,4 +64,4 @@ def _figures(data: ReportData, out_dir: Path) -> list[SavedFigure]:
     return [save(fig, out_dir, name, CAPTIONS[name]) for name, fig in made.items()]
 
 
-__all__ = ["write_report"]
+__all__ = ["write_mask_report", "write_report"]

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from ..config import Config
 from ..store import Store
-from ..supernet.analysis import front, summarize
+from ..supernet.analysis import SupernetSummary, front, summarize
 from .environment import environment
 from .figures import _band, _figure, _legend, _style, series_styles
 from .files import SavedFigure, save
@@ -27,11 +27,12 @@ CAPTIONS = {
 
 
 def write_elastic_report(store: Store, experiment: str, config: Config, out_dir: Path) -> Path:
-    objectives = config.search.objectives
-    summary = summarize(store, experiment, objectives, config.search.search_population)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    objectives = config.supernet.objectives
+    summary = summarize(store, experiment, objectives, config.supernet.search_population)
     rows = store.evaluation_rows(experiment)
     parents = {(s["strategy"], s["seed"]): s["rounds"]["parent"] for s in store.searches(experiment)}
-    styles = series_styles(list(summary["mean_curves"]))
+    styles = series_styles(list(summary.mean_curves))
     made = {"hypervolume": _hypervolume_figure(summary, styles),
             "fronts": _fronts_figure(rows, parents, objectives, styles)}
     figures = [save(fig, out_dir, name, CAPTIONS[name]) for name, fig in made.items()]
@@ -40,16 +41,16 @@ def write_elastic_report(store: Store, experiment: str, config: Config, out_dir:
     return index
 
 
-def _hypervolume_figure(summary: dict, styles) -> Figure:
+def _hypervolume_figure(summary: SupernetSummary, styles) -> Figure:
     fig, (ax,) = _figure(1, panel=(6.5, 4.0))
-    for strategy, curve in summary["mean_curves"].items():
+    for strategy, curve in summary.mean_curves.items():
         mean = [c.mean for c in curve]
         half = [0.0 if np.isnan(c.half_width) else c.half_width for c in curve]
-        ax.plot(summary["at"], mean, color=styles[strategy].color, marker=styles[strategy].marker, label=strategy)
-        _band(ax, summary["at"], [m - h for m, h in zip(mean, half)], [m + h for m, h in zip(mean, half)],
+        ax.plot(summary.at, mean, color=styles[strategy].color, marker=styles[strategy].marker, label=strategy)
+        _band(ax, summary.at, [m - h for m, h in zip(mean, half)], [m + h for m, h in zip(mean, half)],
               styles[strategy].color, scale=1.0)
     _style(ax, "real evaluations", "hypervolume")
-    _legend(fig, [ax], {s: styles[s] for s in summary["mean_curves"]})
+    _legend(fig, [ax], {s: styles[s] for s in summary.mean_curves})
     return fig
 
 
@@ -71,21 +72,21 @@ def _fronts_figure(rows, parents, objectives, styles) -> Figure:
     return fig
 
 
-def _page(experiment: str, config: Config, config_text: str, summary: dict, figures: list[SavedFigure]) -> str:
+def _page(experiment: str, config: Config, config_text: str, summary: SupernetSummary, figures: list[SavedFigure]) -> str:
     name = escape(experiment)
     hv_rows = []
-    for strategy, curve in summary["mean_curves"].items():
-        reach = [n for n in summary["to_reach_random"].get(strategy, []) if n is not None]
+    for strategy, curve in summary.mean_curves.items():
+        reach = [n for n in summary.to_reach_random.get(strategy, []) if n is not None]
         hv_rows.append([strategy, f"{curve[-1].mean:.4f}", f"{curve[-1].half_width:.4f}",
                         f"{int(np.median(reach))} ({len(reach)} seeds)" if reach else "never"])
-    verdicts = "".join(f"<li>{escape(c.verdict)}</li>" for c in summary["comparisons"])
+    verdicts = "".join(f"<li>{escape(c.verdict)}</li>" for c in summary.comparisons)
     taus = "".join(f"<li>{escape(s)}: {escape(', '.join(f'{r[0]:.2f}' for r in rounds))}</li>"
-                   for s, rounds in summary["taus"].items())
-    r = summary["retrained"]
-    retrained = (f"Kendall tau {r['kendall_tau']:.2f}, Spearman {r['spearman']:.2f} over {r['n']} front configurations"
-                 if r["n"] >= 2 else "not enough retrained configurations")
+                   for s, rounds in summary.taus.items())
+    r = summary.retrained
+    retrained = (f"Kendall tau {r.kendall_tau:.2f}, Spearman {r.spearman:.2f} over {r.n} front configurations"
+                 if r.n >= 2 else "not enough retrained configurations")
     env = environment()
-    meta = (f"super-network search &middot; {config.experiment.seeds} seed(s) &middot; {config.search.evaluations} "
+    meta = (f"super-network search &middot; {config.experiment.seeds} seed(s) &middot; {config.supernet.evaluations} "
             f"real evaluations per search &middot; generated {escape(env['date'])}")
     body = f"""<section id="summary"><h2>Hypervolume</h2>
 {_table(["strategy", "final hypervolume (mean)", "95% CI ±", "reaches random's final HV at (median n)"], hv_rows, {0})}

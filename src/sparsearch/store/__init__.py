@@ -1,5 +1,5 @@
 """Persistence of experiments and trials."""
 
-from .sqlite import EXPORT_COLUMNS, Store
+from .sqlite import EXPORT_COLUMNS, PlanLink, Store, TrialRecord
 
-__all__ = ["EXPORT_COLUMNS", "Store"]
+__all__ = ["EXPORT_COLUMNS", "PlanLink", "Store", "TrialRecord"]

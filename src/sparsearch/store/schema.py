@@ -104,6 +104,15 @@ MIGRATIONS: dict[int, list[str]] = {
             PRIMARY KEY (experiment, seed, config)
         )""",
     ],
+    # version 3 -> 4: trainings arms need before they plan (trained parents, lottery rounds),
+    # keyed by a hash of their inputs, as safetensors bytes
+    3: [
+        """CREATE TABLE artifacts (
+            key TEXT PRIMARY KEY,
+            tensors BLOB NOT NULL,
+            created REAL NOT NULL
+        )""",
+    ],
 }
 
 SCHEMA_VERSION = 1 + len(MIGRATIONS)

@@ -19,6 +19,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
 from safetensors.torch import load as load_safetensors
@@ -29,17 +30,48 @@ from ..errors import SparsearchError
 from .lock import WriterLock
 from .schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, TABLES_V1
 
-TRIAL_COLUMNS = (
-    "key", "dataset", "mask", "node_sparsity", "weight_sparsity", "params", "flops", "test_acc",
-    "final_test_acc", "best_val_acc", "best_epoch", "epochs_to_target", "train_seconds", "status",
-    "curves", "spec",
-)
-
 EXPORT_COLUMNS = (
     "experiment", "arm", "dataset", "sparsity", "node_sparsity", "weight_sparsity", "seed", "params",
     "flops", "test_acc", "final_test_acc", "best_val_acc", "best_epoch", "epochs_to_target",
     "train_seconds", "status", "trial_key",
 )
+
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trained network as stored: its key, what it cost, its metrics, curves and spec."""
+
+    key: str
+    dataset: str
+    mask: object  # the mask as JSON (node: kept indices; weight: packed bits)
+    node_sparsity: float
+    weight_sparsity: float
+    params: int
+    flops: int
+    test_acc: float
+    final_test_acc: float
+    best_val_acc: float
+    best_epoch: int
+    epochs_to_target: int
+    train_seconds: float
+    status: str
+    curves: dict
+    spec: dict
+
+
+TRIAL_COLUMNS = tuple(f.name for f in fields(TrialRecord))
+
+
+@dataclass(frozen=True)
+class PlanLink:
+    """Which trial answers an experiment's (arm, sparsity, seed)."""
+
+    arm: str
+    sparsity: float
+    seed: int
+    trial_key: str
+
 
 MEMORY = ":memory:"
 """A store path that keeps everything in memory (nothing is written to disk)."""
@@ -55,6 +87,24 @@ class Store:
     `write=True` creates the store if absent, migrates an older one and takes the writer lock;
     `write=False` opens an existing store read-only.
     """
+
+    @classmethod
+    def open(cls, path: str | Path, *, write: bool = False) -> "Store":
+        """Open an existing store (read-only unless `write`); use it as a context manager."""
+        return cls(path, write=write)
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def study(self, name: str):
+        """The `Study` of experiment `name` in this store."""
+        from ..study import Study
+
+        self.config_of(name)
+        return Study(self, name)
 
     def __init__(self, path: str | Path, *, write: bool):
         self.path = Path(path)
@@ -256,18 +306,18 @@ class Store:
     def record(
         self,
         experiment: str,
-        trials: list[dict],
-        links: list[tuple[str, float, int, str]],
+        trials: list[TrialRecord],
+        links: list[PlanLink],
         weights: dict[str, dict[str, Tensor]] | None = None,
     ) -> None:
-        """In one transaction: insert `trials` (dicts with TRIAL_COLUMNS), their final `weights`
-        (trial key -> named tensors) and plan `links` (arm, sparsity, seed, trial_key)."""
+        """In one transaction: insert `trials`, their final `weights` (trial key -> named
+        tensors) and the experiment's plan `links`."""
         now = time.time()
         with self.transaction():
             self.db.executemany(
                 f"INSERT OR IGNORE INTO trials ({', '.join(TRIAL_COLUMNS)}, created) "
                 f"VALUES ({', '.join('?' * len(TRIAL_COLUMNS))}, ?)",
-                [tuple(_encode(t[c]) for c in TRIAL_COLUMNS) + (now,) for t in trials],
+                [tuple(_encode(v) for v in astuple(t)) + (now,) for t in trials],
             )
             self.db.executemany(
                 "INSERT OR REPLACE INTO weights (trial_key, format, data) VALUES (?, 'safetensors', ?)",
@@ -275,7 +325,7 @@ class Store:
             )
             self.db.executemany(
                 "INSERT OR REPLACE INTO plan (experiment, arm, sparsity, seed, trial_key) VALUES (?, ?, ?, ?, ?)",
-                [(experiment, *link) for link in links],
+                [(experiment, *astuple(link)) for link in links],
             )
             if trials:
                 self._fault_pause()
@@ -288,6 +338,38 @@ class Store:
             if self._writes == int(nth):
                 Path(marker).touch()
                 time.sleep(60)
+
+    def artifacts(self, keys: list[str]) -> dict[str, dict[str, Tensor]]:
+        """The stored trainings among `keys` (see arms/training.py), as named tensors."""
+        found = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            cursor = self.db.execute(
+                f"SELECT key, tensors FROM artifacts WHERE key IN ({','.join('?' * len(chunk))})", chunk
+            )
+            found.update((key, load_safetensors(blob)) for key, blob in cursor)
+        return found
+
+    def record_artifacts(self, artifacts: dict[str, dict[str, Tensor]]) -> None:
+        """Keep trainings (key -> named tensors) in one transaction."""
+        now = time.time()
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO artifacts (key, tensors, created) VALUES (?, ?, ?)",
+                [(key, save_safetensors(tensors), now) for key, tensors in artifacts.items()],
+            )
+
+    def trial(self, key: str) -> dict:
+        """The stored trial `key`: its mask (JSON), spec and metrics."""
+        row = self.db.execute(
+            f"SELECT {', '.join(TRIAL_COLUMNS)} FROM trials WHERE key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            raise SparsearchError(f"no trial {key!r} in {self.path}; take keys from study.trials().trial_key")
+        record = dict(zip(TRIAL_COLUMNS, row))
+        for column in ("mask", "curves", "spec"):
+            record[column] = json.loads(record[column])
+        return record
 
     def weights(self, key: str) -> dict[str, Tensor]:
         """The final weights of trial `key`, named as an `nn.Sequential` of Linear/ReLU layers."""

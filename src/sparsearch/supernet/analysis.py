@@ -10,6 +10,7 @@ at ratio 1, then still adds volume)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
@@ -28,7 +29,30 @@ def reference(objectives: list[str]) -> np.ndarray:
     return np.array([1.0] + [1.1] * len(objectives))
 
 
-def summarize(store: Store, experiment: str, objectives: list[str], population: int) -> dict:
+@dataclass(frozen=True)
+class RankAgreement:
+    """Inherited vs retrained-from-scratch validation accuracy of front configurations."""
+
+    n: int
+    kendall_tau: float | None = None
+    spearman: float | None = None
+    mean_seed_kendall_tau: float | None = None
+
+
+@dataclass(frozen=True)
+class SupernetSummary:
+    """What a super-network search found, over seeds (see the module docstring)."""
+
+    at: list[int]  # evaluation counts the hypervolume curves are read at
+    curves: dict  # (strategy, seed) -> hypervolume at each count
+    mean_curves: dict  # strategy -> [Interval] over seeds at each count
+    comparisons: list[Comparison]  # final hypervolume vs random, paired by seed
+    to_reach_random: dict  # strategy -> per seed, evaluations to reach random's final hypervolume
+    taus: dict  # strategy -> per round, mean Kendall tau of the LINAS predictors
+    retrained: RankAgreement
+
+
+def summarize(store: Store, experiment: str, objectives: list[str], population: int) -> SupernetSummary:
     rows = store.evaluation_rows(experiment)
     searches = store.searches(experiment)
     by_search = defaultdict(list)
@@ -49,15 +73,11 @@ def summarize(store: Store, experiment: str, objectives: list[str], population: 
         for st in strategies
     }
     comparisons = _paired_final(curves, strategies, seeds)
-    return {
-        "at": at,
-        "curves": curves,
-        "mean_curves": mean_curves,
-        "comparisons": comparisons,
-        "to_reach_random": _evaluations_to_reach(curves, strategies, seeds, at),
-        "taus": _taus(searches),
-        "retrained": _retrained(store.retrained(experiment)),
-    }
+    return SupernetSummary(
+        at=at, curves=curves, mean_curves=mean_curves, comparisons=comparisons,
+        to_reach_random=_evaluations_to_reach(curves, strategies, seeds, at), taus=_taus(searches),
+        retrained=_retrained(store.retrained(experiment)),
+    )
 
 
 def _paired_final(curves, strategies, seeds) -> list[Comparison]:
@@ -102,18 +122,18 @@ def _taus(searches: list[dict]) -> dict[str, list]:
     return dict(out)
 
 
-def _retrained(rows: list[dict]) -> dict:
+def _retrained(rows: list[dict]) -> RankAgreement:
     if len(rows) < 2:
-        return {"n": len(rows)}
+        return RankAgreement(len(rows))
     inherited = [r["inherited_acc"] for r in rows]
     retrained = [r["retrained_acc"] for r in rows]
     per_seed = defaultdict(list)
     for r in rows:
         per_seed[r["seed"]].append((r["inherited_acc"], r["retrained_acc"]))
     seed_taus = [stats.kendalltau(*zip(*pairs)).statistic for pairs in per_seed.values() if len(pairs) > 1]
-    return {"n": len(rows), "kendall_tau": float(stats.kendalltau(inherited, retrained).statistic),
-            "spearman": float(stats.spearmanr(inherited, retrained).statistic),
-            "mean_seed_kendall_tau": float(np.nanmean(seed_taus)) if seed_taus else None}
+    return RankAgreement(len(rows), float(stats.kendalltau(inherited, retrained).statistic),
+                         float(stats.spearmanr(inherited, retrained).statistic),
+                         float(np.nanmean(seed_taus)) if seed_taus else None)
 
 
 def front(rows: list[dict], objectives: list[str], parent: dict) -> list[dict]:

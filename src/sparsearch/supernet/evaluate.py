@@ -9,7 +9,7 @@ from torch import Tensor
 
 from ..engine.chunking import chunk_slices
 from ..engine.trainer import evaluate
-from ..nets.mlp import Layers
+from ..nets.mlp import Layers, forward
 from ..spaces.elastic import ElasticSpace
 from .train import sub_networks
 
@@ -21,7 +21,7 @@ def inherited_scores(supernet: Layers, space: ElasticSpace, configs: np.ndarray,
     widths = (supernet[0][0].shape[0], *space.hidden, supernet[-1][0].shape[1])
     accs, losses = [], []
     for part in chunk_slices(len(configs), widths, x.shape[0], max_memory):
-        loss, acc = evaluate(sub_networks(supernet, space, configs[part]), x, y)
+        loss, acc = evaluate(forward, sub_networks(supernet, space, configs[part]), x, y)
         accs.append(acc.numpy())
         losses.append(loss.numpy())
     return np.concatenate(accs), np.concatenate(losses)

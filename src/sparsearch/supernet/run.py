@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ..config import Config, to_toml
 from ..data import Dataset
 from ..engine import RECIPE_VERSION
-from ..engine.trainer import train_population
+from ..engine.trainer import Trainer
 from ..analysis.convergence import trial_metrics
-from ..experiment import Progress
 from ..moo import non_dominated, search
-from ..nets.mlp import Layers, from_state_dict, init_parent, parent_widths, state_dict
+from ..nets.mlp import MLP, Layers, from_state_dict, init_parent, parent_widths, state_dict
+from ..progress import Progress
 from ..seeding import stable_seed
 from ..spaces.elastic import ElasticSpace
 from ..spaces.node import compact, weights_and_flops
@@ -41,7 +42,7 @@ class Objectives:
         _, params, flops = weights_and_flops(self.widths)
         self.parent = {"params": params, "flops": flops, "widths": list(self.widths)}
         if latency is not None:
-            self.parent["latency"] = latency.network(self.widths, config.search.latency_batch)
+            self.parent["latency"] = latency.network(self.widths, config.supernet.latency_batch)
         self.details: dict[tuple, dict] = {}
 
     def __call__(self, configs: np.ndarray) -> np.ndarray:
@@ -55,21 +56,27 @@ class Objectives:
                       "val_loss": float(l) if np.isfinite(l) else None, "params": params, "flops": flops,
                       "latency": None}
             if self.latency is not None:
-                detail["latency"] = self.latency.network(widths, self.config.search.latency_batch)
+                detail["latency"] = self.latency.network(widths, self.config.supernet.latency_batch)
             self.details[tuple(int(v) for v in c)] = detail
             out.append(self.objectives(detail))
         return np.array(out)
 
     def objectives(self, detail: dict) -> list[float]:
-        return [1 - detail["val_acc"]] + [detail[name] / self.parent[name] for name in self.config.search.objectives]
+        return [1 - detail["val_acc"]] + [detail[name] / self.parent[name] for name in self.config.supernet.objectives]
 
 
-def run_elastic(config: Config, data: Dataset, store: Store, progress: Progress | None = None) -> dict:
-    """Run (or continue) the experiment; return {"searched": n, "reused": n}."""
+@dataclass(frozen=True)
+class SupernetRun:
+    """What one run of a super-network search did."""
+
+    searched: int  # searches run by this call
+    reused: int  # searches found in the store
+
+
+def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress | None = None) -> SupernetRun:
+    """Run (or continue) the experiment."""
     progress = progress or Progress()
-    torch.set_num_threads(config.engine.threads)
-    torch.use_deterministic_algorithms(True)
-    search_cfg = config.search
+    search_cfg = config.supernet
     space = ElasticSpace(tuple(config.parent.hidden), tuple(search_cfg.widths))
     widths = parent_widths(data.n_features, space.hidden, data.n_classes)
     name = config.experiment.name
@@ -77,7 +84,7 @@ def run_elastic(config: Config, data: Dataset, store: Store, progress: Progress 
     store.begin_experiment(name, to_toml(config), len(seeds) * len(search_cfg.strategies))
     latency = LatencyTable(store.latency_table(config.engine.threads)) if "latency" in search_cfg.objectives else None
     progress.phase("searching", len(seeds) * len(search_cfg.strategies) * search_cfg.evaluations)
-    counts = {"searched": 0, "reused": 0}
+    searched = reused = 0
     for seed in seeds:
         supernet, key = _supernet(config, data, space, widths, store, seed)
         evaluate = Objectives(config, data, space, supernet, latency)
@@ -87,7 +94,7 @@ def run_elastic(config: Config, data: Dataset, store: Store, progress: Progress 
                     "predictor": search_cfg.predictor, "latency_batch": search_cfg.latency_batch}
             search_key = _digest(spec)
             if store.search_key(name, strategy, seed) == search_key:
-                counts["reused"] += 1
+                reused += 1
                 progress.advance(search_cfg.evaluations)
                 continue
             log = search(strategy, space.choices, evaluate, search_cfg.evaluations, stable_seed(strategy, seed),
@@ -95,14 +102,14 @@ def run_elastic(config: Config, data: Dataset, store: Store, progress: Progress 
                          on_batch=progress.advance)
             rows = [evaluate.details[tuple(int(v) for v in c)] for c in log.configs]
             store.record_search(name, strategy, seed, search_key, {"rounds": log.rounds, "parent": evaluate.parent}, rows)
-            counts["searched"] += 1
+            searched += 1
         if search_cfg.retrain:
             _retrain_front(config, data, space, widths, store, name, seed)
-    return counts
+    return SupernetRun(searched, reused)
 
 
 def _supernet(config, data, space, widths, store: Store, seed: int) -> tuple[Layers, str]:
-    key = _digest({"recipe_version": RECIPE_VERSION, "sandwich_loss": "mean", "data": config.data.model_dump(exclude={"root", "download"}),
+    key = _digest({"recipe_version": RECIPE_VERSION, "sandwich_loss": "mean", "data": {"name": data.name, "fingerprint": data.fingerprint},
                    "parent": list(widths), "widths": list(space.fractions), "seed": seed,
                    "train": config.train.model_dump(), "supernet": config.supernet.model_dump()})
     stored = store.supernet(key)
@@ -114,17 +121,23 @@ def _supernet(config, data, space, widths, store: Store, seed: int) -> tuple[Lay
 
 
 def _retrain_front(config, data, space, widths, store: Store, name: str, seed: int) -> None:
-    """Retrain up to `search.retrain` configurations of this seed's joint front (spread evenly
+    """Retrain up to `supernet.retrain` configurations of this seed's joint front (spread evenly
     along it) from scratch and record inherited vs retrained validation accuracy."""
     rows = [r for r in store.evaluation_rows(name) if r["seed"] == seed]
     unique = {tuple(r["config"]): r for r in rows}
     points = np.array([[1 - r["val_acc"], r["params"]] for r in unique.values()])
     front = sorted((r for r, keep in zip(unique.values(), non_dominated(points)) if keep), key=lambda r: r["params"])
-    picks = [front[i] for i in sorted({round(i) for i in np.linspace(0, len(front) - 1, config.search.retrain)})]
-    retrained = []
+    picks = [front[i] for i in sorted({round(i) for i in np.linspace(0, len(front) - 1, config.supernet.retrain)})]
+    trainer = Trainer(MLP(widths), data, config.train, config.engine.max_memory, config.engine.max_population)
+    by_shape = defaultdict(list)  # configurations of equal widths train as one population
     for row in picks:
-        mask = space.mask(row["config"])
-        curves = train_population(compact(init_parent(widths, seed), [mask]), [seed], data, config.train)
-        metrics = trial_metrics(curves.train_loss[0].tolist(), curves.val_acc[0].tolist(), curves.test_acc[0].tolist())
-        retrained.append((row["config"], row["val_acc"], metrics["best_val_acc"]))
+        by_shape[tuple(row["widths"])].append(row)
+    retrained = []
+    for rows in by_shape.values():
+        masks = [space.mask(row["config"]) for row in rows]
+        curves = trainer.train(compact(init_parent(widths, seed), masks), [seed] * len(rows))
+        for p, row in enumerate(rows):
+            metrics = trial_metrics(curves.train_loss[p].tolist(), curves.val_acc[p].tolist(),
+                                    curves.test_acc[p].tolist())
+            retrained.append((row["config"], row["val_acc"], metrics["best_val_acc"]))
     store.record_retrained(name, seed, retrained)

@@ -80,7 +80,7 @@ def train_supernet(parent: Layers, space: ElasticSpace, data: Dataset, config: C
             loss.backward()
             optimizer.step()
         with torch.no_grad():
-            _, acc = evaluate(sub_networks(layers, space, ends), data.x_val, data.y_val)
+            _, acc = evaluate(forward, sub_networks(layers, space, ends), data.x_val, data.y_val)
         curves["largest_val_acc"].append(float(acc[0]))
         curves["smallest_val_acc"].append(float(acc[1]))
         if on_epoch is not None:

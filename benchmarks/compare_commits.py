@@ -1,0 +1,73 @@
+"""Wall time and exports of one example config under two commits, side by side in one sitting.
+
+    python benchmarks/compare_commits.py BASE_COMMIT examples/digits-weight-baselines.toml --rounds 2
+
+Checks BASE_COMMIT out into a temporary git worktree, then runs `sparsearch run CONFIG` (the
+config as each commit has it) alternately under that commit and under this working tree, each
+into a fresh store, timing command start to exit. Prints the load average before each run, the
+times and their ratio, and whether the two exports agree row for row on every metric column
+(trial keys and timings aside). Run it on a quiet machine."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+IGNORED = {"trial_key", "train_seconds"}
+
+
+def run(src: Path, config: Path, store: Path) -> tuple[float, list[dict]]:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    command = [sys.executable, "-m", "sparsearch"]
+    started = time.perf_counter()
+    subprocess.run([*command, "run", str(config), "--quiet", "--store", str(store)], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - started
+    exported = subprocess.run([*command, "export", "--store", str(store)], env=env, check=True, capture_output=True,
+                              text=True).stdout
+    return seconds, list(csv.DictReader(io.StringIO(exported)))
+
+
+def metrics(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in IGNORED} for r in rows]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("base")
+    parser.add_argument("config")
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "base"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base), args.base], check=True,
+                       capture_output=True)
+        try:
+            times: dict[str, list[float]] = {"base": [], "head": []}
+            exports = {}
+            for r in range(args.rounds):
+                for name, tree in (("base", base), ("head", ROOT)):
+                    load = os.getloadavg()
+                    seconds, rows = run(tree / "src", tree / args.config, Path(tmp) / f"{name}-{r}.db")
+                    times[name].append(seconds)
+                    exports[name] = rows
+                    print(f"round {r + 1} {name}: {seconds:.1f} s (load average before: "
+                          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f})", flush=True)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False)
+    best = {name: min(values) for name, values in times.items()}
+    print(f"fastest: base {best['base']:.1f} s, head {best['head']:.1f} s, speed-up {best['base'] / best['head']:.2f}x")
+    same = metrics(exports["base"]) == metrics(exports["head"])
+    print(f"exports: {len(exports['base'])} vs {len(exports['head'])} rows; metric columns identical row for row: {same}")
+
+
+if __name__ == "__main__":
+    main()

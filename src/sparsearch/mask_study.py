@@ -1,0 +1,209 @@
+"""The `mask` experiment kind: plan arms x sparsities x seeds, let each arm choose the masks of
+all seeds at a sparsity, train the trials the store lacks as populations of equal shapes, and
+record them.
+
+Within a seed every arm starts from the same parent initialisation (seed) and reads the
+training data in the same order (seed): the comparison is paired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+
+import torch
+
+from .analysis.convergence import trial_metrics
+from .arms import Arm, ArmRequest, TrialPlan, build_arm, build_arms
+from .arms.training import TrainingCache
+from .config import Config, to_toml
+from .data import Dataset
+from .engine import RECIPE_VERSION
+from .engine.trainer import Trainer
+from .nets import build_parent
+from .progress import Progress
+from .spaces.weight import WeightMask
+from .store import PlanLink, Store, TrialRecord
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One cell of the design: an arm at a sparsity for a seed."""
+
+    arm: str
+    sparsity: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A slot with the trial that answers it: what to train, and the key of its result."""
+
+    slot: Slot
+    plan: TrialPlan
+    key: str
+    spec: dict
+
+
+@dataclass(frozen=True)
+class MaskRun:
+    """What one run of a mask study did."""
+
+    rows: list[dict]  # the experiment's export rows
+    trained: int  # networks trained by this call (trials, not counting arms' own training)
+    reused: int  # planned trials found in the store
+    pretrained: int  # networks arms trained before planning (trained parents, lottery rounds)
+
+
+def trainer_for(config: Config, data: Dataset) -> Trainer:
+    """The engine bound to this config's parent kind, recipe and limits, and to `data`."""
+    parent = build_parent(config.parent, data.n_features, data.n_classes)
+    return Trainer(parent, data, config.train, config.engine.max_memory, config.engine.max_population)
+
+
+def validate(config: Config) -> dict[str, Arm]:
+    """Everything about the config that can be checked before data or store are touched."""
+    return build_arms(config)
+
+
+def base_spec(config: Config, trainer: Trainer) -> dict:
+    """What every training of this run shares: engine version, data, parent and recipe."""
+    data = trainer.data
+    return {
+        "recipe_version": RECIPE_VERSION,
+        "data": {"name": data.name, "fingerprint": data.fingerprint},
+        "parent": trainer.parent.spec(),
+        "train": config.train.model_dump(),
+    }
+
+
+def trial_key(spec: dict) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+class Planning:
+    """The planning of one run: its arms, the trainer, the training cache and the requests
+    arms receive (one per sparsity, for all seeds)."""
+
+    def __init__(self, config: Config, data: Dataset, store: Store | None = None, progress: Progress | None = None):
+        self.config = config
+        self.arms = validate(config)
+        self.trainer = trainer_for(config, data)
+        self.base = base_spec(config, self.trainer)
+        self.cache = TrainingCache(self.trainer, self.base, store, progress)
+        self.seeds = tuple(range(config.experiment.seeds))
+        self._peers: dict[str, Arm] = dict(self.arms)
+        self._memo: dict = {}
+
+    def peer(self, name: str) -> Arm:
+        """Arm `name` as this experiment configures it (listed or not)."""
+        if name not in self._peers:
+            self._peers[name] = build_arm(self.config, name)
+        return self._peers[name]
+
+    def request(self, sparsity: float) -> ArmRequest:
+        search = self.config.search
+        return ArmRequest(
+            trainer=self.trainer, space=search.space, sparsity=sparsity, sparsities=tuple(search.sparsities),
+            seeds=self.seeds, allocation=search.allocation, probe_batch=search.probe_batch, cache=self.cache,
+            peer=self.peer, memo=self._memo,
+        )
+
+    def plan(self, arm: str, sparsity: float) -> list[TrialPlan]:
+        """Arm `arm`'s trial plans for every seed at `sparsity`."""
+        return self.peer(arm).plan(self.request(sparsity))
+
+    def assignments(self, progress: Progress) -> list[Assignment]:
+        """Every arm's trials, sparsity by sparsity, all seeds at once, with their keys."""
+        out = []
+        for name, arm in self.arms.items():
+            sparsities = arm.sparsities(self.config.search.sparsities)
+            progress.phase(f"planning {name}", len(sparsities) * len(self.seeds))
+            for sparsity in sparsities:
+                for seed, plan in zip(self.seeds, self.plan(name, sparsity)):
+                    spec = {**self.base, "space": self.config.search.space, "arm": arm.spec(),
+                            "mask": plan.mask.digest(), "start": plan.start_spec, "hook": plan.hook_spec,
+                            "order_seed": seed}
+                    out.append(Assignment(Slot(name, sparsity, seed), plan, trial_key(spec), spec))
+                progress.advance(len(self.seeds))
+        return out
+
+
+def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progress | None = None) -> MaskRun:
+    """Run (or continue) the experiment: train only the planned trials the store lacks."""
+    progress = progress or Progress()
+    planning = Planning(config, data, store, progress)
+    assignments = planning.assignments(progress)
+    trainer = planning.trainer
+
+    name = config.experiment.name
+    store.begin_experiment(name, to_toml(config), len(assignments))
+    keys = [a.key for a in assignments]
+    done = store.done_keys(keys)
+    if config.store.save_weights:
+        done &= store.keys_with_weights(keys)  # retrain (bitwise identically) to obtain the weights
+    store.record(name, [], [_link(a) for a in assignments if a.key in done])
+
+    pending: dict[str, list[Assignment]] = defaultdict(list)
+    for assignment in assignments:
+        if assignment.key not in done:
+            pending[assignment.key].append(assignment)
+    progress.phase("training", len(pending) * config.train.epochs)
+    for population in _populations(list(pending.values()), config.engine.max_population):
+        trials, weights = _train(trainer, [group[0] for group in population], config.store.save_weights,
+                                 progress.advance)
+        store.record(name, trials, [_link(a) for group in population for a in group], weights)
+    return MaskRun(store.export_rows(name), trained=len(pending),
+                   reused=len(assignments) - sum(map(len, pending.values())), pretrained=planning.cache.trained_now)
+
+
+def _link(assignment: Assignment) -> PlanLink:
+    s = assignment.slot
+    return PlanLink(s.arm, s.sparsity, s.seed, assignment.key)
+
+
+def _populations(groups: list[list[Assignment]], max_population: int) -> list[list[list[Assignment]]]:
+    """Split groups of identical trials into populations of equal shapes, at most
+    `max_population` networks each."""
+    by_shape: dict[tuple, list[list[Assignment]]] = defaultdict(list)
+    for group in groups:
+        by_shape[group[0].plan.mask.shape_key()].append(group)
+    return [
+        same[start : start + max_population]
+        for _, same in sorted(by_shape.items(), reverse=True)
+        for start in range(0, len(same), max_population)
+    ]
+
+
+def _train(trainer: Trainer, assignments: list[Assignment], save_weights: bool, on_epoch) -> tuple[list[TrialRecord], dict]:
+    """Train one population; return its trial records and, if asked for, final weights by key."""
+    net = trainer.parent
+    plans = [a.plan for a in assignments]
+    weight_space = isinstance(plans[0].mask, WeightMask)
+    members = [[(w.unsqueeze(0), b.unsqueeze(0)) for w, b in p.start] if weight_space else net.compact(p.start, [p.mask])
+               for p in plans]
+    depth = len(members[0])
+    layers = [(torch.cat([m[i][0] for m in members]), torch.cat([m[i][1] for m in members])) for i in range(depth)]
+    masks = [torch.stack([p.mask.layers[i] for p in plans]) for i in range(depth)] if weight_space else None
+    curves = trainer.train(
+        layers, [a.slot.seed for a in assignments], masks=masks,
+        hooks=[p.hook for p in plans] if weight_space else None, on_epoch=on_epoch,
+    )
+    trials, weights = [], {}
+    for p, assignment in enumerate(assignments):
+        mask = WeightMask(tuple(m[p] for m in curves.masks)) if weight_space else assignment.plan.mask
+        record = {
+            "train_loss": curves.train_loss[p].tolist(),
+            "val_acc": curves.val_acc[p].tolist(),
+            "test_acc": curves.test_acc[p].tolist(),
+        }
+        trials.append(TrialRecord(
+            key=assignment.key, dataset=trainer.data.name, mask=mask.to_json(), **vars(net.cost(mask)),
+            **trial_metrics(record["train_loss"], record["val_acc"], record["test_acc"]),
+            train_seconds=curves.seconds / len(assignments), curves=record, spec=assignment.spec,
+        ))
+        if save_weights:
+            weights[assignment.key] = net.state_dict([(w[p], b[p]) for w, b in curves.final])
+    return trials, weights

@@ -1,0 +1,124 @@
+"""`Study`: an experiment's results as Python objects, the way a notebook wants them.
+
+Trials and paired comparisons come back as pandas DataFrames, a trained network as a ready
+`nn.Module`, the report as files. A study reads its store on demand, so it can outlive the
+run that made it (and a store path can be reopened by any later process)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+from torch import nn
+
+from .config import Config, config_from_dict, tomllib
+from .errors import SparsearchError
+from .store import EXPORT_COLUMNS, Store
+
+
+class Study:
+    """The experiment `name` in `store` (a `Store`, or the path of one)."""
+
+    def __init__(self, store: Store | str | Path, name: str, outcome=None):
+        self._store, self.name = store, name
+        self.outcome = outcome  # what the run that returned this study did (MaskRun, SupernetRun), if any
+
+    def __repr__(self) -> str:
+        return f"Study({self.name!r}, kind={self.config.experiment.kind!r})"
+
+    @contextmanager
+    def _db(self) -> Iterator[Store]:
+        if isinstance(self._store, Store):
+            yield self._store
+        else:
+            with Store.open(self._store) as db:
+                yield db
+
+    @property
+    def config(self) -> Config:
+        """The config the experiment last ran with."""
+        with self._db() as db:
+            return config_from_dict(tomllib.loads(db.config_of(self.name)))
+
+    def trials(self):
+        """One row per trained network (the export columns) as a pandas DataFrame."""
+        import pandas as pd
+
+        with self._db() as db:
+            return pd.DataFrame(db.export_rows(self.name), columns=list(EXPORT_COLUMNS))
+
+    def evaluations(self):
+        """Super-network searches: one row per evaluated configuration, as a DataFrame."""
+        import pandas as pd
+
+        with self._db() as db:
+            return pd.DataFrame(db.evaluation_rows(self.name))
+
+    def compare(self, metric: str = "test_acc"):
+        """Paired statistics as a DataFrame, one row per comparison: every arm against `random`
+        and `dense` per sparsity (mask studies; metric `test_acc` or `epochs_to_target`), or
+        every strategy's final hypervolume against `random` (super-network searches)."""
+        import pandas as pd
+
+        from .analysis.paired import Comparison, compare
+
+        if self.config.experiment.kind == "supernet":
+            comparisons = self.summary().comparisons
+        else:
+            if metric not in ("test_acc", "epochs_to_target"):
+                raise SparsearchError(f"compare: metric must be 'test_acc' or 'epochs_to_target', got {metric!r}")
+            with self._db() as db:
+                comparisons = [c for c in compare(db.export_rows(self.name)) if c.metric == metric]
+        columns = [*Comparison.__dataclass_fields__, "verdict"]
+        return pd.DataFrame([asdict(c) | {"verdict": c.verdict} for c in comparisons], columns=columns)
+
+    def summary(self):
+        """Mask studies: per (sparsity, arm) means with 95% intervals (`ArmRow`s); super-network
+        searches: the typed `SupernetSummary`."""
+        from .analysis.summary import arm_rows
+        from .supernet.analysis import summarize
+
+        config = self.config
+        with self._db() as db:
+            if config.experiment.kind == "supernet":
+                return summarize(db, self.name, config.supernet.objectives, config.supernet.search_population)
+            return arm_rows(db.export_rows(self.name))
+
+    def report(self, out_dir: str | Path) -> Path:
+        """Write the self-contained HTML report and its figures into `out_dir`; return index.html."""
+        from .report import write_report
+
+        with self._db() as db:
+            return write_report(db, self.name, Path(out_dir))
+
+    def network(self, trial_key: str) -> nn.Module:
+        """The trained network of `trial_key` (see `load_network`)."""
+        with self._db() as db:
+            return load_network(db, trial_key)
+
+
+def load_network(store: Store | str | Path, trial_key: str) -> nn.Module:
+    """A stored trial's final network as a ready `nn.Module`: for a node mask the compacted
+    (thinner) network; for a weight mask the parent's shapes with `torch.nn.utils.prune`
+    `weight_mask` buffers on the masked layers. Needs the trial's weights in the store
+    (`[store] save_weights = true`)."""
+    if not isinstance(store, Store):
+        with Store.open(store) as db:
+            return load_network(db, trial_key)
+    from .config import ParentConfig
+    from .nets import build_parent
+    from .spaces.weight import WeightMask
+
+    trial = store.trial(trial_key)
+    weights = store.weights(trial_key)
+    spec = trial["spec"]["parent"]
+    if isinstance(spec, list):  # trials stored before parent kinds existed: an MLP's widths
+        spec = {"kind": "mlp", "widths": spec}
+    widths = spec["widths"]
+    parent = build_parent(ParentConfig(kind=spec["kind"], hidden=widths[1:-1]), widths[0], widths[-1])
+    mask = trial["mask"]
+    weight_mask = WeightMask.from_json(mask) if isinstance(mask, dict) and mask.get("space") == "weight" else None
+    module = parent.module(parent.from_state_dict(weights), weight_mask)
+    return module.eval()
