@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from sparsearch.config import config_from_dict
-from sparsearch.data import load_dataset
 from sparsearch.errors import SparsearchError
 from sparsearch.api import run
 from sparsearch.report import write_report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.console import Console
@@ -12,6 +13,9 @@ from rich.table import Table
 from .analysis.paired import compare
 from .analysis.summary import Interval, arm_rows
 from .progress import Progress as RunProgress
+
+if TYPE_CHECKING:
+    from .supernet.analysis import SupernetSummary
 
 
 class RichProgress(RunProgress):

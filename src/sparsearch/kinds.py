@@ -10,6 +10,10 @@ from pathlib import Path
 
 from .config import Config
 from .errors import SparsearchError
+from .mask_study import run_mask_study, validate
+from .report import write_mask_report
+from .report.elastic import write_elastic_report
+from .supernet.run import run_supernet
 
 
 @dataclass(frozen=True)
@@ -20,42 +24,12 @@ class Kind:
     report: Callable[..., Path]  # (store, experiment, config, out_dir) -> index.html
 
 
-def _validate_mask(config: Config):
-    from .mask_study import validate
-
-    return validate(config)
-
-
-def _run_mask(*args):
-    from .mask_study import run_mask_study
-
-    return run_mask_study(*args)
-
-
-def _report_mask(*args):
-    from .report import write_mask_report
-
-    return write_mask_report(*args)
-
-
 def _validate_supernet(config: Config) -> None:
     if config.parent.kind != "mlp":
         raise SparsearchError(f"parent.kind: the supernet kind works with 'mlp' parents only, got {config.parent.kind!r}")
 
 
-def _run_supernet(*args):
-    from .supernet.run import run_supernet
-
-    return run_supernet(*args)
-
-
-def _report_supernet(*args):
-    from .report.elastic import write_elastic_report
-
-    return write_elastic_report(*args)
-
-
 KINDS = {
-    "mask": Kind("mask", _validate_mask, _run_mask, _report_mask),
-    "supernet": Kind("supernet", _validate_supernet, _run_supernet, _report_supernet),
+    "mask": Kind("mask", validate, run_mask_study, write_mask_report),
+    "supernet": Kind("supernet", _validate_supernet, run_supernet, write_elastic_report),
 }

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import torch
 
-from ..engine import RECIPE_VERSION
 from ..engine.trainer import Trainer
 from ..nets.mlp import Layers
 from ..progress import Progress
