@@ -5,7 +5,8 @@ from sparsearch.arms import ARMS
 from sparsearch.arms.lottery import Lottery
 from sparsearch.arms.random_search import RandomSearch
 from sparsearch.config import Config, DataConfig, ParentConfig, SearchConfig, TrainConfig
-from sparsearch.engine.probe import probe_losses
+from sparsearch.engine.probe import probe_scores
+from sparsearch.probes import PROBES
 from sparsearch.errors import SparsearchError
 from sparsearch.mask_study import Planning
 from sparsearch.nets.mlp import init_parent, parent_widths
@@ -46,8 +47,8 @@ def test_random_search_keeps_the_lowest_probe_loss_candidate(synthetic):
         masks = [sample_mask((20, 10), 0.5, rng) for _ in range(12)]
         probe_idx = torch.randperm(synthetic.x_train.shape[0], generator=generator("probe-batch", 3))[:50]
         widths = parent_widths(synthetic.n_features, [20, 10], synthetic.n_classes)
-        losses = probe_losses(planning.trainer, init_parent(widths, 3), masks, probe_idx,
-                              steps=2 if probe == "steps" else 0, order_seed=3)
+        losses = -probe_scores(planning.trainer, init_parent(widths, 3), masks, probe_idx, PROBES[probe],
+                               steps=2, order_seed=3)
         assert chosen == masks[int(losses.argmin())]
         assert losses.min() < losses.median()  # the pick is not merely the first draw
 

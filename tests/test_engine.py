@@ -4,7 +4,8 @@ import torch.nn.functional as F
 
 from sparsearch.config import TrainConfig
 from sparsearch.engine.chunking import chunk_slices, network_bytes
-from sparsearch.engine.probe import probe_losses
+from sparsearch.engine.probe import probe_scores
+from sparsearch.probes import init_loss, steps as steps_probe
 from sparsearch.engine.trainer import Trainer, batch_orders, steps_per_epoch, train_population
 from sparsearch.nets.mlp import MLP, forward, init_parent, parent_widths
 from sparsearch.seeding import generator
@@ -63,8 +64,9 @@ def test_probe_losses_are_the_same_whatever_the_chunk_size(synthetic, steps):
     parent = init_parent(widths, 0)
     masks = [sample_mask(HIDDEN, 0.5, generator("m", k)) for k in range(7)]
     probe = torch.arange(64)
-    whole = probe_losses(trainer(synthetic, max_population=100), parent, masks, probe, steps=steps, order_seed=0)
-    chunked = probe_losses(trainer(synthetic, max_population=3), parent, masks, probe, steps=steps, order_seed=0)
+    score = steps_probe if steps else init_loss
+    whole = probe_scores(trainer(synthetic, max_population=100), parent, masks, probe, score, steps=steps, order_seed=0)
+    chunked = probe_scores(trainer(synthetic, max_population=3), parent, masks, probe, score, steps=steps, order_seed=0)
     torch.testing.assert_close(whole, chunked, rtol=0, atol=1e-6)
     assert whole.shape == (7,) and len(set(whole.tolist())) == 7
 
@@ -74,7 +76,7 @@ def test_init_probe_is_the_cross_entropy_of_each_compacted_network(synthetic):
     parent = init_parent(widths, 1)
     masks = [sample_mask(HIDDEN, 0.75, generator("m", k)) for k in range(3)]
     probe = torch.tensor([5, 1, 9, 30, 2])
-    losses = probe_losses(trainer(synthetic, max_population=8), parent, masks, probe, steps=0, order_seed=1)
+    losses = -probe_scores(trainer(synthetic, max_population=8), parent, masks, probe, init_loss, order_seed=1)
     for k, mask in enumerate(masks):
         h = synthetic.x_train[probe]
         layers = compact(parent, [mask])

@@ -12,6 +12,7 @@ from .lottery import Lottery
 from .lottery_random import LotteryRandom
 from .lottery_reinit import LotteryReinit
 from .magnitude import Magnitude
+from .oracle import Oracle
 from .random import Random
 from .random_search import RandomSearch
 from .shuffle import Shuffle
@@ -35,8 +36,8 @@ def register_arm(cls: type[Arm]) -> type[Arm]:
     return cls
 
 
-for _arm in (Dense, Random, RandomSearch, Magnitude, Lottery, LotteryReinit, LotteryRandom, Gmp, Snip, Grasp,
-             Synflow, Shuffle):
+for _arm in (Dense, Random, RandomSearch, Oracle, Magnitude, Lottery, LotteryReinit, LotteryRandom, Gmp, Snip,
+             Grasp, Synflow, Shuffle):
     register_arm(_arm)
 
 
@@ -46,9 +47,19 @@ def _known(name: str, where: str) -> type[Arm]:
     return ARMS[name]
 
 
+def _class_and_settings(config: Config, name: str) -> tuple[type[Arm], dict]:
+    """The arm class `name` stands for, and its settings: a table with `arm = "CLASS"` makes
+    `name` a variant of that arm (e.g. one `random_search` per probe)."""
+    table = dict(config.arms.get(name, {}))
+    if "arm" in table:
+        return _known(table.pop("arm"), f"arms.{name}.arm"), table
+    return _known(name, "search.arms" if name in config.search.arms else f"arms.{name}"), table
+
+
 def build_arm(config: Config, name: str) -> Arm:
     """The arm `name` with its `[arms.NAME]` settings from `config` (its defaults without a table)."""
-    arm = _known(name, "search.arms")(**config.arms.get(name, {}))
+    cls, settings = _class_and_settings(config, name)
+    arm = cls.named(name, **settings)
     arm.check(config.train.epochs)
     return arm
 
@@ -57,7 +68,7 @@ def build_arms(config: Config) -> dict[str, Arm]:
     """Every arm of `config.search.arms`, validated against the space and the recipe; raises
     SparsearchError naming the key at fault."""
     for name in config.arms:
-        _known(name, f"arms.{name}")
+        _class_and_settings(config, name)
     arms = {}
     for name in config.search.arms:
         arm = build_arm(config, name)
@@ -74,13 +85,22 @@ def with_arm_settings(config: Config) -> Config:
     """`config` with a full `[arms.NAME]` table for every listed arm that has settings."""
     if config.experiment.kind != "mask":
         return config
-    tables = {name: build_arm(config, name).params.model_dump() for name in config.search.arms}
+    tables = {}
+    for name in config.search.arms:
+        arm = build_arm(config, name)
+        variant = {"arm": type(arm).name} if type(arm).name != name else {}
+        tables[name] = {**variant, **arm.params.model_dump()}
     return config.model_copy(update={"arms": {**config.arms, **{k: v for k, v in tables.items() if v}}})
 
 
 def quick_arms(config: Config) -> Config:
     """`config` with every listed arm's settings shrunk for a smoke run."""
-    tables = {name: ARMS[name].quick(config.arms.get(name, {})) for name in config.search.arms if name in ARMS}
+    tables = {}
+    for name in config.search.arms:
+        if name in ARMS or "arm" in config.arms.get(name, {}):
+            cls, settings = _class_and_settings(config, name)
+            variant = {"arm": cls.name} if cls.name != name else {}
+            tables[name] = {**variant, **cls.quick(settings)}
     return config.model_copy(update={"arms": {**config.arms, **{k: v for k, v in tables.items() if v}}})
 
 

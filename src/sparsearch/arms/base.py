@@ -16,6 +16,7 @@ from typing import ClassVar
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ..analysis.probe_quality import ProbeAudit
 from ..engine.masking import StepHook
 from ..engine.trainer import Trainer
 from ..errors import SparsearchError
@@ -87,6 +88,7 @@ class TrialPlan:
     start_spec: object
     hook: StepHook | None = None
     hook_spec: object = None
+    audit: ProbeAudit | None = None  # how the arm's probe ranked trained candidates (random_search)
 
 
 class Arm:
@@ -109,13 +111,21 @@ class Arm:
             message = first["msg"].removeprefix("Value error, ")
             raise SparsearchError(f"arms.{self.name}{where}: {message}") from None
 
+    @classmethod
+    def named(cls, name: str, **params) -> "Arm":
+        """The arm under another name (a variant, configured as `[arms.NAME] arm = "CLASS"`)."""
+        arm = cls.__new__(cls)
+        arm.name = name
+        arm.__init__(**params)
+        return arm
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.model_dump().items())
         return f"{type(self).__name__}({args})"
 
     def spec(self) -> dict:
         """What the trial key records about the arm: its name and settings."""
-        return {"name": self.name, "params": self.params.model_dump()}
+        return {"name": type(self).name, "params": self.params.model_dump()}
 
     def sparsities(self, requested: list[float]) -> list[float]:
         return list(requested)

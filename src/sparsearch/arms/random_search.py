@@ -1,11 +1,16 @@
 """`random_search`: random search over the node space (arXiv 2403.08265, "Random Search as a
 Baseline for Sparse Neural Network Architecture Search").
 
-Draw K = `candidates` uniformly random node masks at the sparsity, score each by its loss on a
-fixed probe batch of training data (at initialisation, or after `probe_steps` SGD steps of the
-training recipe), keep the lowest-loss mask (first on ties). The K candidates of a seed are
-scored as populations. The paper does not publish its exact scoring rule; this probe is our
-choice (docs/method.md).
+Draw K = `candidates` uniformly random node masks at the sparsity, score each with a probe
+(`sparsearch.probes`: the loss at initialisation, after `probe_steps` SGD steps, validation
+accuracy after `early_epochs` epochs, or a zero-cost proxy), keep the best-scored mask (first
+on ties). The K candidates of a seed are scored as populations. The paper does not publish its
+exact scoring rule; `init_loss` is our default (docs/method.md).
+
+Every variant of this arm, and `oracle`, draws the same K candidates for a seed and sparsity
+(the stream of `random_search`), so probes are compared on identical candidates. With
+`audit = N` the first N candidates are also trained fully (as populations, shared with
+`oracle` and other variants) and the probe's ranking of them is recorded (`ProbeAudit`).
 """
 
 from __future__ import annotations
@@ -13,32 +18,86 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..engine.probe import probe_losses
-from ..spaces.node import sample_mask
-from .base import ArmRequest, PerSeedArm, TrialPlan, at_init
+from ..analysis.convergence import trial_metrics
+from ..analysis.probe_quality import audit
+from ..engine.probe import probe_scores
+from ..probes import PROBES
+from ..spaces.node import NodeMask, sample_mask
+from .base import Arm, ArmRequest, TrialPlan
+from .training import Training
+
+STREAM = "random_search"
+"""The random stream every candidate-drawing arm shares."""
+
+Probe = Literal["init_loss", "steps", "early", "grad_norm", "snip", "grasp", "synflow", "fisher", "jacob_cov", "naswot"]
 
 
-class RandomSearch(PerSeedArm):
+def candidate_masks(request: ArmRequest, seed: int, count: int) -> list[NodeMask]:
+    """The first `count` random candidates of `seed` at the request's sparsity (any `count`
+    gives a prefix of the same sequence)."""
+    rng = request.rng(STREAM, seed)
+    return [sample_mask(request.hidden, request.sparsity, rng) for _ in range(count)]
+
+
+def trained_candidates(request: ArmRequest, masks_by_seed: dict[int, list[NodeMask]], label: str):
+    """Trial metrics of every candidate trained fully from the seed's init, all seeds as one
+    population (cached in the store, shared by every arm that asks)."""
+    jobs = [Training(request.parent(seed), {"init": seed}, seed, mask)
+            for seed, masks in masks_by_seed.items() for mask in masks]
+    curves = iter(request.cache.curves(jobs, label))
+    return {seed: [trial_metrics(**next(curves)) for _ in masks] for seed, masks in masks_by_seed.items()}
+
+
+class RandomSearch(Arm):
     name = "random_search"
     spaces = ("node",)
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid", frozen=True)
         candidates: int = Field(100, ge=1, description="random node masks scored per seed and sparsity")
-        probe: Literal["init_loss", "steps"] = "init_loss"
+        probe: Probe = "init_loss"
         probe_steps: int = Field(10, ge=1, description="with probe = steps: SGD steps before scoring")
+        early_epochs: int = Field(3, ge=1, description="with probe = early: epochs of training before scoring")
+        audit: int = Field(0, ge=0, description="also train this many candidates fully to audit the probe")
+
+        @model_validator(mode="after")
+        def _audit_within_candidates(self):
+            if self.audit > self.candidates:
+                raise ValueError(f"audit ({self.audit}) must not exceed candidates ({self.candidates})")
+            if self.audit == 1:
+                raise ValueError("audit needs at least 2 candidates to rank (or 0 for none)")
+            return self
 
     @classmethod
     def quick(cls, table: dict) -> dict:
-        return {**table, "candidates": min(table.get("candidates", 100), 10)}
+        candidates = min(table.get("candidates", 100), 10)
+        return {**table, "candidates": candidates, **({"audit": min(table["audit"], candidates)} if table.get("audit") else {})}
 
-    def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
-        rng = request.rng(self.name, seed)
-        masks = [sample_mask(request.hidden, request.sparsity, rng) for _ in range(self.params.candidates)]
-        losses = probe_losses(
-            request.trainer, request.parent(seed), masks, request.probe_indices(seed),
-            steps=self.params.probe_steps if self.params.probe == "steps" else 0, order_seed=seed,
-        )
-        return at_init(request, seed, masks[int(torch.argmin(losses))])
+    def scored(self, request: ArmRequest, seed: int) -> tuple[list[NodeMask], torch.Tensor]:
+        """This seed's K candidates and their probe scores (higher is better)."""
+        masks = candidate_masks(request, seed, self.params.candidates)
+        scores = probe_scores(request.trainer, request.parent(seed), masks, request.probe_indices(seed),
+                              PROBES[self.params.probe], order_seed=seed, steps=self.params.probe_steps,
+                              epochs=self.params.early_epochs)
+        return masks, scores
+
+    def plan(self, request: ArmRequest) -> list[TrialPlan]:
+        scored = {seed: self.scored(request, seed) for seed in request.seeds}
+        audits = self._audits(request, scored) if self.params.audit else {}
+        return [TrialPlan(masks[best(scores)], request.parent(seed), {"init": seed}, audit=audits.get(seed))
+                for seed, (masks, scores) in scored.items()]
+
+    def _audits(self, request: ArmRequest, scored: dict) -> dict:
+        n = self.params.audit
+        metrics = trained_candidates(request, {seed: masks[:n] for seed, (masks, _) in scored.items()},
+                                     f"auditing {self.name} at {request.sparsity}")
+        return {seed: audit(scores[:n].tolist(), [m["best_val_acc"] for m in metrics[seed]],
+                            [m["test_acc"] for m in metrics[seed]])
+                for seed, (_, scores) in scored.items()}
+
+
+def best(scores: torch.Tensor) -> int:
+    """The index of the highest score, first on ties; NaN never wins."""
+    return int(torch.argmax(torch.nan_to_num(scores, nan=-torch.inf)))

@@ -16,6 +16,7 @@ import torch
 from ..engine.trainer import Trainer
 from ..nets.mlp import Layers
 from ..progress import Progress
+from ..spaces.node import NodeMask
 from ..spaces.weight import WeightMask
 
 
@@ -27,7 +28,10 @@ class Training:
     start: Layers
     start_spec: object
     seed: int
-    mask: WeightMask | None = None
+    mask: WeightMask | NodeMask | None = None
+
+
+CURVES = ("train_loss", "val_acc", "test_acc")
 
 
 def trained_spec(seed: int, epochs: int) -> dict:
@@ -42,7 +46,7 @@ class TrainingCache:
         self.trainer, self.base_spec, self.store = trainer, base_spec, store
         self.progress = progress or Progress()
         self.parents: dict[int, Layers] = {}
-        self.memory: dict[str, Layers] = {}
+        self.memory: dict[str, object] = {}  # trained weights (Layers) or curves (named tensors)
         self.trained_now = 0  # networks this run had to train (not found in memory or the store)
 
     def parent(self, seed: int) -> Layers:
@@ -50,9 +54,9 @@ class TrainingCache:
             self.parents[seed] = self.trainer.parent.init(seed)
         return self.parents[seed]
 
-    def key(self, job: Training, epochs: int) -> str:
+    def key(self, job: Training, epochs: int, what: str = "weights") -> str:
         spec = {**self.base_spec, "start": job.start_spec, "order_seed": job.seed, "epochs": epochs,
-                "mask": None if job.mask is None else job.mask.digest()}
+                "mask": None if job.mask is None else job.mask.digest(), "what": what}
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
     def trained(self, jobs: list[Training], label: str, snapshot_epoch: int | None = None) -> list[tuple[Layers, Layers | None]]:
@@ -67,10 +71,31 @@ class TrainingCache:
             self._train([jobs[i] for i in missing], [keys[i] for i in missing], label, snapshot_epoch)
         return [(self.memory[ks[0]], self.memory[ks[1]] if snapshot_epoch else None) for ks in keys]
 
-    def _load(self, keys: list[str]) -> None:
+    def curves(self, jobs: list[Training], label: str) -> list[dict[str, list[float]]]:
+        """Per-epoch train loss, validation and test accuracy of each node-masked job trained
+        (compacted) with the recipe; the jobs not cached are trained as one population."""
+        keys = [self.key(job, self.trainer.recipe.epochs, "curves") for job in jobs]
+        self._load([k for k in keys if k not in self.memory], curves=True)
+        missing = [i for i, k in enumerate(keys) if k not in self.memory]
+        if missing:
+            todo = [jobs[i] for i in missing]
+            compacted = [self.trainer.parent.compact(j.start, [j.mask]) for j in todo]
+            layers = [(torch.cat([c[i][0] for c in compacted]), torch.cat([c[i][1] for c in compacted]))
+                      for i in range(len(compacted[0]))]
+            self.progress.phase(label, len(todo) * self.trainer.recipe.epochs)
+            result = self.trainer.train(layers, [j.seed for j in todo], on_epoch=self.progress.advance)
+            found = {keys[i]: {name: getattr(result, name)[p].clone() for name in CURVES}
+                     for p, i in enumerate(missing)}
+            if self.store is not None:
+                self.store.record_artifacts(found)
+            self.memory.update(found)
+            self.trained_now += len(todo)
+        return [{name: self.memory[k][name].tolist() for name in CURVES} for k in keys]
+
+    def _load(self, keys: list[str], curves: bool = False) -> None:
         if self.store is not None and keys:
             for key, tensors in self.store.artifacts(keys).items():
-                self.memory[key] = _layers(tensors)
+                self.memory[key] = tensors if curves else _layers(tensors)
 
     def _train(self, jobs: list[Training], keys: list[list[str]], label: str, snapshot_epoch: int | None) -> None:
         layers = [(torch.stack([j.start[i][0] for j in jobs]), torch.stack([j.start[i][1] for j in jobs]))

@@ -113,6 +113,27 @@ MIGRATIONS: dict[int, list[str]] = {
             created REAL NOT NULL
         )""",
     ],
+    # version 4 -> 5: probe audits (random_search with audit = N)
+    4: [
+        """CREATE TABLE audits (
+            experiment TEXT NOT NULL REFERENCES experiments(name) ON DELETE CASCADE,
+            arm TEXT NOT NULL,
+            sparsity REAL NOT NULL,
+            seed INTEGER NOT NULL,
+            probe TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            kendall_val REAL,
+            spearman_val REAL,
+            kendall_test REAL,
+            spearman_test REAL,
+            regret_val REAL NOT NULL,
+            regret_test REAL NOT NULL,
+            scores TEXT NOT NULL,
+            val_acc TEXT NOT NULL,
+            test_acc TEXT NOT NULL,
+            PRIMARY KEY (experiment, arm, sparsity, seed)
+        )""",
+    ],
 }
 
 SCHEMA_VERSION = 1 + len(MIGRATIONS)

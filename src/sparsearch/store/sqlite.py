@@ -14,6 +14,7 @@ request) and which trial answers which (experiment, arm, sparsity, seed).
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import time
@@ -72,6 +73,10 @@ class PlanLink:
     seed: int
     trial_key: str
 
+
+AUDIT_FIELDS = ("n", "kendall_val", "spearman_val", "kendall_test", "spearman_test", "regret_val", "regret_test",
+                "scores", "val_acc", "test_acc")
+AUDIT_COLUMNS = ("experiment", "arm", "sparsity", "seed", "probe", *AUDIT_FIELDS)
 
 MEMORY = ":memory:"
 """A store path that keeps everything in memory (nothing is written to disk)."""
@@ -359,6 +364,29 @@ class Store:
                 [(key, save_safetensors(tensors), now) for key, tensors in artifacts.items()],
             )
 
+    def record_audits(self, experiment: str, audits: list[tuple[PlanLink, str, "ProbeAudit"]]) -> None:
+        """Replace the experiment's probe audits: (slot as a link, probe name, audit) each."""
+        with self.transaction():
+            self.db.execute("DELETE FROM audits WHERE experiment = ?", (experiment,))
+            self.db.executemany(
+                f"INSERT INTO audits (experiment, arm, sparsity, seed, probe, {', '.join(AUDIT_FIELDS)}) "
+                f"VALUES (?, ?, ?, ?, ?, {', '.join('?' * len(AUDIT_FIELDS))})",
+                [(experiment, link.arm, link.sparsity, link.seed, probe,
+                  *(_encode(_finite_or_none(getattr(a, f))) for f in AUDIT_FIELDS)) for link, probe, a in audits],
+            )
+
+    def audit_rows(self, experiment: str) -> list[dict]:
+        """Every probe audit of an experiment (AUDIT_COLUMNS), ordered by arm, sparsity, seed."""
+        cursor = self.db.execute(
+            f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audits WHERE experiment = ? ORDER BY arm, sparsity, seed",
+            (experiment,),
+        )
+        rows = [dict(zip(AUDIT_COLUMNS, row)) for row in cursor]
+        for row in rows:
+            for column in ("scores", "val_acc", "test_acc"):
+                row[column] = json.loads(row[column])
+        return rows
+
     def trial(self, key: str) -> dict:
         """The stored trial `key`: its mask (JSON), spec and metrics."""
         row = self.db.execute(
@@ -502,6 +530,11 @@ class LatencyRows(MutableMapping):
 
     def __len__(self):
         return self.store.db.execute("SELECT COUNT(*) FROM latency WHERE threads = ?", (self.threads,)).fetchone()[0]
+
+
+def _finite_or_none(value):
+    """NaN (an undefined correlation) is stored as NULL; lists are kept as they are."""
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def _encode(value):

@@ -1,0 +1,34 @@
+"""`oracle`: train all K random candidates fully and keep the one with the best validation
+accuracy (test data is never used to choose). With full training as its "probe" it is what
+random search means in NAS (Li & Talwalkar 2019, "Random Search and Reproducibility for Neural
+Architecture Search") and the ceiling any probe could reach among these candidates at this
+training budget. It draws the same candidates as every `random_search` variant."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .base import Arm, ArmRequest, TrialPlan
+from .random_search import candidate_masks, trained_candidates
+
+
+class Oracle(Arm):
+    name = "oracle"
+    spaces = ("node",)
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        candidates: int = Field(100, ge=1, description="random node masks trained per seed and sparsity")
+
+    @classmethod
+    def quick(cls, table: dict) -> dict:
+        return {**table, "candidates": min(table.get("candidates", 100), 10)}
+
+    def plan(self, request: ArmRequest) -> list[TrialPlan]:
+        masks = {seed: candidate_masks(request, seed, self.params.candidates) for seed in request.seeds}
+        metrics = trained_candidates(request, masks, f"oracle at {request.sparsity}")
+        plans = []
+        for seed in request.seeds:
+            val = [m["best_val_acc"] for m in metrics[seed]]
+            plans.append(TrialPlan(masks[seed][val.index(max(val))], request.parent(seed), {"init": seed}))
+        return plans

@@ -1,0 +1,175 @@
+"""Probes: cheap scores that rank candidate networks before (or instead of) full training.
+
+Every probe scores K stacked candidates at once (a population: the loss is the sum of each
+network's own loss, so every gradient below is exactly that network's own) and returns a
+tensor [K] where HIGHER means MORE promising. Losses are negated to fit that convention.
+The zero-cost proxies follow Abdelfattah et al. 2021 ("Zero-Cost Proxies for Lightweight
+NAS") and Mellor et al. 2021 ("Neural Architecture Search without Training"); each function
+names its source. They are computed at initialisation on the seed's probe batch (x, y), with
+L the mean cross-entropy of a network on that batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .engine.trainer import Trainer, batch_orders, make_optimizer, sgd_steps, trainable
+from .nets.mlp import Layers
+
+JACOB_K = 1e-5
+"""The constant k of Mellor et al.'s Jacobian-covariance score."""
+
+
+@dataclass(frozen=True)
+class ProbeInput:
+    """K candidates to score: compacted networks at init, stacked, and the probe batch."""
+
+    trainer: Trainer
+    layers: Layers  # [K, in, out] per layer, at initialisation
+    x: Tensor  # the probe batch [B, features]
+    y: Tensor  # its labels [B]
+    order_seed: int  # the replicate's data order, for probes that train
+    steps: int = 10  # `steps`: SGD steps before scoring
+    epochs: int = 3  # `early`: epochs of training before scoring
+
+
+def _losses(layers: Layers, x: Tensor, y: Tensor) -> Tensor:
+    """Mean cross-entropy of each of K networks on the shared batch: [K], differentiable."""
+    logits = _forward(layers, x)
+    return F.cross_entropy(logits.transpose(1, 2), y.expand(logits.shape[0], -1), reduction="none").mean(1)
+
+
+def _forward(layers: Layers, x: Tensor, hidden: list | None = None) -> Tensor:
+    """Logits [K, B, C] of the stacked ReLU MLP; appends each hidden ReLU output to `hidden`."""
+    h = x if x.dim() == 3 else x.expand(layers[0][0].shape[0], *x.shape)
+    for i, (w, b) in enumerate(layers):
+        h = torch.baddbmm(b.unsqueeze(1), h, w)
+        if i < len(layers) - 1:
+            h = torch.relu(h)
+            if hidden is not None:
+                hidden.append(h)
+    return h
+
+
+def _leaves(layers: Layers) -> tuple[list[Tensor], Layers]:
+    weights = [w.detach().clone().requires_grad_(True) for w, _ in layers]
+    return weights, [(w, b.detach()) for w, (_, b) in zip(weights, layers)]
+
+
+def _per_network(tensors: list[Tensor]) -> Tensor:
+    """Sum over layers and elements of [K, ...] tensors, per network: [K]."""
+    return sum(t.flatten(1).sum(1) for t in tensors)
+
+
+def init_loss(p: ProbeInput) -> Tensor:
+    """-L at initialisation (the probe of arXiv 2403.08265's random search, our reading)."""
+    return -p.trainer.evaluate(p.layers, p.x, p.y)[0]
+
+
+def steps(p: ProbeInput) -> Tensor:
+    """-L after `steps` optimizer steps of the training recipe in the seed's data order."""
+    trainer = p.trainer
+    layers = trainable(p.layers)
+    optimizer = make_optimizer([t for pair in layers for t in pair], trainer.recipe)
+    batches = batch_orders([p.order_seed] * layers[0][0].shape[0], trainer.data.x_train.shape[0],
+                           trainer.recipe.batch_size)
+    sgd_steps(trainer.parent.forward, layers, optimizer, trainer.data, batches, p.steps)
+    return -trainer.evaluate(layers, p.x, p.y)[0]
+
+
+def early(p: ProbeInput) -> Tensor:
+    """Validation accuracy after `epochs` epochs of the training recipe: the early-stopping
+    proxy of NAS (e.g. Li & Talwalkar 2019's partial training), trained as one population."""
+    short = replace(p.trainer, recipe=p.trainer.recipe.model_copy(update={"epochs": p.epochs}))
+    curves = short.train(p.layers, [p.order_seed] * p.layers[0][0].shape[0])
+    return curves.val_acc[:, -1]
+
+
+def grad_norm(p: ProbeInput) -> Tensor:
+    """Sum over layers of the Frobenius norm of dL/dW (Abdelfattah et al. 2021, `grad_norm`)."""
+    weights, layers = _leaves(p.layers)
+    grads = torch.autograd.grad(_losses(layers, p.x, p.y).sum(), weights)
+    return sum(g.flatten(1).norm(dim=1) for g in grads)
+
+
+def snip(p: ProbeInput) -> Tensor:
+    """Sum of |W * dL/dW| (Lee et al. 2019; as a network score, Abdelfattah et al. 2021)."""
+    weights, layers = _leaves(p.layers)
+    grads = torch.autograd.grad(_losses(layers, p.x, p.y).sum(), weights)
+    return _per_network([(w * g).abs() for w, g in zip(weights, grads)])
+
+
+def grasp(p: ProbeInput) -> Tensor:
+    """Sum of -W * Hg, with Hg the Hessian of L times its gradient by double backprop (Wang
+    et al. 2020; as a network score, Abdelfattah et al. 2021, without a temperature)."""
+    weights, layers = _leaves(p.layers)
+    grads = torch.autograd.grad(_losses(layers, p.x, p.y).sum(), weights, create_graph=True)
+    hg = torch.autograd.grad(sum((g * g.detach()).sum() for g in grads), weights)
+    return _per_network([-(w * h) for w, h in zip(weights, hg)]).detach()
+
+
+def synflow(p: ProbeInput) -> Tensor:
+    """Sum of |dR/dW * W| with every parameter replaced by its absolute value and R the summed
+    logits on an all-ones input, in float64 (Tanaka et al. 2020; Abdelfattah et al. 2021)."""
+    weights = [w.detach().double().abs().requires_grad_(True) for w, _ in p.layers]
+    layers = [(w, b.detach().double().abs()) for w, (_, b) in zip(weights, p.layers)]
+    ones = torch.ones(weights[0].shape[0], 1, weights[0].shape[1], dtype=torch.float64)
+    grads = torch.autograd.grad(_forward(layers, ones).sum(), weights)
+    return _per_network([(w * g).abs() for w, g in zip(weights, grads)]).float()
+
+
+def fisher(p: ProbeInput) -> Tensor:
+    """Sum over hidden units of 0.5 * mean over the batch of (a * dL/da)^2, a the unit's ReLU
+    output (Theis et al. 2018; Turner et al. 2020; Abdelfattah et al. 2021, `fisher`)."""
+    hidden: list[Tensor] = []
+    _, layers = _leaves(p.layers)
+    logits = _forward(layers, p.x, hidden)
+    loss = F.cross_entropy(logits.transpose(1, 2), p.y.expand(logits.shape[0], -1), reduction="none").mean(1).sum()
+    grads = torch.autograd.grad(loss, hidden)
+    return sum((0.5 * (a * g).pow(2).mean(1)).sum(1) for a, g in zip(hidden, grads)).detach()
+
+
+def jacob_cov(p: ProbeInput) -> Tensor:
+    """-sum(log(l + k) + 1 / (l + k)) over the eigenvalues l of the correlation matrix of the
+    per-example input Jacobians of the summed logits, k = 1e-5 (Mellor et al. 2021, first
+    version: the Jacobian covariance score). NaN (ranked last) where the correlation matrix is
+    undefined (an example with a constant Jacobian) or its eigenvalues do not converge."""
+    k = p.layers[0][0].shape[0]
+    x = p.x.expand(k, *p.x.shape).clone().requires_grad_(True)
+    jacobians = torch.autograd.grad(_forward([(w.detach(), b.detach()) for w, b in p.layers], x).sum(), x)[0]
+    return torch.tensor([_jacob_cov_score(j) for j in jacobians.double().numpy()], dtype=torch.float32)
+
+
+def _jacob_cov_score(jacobian: np.ndarray) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        correlations = np.corrcoef(jacobian)
+    if not np.isfinite(correlations).all():
+        return math.nan
+    try:
+        eigenvalues = np.linalg.eigvalsh(correlations)
+    except np.linalg.LinAlgError:
+        return math.nan
+    return float(-np.sum(np.log(eigenvalues + JACOB_K) + 1 / (eigenvalues + JACOB_K)))
+
+
+def naswot(p: ProbeInput) -> Tensor:
+    """log|det K_H| with K_H[i, j] the number of hidden ReLUs on which examples i and j agree
+    (both active or both inactive) (Mellor et al. 2021, "Neural Architecture Search without
+    Training", ICML version)."""
+    hidden: list[Tensor] = []
+    with torch.no_grad():
+        _forward(p.layers, p.x, hidden)
+        codes = torch.cat([(h > 0) for h in hidden], dim=2).double()  # [K, B, units]
+        kernel = codes @ codes.transpose(1, 2) + (1 - codes) @ (1 - codes).transpose(1, 2)
+    # numpy's LAPACK: torch's batched float64 slogdet fails in oneMKL here (torch 2.13 CPU)
+    return torch.from_numpy(np.linalg.slogdet(kernel.numpy())[1]).float()
+
+
+PROBES = {f.__name__: f for f in (init_loss, steps, early, grad_norm, snip, grasp, synflow, fisher, jacob_cov, naswot)}
+"""Every probe by name; `[arms.random_search] probe` takes one of these."""
