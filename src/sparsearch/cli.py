@@ -87,8 +87,13 @@ def _print_experiment(db, experiment: str, config: Config) -> None:
     """The summary of any kind of experiment: the one place the CLI branches on the kind."""
     if config.experiment.kind == "supernet":
         _print_supernet(db, experiment, config)
-    else:
-        _print_summary(db.export_rows(experiment), experiment)
+        return
+    _print_summary(db.export_rows(experiment), experiment)
+    audits = db.audit_rows(experiment)
+    if audits:
+        from .display import probe_quality_table
+
+        out.print(probe_quality_table(audits, f"{experiment}: probe quality on N fully trained candidates"))
 
 
 def _print_supernet(db, experiment: str, config: Config) -> None:
@@ -290,21 +295,28 @@ def export(
     out_file: Optional[Path] = typer.Option(None, "--out", help="Output file; stdout if omitted."),
     experiment: Optional[str] = typer.Option(None, "--experiment", help="Only this experiment."),
     evaluations: bool = typer.Option(False, "--evaluations", help="Elastic experiments: every evaluated configuration."),
+    audits: bool = typer.Option(False, "--audits", help="Probe audits: per arm, sparsity and seed, how the probe ranked "
+                                                         "fully trained candidates."),
 ):
     """Write one row per trained network (or, with --evaluations, per evaluated configuration)."""
-    from .store import EXPORT_COLUMNS
+    from .store import AUDIT_COLUMNS, EXPORT_COLUMNS
 
     with _open(store, write=False) as db:
         if experiment:
             db.config_of(experiment)  # names the known experiments if this one is not
+        if evaluations and audits:
+            raise SparsearchError("pass at most one of --evaluations and --audits")
+        if (evaluations or audits) and not experiment:
+            raise SparsearchError(f"{'--evaluations' if evaluations else '--audits'} needs --experiment NAME")
         if evaluations:
-            if not experiment:
-                raise SparsearchError("--evaluations needs --experiment NAME")
             rows = [{**r, "config": json.dumps(r["config"]), "widths": json.dumps(r["widths"])}
                     for r in db.evaluation_rows(experiment)]
+        elif audits:
+            rows = [{**r, **{c: json.dumps(r[c]) for c in ("scores", "val_acc", "test_acc")}}
+                    for r in db.audit_rows(experiment)]
         else:
             rows = db.export_rows(experiment)
-    columns = list(rows[0]) if evaluations and rows else EXPORT_COLUMNS
+    columns = AUDIT_COLUMNS if audits else list(rows[0]) if evaluations and rows else EXPORT_COLUMNS
     if fmt is Format.json:
         text = json.dumps(rows, indent=1) + "\n"
     else:

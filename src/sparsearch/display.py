@@ -73,6 +73,29 @@ def summary_table(rows: list[dict], title: str) -> Table:
     return table
 
 
+def probe_quality_table(audits: list[dict], title: str) -> Table:
+    """Per (sparsity, arm): how the arm's probe ranked its audited, fully trained candidates."""
+    from .analysis.probe_quality import probe_quality
+
+    table = Table(title=title, title_justify="left", caption="τ, ρ: Kendall and Spearman rank correlation of the probe "
+                  "score with trained accuracy; regret: points the probe's pick is below the best of the N; means over "
+                  "seeds (95% intervals: report, Study.probe_quality())", caption_justify="left")
+    for header in ("sparsity", "arm", "probe", "seeds × N", "τ val", "ρ val", "τ test", "ρ test", "regret val pts",
+                   "regret test pts"):
+        table.add_column(header, justify="left" if header in ("arm", "probe") else "right", no_wrap=True)
+    for row in probe_quality(audits):
+        table.add_row(
+            f"{row.sparsity:g}", row.arm, row.probe, f"{row.regret_val.n} × {row.candidates}",
+            *(_mean(i, 1, 2) for i in (row.kendall_val, row.spearman_val, row.kendall_test, row.spearman_test)),
+            *(_mean(i, 100, 1) for i in (row.regret_val, row.regret_test)),
+        )
+    return table
+
+
+def _mean(interval: Interval, scale: float, digits: int) -> str:
+    return "n/a" if math.isnan(interval.mean) else f"{scale * interval.mean:.{digits}f}"
+
+
 def verdict_lines(rows: list[dict]) -> list[str]:
     """One honest sentence per paired comparison (every arm vs random and vs dense)."""
     return [c.verdict for c in compare(rows)]

@@ -18,6 +18,9 @@ from .errors import SparsearchError
 from .store import EXPORT_COLUMNS, Store
 
 
+PROBE_QUALITY = ("kendall_val", "spearman_val", "kendall_test", "spearman_test", "regret_val", "regret_test")
+
+
 class Study:
     """The experiment `name` in `store` (a `Store`, or the path of one)."""
 
@@ -48,6 +51,31 @@ class Study:
 
         with self._db() as db:
             return pd.DataFrame(db.export_rows(self.name), columns=list(EXPORT_COLUMNS))
+
+    def audits(self):
+        """Probe audits (`[arms.random_search] audit = N`): one row per arm, sparsity and seed
+        with the probe's rank correlations against trained accuracy and its pick's regret."""
+        import pandas as pd
+
+        from .store import AUDIT_COLUMNS
+
+        with self._db() as db:
+            return pd.DataFrame(db.audit_rows(self.name), columns=list(AUDIT_COLUMNS))
+
+    def probe_quality(self):
+        """The audits summarized per sparsity and arm (means over seeds), as a DataFrame."""
+        import pandas as pd
+
+        from .analysis.probe_quality import probe_quality
+
+        with self._db() as db:
+            rows = probe_quality(db.audit_rows(self.name))
+        return pd.DataFrame([
+            {"sparsity": r.sparsity, "arm": r.arm, "probe": r.probe, "audited": r.candidates, "seeds": r.regret_val.n,
+             **{f"{name}": getattr(r, name).mean for name in PROBE_QUALITY},
+             **{f"{name}_ci": getattr(r, name).half_width for name in PROBE_QUALITY}}
+            for r in rows
+        ])
 
     def evaluations(self):
         """Super-network searches: one row per evaluated configuration, as a DataFrame."""

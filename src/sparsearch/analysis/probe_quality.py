@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from .summary import Interval, mean_interval
+
 
 @dataclass(frozen=True)
 class ProbeAudit:
@@ -51,3 +53,38 @@ def audit(scores: list[float], val_acc: list[float], test_acc: list[float]) -> P
         regret_val=float(val.max() - val[pick]), regret_test=float(test.max() - test[pick]),
         scores=[float(v) for v in scores], val_acc=[float(v) for v in val], test_acc=[float(v) for v in test],
     )
+
+
+@dataclass(frozen=True)
+class ProbeQualityRow:
+    """One (sparsity, arm) of an experiment's audits, over seeds: means with 95% t-intervals."""
+
+    sparsity: float
+    arm: str
+    probe: str
+    candidates: int  # audited candidates per seed
+    kendall_val: Interval
+    spearman_val: Interval
+    kendall_test: Interval
+    spearman_test: Interval
+    regret_val: Interval
+    regret_test: Interval
+
+
+def probe_quality(rows: list[dict]) -> list[ProbeQualityRow]:
+    """Audit rows (the store's) summarized per sparsity and arm; undefined correlations (a
+    constant score or accuracy) are left out of their means."""
+    groups: dict[tuple[float, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["sparsity"], row["arm"]), []).append(row)
+    out = []
+    for (sparsity, arm), group in sorted(groups.items()):
+        def interval(column: str) -> Interval:
+            values = [r[column] for r in group if r[column] is not None and math.isfinite(r[column])]
+            return mean_interval(values) if values else Interval(0, math.nan, math.nan)
+
+        out.append(ProbeQualityRow(
+            sparsity, arm, group[0]["probe"], group[0]["n"], *(interval(c) for c in (
+                "kendall_val", "spearman_val", "kendall_test", "spearman_test", "regret_val", "regret_test")),
+        ))
+    return out

@@ -26,6 +26,11 @@ CAPTIONS = {
         "Paired test-accuracy differences (arm minus baseline, in points) with BCa bootstrap 95% CIs over seeds; "
         "filled markers: Holm-adjusted Wilcoxon p < 0.05."
     ),
+    "probe_quality": (
+        "Probe quality: each audited candidate's probe score (as its percentile rank among its seed's audited "
+        "candidates; right = the probe prefers it) against its validation accuracy after full training, one panel "
+        "per sparsity. A probe with signal puts the best-trained candidates on the right."
+    ),
     "accuracy_vs_cost": (
         "Test accuracy against parameter count and FLOPs per example (log scale), mean over seeds with 95% "
         "t-interval error bars."
@@ -61,6 +66,8 @@ def _figures(data: ReportData, out_dir: Path) -> list[SavedFigure]:
     if data.comparisons:
         made["paired_differences"] = figures.paired_differences(data.comparisons, styles, data.space)
     made["accuracy_vs_cost"] = figures.accuracy_vs_cost(data.summary, styles)
+    if data.audits:
+        made["probe_quality"] = figures.probe_quality(data.audits, styles)
     return [save(fig, out_dir, name, CAPTIONS[name]) for name, fig in made.items()]
 
 

@@ -27,6 +27,7 @@ class ReportData:
     curves: dict[tuple[float, str], tuple]  # mean val accuracy per epoch with its 95% band
     comparisons: list[Comparison]
     notes: list[str]  # what the report could not compute, and why
+    audits: list[dict]  # probe audits (random_search with audit = N), one per arm, sparsity, seed
 
     @property
     def arms(self) -> list[str]:
@@ -55,6 +56,7 @@ def collect(store: Store, experiment: str) -> ReportData:
         curves=mean_curves(rows, curves),
         comparisons=compare(rows, BASELINES),
         notes=_notes(store, experiment, rows, summary),
+        audits=store.audit_rows(experiment),
     )
 
 

@@ -149,6 +149,28 @@ def accuracy_vs_cost(summary: list[ArmRow], styles: dict[str, Style]) -> Figure:
     return fig
 
 
+def probe_quality(audits: list[dict], styles: dict[str, Style]) -> Figure:
+    """Probe score against the trained validation accuracy of the audited candidates, one
+    panel per sparsity, one series per auditing arm. Scores are not comparable across probes or
+    seeds, so each is shown as its percentile rank among its seed's audited candidates."""
+    sparsities = sorted({a["sparsity"] for a in audits})
+    fig, axes = _figure(len(sparsities), panel=(4.0, 3.3), sharey=False)
+    for ax, sparsity in zip(axes, sparsities):
+        for arm in dict.fromkeys(a["arm"] for a in audits):
+            x, y = [], []
+            for a in (a for a in audits if a["arm"] == arm and a["sparsity"] == sparsity):
+                scores = np.nan_to_num(np.asarray(a["scores"], dtype=float), nan=-np.inf)
+                ranks = np.argsort(np.argsort(scores, kind="stable"), kind="stable") / max(len(scores) - 1, 1)
+                x += ranks.tolist()
+                y += [100 * v for v in a["val_acc"]]
+            ax.scatter(x, y, s=9, alpha=0.45, color=styles[arm].color, marker=styles[arm].marker, label=_label(arm),
+                       linewidths=0)
+        _style(ax, "probe score, percentile rank within seed", "trained val accuracy (%)" if ax is axes[0] else None,
+               f"sparsity {sparsity:g}")
+    _legend(fig, axes, styles)
+    return fig
+
+
 # shared helpers ---------------------------------------------------------------------------
 def _figure(ncols: int, nrows: int = 1, *, panel: tuple[float, float] = PANEL, sharey: bool = False):
     """A constrained-layout figure of ncols x nrows panels (room below for the legend)."""

@@ -50,6 +50,7 @@ def render(data: ReportData, figures: list[SavedFigure], environment: dict[str, 
             _summary(data),
             _verdicts(data.comparisons),
             _comparisons(data.comparisons),
+            _probe_quality(data.audits),
             _figures(figures, "" if data.comparisons else "No paired-differences figure: there are no comparisons."),
             f'<section id="config"><h2>Configuration</h2><pre>{escape(data.config)}</pre></section>',
             _environment(environment),
@@ -59,7 +60,7 @@ def render(data: ReportData, figures: list[SavedFigure], environment: dict[str, 
     meta = (f"dataset {datasets} &middot; {data.seeds} seed(s) &middot; {len(data.rows)} trained networks &middot;\n"
             f"generated {escape(environment['date'])}")
     nav = ('<nav><a href="#summary">summary</a><a href="#verdicts">verdicts</a><a href="#comparisons">comparisons</a>'
-           '<a href="#figures">figures</a><a href="#config">configuration</a><a href="#environment">environment</a></nav>')
+           '<a href="#probes">probes</a><a href="#figures">figures</a><a href="#config">configuration</a><a href="#environment">environment</a></nav>')
     notes_html = f'<ul class="notes">{notes}</ul>' if notes else ""
     return document(name, meta, nav, f"{notes_html}\n{sections}")
 
@@ -162,6 +163,35 @@ same seed). 95% CI: BCa bootstrap over seeds. d_z: mean difference over the SD o
 Holm p &lt; {ALPHA:g}. Tests need at least 2 seeds.</p>
 {_table(headers, rows, text_columns={1, 2, 3}, row_classes=classes)}
 </section>"""
+
+
+def _probe_quality(audits: list[dict]) -> str:
+    """The audits' table (empty without audits)."""
+    if not audits:
+        return ""
+    from ..analysis.probe_quality import probe_quality
+
+    headers = ["sparsity", "arm", "probe", "seeds", "N", "Kendall τ val", "Spearman ρ val", "Kendall τ test",
+               "Spearman ρ test", "regret val (pts)", "regret test (pts)"]
+    rows = []
+    for r in probe_quality(audits):
+        rows.append([f"{r.sparsity:g}", r.arm, r.probe, str(r.regret_val.n), str(r.candidates),
+                     *(_mean_half(i, 1, 2) for i in (r.kendall_val, r.spearman_val, r.kendall_test, r.spearman_test)),
+                     *(_mean_half(i, 100, 1) for i in (r.regret_val, r.regret_test))])
+    return f"""<section id="probes"><h2>Probe quality</h2>
+<p class="hint">Each auditing arm also trained N of its K candidates fully (the same candidates for every probe and
+the oracle). Kendall τ and Spearman ρ: rank correlation of the probe score with the trained accuracy, per seed, then
+the mean ± 95% t-interval over seeds. Regret: how many points the probe's pick among the N is below the best of the
+N. Test accuracy is reported, never used to choose.</p>
+{_table(headers, rows, text_columns={1, 2})}
+</section>"""
+
+
+def _mean_half(interval, scale: float, digits: int) -> str:
+    if math.isnan(interval.mean):
+        return "n/a"
+    text = f"{scale * interval.mean:.{digits}f}"
+    return text if math.isnan(interval.half_width) else f"{text} ± {scale * interval.half_width:.{digits}f}"
 
 
 def _figures(figures: list[SavedFigure], note: str = "") -> str:
