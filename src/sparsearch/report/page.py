@@ -59,8 +59,10 @@ def render(data: ReportData, figures: list[SavedFigure], environment: dict[str, 
     notes = "".join(f"<li>{escape(note)}</li>" for note in data.notes)
     meta = (f"dataset {datasets} &middot; {data.seeds} seed(s) &middot; {len(data.rows)} trained networks &middot;\n"
             f"generated {escape(environment['date'])}")
+    probes = '<a href="#probes">probes</a>' if data.audits else ""
     nav = ('<nav><a href="#summary">summary</a><a href="#verdicts">verdicts</a><a href="#comparisons">comparisons</a>'
-           '<a href="#probes">probes</a><a href="#figures">figures</a><a href="#config">configuration</a><a href="#environment">environment</a></nav>')
+           f'{probes}<a href="#figures">figures</a><a href="#config">configuration</a>'
+           '<a href="#environment">environment</a></nav>')
     notes_html = f'<ul class="notes">{notes}</ul>' if notes else ""
     return document(name, meta, nav, f"{notes_html}\n{sections}")
 

@@ -22,12 +22,16 @@ from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import Tensor
 
 from ..errors import SparsearchError
+
+if TYPE_CHECKING:
+    from ..analysis.probe_quality import ProbeAudit
 from .lock import WriterLock
 from .schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, TABLES_V1
 
@@ -364,7 +368,7 @@ class Store:
                 [(key, save_safetensors(tensors), now) for key, tensors in artifacts.items()],
             )
 
-    def record_audits(self, experiment: str, audits: list[tuple[PlanLink, str, "ProbeAudit"]]) -> None:
+    def record_audits(self, experiment: str, audits: list[tuple[PlanLink, str, ProbeAudit]]) -> None:
         """Replace the experiment's probe audits: (slot as a link, probe name, audit) each."""
         with self.transaction():
             self.db.execute("DELETE FROM audits WHERE experiment = ?", (experiment,))
