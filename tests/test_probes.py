@@ -179,12 +179,12 @@ def test_steps_and_early_train_each_candidate_as_it_would_alone(setup):
 
 
 def test_audit_by_hand():
-    a = audit([0.3, 0.9, 0.1, 0.5], val_acc=[0.8, 0.7, 0.6, 0.9], test_acc=[0.75, 0.7, 0.6, 0.85])
+    a = audit("p", [0.3, 0.9, 0.1, 0.5], val_acc=[0.8, 0.7, 0.6, 0.9], test_acc=[0.75, 0.7, 0.6, 0.85])
     # ascending ranks: scores 2 4 1 3, val 3 2 1 4; of the 6 pairs 4 concordant -> tau = (4 - 2) / 6
     assert a.kendall_val == pytest.approx(1 / 3)
     assert a.spearman_val == pytest.approx(1 - 6 * (1 + 4 + 0 + 1) / (4 * 15))  # 0.4
     assert (a.regret_val, a.regret_test) == (pytest.approx(0.2), pytest.approx(0.15))  # pick: candidate 1
-    constant = audit([1.0, 1.0, 1.0], [0.5, 0.6, 0.7], [0.5, 0.6, 0.7])
+    constant = audit("p", [1.0, 1.0, 1.0], [0.5, 0.6, 0.7], [0.5, 0.6, 0.7])
     assert math.isnan(constant.kendall_val) and constant.regret_val == pytest.approx(0.2)  # ties: first
 
 

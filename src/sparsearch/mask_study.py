@@ -145,8 +145,7 @@ def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progre
     if config.store.save_weights:
         done &= store.keys_with_weights(keys)  # retrain (bitwise identically) to obtain the weights
     store.record(name, [], [_link(a) for a in assignments if a.key in done])
-    store.record_audits(name, [(_link(a), planning.peer(a.slot.arm).params.probe, a.plan.audit)
-                               for a in assignments if a.plan.audit is not None])
+    store.record_audits(name, [(_link(a), a.plan.audit) for a in assignments if a.plan.audit is not None])
 
     pending: dict[str, list[Assignment]] = defaultdict(list)
     for assignment in assignments:

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .engine.trainer import Trainer, batch_orders, make_optimizer, sgd_steps, trainable
-from .nets.mlp import Layers
+from .engine.trainer import Trainer, batch_orders, make_optimizer, per_network_loss, sgd_steps, trainable
+from .nets.mlp import Layers, forward
 
 JACOB_K = 1e-5
 """The constant k of Mellor et al.'s Jacobian-covariance score."""
@@ -41,20 +41,8 @@ class ProbeInput:
 
 def _losses(layers: Layers, x: Tensor, y: Tensor) -> Tensor:
     """Mean cross-entropy of each of K networks on the shared batch: [K], differentiable."""
-    logits = _forward(layers, x)
-    return F.cross_entropy(logits.transpose(1, 2), y.expand(logits.shape[0], -1), reduction="none").mean(1)
-
-
-def _forward(layers: Layers, x: Tensor, hidden: list | None = None) -> Tensor:
-    """Logits [K, B, C] of the stacked ReLU MLP; appends each hidden ReLU output to `hidden`."""
-    h = x if x.dim() == 3 else x.expand(layers[0][0].shape[0], *x.shape)
-    for i, (w, b) in enumerate(layers):
-        h = torch.baddbmm(b.unsqueeze(1), h, w)
-        if i < len(layers) - 1:
-            h = torch.relu(h)
-            if hidden is not None:
-                hidden.append(h)
-    return h
+    k = layers[0][0].shape[0]
+    return per_network_loss(forward, layers, x.expand(k, *x.shape), y.expand(k, -1))
 
 
 def _leaves(layers: Layers) -> tuple[list[Tensor], Layers]:
@@ -120,7 +108,7 @@ def synflow(p: ProbeInput) -> Tensor:
     weights = [w.detach().double().abs().requires_grad_(True) for w, _ in p.layers]
     layers = [(w, b.detach().double().abs()) for w, (_, b) in zip(weights, p.layers)]
     ones = torch.ones(weights[0].shape[0], 1, weights[0].shape[1], dtype=torch.float64)
-    grads = torch.autograd.grad(_forward(layers, ones).sum(), weights)
+    grads = torch.autograd.grad(forward(layers, ones).sum(), weights)
     return _per_network([(w * g).abs() for w, g in zip(weights, grads)]).float()
 
 
@@ -129,7 +117,7 @@ def fisher(p: ProbeInput) -> Tensor:
     output (Theis et al. 2018; Turner et al. 2020; Abdelfattah et al. 2021, `fisher`)."""
     hidden: list[Tensor] = []
     _, layers = _leaves(p.layers)
-    logits = _forward(layers, p.x, hidden)
+    logits = forward(layers, p.x, hidden)
     loss = F.cross_entropy(logits.transpose(1, 2), p.y.expand(logits.shape[0], -1), reduction="none").mean(1).sum()
     grads = torch.autograd.grad(loss, hidden)
     return sum((0.5 * (a * g).pow(2).mean(1)).sum(1) for a, g in zip(hidden, grads)).detach()
@@ -142,7 +130,7 @@ def jacob_cov(p: ProbeInput) -> Tensor:
     undefined (an example with a constant Jacobian) or its eigenvalues do not converge."""
     k = p.layers[0][0].shape[0]
     x = p.x.expand(k, *p.x.shape).clone().requires_grad_(True)
-    jacobians = torch.autograd.grad(_forward([(w.detach(), b.detach()) for w, b in p.layers], x).sum(), x)[0]
+    jacobians = torch.autograd.grad(forward([(w.detach(), b.detach()) for w, b in p.layers], x).sum(), x)[0]
     return torch.tensor([_jacob_cov_score(j) for j in jacobians.double().numpy()], dtype=torch.float32)
 
 
@@ -164,7 +152,7 @@ def naswot(p: ProbeInput) -> Tensor:
     Training", ICML version)."""
     hidden: list[Tensor] = []
     with torch.no_grad():
-        _forward(p.layers, p.x, hidden)
+        forward(p.layers, p.x, hidden)
         codes = torch.cat([(h > 0) for h in hidden], dim=2).double()  # [K, B, units]
         kernel = codes @ codes.transpose(1, 2) + (1 - codes) @ (1 - codes).transpose(1, 2)
     # numpy's LAPACK: torch's batched float64 slogdet fails in oneMKL here (torch 2.13 CPU)

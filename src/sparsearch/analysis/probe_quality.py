@@ -17,6 +17,7 @@ from .summary import Interval, mean_interval
 class ProbeAudit:
     """One seed and sparsity: N candidates' probe scores beside their trained accuracies."""
 
+    probe: str
     n: int
     kendall_val: float  # Kendall tau-b, probe score vs trained validation accuracy
     spearman_val: float
@@ -36,7 +37,7 @@ def _correlation(method, a: np.ndarray, b: np.ndarray) -> float:
     return float(method(a, b).statistic)
 
 
-def audit(scores: list[float], val_acc: list[float], test_acc: list[float]) -> ProbeAudit:
+def audit(probe: str, scores: list[float], val_acc: list[float], test_acc: list[float]) -> ProbeAudit:
     """The audit of candidates with these probe scores (higher = preferred) and trained
     accuracies. The pick is the highest score (first on ties), as the arm picks; non-finite
     scores rank lowest."""
@@ -46,7 +47,7 @@ def audit(scores: list[float], val_acc: list[float], test_acc: list[float]) -> P
     ranked = np.where(finite, s, s[finite].min() - 1 if finite.any() else 0.0)  # non-finite: tied lowest
     pick = int(np.argmax(s))
     return ProbeAudit(
-        n=len(s),
+        probe=probe, n=len(s),
         kendall_val=_correlation(stats.kendalltau, ranked, val), spearman_val=_correlation(stats.spearmanr, ranked, val),
         kendall_test=_correlation(stats.kendalltau, ranked, test),
         spearman_test=_correlation(stats.spearmanr, ranked, test),

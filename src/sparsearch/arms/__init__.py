@@ -56,6 +56,11 @@ def _class_and_settings(config: Config, name: str) -> tuple[type[Arm], dict]:
     return _known(name, "search.arms" if name in config.search.arms else f"arms.{name}"), table
 
 
+def _table(name: str, cls: type[Arm], settings: dict) -> dict:
+    """An `[arms.NAME]` table: the settings, and `arm = "CLASS"` when NAME is a variant."""
+    return {**({"arm": cls.name} if cls.name != name else {}), **settings}
+
+
 def build_arm(config: Config, name: str) -> Arm:
     """The arm `name` with its `[arms.NAME]` settings from `config` (its defaults without a table)."""
     cls, settings = _class_and_settings(config, name)
@@ -85,11 +90,8 @@ def with_arm_settings(config: Config) -> Config:
     """`config` with a full `[arms.NAME]` table for every listed arm that has settings."""
     if config.experiment.kind != "mask":
         return config
-    tables = {}
-    for name in config.search.arms:
-        arm = build_arm(config, name)
-        variant = {"arm": type(arm).name} if type(arm).name != name else {}
-        tables[name] = {**variant, **arm.params.model_dump()}
+    arms = {name: build_arm(config, name) for name in config.search.arms}
+    tables = {name: _table(name, type(arm), arm.params.model_dump()) for name, arm in arms.items()}
     return config.model_copy(update={"arms": {**config.arms, **{k: v for k, v in tables.items() if v}}})
 
 
@@ -99,8 +101,7 @@ def quick_arms(config: Config) -> Config:
     for name in config.search.arms:
         if name in ARMS or "arm" in config.arms.get(name, {}):
             cls, settings = _class_and_settings(config, name)
-            variant = {"arm": cls.name} if cls.name != name else {}
-            tables[name] = {**variant, **cls.quick(settings)}
+            tables[name] = _table(name, cls, cls.quick(settings))
     return config.model_copy(update={"arms": {**config.arms, **{k: v for k, v in tables.items() if v}}})
 
 

@@ -93,7 +93,7 @@ class RandomSearch(Arm):
         n = self.params.audit
         metrics = trained_candidates(request, {seed: masks[:n] for seed, (masks, _) in scored.items()},
                                      f"auditing {self.name} at {request.sparsity}")
-        return {seed: audit(scores[:n].tolist(), [m["best_val_acc"] for m in metrics[seed]],
+        return {seed: audit(self.params.probe, scores[:n].tolist(), [m["best_val_acc"] for m in metrics[seed]],
                             [m["test_acc"] for m in metrics[seed]])
                 for seed, (_, scores) in scored.items()}
 

@@ -95,7 +95,7 @@ class TrainingCache:
     def _load(self, keys: list[str], curves: bool = False) -> None:
         if self.store is not None and keys:
             for key, tensors in self.store.artifacts(keys).items():
-                self.memory[key] = tensors if curves else _layers(tensors)
+                self.memory[key] = tensors if curves else self.trainer.parent.from_state_dict(tensors)
 
     def _train(self, jobs: list[Training], keys: list[list[str]], label: str, snapshot_epoch: int | None) -> None:
         layers = [(torch.stack([j.start[i][0] for j in jobs]), torch.stack([j.start[i][1] for j in jobs]))
@@ -112,7 +112,7 @@ class TrainingCache:
             if snapshot_epoch:
                 found[ks[1]] = [(w[p].clone(), b[p].clone()) for w, b in curves.snapshot]
         if self.store is not None:
-            self.store.record_artifacts({key: _tensors(value) for key, value in found.items()})
+            self.store.record_artifacts({key: self.trainer.parent.state_dict(value) for key, value in found.items()})
         self.memory.update(found)
         self.trained_now += len(jobs)
 
@@ -121,10 +121,3 @@ class TrainingCache:
         jobs = [Training(self.parent(s), {"init": s}, s) for s in seeds]
         return dict(zip(seeds, self.trained(jobs, "trained parents", snapshot_epoch)))
 
-
-def _tensors(layers: Layers) -> dict[str, torch.Tensor]:
-    return {f"{i}.{name}": t.contiguous() for i, (w, b) in enumerate(layers) for name, t in (("w", w), ("b", b))}
-
-
-def _layers(tensors: dict[str, torch.Tensor]) -> Layers:
-    return [(tensors[f"{i}.w"], tensors[f"{i}.b"]) for i in range(len(tensors) // 2)]

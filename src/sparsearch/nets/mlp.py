@@ -36,15 +36,18 @@ def init_parent(widths: tuple[int, ...], seed: int) -> Layers:
     return layers
 
 
-def forward(layers: Layers, x: Tensor) -> Tensor:
+def forward(layers: Layers, x: Tensor, hidden: list[Tensor] | None = None) -> Tensor:
     """Logits [P, B, classes] for inputs x of shape [P, B, in] (one batch per network)
-    or [B, in] (the same batch for every network)."""
+    or [B, in] (the same batch for every network); each hidden ReLU output is appended to
+    `hidden` if given (probes read activations)."""
     h = x if x.dim() == 3 else x.expand(layers[0][0].shape[0], *x.shape)
     last = len(layers) - 1
     for i, (weight, bias) in enumerate(layers):
         h = torch.baddbmm(bias.unsqueeze(1), h, weight)
         if i < last:
             h = torch.relu_(h)
+            if hidden is not None:
+                hidden.append(h)
     return h
 
 

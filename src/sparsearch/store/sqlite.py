@@ -78,9 +78,9 @@ class PlanLink:
     trial_key: str
 
 
-AUDIT_FIELDS = ("n", "kendall_val", "spearman_val", "kendall_test", "spearman_test", "regret_val", "regret_test",
+AUDIT_FIELDS = ("probe", "n", "kendall_val", "spearman_val", "kendall_test", "spearman_test", "regret_val", "regret_test",
                 "scores", "val_acc", "test_acc")
-AUDIT_COLUMNS = ("experiment", "arm", "sparsity", "seed", "probe", *AUDIT_FIELDS)
+AUDIT_COLUMNS = ("experiment", "arm", "sparsity", "seed", *AUDIT_FIELDS)
 
 MEMORY = ":memory:"
 """A store path that keeps everything in memory (nothing is written to disk)."""
@@ -368,15 +368,15 @@ class Store:
                 [(key, save_safetensors(tensors), now) for key, tensors in artifacts.items()],
             )
 
-    def record_audits(self, experiment: str, audits: list[tuple[PlanLink, str, ProbeAudit]]) -> None:
-        """Replace the experiment's probe audits: (slot as a link, probe name, audit) each."""
+    def record_audits(self, experiment: str, audits: list[tuple[PlanLink, ProbeAudit]]) -> None:
+        """Replace the experiment's probe audits: (slot as a link, its audit) each."""
         with self.transaction():
             self.db.execute("DELETE FROM audits WHERE experiment = ?", (experiment,))
             self.db.executemany(
-                f"INSERT INTO audits (experiment, arm, sparsity, seed, probe, {', '.join(AUDIT_FIELDS)}) "
-                f"VALUES (?, ?, ?, ?, ?, {', '.join('?' * len(AUDIT_FIELDS))})",
-                [(experiment, link.arm, link.sparsity, link.seed, probe,
-                  *(_encode(_finite_or_none(getattr(a, f))) for f in AUDIT_FIELDS)) for link, probe, a in audits],
+                f"INSERT INTO audits (experiment, arm, sparsity, seed, {', '.join(AUDIT_FIELDS)}) "
+                f"VALUES (?, ?, ?, ?, {', '.join('?' * len(AUDIT_FIELDS))})",
+                [(experiment, link.arm, link.sparsity, link.seed,
+                  *(_encode(_finite_or_none(getattr(a, f))) for f in AUDIT_FIELDS)) for link, a in audits],
             )
 
     def audit_rows(self, experiment: str) -> list[dict]:
