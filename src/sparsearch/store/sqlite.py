@@ -87,7 +87,8 @@ MEMORY = ":memory:"
 
 FAULT_PAUSE = "SPARSEARCH_FAULT_PAUSE_BEFORE_COMMIT"
 """Test-only fault injection: `MARKER:N` makes the N-th trial write of the process create the
-file MARKER and sleep inside its open transaction, so a test can kill it mid-write."""
+file MARKER and wait inside its open transaction until it is killed (or, as a guard against a
+leaked process, an hour has passed), so a test can kill it mid-write at its own pace."""
 
 
 class Store:
@@ -346,7 +347,7 @@ class Store:
             marker, nth = spec.rsplit(":", 1)
             if self._writes == int(nth):
                 Path(marker).touch()
-                time.sleep(60)
+                time.sleep(3600)
 
     def artifacts(self, keys: list[str]) -> dict[str, dict[str, Tensor]]:
         """The stored trainings among `keys` (see arms/training.py), as named tensors."""
