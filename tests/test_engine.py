@@ -6,8 +6,11 @@ from sparsearch.config import TrainConfig
 from sparsearch.engine.chunking import chunk_slices, network_bytes
 from sparsearch.engine.probe import probe_scores
 from sparsearch.probes import init_loss, steps as steps_probe
+from sparsearch.engine.optim import FlatOptimizer, make_optimizer
+from sparsearch.engine.step import autograd_loss_and_grads
 from sparsearch.engine.trainer import Trainer, batch_orders, steps_per_epoch, train_population
 from sparsearch.nets.mlp import MLP, forward, init_parent, parent_widths
+from sparsearch.nets.mlp_step import cross_entropy_and_grad
 from sparsearch.seeding import generator
 from sparsearch.spaces.node import compact, sample_mask
 
@@ -27,6 +30,10 @@ def members(data, seeds, sparsity):
     return out
 
 
+def mlp(data):
+    return MLP(parent_widths(data.n_features, HIDDEN, data.n_classes))
+
+
 def trainer(data, max_population):
     widths = parent_widths(data.n_features, HIDDEN, data.n_classes)
     return Trainer(MLP(widths), data, RECIPES[0], max_population=max_population)
@@ -36,17 +43,113 @@ def stack(parts):
     return [(torch.cat([p[i][0] for p in parts]), torch.cat([p[i][1] for p in parts])) for i in range(len(parts[0]))]
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("recipe", RECIPES, ids=["sgd", "adam"])
-def test_network_in_population_trains_as_it_would_alone(synthetic, recipe):
+def test_network_in_population_trains_bitwise_as_it_would_alone(synthetic, recipe, precision):
     seeds = [0, 1, 2, 0]  # two networks share seed 0: same init and data order
     parts = members(synthetic, seeds, 0.5)
-    together = train_population(forward, stack(parts), seeds, synthetic, recipe)
+    together = train_population(mlp(synthetic), stack(parts), seeds, synthetic, recipe, precision=precision)
     for p, seed in enumerate(seeds):
-        alone = train_population(forward, parts[p], [seed], synthetic, recipe)
-        torch.testing.assert_close(together.train_loss[p], alone.train_loss[0], rtol=0, atol=1e-5)
-        torch.testing.assert_close(together.val_acc[p], alone.val_acc[0], rtol=0, atol=1e-5)
-        torch.testing.assert_close(together.test_acc[p], alone.test_acc[0], rtol=0, atol=1e-5)
+        alone = train_population(mlp(synthetic), parts[p], [seed], synthetic, recipe, precision=precision)
+        for name in ("train_loss", "val_acc", "test_acc"):
+            assert torch.equal(getattr(together, name)[p], getattr(alone, name)[0])
+        for (w1, b1), (w2, b2) in zip(together.final, alone.final):
+            assert torch.equal(w1[p], w2[0]) and torch.equal(b1[p], b2[0])
     assert together.train_loss[:, -1].max() < together.train_loss[:, 0].min()  # it learns
+    again = train_population(mlp(synthetic), stack(parts), seeds, synthetic, recipe, precision=precision)
+    assert torch.equal(again.train_loss, together.train_loss)  # deterministic
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=["sgd", "adam"])
+def test_engine_trains_as_torch_optim_on_nn_linear_layers(synthetic, recipe):
+    """The hand-written step and flat optimizer against the textbook loop: nn.Sequential,
+    F.cross_entropy, autograd and torch.optim, in the engine's data order."""
+    seeds = [3]
+    layers = members(synthetic, seeds, 0.0)[0]
+    curves = train_population(mlp(synthetic), layers, seeds, synthetic, recipe)
+    model = MLP(()).module([(w[0], b[0]) for w, b in layers])
+    optimizer = make_optimizer(list(model.parameters()), recipe)
+    batches = batch_orders(seeds, synthetic.x_train.shape[0], recipe.batch_size)
+    for _ in range(recipe.epochs * steps_per_epoch(synthetic.x_train.shape[0], recipe.batch_size)):
+        idx = next(batches)[0]
+        loss = F.cross_entropy(model(synthetic.x_train[idx]), synthetic.y_train[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+    for (w, b), linear in zip(curves.final, linears):
+        torch.testing.assert_close(w[0], linear.weight.detach().t(), rtol=0, atol=1e-5)
+        torch.testing.assert_close(b[0], linear.bias.detach(), rtol=0, atol=1e-5)
+
+
+def test_cross_entropy_and_its_gradient_by_hand_match_autograd():
+    gen = torch.Generator().manual_seed(0)
+    logits = (torch.randn(3, 5, 4, generator=gen) * 4).requires_grad_(True)
+    y = torch.randint(0, 4, (3, 5), generator=gen)
+    losses, grad = cross_entropy_and_grad(logits.detach(), y)
+    expected = torch.stack([F.cross_entropy(logits[p], y[p]) for p in range(3)])
+    expected.sum().backward()
+    torch.testing.assert_close(losses, expected.detach(), rtol=0, atol=1e-6)
+    torch.testing.assert_close(grad, logits.grad, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_hand_written_gradients_equal_autograd_accumulated_with_decay(synthetic, dtype):
+    parts = members(synthetic, [0, 1], 0.25)
+    layers = stack(parts)
+    idx = torch.arange(40).view(2, 20)
+    x, y = synthetic.x_train[idx], synthetic.y_train[idx]
+    old = [(torch.randn_like(w), torch.randn_like(b)) for w, b in layers]
+    hand = [(w.clone(), b.clone()) for w, b in old]
+    auto = [(w.clone(), b.clone()) for w, b in old]
+    losses = mlp(synthetic).loss_and_grads(layers, x, y, hand, 0.9, dtype)
+    expected = autograd_loss_and_grads(forward, layers, x, y, auto, 0.9, dtype)
+    tol = 1e-6 if dtype == torch.float32 else 2e-2
+    torch.testing.assert_close(losses, expected, rtol=0, atol=tol)
+    for (hw, hb), (aw, ab) in zip(hand, auto):
+        torch.testing.assert_close(hw, aw, rtol=tol, atol=tol)
+        torch.testing.assert_close(hb, ab, rtol=tol, atol=tol)
+
+
+class AutogradOnly:
+    """An MLP known to the engine only by its forward (as a user's own parent would be)."""
+
+    def __init__(self, widths):
+        self.kind, self.widths = "mlp", widths
+
+    def forward(self, params, x):
+        return forward(params, x)
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=["sgd", "adam"])
+def test_a_parent_without_a_hand_written_step_trains_through_autograd_to_the_same_numbers(synthetic, recipe):
+    seeds = [0, 1]
+    layers = stack(members(synthetic, seeds, 0.5))
+    hand = train_population(mlp(synthetic), layers, seeds, synthetic, recipe)
+    auto = train_population(AutogradOnly(mlp(synthetic).widths), layers, seeds, synthetic, recipe)
+    torch.testing.assert_close(auto.train_loss, hand.train_loss, rtol=0, atol=1e-5)
+    for (w1, _), (w2, _) in zip(auto.final, hand.final):
+        torch.testing.assert_close(w1, w2, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_flat_optimizer_steps_as_torch_optim(optimizer):
+    recipe = TrainConfig(optimizer=optimizer, lr=0.1, momentum=0.9, weight_decay=0.01)
+    gen = torch.Generator().manual_seed(1)
+    layers = [(torch.randn(2, 3, 4, generator=gen), torch.randn(2, 4, generator=gen))]
+    flat = FlatOptimizer(layers, recipe)
+    tensors = [t.clone().requires_grad_(True) for pair in layers for t in pair]
+    reference = make_optimizer(tensors, recipe)
+    for _ in range(4):
+        grads = [torch.randn(t.shape, generator=gen) for t in tensors]
+        for buffer, g in zip([t for pair in flat.grads for t in pair], grads):
+            buffer.mul_(flat.decay).add_(g)
+        flat.step()
+        for t, g in zip(tensors, grads):
+            t.grad = g
+        reference.step()
+    for got, expected in zip([t for pair in flat.params for t in pair], tensors):
+        torch.testing.assert_close(got, expected.detach(), rtol=0, atol=1e-6)
 
 
 def test_batch_orders_cover_every_example_once_per_epoch_and_share_by_seed():
@@ -102,9 +205,9 @@ def test_chunk_slices_by_hand():
 def test_chunked_training_gives_the_same_numbers_as_one_program(synthetic):
     seeds = [0, 1, 2, 3, 4]
     parts = members(synthetic, seeds, 0.5)
-    whole = train_population(forward, stack(parts), seeds, synthetic, RECIPES[0])
+    whole = train_population(mlp(synthetic), stack(parts), seeds, synthetic, RECIPES[0])
     widths = (synthetic.n_features, 12, 6, synthetic.n_classes)
-    chunked = train_population(forward, stack(parts), seeds, synthetic, RECIPES[0], max_memory=2 * network_bytes(widths, 32))
+    chunked = train_population(mlp(synthetic), stack(parts), seeds, synthetic, RECIPES[0], max_memory=2 * network_bytes(widths, 32))
     for name in ("train_loss", "val_acc", "test_acc"):
         assert torch.equal(getattr(whole, name), getattr(chunked, name))
     for (w1, b1), (w2, b2) in zip(whole.final, chunked.final):

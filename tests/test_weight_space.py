@@ -3,7 +3,7 @@ import torch
 
 from sparsearch.config import TrainConfig
 from sparsearch.engine.trainer import train_population
-from sparsearch.nets.mlp import forward, init_parent
+from sparsearch.nets.mlp import MLP, init_parent
 from sparsearch.pruning import mask_from_scores, random_scores
 from sparsearch.seeding import generator
 from sparsearch.spaces.weight import WeightMask, full_weight_mask
@@ -47,10 +47,10 @@ def test_masked_weights_stay_exactly_zero_and_population_equals_alone(synthetic,
     masks = [mask_from_scores(random_scores(shapes, generator("m", s)), 0.8, "uniform") for s in (0, 1)]
     recipe = TrainConfig(epochs=3, optimizer=optimizer, lr=0.01 if optimizer == "adam" else 0.05, weight_decay=1e-3)
     stacked_masks = [torch.stack([m[i] for m in masks]) for i in range(3)]
-    together = train_population(forward, stacked(parents), [0, 1], synthetic, recipe, masks=stacked_masks)
+    together = train_population(MLP(widths), stacked(parents), [0, 1], synthetic, recipe, masks=stacked_masks)
     for (w, _), m in zip(together.final, stacked_masks):
         assert torch.all(w[~m] == 0) and torch.all(w[m] != 0)
-    alone = train_population(forward, stacked(parents[1:]), [1], synthetic, recipe, masks=[m[1:] for m in stacked_masks])
+    alone = train_population(MLP(widths), stacked(parents[1:]), [1], synthetic, recipe, masks=[m[1:] for m in stacked_masks])
     assert torch.equal(together.train_loss[1], alone.train_loss[0])
     assert torch.all(together.train_loss[:, -1] < together.train_loss[:, 0])  # each network learns
 
@@ -66,7 +66,7 @@ def test_a_step_hook_changes_one_networks_mask_during_training(synthetic):
         return [m & (torch.arange(m.numel()).view(m.shape) % 2 == 0) for m in masks]
 
     full = [torch.ones(2, a, b, dtype=torch.bool) for a, b in zip(widths[:-1], widths[1:])]
-    curves = train_population(forward, stacked([init_parent(widths, 0)] * 2), [0, 0], synthetic, TrainConfig(epochs=1),
+    curves = train_population(MLP(widths), stacked([init_parent(widths, 0)] * 2), [0, 0], synthetic, TrainConfig(epochs=1),
                               masks=full, hooks=[None, halve_at_step_3])
     assert calls[:4] == [1, 2, 3, 4]
     assert all(curves.masks[i][0].all() for i in range(3))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ import torch
 
 from .config import Config, config_from_dict, load_config
 from .data import Dataset, load_dataset
+from .engine.precision import SlowPrecisionWarning, slow_bf16_note
 from .errors import SparsearchError
 from .kinds import KINDS
 from .progress import Progress
@@ -54,6 +56,9 @@ def run(
     config = Config() if config is None else as_config(config)
     kind = KINDS[config.experiment.kind]
     kind.validate(config)
+    note = slow_bf16_note(config.engine.precision)
+    if note is not None:
+        warnings.warn(note, SlowPrecisionWarning, stacklevel=2)
     if data is not None:
         if not isinstance(data, Dataset):
             raise SparsearchError(f"data must be a sparsearch.Dataset (see Dataset.from_arrays), got {type(data).__name__}")

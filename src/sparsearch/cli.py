@@ -8,6 +8,7 @@ import io
 import json
 import sys
 import time
+import warnings
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -58,6 +59,7 @@ def run(
     from .api import run as run_study
     from .arms import quick_arms
     from .display import RichProgress
+    from .engine.precision import SlowPrecisionWarning, bf16_path, slow_bf16_note
 
     config = load_config(config_file) if config_file else Config()
     if quick_run:
@@ -65,11 +67,16 @@ def run(
     if max_memory is not None:
         config = config.model_copy(update={"engine": config.engine.model_copy(update={"max_memory_gb": max_memory})})
     started = time.perf_counter()
-    if quiet:
-        study = run_study(config, store=store)
-    else:
-        with RichProgress(err) as progress:
-            study = run_study(config, store=store, progress=progress)
+    if config.engine.precision != "fp32":
+        err.print(escape(slow_bf16_note(config.engine.precision)
+                         or f"precision {config.engine.precision} (this CPU's bf16 path: {bf16_path()})"), highlight=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SlowPrecisionWarning)  # said above, in one line
+        if quiet:
+            study = run_study(config, store=store)
+        else:
+            with RichProgress(err) as progress:
+                study = run_study(config, store=store, progress=progress)
     with _open(store, write=False) as db:
         if report_dir is not None:
             _write_report(db, config.experiment.name, report_dir)
@@ -368,6 +375,7 @@ def bench(
     threads: int = typer.Option(2, min=1, help="torch intra-op threads."),
     plain_max: int = typer.Option(16, min=1, help="Most networks the plain loop is timed on (its time is linear in P)."),
     repeats: int = typer.Option(2, min=1, help="Timings per method; the fastest is kept."),
+    steps: bool = typer.Option(True, help="Also time one training step of each dense shape against its GEMMs."),
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ):
@@ -377,7 +385,9 @@ def bench(
     import torch
 
     from .bench import default_workloads, format_table, run_bench
+    from .bench.step import STEP_COLUMNS
     from .display import RichProgress
+    from .engine.precision import bf16_path
 
     pops = _numbers(populations, int, "--populations")
     if not pops or min(pops) < 1:
@@ -386,19 +396,25 @@ def bench(
     if not extra:
         workloads = workloads[:-3]
     load = os.getloadavg()[0]
-    kwargs = dict(epochs=epochs, threads=threads, plain_max=plain_max, repeats=repeats)
+    kwargs = dict(epochs=epochs, threads=threads, plain_max=plain_max, repeats=repeats, step_shapes=steps)
     if quiet:
-        peak, rows = run_bench(workloads, **kwargs)
+        result = run_bench(workloads, **kwargs)
     else:
         with RichProgress(err) as progress:
-            peak, rows = run_bench(workloads, progress=progress, **kwargs)
+            result = run_bench(workloads, progress=progress, **kwargs)
     if as_json:
-        sys.stdout.write(json.dumps({"matmul_peak_gflops": peak, "rows": rows}, indent=1) + "\n")
+        sys.stdout.write(json.dumps({"matmul_peak_gflops": result.peaks, "bf16_path": bf16_path(),
+                                     "rows": result.rows, "steps": result.steps}, indent=1) + "\n")
         return
-    out.print(format_table(rows), highlight=False, soft_wrap=True)
+    out.print(format_table(result.rows), highlight=False, soft_wrap=True)
+    if result.steps:
+        out.print("\nOne training step, ms (fastest mean of 5 x 20 steps); ceiling = the step's GEMMs alone:",
+                  highlight=False)
+        out.print(format_table(result.steps, STEP_COLUMNS), highlight=False, soft_wrap=True)
     out.print(
         f"torch {torch.__version__}, {threads} threads, {os.cpu_count()} CPUs, load average {load:.2f} at start; "
-        f"fp32 torch.mm peak {peak:.0f} GFLOP/s; {epochs} epochs, fastest of {repeats}; the plain loop is timed on "
+        f"torch.mm peak {result.peaks['fp32']:.0f} GFLOP/s fp32, {result.peaks['bf16']:.0f} bf16 "
+        f"(bf16 path: {bf16_path()}); {epochs} epochs, fastest of {repeats}; the plain loop is timed on "
         f"at most {plain_max} networks and scaled linearly.",
         highlight=False,
     )

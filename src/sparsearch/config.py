@@ -119,6 +119,8 @@ class EngineConfig(_Section):
     max_population: int = Field(256, ge=1, description="most networks grouped into one population")
     max_memory_gb: float = Field(4.0, gt=0, description="memory budget of one batched program")
     threads: int = Field(2, ge=1, description="torch intra-op threads")
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32", description="fp32, or bf16 mixed precision (fp32 master weights; fast with AMX or AVX512-BF16)")
 
     @property
     def max_memory(self) -> int:

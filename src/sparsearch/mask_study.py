@@ -21,6 +21,7 @@ from .arms.training import TrainingCache
 from .config import Config, to_toml
 from .data import Dataset
 from .engine import RECIPE_VERSION
+from .engine.precision import precision_spec
 from .engine.trainer import Trainer
 from .nets import build_parent
 from .progress import Progress
@@ -60,7 +61,8 @@ class MaskRun:
 def trainer_for(config: Config, data: Dataset) -> Trainer:
     """The engine bound to this config's parent kind, recipe and limits, and to `data`."""
     parent = build_parent(config.parent, data.n_features, data.n_classes)
-    return Trainer(parent, data, config.train, config.engine.max_memory, config.engine.max_population)
+    return Trainer(parent, data, config.train, config.engine.max_memory, config.engine.max_population,
+                   config.engine.precision)
 
 
 def validate(config: Config) -> dict[str, Arm]:
@@ -76,6 +78,7 @@ def base_spec(config: Config, trainer: Trainer) -> dict:
         "data": {"name": data.name, "fingerprint": data.fingerprint},
         "parent": trainer.parent.spec(),
         "train": config.train.model_dump(),
+        **precision_spec(trainer.precision),
     }
 
 

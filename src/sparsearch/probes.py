@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .engine.trainer import Trainer, batch_orders, make_optimizer, per_network_loss, sgd_steps, trainable
+from .engine.step import per_network_loss
+from .engine.trainer import Trainer
 from .nets.mlp import Layers, forward
 
 JACOB_K = 1e-5
@@ -62,13 +63,7 @@ def init_loss(p: ProbeInput) -> Tensor:
 
 def steps(p: ProbeInput) -> Tensor:
     """-L after `steps` optimizer steps of the training recipe in the seed's data order."""
-    trainer = p.trainer
-    layers = trainable(p.layers)
-    optimizer = make_optimizer([t for pair in layers for t in pair], trainer.recipe)
-    batches = batch_orders([p.order_seed] * layers[0][0].shape[0], trainer.data.x_train.shape[0],
-                           trainer.recipe.batch_size)
-    sgd_steps(trainer.parent.forward, layers, optimizer, trainer.data, batches, p.steps)
-    return -trainer.evaluate(layers, p.x, p.y)[0]
+    return -p.trainer.evaluate(p.trainer.steps(p.layers, p.order_seed, p.steps), p.x, p.y)[0]
 
 
 def early(p: ProbeInput) -> Tensor:

@@ -1,21 +1,24 @@
-"""Throughput benchmark: the same networks trained four ways, side by side in one process.
+"""Throughput benchmark: the same networks trained five ways, side by side in one process.
 
 (a) `plain`: one `nn.Sequential` per network, its own optimizer, one network after another;
 (b) `torch.func`: stack_module_state + functional_call + vmap ensembling;
 (c) `engine-masked`: the population engine on the parent's shapes with node masks as
     multiplicative weight masks (no compaction);
-(d) `engine`: the population engine on compacted node masks.
+(d) `engine`: the population engine on compacted node masks;
+(e) `engine-bf16`: the same in bf16 mixed precision (engine/precision.py).
 
-All four do the same work: network p is the parent of seed p with the random node mask drawn
+All five do the same work: network p is the parent of seed p with the random node mask drawn
 from `generator("bench-mask", p, s)`, it reads data in the order of seed p, and every method
 trains the same epochs, batch size and optimizer (the default recipe) and evaluates validation
-and test accuracy after every epoch. tests/test_bench.py checks they compute the same losses.
+and test accuracy after every epoch. tests/test_bench.py checks they compute the same losses (bf16 to its own precision).
 
 Figures per method: networks x epochs per second (the plain loop is timed on at most
 `plain_max` networks and its per-network rate used for all P: its time is linear in P), the
 ratio to plain, executed GFLOP/s (forward + backward multiply-adds x 2, evaluation forwards
 included; the masked engine executes the parent's dense shapes) and its fraction of the
-measured `torch.mm` peak, and the process's peak RSS while the method ran.
+measured `torch.mm` peak of its precision, and the process's peak RSS while the method ran.
+Beside them, `step.py` times one training step of each dense shape against the GEMMs it
+contains, in fp32 and bf16.
 """
 
 from __future__ import annotations
@@ -29,17 +32,19 @@ import torch
 
 from ..config import TrainConfig, config_from_dict
 from ..data import Dataset, load_dataset
+from ..engine.precision import DTYPES
 from ..engine.trainer import train_population
 from ..progress import Progress
-from ..nets.mlp import Layers, forward, init_parent, parent_widths
+from ..nets.mlp import MLP, Layers, init_parent, parent_widths
 from ..seeding import generator
 from ..spaces.node import NodeMask, compact, sample_mask
 from .ensemble import ensemble_train
 from .measure import PeakRSS, matmul_peak_gflops, training_flops
+from .step import step_row
 from .plain import plain_train
 
 PLAIN_MAX = 16
-METHODS = ("plain", "torch.func", "engine-masked", "engine")
+METHODS = ("plain", "torch.func", "engine-masked", "engine", "engine-bf16")
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,16 @@ def default_workloads(populations=(1, 16, 64, 256), sparsities=(0.0, 0.5, 0.9)) 
         Workload("digits", (32,) * 6, 64, 0.0),
         Workload("digits", (2048,), 16, 0.0),
     ]
+
+
+@dataclass
+class BenchResult:
+    """The measured `torch.mm` peaks (GFLOP/s by precision), one row per (workload, method),
+    and one step row per dense shape."""
+
+    peaks: dict[str, float]
+    rows: list[dict]
+    steps: list[dict]
 
 
 @dataclass
@@ -112,9 +127,10 @@ def train_with(method: str, nets: Networks, data: Dataset, recipe: TrainConfig) 
         ensemble_train(nets.compacted(), nets.seeds, data, recipe)
     elif method == "engine-masked":
         layers, masks = nets.masked()
-        train_population(forward, layers, nets.seeds, data, recipe, masks=masks)
+        train_population(MLP(nets.widths), layers, nets.seeds, data, recipe, masks=masks)
     else:
-        train_population(forward, nets.compacted(), nets.seeds, data, recipe)
+        train_population(MLP(nets.widths), nets.compacted(), nets.seeds, data, recipe,
+                         precision="bf16" if method == "engine-bf16" else "fp32")
 
 
 def run_bench(
@@ -125,18 +141,21 @@ def run_bench(
     repeats: int = 2,
     methods: Sequence[str] = METHODS,
     progress: Progress | None = None,
-) -> tuple[float, list[dict]]:
-    """Time every method on every workload; return the measured matmul peak (GFLOP/s) and one
-    row per (workload, method). Each timing is the fastest of `repeats` (interference from
-    other processes only ever adds time)."""
+    step_shapes: bool = True,
+) -> BenchResult:
+    """Time every method on every workload, and (with `step_shapes`) one training step of each
+    dense shape. Each timing is the fastest of `repeats` (interference from other processes
+    only ever adds time)."""
     progress = progress or Progress()
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        peak = matmul_peak_gflops()
+        peaks = {name: matmul_peak_gflops(dtype=dtype) for name, dtype in DTYPES.items()}
         recipe = _recipe(workloads, epochs, threads)
         datasets = {w.dataset: load_dataset(config_from_dict({"data": {"name": w.dataset}}).data) for w in workloads}
-        progress.phase("benchmark", len(workloads) * len(methods))
+        shapes = sorted({(parent_widths(datasets[w.dataset].n_features, w.hidden, datasets[w.dataset].n_classes),
+                          w.population) for w in workloads if w.sparsity == 0}) if step_shapes else []
+        progress.phase("benchmark", len(workloads) * len(methods) + len(shapes))
         rows = []
         for w in workloads:
             data = datasets[w.dataset]
@@ -165,9 +184,14 @@ def run_bench(
                     "dataset": w.dataset, "hidden": list(w.hidden), "population": w.population,
                     "node_sparsity": w.sparsity, "epochs": epochs, "method": m, "networks_timed": timed[m],
                     "net_epochs_per_s": rate, "vs_plain": rate / plain_rate, "gflops": gflops,
-                    "peak_fraction": gflops / peak, "peak_rss_mb": rss / 2**20,
+                    "peak_fraction": gflops / peaks["bf16" if m == "engine-bf16" else "fp32"],
+                    "peak_rss_mb": rss / 2**20,
                 })
-        return peak, rows
+        steps = []
+        for widths, population in shapes:
+            steps.append(step_row(widths, population, recipe.batch_size))
+            progress.advance(1)
+        return BenchResult(peaks, rows, steps)
     finally:
         torch.set_num_threads(previous)
 
@@ -206,13 +230,13 @@ COLUMNS = (
 )
 
 
-def format_table(rows: list[dict]) -> str:
+def format_table(rows: list[dict], columns=COLUMNS) -> str:
     """The rows as a fixed-width plain-text table (for a terminal or a docs code block)."""
-    cells = [[fmt(row) for _, _, fmt in COLUMNS] for row in rows]
-    headers = [title for title, _, _ in COLUMNS]
+    cells = [[fmt(row) for _, _, fmt in columns] for row in rows]
+    headers = [title for title, _, _ in columns]
     widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(headers)]
 
     def line(values: list[str]) -> str:
-        return "  ".join(f"{v:{align}{w}}" for v, w, (_, align, _) in zip(values, widths, COLUMNS)).rstrip()
+        return "  ".join(f"{v:{align}{w}}" for v, w, (_, align, _) in zip(values, widths, columns)).rstrip()
 
     return "\n".join([line(headers), "  ".join("-" * w for w in widths), *(line(c) for c in cells)])

@@ -13,7 +13,8 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from ..config import TrainConfig
 from ..data import Dataset
-from ..engine.trainer import batch_orders, make_optimizer, steps_per_epoch
+from ..engine.optim import make_optimizer
+from ..engine.trainer import batch_orders, steps_per_epoch
 from ..nets.mlp import Layers
 from .plain import plain_model
 

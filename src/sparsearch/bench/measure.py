@@ -1,4 +1,4 @@
-"""What the benchmark measures besides wall time: the machine's fp32 matmul peak, the FLOPs a
+"""What the benchmark measures besides wall time: the machine's fp32 and bf16 matmul peaks, the FLOPs a
 method executes, and the process's peak resident memory while a method runs."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import torch
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def matmul_peak_gflops(n: int = 2048, repeats: int = 10) -> float:
-    """fp32 GFLOP/s of a large `torch.mm` (2 n^3 FLOPs each), best of three timings."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_peak_gflops(n: int = 2048, repeats: int = 10, dtype: torch.dtype = torch.float32) -> float:
+    """GFLOP/s of a large `torch.mm` in `dtype` (2 n^3 FLOPs each), best of three timings."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
     torch.mm(a, b)
     best = float("inf")
     for _ in range(3):

@@ -10,7 +10,8 @@ from torch import Tensor, nn
 
 from ..config import TrainConfig
 from ..data import Dataset
-from ..engine.trainer import batch_orders, make_optimizer, steps_per_epoch
+from ..engine.optim import make_optimizer
+from ..engine.trainer import batch_orders, steps_per_epoch
 from ..nets.mlp import Layers
 
 

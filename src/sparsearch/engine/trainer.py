@@ -2,8 +2,9 @@
 
 Each network's loss is the mean cross-entropy over its own mini-batch; the population loss
 is their sum, so every network receives exactly the gradient it would receive alone, and the
-optimizers (SGD with momentum, Adam) act elementwise. A network trained inside a population
-therefore follows the same trajectory as trained alone (tests/test_engine.py holds that).
+optimizers (SGD with momentum, Adam) act elementwise on one flat buffer (engine/optim.py). A
+network trained inside a population therefore follows the same trajectory, bitwise, as trained
+alone (tests/test_engine.py holds that, in fp32 and in bf16).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from ..nets.mlp import Layers
 from ..seeding import generator
 from .chunking import DEFAULT_MAX_MEMORY, chunk_slices
 from .masking import Masking, StepHook
-
-Forward = Callable[[Layers, Tensor], Tensor]
+from .optim import FlatOptimizer
+from .precision import Precision, dtype_of, lowered
+from .step import Forward, loss_and_grads
 
 EVAL_CACHE_BYTES = 8 * 2**20
 """Evaluation runs on chunks of examples whose widest activation, P x rows x width floats,
@@ -45,22 +47,6 @@ class Curves:
     snapshot: Layers | None = None
 
 
-def make_optimizer(params: list[Tensor], recipe: TrainConfig) -> torch.optim.Optimizer:
-    """The recipe's optimizer over stacked parameters (elementwise, so per-network exact).
-
-    torch's default (foreach) kernels, not the fused ones: fused SGD is ~7% faster here but its
-    results depend on an element's position in the stacked tensor, which would make a network's
-    numbers depend on its population (measured with torch 2.13 CPU)."""
-    if recipe.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
-    return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
-
-
-def trainable(layers: Layers) -> Layers:
-    """Copies of `layers` that require grad (the caller's tensors are never modified)."""
-    return [(w.clone().requires_grad_(True), b.clone().requires_grad_(True)) for w, b in layers]
-
-
 def batch_orders(order_seeds: list[int], n: int, batch_size: int) -> Iterator[Tensor]:
     """Endless mini-batch indices [P, b]: network p reads the training set in the order of
     its seed, one fresh permutation per epoch; networks sharing a seed share the order."""
@@ -73,44 +59,39 @@ def batch_orders(order_seeds: list[int], n: int, batch_size: int) -> Iterator[Te
             yield perms[:, start : start + batch_size]
 
 
-def per_network_loss(forward: Forward, layers: Layers, x: Tensor, y: Tensor) -> Tensor:
-    """Mean cross-entropy of each network on its own batch: x [P, B, in], y [P, B] -> [P]."""
-    logits = forward(layers, x)
-    losses = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
-    return losses.view(y.shape).mean(1)
-
-
 def sgd_steps(
-    forward: Forward, layers: Layers, optimizer, data: Dataset, batches: Iterator[Tensor], steps: int,
-    masking: Masking | None = None,
+    parent: Parent, optimizer: FlatOptimizer, data: Dataset, batches: Iterator[Tensor], steps: int,
+    masking: Masking | None = None, dtype: torch.dtype = torch.float32,
 ) -> Tensor:
     """Run `steps` optimizer steps; return the example-weighted mean training loss [P]."""
-    total = torch.zeros(layers[0][0].shape[0], dtype=torch.float64)
+    total = torch.zeros(optimizer.params[0][0].shape[0], dtype=torch.float64)
     seen = 0
     for _ in range(steps):
         idx = next(batches)
-        loss = per_network_loss(forward, layers, data.x_train[idx], data.y_train[idx])
-        optimizer.zero_grad(set_to_none=True)
-        loss.sum().backward()
+        loss = loss_and_grads(parent, optimizer.params, data.x_train[idx], data.y_train[idx], optimizer.grads,
+                              optimizer.decay, dtype)
         optimizer.step()
         if masking is not None:
-            masking.after_step(layers)
-        total += loss.detach().double() * idx.shape[1]
+            masking.after_step(optimizer.params)
+        total += loss.double() * idx.shape[1]
         seen += idx.shape[1]
     return (total / seen).float()
 
 
 @torch.no_grad()
-def evaluate(forward: Forward, layers: Layers, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """(mean loss, accuracy) of every network on the shared examples x [N, in]: two [P] tensors."""
+def evaluate(forward: Forward, layers: Layers, x: Tensor, y: Tensor,
+             dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+    """(mean loss, accuracy) of every network on the shared examples x [N, in]: two [P] tensors;
+    the forward pass in `dtype`, the loss in fp32."""
     population = layers[0][0].shape[0]
     loss_sum = torch.zeros(population, dtype=torch.float64)
     correct = torch.zeros_like(loss_sum)
     widest = max(w.shape[2] for w, _ in layers)
     rows = max(16, EVAL_CACHE_BYTES // (4 * population * widest))
+    low = lowered(layers, dtype)
     for start in range(0, x.shape[0], rows):
         xb, yb = x[start : start + rows], y[start : start + rows]
-        logits = forward(layers, xb)
+        logits = forward(low, xb.to(dtype)).float()
         target = yb.expand(logits.shape[0], -1)
         loss_sum += F.cross_entropy(logits.transpose(1, 2), target, reduction="none").double().sum(1)
         correct += (logits.argmax(-1) == target).double().sum(1)
@@ -122,7 +103,7 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 
 
 def train_population(
-    forward: Forward,
+    parent: Parent,
     layers: Layers,
     order_seeds: list[int],
     data: Dataset,
@@ -133,12 +114,14 @@ def train_population(
     snapshot_epoch: int | None = None,
     max_memory: int = DEFAULT_MAX_MEMORY,
     evaluate_epochs: bool = True,
+    precision: Precision = "fp32",
 ) -> Curves:
-    """Train the stacked networks `layers` for `recipe.epochs`; network p reads data in the
-    order of `order_seeds[p]`. With `masks` (bool [P, in, out] per layer) the weights are
-    masked throughout, and `hooks` may change a network's mask after any step. Returns
-    per-epoch train loss, val and test accuracy (empty [P, 0] without `evaluate_epochs`, for
-    trainings whose curves nobody reads), and the final parameters and masks.
+    """Train the stacked networks `layers` of `parent` for `recipe.epochs`; network p reads
+    data in the order of `order_seeds[p]`. With `masks` (bool [P, in, out] per layer) the
+    weights are masked throughout, and `hooks` may change a network's mask after any step.
+    Returns per-epoch train loss, val and test accuracy (empty [P, 0] without
+    `evaluate_epochs`, for trainings whose curves nobody reads), and the final parameters and
+    masks. Training and evaluation run in `precision` (engine/precision.py).
 
     The population is trained in chunks (`chunking.py`) within `max_memory` bytes."""
     widths = (layers[0][0].shape[1], *(w.shape[2] for w, _ in layers))
@@ -146,42 +129,42 @@ def train_population(
     for part in chunk_slices(len(order_seeds), widths, recipe.batch_size, max_memory):
         parts.append(
             _train_chunk(
-                forward, [(w[part], b[part]) for w, b in layers], order_seeds[part], data, recipe, on_epoch,
+                parent, [(w[part], b[part]) for w, b in layers], order_seeds[part], data, recipe, on_epoch,
                 None if masks is None else [m[part] for m in masks], None if hooks is None else hooks[part],
-                snapshot_epoch, evaluate_epochs,
+                snapshot_epoch, evaluate_epochs, dtype_of(precision),
             )
         )
     return _joined(parts)
 
 
-def _train_chunk(forward, layers, order_seeds, data, recipe, on_epoch, masks, hooks, snapshot_epoch,
-                 evaluate_epochs) -> Curves:
+def _train_chunk(parent, layers, order_seeds, data, recipe, on_epoch, masks, hooks, snapshot_epoch,
+                 evaluate_epochs, dtype) -> Curves:
     start = time.perf_counter()
-    params = trainable(layers)
+    optimizer = FlatOptimizer(layers, recipe)
+    params = optimizer.params
     masking = None if masks is None else Masking(masks, hooks)
     if masking is not None:
         masking.zero_pruned(params)
-    optimizer = make_optimizer([t for pair in params for t in pair], recipe)
     n = data.x_train.shape[0]
     batches = batch_orders(order_seeds, n, recipe.batch_size)
     losses, vals, tests = [], [], []
     snapshot = None
     for epoch in range(1, recipe.epochs + 1):
         losses.append(
-            sgd_steps(forward, params, optimizer, data, batches, steps_per_epoch(n, recipe.batch_size), masking)
+            sgd_steps(parent, optimizer, data, batches, steps_per_epoch(n, recipe.batch_size), masking, dtype)
         )
         if evaluate_epochs:
-            vals.append(evaluate(forward, params, data.x_val, data.y_val)[1])
-            tests.append(evaluate(forward, params, data.x_test, data.y_test)[1])
+            vals.append(evaluate(parent.forward, params, data.x_val, data.y_val, dtype)[1])
+            tests.append(evaluate(parent.forward, params, data.x_test, data.y_test, dtype)[1])
         if epoch == snapshot_epoch:
-            snapshot = _detached(params)
+            snapshot = optimizer.snapshot()
         if on_epoch is not None:
             on_epoch(len(order_seeds))
     empty = torch.zeros(len(order_seeds), 0)
     return Curves(
         torch.stack(losses, 1), torch.stack(vals, 1) if vals else empty, torch.stack(tests, 1) if tests else empty,
         time.perf_counter() - start,
-        _detached(params), None if masking is None else masking.final(), snapshot,
+        optimizer.snapshot(), None if masking is None else masking.final(), snapshot,
     )
 
 
@@ -205,20 +188,21 @@ def _joined(parts: list[Curves]) -> Curves:
     )
 
 
-def _detached(params: Layers) -> Layers:
-    return [(w.detach().clone(), b.detach().clone()) for w, b in params]
-
-
 @dataclass(frozen=True, eq=False)
 class Trainer:
     """The engine bound once to a parent kind, the data, the training recipe and the limits
-    (memory budget, population size): what arms and experiments train through."""
+    (memory budget, population size) and the precision: what arms and experiments train through."""
 
     parent: Parent
     data: Dataset
     recipe: TrainConfig
     max_memory: int = DEFAULT_MAX_MEMORY
     max_population: int = 256
+    precision: Precision = "fp32"
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return dtype_of(self.precision)
 
     def train(
         self,
@@ -233,12 +217,22 @@ class Trainer:
     ) -> Curves:
         """Train the stacked networks `layers` with the recipe (see `train_population`)."""
         return train_population(
-            self.parent.forward, layers, order_seeds, self.data, self.recipe, on_epoch, masks=masks, hooks=hooks,
+            self.parent, layers, order_seeds, self.data, self.recipe, on_epoch, masks=masks, hooks=hooks,
             snapshot_epoch=snapshot_epoch, max_memory=self.max_memory, evaluate_epochs=evaluate_epochs,
+            precision=self.precision,
         )
 
     def evaluate(self, layers: Layers, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        return evaluate(self.parent.forward, layers, x, y)
+        return evaluate(self.parent.forward, layers, x, y, self.dtype)
+
+    def steps(self, layers: Layers, order_seed: int, steps: int) -> Layers:
+        """The stacked networks `layers` after `steps` optimizer steps of the recipe, all
+        reading the data in the order of `order_seed`."""
+        optimizer = FlatOptimizer(layers, self.recipe)
+        batches = batch_orders([order_seed] * layers[0][0].shape[0], self.data.x_train.shape[0],
+                               self.recipe.batch_size)
+        sgd_steps(self.parent, optimizer, self.data, batches, steps, dtype=self.dtype)
+        return optimizer.params
 
     def steps_per_epoch(self) -> int:
         return steps_per_epoch(self.data.x_train.shape[0], self.recipe.batch_size)

@@ -3,6 +3,10 @@
 A parent kind is bound to the data's shape and the config's `[parent]` table when a run starts;
 its parameters travel as stacked tensors with a leading population axis, so the engine trains
 P networks of one kind as one batched program whatever the kind is.
+
+A kind may also offer `loss_and_grads(params, x, y, grads, decay, dtype) -> losses [P]`, its
+training step written out by hand (the MLP's: nets/mlp_step.py); the engine differentiates any
+other kind's `forward` with autograd (engine/step.py).
 """
 
 from __future__ import annotations

@@ -85,6 +85,12 @@ class MLP:
     def forward(self, params: Layers, x: Tensor) -> Tensor:
         return forward(params, x)
 
+    def loss_and_grads(self, params: Layers, x: Tensor, y: Tensor, grads: Layers, decay: float,
+                       dtype: torch.dtype = torch.float32) -> Tensor:
+        from .mlp_step import loss_and_grads
+
+        return loss_and_grads(params, x, y, grads, decay, dtype)
+
     def compact(self, params: Layers, masks) -> Layers:
         from ..spaces.node import compact
 

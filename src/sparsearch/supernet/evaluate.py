@@ -16,12 +16,12 @@ from .train import sub_networks
 
 @torch.no_grad()
 def inherited_scores(supernet: Layers, space: ElasticSpace, configs: np.ndarray, x: Tensor, y: Tensor,
-                     max_memory: int) -> tuple[np.ndarray, np.ndarray]:
+                     max_memory: int, dtype: torch.dtype = torch.float32) -> tuple[np.ndarray, np.ndarray]:
     """(accuracy, mean loss) of each configuration's sub-network on (x, y)."""
     widths = (supernet[0][0].shape[0], *space.hidden, supernet[-1][0].shape[1])
     accs, losses = [], []
     for part in chunk_slices(len(configs), widths, x.shape[0], max_memory):
-        loss, acc = evaluate(forward, sub_networks(supernet, space, configs[part]), x, y)
+        loss, acc = evaluate(forward, sub_networks(supernet, space, configs[part]), x, y, dtype)
         accs.append(acc.numpy())
         losses.append(loss.numpy())
     return np.concatenate(accs), np.concatenate(losses)

@@ -14,6 +14,7 @@ import numpy as np
 from ..config import Config, to_toml
 from ..data import Dataset
 from ..engine import RECIPE_VERSION
+from ..engine.precision import dtype_of, precision_spec
 from ..engine.trainer import Trainer
 from ..analysis.convergence import trial_metrics
 from ..moo import non_dominated, search
@@ -47,7 +48,7 @@ class Objectives:
 
     def __call__(self, configs: np.ndarray) -> np.ndarray:
         acc, loss = inherited_scores(self.supernet, self.space, configs, self.data.x_val, self.data.y_val,
-                                     self.config.engine.max_memory)
+                                     self.config.engine.max_memory, dtype_of(self.config.engine.precision))
         out = []
         for c, a, l in zip(configs, acc, loss):
             widths = (self.data.n_features, *self.space.widths(c), self.data.n_classes)
@@ -111,7 +112,8 @@ def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress
 def _supernet(config, data, space, widths, store: Store, seed: int) -> tuple[Layers, str]:
     key = _digest({"recipe_version": RECIPE_VERSION, "sandwich_loss": "mean", "data": {"name": data.name, "fingerprint": data.fingerprint},
                    "parent": list(widths), "widths": list(space.fractions), "seed": seed,
-                   "train": config.train.model_dump(), "supernet": config.supernet.model_dump()})
+                   "train": config.train.model_dump(), "supernet": config.supernet.model_dump(),
+                   **precision_spec(config.engine.precision)})
     stored = store.supernet(key)
     if stored is not None:
         return from_state_dict(stored[0]), key
@@ -128,7 +130,8 @@ def _retrain_front(config, data, space, widths, store: Store, name: str, seed: i
     points = np.array([[1 - r["val_acc"], r["params"]] for r in unique.values()])
     front = sorted((r for r, keep in zip(unique.values(), non_dominated(points)) if keep), key=lambda r: r["params"])
     picks = [front[i] for i in sorted({round(i) for i in np.linspace(0, len(front) - 1, config.supernet.retrain)})]
-    trainer = Trainer(MLP(widths), data, config.train, config.engine.max_memory, config.engine.max_population)
+    trainer = Trainer(MLP(widths), data, config.train, config.engine.max_memory, config.engine.max_population,
+                      config.engine.precision)
     by_shape = defaultdict(list)  # configurations of equal widths train as one population
     for row in picks:
         by_shape[tuple(row["widths"])].append(row)

@@ -6,7 +6,8 @@ together as one population in the masked layout (the shared weights expanded and
 by each sub-network's unit masks, one `bmm` per layer), and averages their losses:
 cross-entropy for the largest, and with `distill` the KL divergence to the largest's
 (detached) predictions for the others, else cross-entropy. One optimizer step then updates
-the shared weights with the mean gradient of the sampled sub-networks. (Averaging rather than
+the shared weights with the mean gradient of the sampled sub-networks. In bf16 (`[engine]
+precision`) the sub-networks run on bf16 casts of the fp32 shared weights, the losses in fp32. (Averaging rather than
 summing keeps the recipe's learning rate meaningful: with the default SGD recipe the summed
 loss of four sub-networks diverged for one of eight digits seeds.)"""
 
@@ -19,7 +20,9 @@ from torch import Tensor
 
 from ..config import Config
 from ..data import Dataset
-from ..engine.trainer import batch_orders, evaluate, make_optimizer, steps_per_epoch
+from ..engine.optim import make_optimizer
+from ..engine.precision import dtype_of, lowered
+from ..engine.trainer import batch_orders, evaluate, steps_per_epoch
 from ..nets.mlp import Layers, forward
 from ..seeding import generator
 from ..spaces.elastic import ElasticSpace
@@ -69,18 +72,19 @@ def train_supernet(parent: Layers, space: ElasticSpace, data: Dataset, config: C
     batches = batch_orders([seed], n, recipe.batch_size)
     gen = generator("sandwich", seed)
     ends = [space.largest(), space.smallest()]
+    dtype = dtype_of(config.engine.precision)
     curves = {"largest_val_acc": [], "smallest_val_acc": []}
     for _ in range(recipe.epochs):
         for _ in range(steps_per_epoch(n, recipe.batch_size)):
             idx = next(batches)[0]
             configs = sandwich_configs(space, config.supernet.sandwich, gen)
-            logits = forward(sub_networks(layers, space, configs), data.x_train[idx])
+            logits = forward(lowered(sub_networks(layers, space, configs), dtype), data.x_train[idx].to(dtype)).float()
             loss = sandwich_loss(logits, data.y_train[idx], config.supernet.distill)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
         with torch.no_grad():
-            _, acc = evaluate(forward, sub_networks(layers, space, ends), data.x_val, data.y_val)
+            _, acc = evaluate(forward, sub_networks(layers, space, ends), data.x_val, data.y_val, dtype)
         curves["largest_val_acc"].append(float(acc[0]))
         curves["smallest_val_acc"].append(float(acc[1]))
         if on_epoch is not None:

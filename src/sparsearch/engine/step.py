@@ -1,0 +1,50 @@
+"""One training step's losses and gradients for a population of any parent kind.
+
+A parent may write its step out by hand (`loss_and_grads`, as the MLP does in
+nets/mlp_step.py); any other parent, a user's own included, is differentiated by autograd
+through its `forward`. Either way the gradients are accumulated into the optimizer's buffers
+as `grads <- decay * grads + dL/dW` (engine/optim.py), and in bf16 the forward pass runs on
+bf16 casts of the fp32 weights with the loss in fp32."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..nets.mlp import Layers
+from .precision import lowered
+
+Forward = Callable[[Layers, Tensor], Tensor]
+
+
+def per_network_loss(forward: Forward, layers: Layers, x: Tensor, y: Tensor) -> Tensor:
+    """Mean cross-entropy of each network on its own batch: x [P, B, in], y [P, B] -> [P]."""
+    logits = forward(layers, x).float()
+    losses = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
+    return losses.view(y.shape).mean(1)
+
+
+def autograd_loss_and_grads(forward: Forward, params: Layers, x: Tensor, y: Tensor, grads: Layers, decay: float,
+                            dtype: torch.dtype = torch.float32) -> Tensor:
+    """`loss_and_grads` for a parent known only by its `forward`."""
+    leaves = [tuple(t.detach().requires_grad_(True) for t in pair) for pair in params]
+    losses = per_network_loss(forward, lowered(leaves, dtype), x.to(dtype), y)
+    losses.sum().backward()
+    with torch.no_grad():
+        for buffers, pair in zip(grads, leaves):
+            for buffer, leaf in zip(buffers, pair):
+                buffer.mul_(decay).add_(leaf.grad)
+    return losses.detach()
+
+
+def loss_and_grads(parent, params: Layers, x: Tensor, y: Tensor, grads: Layers, decay: float,
+                   dtype: torch.dtype = torch.float32) -> Tensor:
+    """The losses [P] of one step of the stacked networks `params` of `parent` on their batches
+    x [P, B, in], y [P, B]; gradients accumulated into `grads` as decay * grads + gradient."""
+    own = getattr(parent, "loss_and_grads", None)
+    if own is not None:
+        return own(params, x, y, grads, decay, dtype)
+    return autograd_loss_and_grads(parent.forward, params, x, y, grads, decay, dtype)
