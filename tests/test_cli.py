@@ -151,11 +151,14 @@ def test_bench_command_prints_rows_and_rejects_bad_lists():
     result = sparsearch(*args, "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["matmul_peak_gflops"] > 0
-    assert [(r["population"], r["method"]) for r in report["rows"]][:4] == [
-        (1, "plain"), (1, "torch.func"), (1, "engine-masked"), (1, "engine")]
-    table = sparsearch(*args)
-    assert table.returncode == 0 and "digits 300-100 P=2 s=0.9" in table.stdout and "% of mm peak" in table.stdout
+    assert report["matmul_peak_gflops"]["fp32"] > 0 and report["matmul_peak_gflops"]["bf16"] > 0
+    assert report["bf16_path"] in ("AMX", "AVX512-BF16", "none")
+    assert [(r["population"], r["method"]) for r in report["rows"]][:5] == [
+        (1, "plain"), (1, "torch.func"), (1, "engine-masked"), (1, "engine"), (1, "engine-bf16")]
+    assert report["steps"] == []  # no dense workload asked for
+    table = sparsearch(*args, "--populations", "2", "--sparsities", "0")
+    assert table.returncode == 0 and "digits 300-100 P=2 s=0" in table.stdout and "% of mm peak" in table.stdout
+    assert "64-300-100-10 P=2 B=64" in table.stdout and "bf16 path:" in table.stdout
     bad = sparsearch("bench", "--populations", "1,x")
     assert bad.returncode == 2 and "--populations: expected comma-separated numbers" in bad.stderr
 
