@@ -6,10 +6,10 @@ together as one population in the masked layout (the shared weights expanded and
 by each sub-network's unit masks, one `bmm` per layer), and averages their losses:
 cross-entropy for the largest, and with `distill` the KL divergence to the largest's
 (detached) predictions for the others, else cross-entropy. One optimizer step then updates
-the shared weights with the mean gradient of the sampled sub-networks. In bf16 (`[engine]
-precision`) the sub-networks run on bf16 casts of the fp32 shared weights, the losses in fp32. (Averaging rather than
+the shared weights with the mean gradient of the sampled sub-networks. (Averaging rather than
 summing keeps the recipe's learning rate meaningful: with the default SGD recipe the summed
-loss of four sub-networks diverged for one of eight digits seeds.)"""
+loss of four sub-networks diverged for one of eight digits seeds.) In bf16 (`[engine]
+precision`) the sub-networks run on bf16 casts of the fp32 shared weights, the losses in fp32."""
 
 from __future__ import annotations
 
