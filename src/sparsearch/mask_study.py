@@ -24,6 +24,7 @@ from .engine import RECIPE_VERSION
 from .engine.precision import precision_spec
 from .engine.trainer import Trainer
 from .nets import build_parent
+from .nets.base import joined
 from .progress import Progress
 from .spaces.weight import WeightMask
 from .store import PlanLink, Store, TrialRecord
@@ -189,7 +190,7 @@ def _train(trainer: Trainer, assignments: list[Assignment], save_weights: bool, 
     members = [[(w.unsqueeze(0), b.unsqueeze(0)) for w, b in p.start] if weight_space else net.compact(p.start, [p.mask])
                for p in plans]
     depth = len(members[0])
-    layers = [(torch.cat([m[i][0] for m in members]), torch.cat([m[i][1] for m in members])) for i in range(depth)]
+    layers = joined(members)
     masks = [torch.stack([p.mask.layers[i] for p in plans]) for i in range(depth)] if weight_space else None
     curves = trainer.train(
         layers, [a.slot.seed for a in assignments], masks=masks,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from ..engine.trainer import Trainer
+from ..nets.base import joined, stacked
 from ..nets.mlp import Layers
 from ..progress import Progress
 from ..spaces.node import NodeMask
@@ -80,8 +81,7 @@ class TrainingCache:
         if missing:
             todo = [jobs[i] for i in missing]
             compacted = [self.trainer.parent.compact(j.start, [j.mask]) for j in todo]
-            layers = [(torch.cat([c[i][0] for c in compacted]), torch.cat([c[i][1] for c in compacted]))
-                      for i in range(len(compacted[0]))]
+            layers = joined(compacted)
             self.progress.phase(label, len(todo) * self.trainer.recipe.epochs)
             result = self.trainer.train(layers, [j.seed for j in todo], on_epoch=self.progress.advance)
             found = {keys[i]: {name: getattr(result, name)[p].clone() for name in CURVES}
@@ -98,8 +98,7 @@ class TrainingCache:
                 self.memory[key] = tensors if curves else self.trainer.parent.from_state_dict(tensors)
 
     def _train(self, jobs: list[Training], keys: list[list[str]], label: str, snapshot_epoch: int | None) -> None:
-        layers = [(torch.stack([j.start[i][0] for j in jobs]), torch.stack([j.start[i][1] for j in jobs]))
-                  for i in range(len(jobs[0].start))]
+        layers = stacked([j.start for j in jobs])
         masks = None
         if jobs[0].mask is not None:
             masks = [torch.stack([j.mask.layers[i] for j in jobs]) for i in range(len(layers))]

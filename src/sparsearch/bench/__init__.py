@@ -35,6 +35,7 @@ from ..data import Dataset, load_dataset
 from ..engine.precision import DTYPES
 from ..engine.trainer import train_population
 from ..progress import Progress
+from ..nets.base import joined, stacked
 from ..nets.mlp import MLP, Layers, init_parent, parent_widths
 from ..seeding import generator
 from ..spaces.node import NodeMask, compact, sample_mask
@@ -98,15 +99,14 @@ class Networks:
 
     def compacted(self) -> Layers:
         parts = [compact(parent, [mask]) for parent, mask in zip(self.parents, self.masks)]
-        return [(torch.cat([p[i][0] for p in parts]), torch.cat([p[i][1] for p in parts])) for i in range(len(parts[0]))]
+        return joined(parts)
 
     def compact_widths(self) -> tuple[int, ...]:
         return (self.widths[0], *(len(layer) for layer in self.masks[0].keep), self.widths[-1])
 
     def masked(self) -> tuple[Layers, list[torch.Tensor]]:
         """Parent-shaped stacked layers and bool weight masks [P, in, out] from the node masks."""
-        layers = [(torch.stack([p[i][0] for p in self.parents]), torch.stack([p[i][1] for p in self.parents]))
-                  for i in range(len(self.widths) - 1)]
+        layers = stacked(self.parents)
         units = [torch.ones(len(self.seeds), self.widths[0], dtype=torch.bool)]
         for i, width in enumerate(self.widths[1:-1]):
             keep = torch.zeros(len(self.seeds), width, dtype=torch.bool)

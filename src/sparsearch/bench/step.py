@@ -19,6 +19,7 @@ import torch
 from ..config import TrainConfig
 from ..engine.optim import FlatOptimizer, make_optimizer
 from ..engine.step import per_network_loss
+from ..nets.base import stacked
 from ..nets.mlp import forward, init_parent
 from ..nets.mlp_step import loss_and_grads
 
@@ -40,8 +41,7 @@ def fastest_ms(step: Callable[[], object], steps: int = 20, repeats: int = ROUND
 
 def _population(widths: tuple[int, ...], population: int, batch: int):
     parents = [init_parent(widths, seed) for seed in range(population)]
-    layers = [(torch.stack([p[i][0] for p in parents]), torch.stack([p[i][1] for p in parents]))
-              for i in range(len(widths) - 1)]
+    layers = stacked(parents)
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(population, batch, widths[0], generator=gen)
     y = torch.randint(0, widths[-1], (population, batch), generator=gen)

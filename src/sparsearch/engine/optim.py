@@ -37,6 +37,15 @@ def make_optimizer(params: list[Tensor], recipe: TrainConfig) -> torch.optim.Opt
     return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
 
 
+def accumulate(buffer: Tensor, new: Tensor, decay: float) -> None:
+    """The gradient-buffer rule every training step follows: buffer <- decay * buffer + new
+    (`new` may be bf16; with decay 0 the buffer is overwritten, so no NaN survives in it)."""
+    if decay == 0:
+        buffer.copy_(new)
+    else:
+        torch.add(new, buffer, alpha=decay, out=buffer)
+
+
 def _views(buffer: Tensor, shapes: list[tuple[torch.Size, torch.Size]]) -> Layers:
     out, offset = [], 0
     for pair in shapes:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..nets.mlp import Layers
+from .optim import accumulate
 from .precision import lowered
 
 Forward = Callable[[Layers, Tensor], Tensor]
@@ -36,7 +37,7 @@ def autograd_loss_and_grads(forward: Forward, params: Layers, x: Tensor, y: Tens
     with torch.no_grad():
         for buffers, pair in zip(grads, leaves):
             for buffer, leaf in zip(buffers, pair):
-                buffer.mul_(decay).add_(leaf.grad)
+                accumulate(buffer, leaf.grad, decay)
     return losses.detach()
 
 

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from ..config import TrainConfig
 from ..data import Dataset
-from ..nets.base import Parent
+from ..nets.base import Parent, joined
 from ..nets.mlp import Layers
 from ..seeding import generator
 from .chunking import DEFAULT_MAX_MEMORY, chunk_slices
@@ -177,8 +177,7 @@ def _joined(parts: list[Curves]) -> Curves:
         first = get(parts[0])
         if first is None:
             return None
-        return [(torch.cat([get(p)[i][0] for p in parts]), torch.cat([get(p)[i][1] for p in parts]))
-                for i in range(len(first))]
+        return joined([get(p) for p in parts])
 
     masks = None if parts[0].masks is None else [torch.cat([p.masks[i] for p in parts]) for i in range(len(parts[0].masks))]
     return Curves(

@@ -13,12 +13,23 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import torch
 from torch import Tensor, nn
 
 from ..spaces.node import Cost, NodeMask
 
 Params = list[tuple[Tensor, Tensor]]
 """One (weight, bias) pair per layer; stacked: a leading population axis on every tensor."""
+
+
+def stacked(networks: list[Params]) -> Params:
+    """Unstacked networks of equal shapes as one population (a new leading axis)."""
+    return [tuple(torch.stack(tensors) for tensors in zip(*layer)) for layer in zip(*networks)]
+
+
+def joined(populations: list[Params]) -> Params:
+    """Populations of equal per-network shapes as one, in order."""
+    return [tuple(torch.cat(tensors) for tensors in zip(*layer)) for layer in zip(*populations)]
 
 
 class Parent(Protocol):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..engine.optim import accumulate
 from .mlp import Layers
 
 
@@ -33,14 +34,6 @@ def cross_entropy_and_grad(logits: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     grad = exp.div_(total)
     grad.scatter_add_(-1, target, torch.full(target.shape, -1.0))
     return losses, grad.div_(y.shape[1])
-
-
-def _accumulate(buffer: Tensor, new: Tensor, decay: float) -> None:
-    """buffer <- decay * buffer + new (new may be bf16)."""
-    if decay == 0:
-        buffer.copy_(new)
-    else:
-        torch.add(new, buffer, alpha=decay, out=buffer)
 
 
 def loss_and_grads(layers: Layers, x: Tensor, y: Tensor, grads: Layers, decay: float,
@@ -62,7 +55,7 @@ def loss_and_grads(layers: Layers, x: Tensor, y: Tensor, grads: Layers, decay: f
             if dtype == torch.float32:
                 buffer.baddbmm_(inputs, grad, beta=decay)
             else:
-                _accumulate(buffer, torch.bmm(inputs, grad), decay)
+                accumulate(buffer, torch.bmm(inputs, grad), decay)
         if i > 0:
             grad = torch.ops.aten.threshold_backward(torch.bmm(grad, w.transpose(1, 2)), acts[i], 0)
     return losses
