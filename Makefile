@@ -13,7 +13,7 @@ $(VENV)/.run-installed: pyproject.toml constraints.txt | $(PY)
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml constraints.txt | $(PY)
-	$(PIP) -e '.[dev]'
+	$(PIP) -e '.[dev,ray]'
 	touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
 from pathlib import Path
 
-import torch
-
-from .config import Config, config_from_dict, load_config
+from .config import Config, config_from_dict, load_config, with_engine
 from .data import Dataset, load_dataset
+from .engine.executor import open_executor, torch_settings
 from .engine.precision import SlowPrecisionWarning, slow_bf16_note
 from .errors import SparsearchError
 from .kinds import KINDS
@@ -30,32 +28,26 @@ def as_config(config: Config | dict | str | Path) -> Config:
     raise SparsearchError(f"config must be a Config, a dict or a TOML path, got {type(config).__name__}")
 
 
-@contextmanager
-def torch_settings(threads: int) -> Iterator[None]:
-    """Run with `threads` intra-op threads and deterministic algorithms; restore both afterwards."""
-    previous = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous[0])
-        torch.use_deterministic_algorithms(previous[1])
-
-
 def run(
     config: Config | dict | str | Path = None,
     *,
     store: Store | str | Path = "sparsearch.db",
     data: Dataset | None = None,
     progress: Progress | None = None,
+    executor: str | None = None,
+    address: str | None = None,
 ) -> Study:
     """Run (or continue) the experiment `config` (the built-in default if None) in `store`, on
     `data` if given (else the dataset the config names), and return its Study. Only trials the
-    store lacks are trained. Everything that can be validated is, before the store is touched."""
+    store lacks are trained. `executor` and `address`, if given, replace `[engine] executor` and
+    `address` ("ray": populations train as Ray tasks, on the cluster at `address` or on a local
+    Ray instance; docs/distributed.md). Everything that can be validated is, before the store
+    is touched."""
     config = Config() if config is None else as_config(config)
+    config = with_engine(config, executor=executor, address=address)
     kind = KINDS[config.experiment.kind]
     kind.validate(config)
+    where = open_executor(config.engine)  # a missing Ray is said here, before the store is touched
     note = slow_bf16_note(config.engine.precision)
     if note is not None:
         warnings.warn(note, SlowPrecisionWarning, stacklevel=2)
@@ -64,10 +56,7 @@ def run(
             raise SparsearchError(f"data must be a sparsearch.Dataset (see Dataset.from_arrays), got {type(data).__name__}")
         config = config.model_copy(update={"data": config.data.model_copy(update={"name": data.name})})
     data = data if data is not None else load_dataset(config.data)  # data errors leave the store untouched
-    with torch_settings(config.engine.threads):
-        if isinstance(store, Store):
-            outcome = kind.run(config, data, store, progress)
-        else:
-            with Store(store, write=True) as db:
-                outcome = kind.run(config, data, db, progress)
+    opened = nullcontext(store) if isinstance(store, Store) else Store(store, write=True)
+    with torch_settings(config.engine.threads), opened as db, where as chunks_executor:
+        outcome = kind.run(config, data, db, progress, chunks_executor)
     return Study(store, config.experiment.name, outcome)

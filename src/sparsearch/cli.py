@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .config import Config, load_config, quick, to_toml
+from .config import Config, load_config, quick, to_toml, with_engine
 from .errors import SparsearchError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -54,6 +54,12 @@ def run(
     max_memory: Optional[float] = typer.Option(
         None, "--max-memory", min=0.01, help="Memory budget in GB of one batched program (overrides engine.max_memory_gb)."
     ),
+    executor: Optional[str] = typer.Option(
+        None, "--executor", help="Where populations train: in-process or ray (overrides engine.executor)."
+    ),
+    address: Optional[str] = typer.Option(
+        None, "--address", help="Ray cluster to join, e.g. HOST:6379 (overrides engine.address); none: a local Ray."
+    ),
 ):
     """Run (or continue) an experiment and print its summary."""
     from .api import run as run_study
@@ -64,8 +70,9 @@ def run(
     config = load_config(config_file) if config_file else Config()
     if quick_run:
         config = quick_arms(quick(config))
-    if max_memory is not None:
-        config = config.model_copy(update={"engine": config.engine.model_copy(update={"max_memory_gb": max_memory})})
+    if address is not None and executor is None:
+        executor = "ray"
+    config = with_engine(config, max_memory_gb=max_memory, executor=executor, address=address)
     started = time.perf_counter()
     if config.engine.precision != "fp32":
         err.print(escape(slow_bf16_note(config.engine.precision)
@@ -88,6 +95,12 @@ def run(
     else:
         out.print(f"{len(done.rows)} networks in {store}: {done.trained} trained now, {done.reused} reused "
                   f"({seconds:.1f} s)")
+        if done.failed:
+            reasons = sorted({row["reason"] for row in study.failures().to_dict("records")})
+            what = "1 trial" if done.failed == 1 else f"{done.failed} trials"
+            err.print(escape(f"{what} failed ({'; '.join(reasons)}); recorded as failures (study.failures()), "
+                             f"a rerun retrains them"), highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
 
 
 def _print_experiment(db, experiment: str, config: Config) -> None:

@@ -121,6 +121,17 @@ class EngineConfig(_Section):
     threads: int = Field(2, ge=1, description="torch intra-op threads")
     precision: Literal["fp32", "bf16"] = Field(
         "fp32", description="fp32, or bf16 mixed precision (fp32 master weights; fast with AMX or AVX512-BF16)")
+    executor: Literal["in-process", "ray"] = Field(
+        "in-process", description="where populations train: here, or as Ray tasks (pip install 'sparsearch[ray]')")
+    address: str | None = Field(None, min_length=1, description="ray: the cluster to join (e.g. 'HOST:6379'); "
+                                "none starts a local Ray instance")
+    retries: int = Field(3, ge=0, description="ray: how often a task whose worker died is retried")
+
+    @model_validator(mode="after")
+    def _address_for_ray(self):
+        if self.address is not None and self.executor != "ray":
+            raise ValueError(f"address {self.address!r} is for executor = 'ray', got executor = {self.executor!r}")
+        return self
 
     @property
     def max_memory(self) -> int:
@@ -202,6 +213,14 @@ def config_from_dict(raw: dict, source: str = "") -> Config:
         return Config.model_validate(raw)
     except ValidationError as error:
         raise SparsearchError(_one_line(error, source)) from None
+
+
+def with_engine(config: Config, **changes) -> Config:
+    """`config` with `[engine]` settings changed (those not None), validated like the file's."""
+    changes = {key: value for key, value in changes.items() if value is not None}
+    if not changes:
+        return config
+    return config_from_dict({**config.model_dump(), "engine": {**config.engine.model_dump(), **changes}})
 
 
 def load_config(path: str | Path) -> Config:

@@ -20,7 +20,7 @@ from .supernet.run import run_supernet
 class Kind:
     name: str
     validate: Callable[[Config], object]
-    run: Callable  # (config, data, store, progress) -> MaskRun | SupernetRun
+    run: Callable  # (config, data, store, progress, executor) -> MaskRun | SupernetRun
     report: Callable[..., Path]  # (store, experiment, config, out_dir) -> index.html
 
 

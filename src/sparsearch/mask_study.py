@@ -22,7 +22,8 @@ from .config import Config, to_toml
 from .data import Dataset
 from .engine import RECIPE_VERSION
 from .engine.precision import precision_spec
-from .engine.trainer import Trainer
+from .engine.executor import IN_PROCESS, Chunk, Executor, TaskFailure
+from .engine.trainer import Curves, Trainer
 from .nets import build_parent
 from .nets.base import joined
 from .progress import Progress
@@ -55,15 +56,17 @@ class MaskRun:
 
     rows: list[dict]  # the experiment's export rows
     trained: int  # networks trained by this call (trials, not counting arms' own training)
+    failed: int  # planned trials whose training failed in this call (recorded as failures; a rerun retries them)
     reused: int  # planned trials found in the store
     pretrained: int  # networks arms trained before planning (trained parents, lottery rounds)
 
 
-def trainer_for(config: Config, data: Dataset) -> Trainer:
-    """The engine bound to this config's parent kind, recipe and limits, and to `data`."""
+def trainer_for(config: Config, data: Dataset, executor: Executor = IN_PROCESS) -> Trainer:
+    """The engine bound to this config's parent kind, recipe and limits, to `data`, and to the
+    executor its populations run on."""
     parent = build_parent(config.parent, data.n_features, data.n_classes)
     return Trainer(parent, data, config.train, config.engine.max_memory, config.engine.max_population,
-                   config.engine.precision)
+                   config.engine.precision, executor)
 
 
 def validate(config: Config) -> dict[str, Arm]:
@@ -91,10 +94,11 @@ class Planning:
     """The planning of one run: its arms, the trainer, the training cache and the requests
     arms receive (one per sparsity, for all seeds)."""
 
-    def __init__(self, config: Config, data: Dataset, store: Store | None = None, progress: Progress | None = None):
+    def __init__(self, config: Config, data: Dataset, store: Store | None = None, progress: Progress | None = None,
+                 executor: Executor = IN_PROCESS):
         self.config = config
         self.arms = validate(config)
-        self.trainer = trainer_for(config, data)
+        self.trainer = trainer_for(config, data, executor)
         self.base = base_spec(config, self.trainer)
         self.cache = TrainingCache(self.trainer, self.base, store, progress)
         self.seeds = tuple(range(config.experiment.seeds))
@@ -135,10 +139,12 @@ class Planning:
         return out
 
 
-def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progress | None = None) -> MaskRun:
-    """Run (or continue) the experiment: train only the planned trials the store lacks."""
+def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progress | None = None,
+                   executor: Executor = IN_PROCESS) -> MaskRun:
+    """Run (or continue) the experiment: train only the planned trials the store lacks, as
+    populations on `executor`, recording each population as it finishes."""
     progress = progress or Progress()
-    planning = Planning(config, data, store, progress)
+    planning = Planning(config, data, store, progress, executor)
     assignments = planning.assignments(progress)
     trainer = planning.trainer
 
@@ -156,11 +162,19 @@ def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progre
         if assignment.key not in done:
             pending[assignment.key].append(assignment)
     progress.phase("training", len(pending) * config.train.epochs)
-    for population in _populations(list(pending.values()), config.engine.max_population):
-        trials, weights = _train(trainer, [group[0] for group in population], config.store.save_weights,
-                                 progress.advance)
-        store.record(name, trials, [_link(a) for group in population for a in group], weights)
-    return MaskRun(store.export_rows(name), trained=len(pending),
+    populations = _populations(list(pending.values()), config.engine.max_population)
+    failed = 0
+    jobs = (_population(trainer, [group[0] for group in population]) for population in populations)
+    for index, result in trainer.train_many(jobs, progress.advance):
+        links = [_link(a) for group in populations[index] for a in group]
+        if isinstance(result, TaskFailure):
+            store.record_failures(name, links, result.reason)
+            failed += len(populations[index])
+            continue
+        trials, weights = _records(trainer, [group[0] for group in populations[index]], result,
+                                   config.store.save_weights)
+        store.record(name, trials, links, weights)
+    return MaskRun(store.export_rows(name), trained=len(pending) - failed, failed=failed,
                    reused=len(assignments) - sum(map(len, pending.values())), pretrained=planning.cache.trained_now)
 
 
@@ -182,23 +196,27 @@ def _populations(groups: list[list[Assignment]], max_population: int) -> list[li
     ]
 
 
-def _train(trainer: Trainer, assignments: list[Assignment], save_weights: bool, on_epoch) -> tuple[list[TrialRecord], dict]:
-    """Train one population; return its trial records and, if asked for, final weights by key."""
+def _population(trainer: Trainer, assignments: list[Assignment]) -> Chunk:
+    """One population to train: the trials' start weights, compacted (node space) or masked
+    (weight space), stacked."""
     net = trainer.parent
     plans = [a.plan for a in assignments]
     weight_space = isinstance(plans[0].mask, WeightMask)
     members = [[(w.unsqueeze(0), b.unsqueeze(0)) for w, b in p.start] if weight_space else net.compact(p.start, [p.mask])
                for p in plans]
     depth = len(members[0])
-    layers = joined(members)
     masks = [torch.stack([p.mask.layers[i] for p in plans]) for i in range(depth)] if weight_space else None
-    curves = trainer.train(
-        layers, [a.slot.seed for a in assignments], masks=masks,
-        hooks=[p.hook for p in plans] if weight_space else None, on_epoch=on_epoch,
-    )
+    return Chunk(joined(members), [a.slot.seed for a in assignments], masks,
+                 [p.hook for p in plans] if weight_space else None)
+
+
+def _records(trainer: Trainer, assignments: list[Assignment], curves: Curves, save_weights: bool
+             ) -> tuple[list[TrialRecord], dict]:
+    """A trained population's trial records and, if asked for, final weights by key."""
+    net = trainer.parent
     trials, weights = [], {}
     for p, assignment in enumerate(assignments):
-        mask = WeightMask(tuple(m[p] for m in curves.masks)) if weight_space else assignment.plan.mask
+        mask = WeightMask(tuple(m[p] for m in curves.masks)) if curves.masks is not None else assignment.plan.mask
         record = {
             "train_loss": curves.train_loss[p].tolist(),
             "val_acc": curves.val_acc[p].tolist(),

@@ -77,6 +77,17 @@ class Study:
             for r in rows
         ])
 
+    def failures(self):
+        """Trials whose training failed in the experiment's last run (a Ray task whose worker
+        died more often than `[engine] retries` allows), with the reason, as a DataFrame; a
+        rerun retrains them."""
+        import pandas as pd
+
+        from .store import FAILURE_COLUMNS
+
+        with self._db() as db:
+            return pd.DataFrame(db.failures(self.name), columns=list(FAILURE_COLUMNS))
+
     def evaluations(self):
         """Super-network searches: one row per evaluated configuration, as a DataFrame."""
         import pandas as pd

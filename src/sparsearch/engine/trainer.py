@@ -10,7 +10,8 @@ alone (tests/test_engine.py holds that, in fp32 and in bf16).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -19,10 +20,12 @@ from torch import Tensor
 
 from ..config import TrainConfig
 from ..data import Dataset
+from ..errors import SparsearchError
 from ..nets.base import Parent, joined
 from ..nets.mlp import Layers
 from ..seeding import generator
 from .chunking import DEFAULT_MAX_MEMORY, chunk_slices
+from .executor import IN_PROCESS, Chunk, Executor, OnEpoch, Setting, TaskFailure
 from .masking import Masking, StepHook
 from .optim import FlatOptimizer
 from .precision import Precision, dtype_of, lowered
@@ -108,7 +111,7 @@ def train_population(
     order_seeds: list[int],
     data: Dataset,
     recipe: TrainConfig,
-    on_epoch: Callable[[int], None] | None = None,
+    on_epoch: OnEpoch | None = None,
     masks: list[Tensor] | None = None,
     hooks: list[StepHook | None] | None = None,
     snapshot_epoch: int | None = None,
@@ -116,51 +119,38 @@ def train_population(
     evaluate_epochs: bool = True,
     precision: Precision = "fp32",
 ) -> Curves:
-    """Train the stacked networks `layers` of `parent` for `recipe.epochs`; network p reads
-    data in the order of `order_seeds[p]`. With `masks` (bool [P, in, out] per layer) the
-    weights are masked throughout, and `hooks` may change a network's mask after any step.
-    Returns per-epoch train loss, val and test accuracy (empty [P, 0] without
-    `evaluate_epochs`, for trainings whose curves nobody reads), and the final parameters and
-    masks. Training and evaluation run in `precision` (engine/precision.py).
-
-    The population is trained in chunks (`chunking.py`) within `max_memory` bytes."""
-    widths = (layers[0][0].shape[1], *(w.shape[2] for w, _ in layers))
-    parts = []
-    for part in chunk_slices(len(order_seeds), widths, recipe.batch_size, max_memory):
-        parts.append(
-            _train_chunk(
-                parent, [(w[part], b[part]) for w, b in layers], order_seeds[part], data, recipe, on_epoch,
-                None if masks is None else [m[part] for m in masks], None if hooks is None else hooks[part],
-                snapshot_epoch, evaluate_epochs, dtype_of(precision),
-            )
-        )
-    return _joined(parts)
+    """Train the stacked networks `layers` of `parent` for `recipe.epochs` in this process
+    (`Trainer.train` with the in-process executor)."""
+    trainer = Trainer(parent, data, recipe, max_memory, precision=precision)
+    return trainer.train(layers, order_seeds, masks=masks, hooks=hooks, snapshot_epoch=snapshot_epoch,
+                         on_epoch=on_epoch, evaluate_epochs=evaluate_epochs)
 
 
-def _train_chunk(parent, layers, order_seeds, data, recipe, on_epoch, masks, hooks, snapshot_epoch,
-                 evaluate_epochs, dtype) -> Curves:
+def train_chunk(setting: Setting, chunk: Chunk, on_epoch: OnEpoch | None = None) -> Curves:
+    """Train one chunk with the setting's recipe: the work unit every executor runs."""
     start = time.perf_counter()
-    optimizer = FlatOptimizer(layers, recipe)
+    recipe, data, parent, dtype = setting.recipe, setting.data, setting.parent, dtype_of(setting.precision)
+    optimizer = FlatOptimizer(chunk.layers, recipe)
     params = optimizer.params
-    masking = None if masks is None else Masking(masks, hooks)
+    masking = None if chunk.masks is None else Masking(chunk.masks, chunk.hooks)
     if masking is not None:
         masking.zero_pruned(params)
     n = data.x_train.shape[0]
-    batches = batch_orders(order_seeds, n, recipe.batch_size)
+    batches = batch_orders(chunk.order_seeds, n, recipe.batch_size)
     losses, vals, tests = [], [], []
     snapshot = None
     for epoch in range(1, recipe.epochs + 1):
         losses.append(
             sgd_steps(parent, optimizer, data, batches, steps_per_epoch(n, recipe.batch_size), masking, dtype)
         )
-        if evaluate_epochs:
+        if chunk.evaluate_epochs:
             vals.append(evaluate(parent.forward, params, data.x_val, data.y_val, dtype)[1])
             tests.append(evaluate(parent.forward, params, data.x_test, data.y_test, dtype)[1])
-        if epoch == snapshot_epoch:
+        if epoch == chunk.snapshot_epoch:
             snapshot = optimizer.snapshot()
         if on_epoch is not None:
-            on_epoch(len(order_seeds))
-    empty = torch.zeros(len(order_seeds), 0)
+            on_epoch(chunk.size)
+    empty = torch.zeros(chunk.size, 0)
     return Curves(
         torch.stack(losses, 1), torch.stack(vals, 1) if vals else empty, torch.stack(tests, 1) if tests else empty,
         time.perf_counter() - start,
@@ -189,8 +179,9 @@ def _joined(parts: list[Curves]) -> Curves:
 
 @dataclass(frozen=True, eq=False)
 class Trainer:
-    """The engine bound once to a parent kind, the data, the training recipe and the limits
-    (memory budget, population size) and the precision: what arms and experiments train through."""
+    """The engine bound once to a parent kind, the data, the training recipe, the limits
+    (memory budget, population size), the precision and the executor (where chunks train):
+    what arms and experiments train through."""
 
     parent: Parent
     data: Dataset
@@ -198,10 +189,46 @@ class Trainer:
     max_memory: int = DEFAULT_MAX_MEMORY
     max_population: int = 256
     precision: Precision = "fp32"
+    executor: Executor = IN_PROCESS
 
     @property
     def dtype(self) -> torch.dtype:
         return dtype_of(self.precision)
+
+    def setting(self) -> Setting:
+        return Setting(self.parent, self.data, self.recipe, self.precision)
+
+    def train_many(self, populations: Iterable[Chunk], on_epoch: OnEpoch | None = None
+                   ) -> Iterator[tuple[int, Curves | TaskFailure]]:
+        """Train `populations` with the recipe, each split into chunks within the memory budget
+        (chunking.py) that the executor trains; yield (index, `Curves`) as each population
+        finishes, in any order, or (index, `TaskFailure`) at its first chunk that failed."""
+        owners: list[int] = []
+        left: Counter[int] = Counter()
+        done: dict[int, dict[int, Curves]] = defaultdict(dict)
+        failed: set[int] = set()
+
+        def chunks() -> Iterator[Chunk]:
+            for index, population in enumerate(populations):
+                widths = (population.layers[0][0].shape[1], *(w.shape[2] for w, _ in population.layers))
+                parts = chunk_slices(population.size, widths, self.recipe.batch_size, self.max_memory)
+                left[index] = len(parts)
+                for part in parts:
+                    owners.append(index)
+                    yield population.part(part)
+
+        for at, result in self.executor.run(train_chunk, self.setting(), chunks(), on_epoch):
+            index = owners[at]
+            if index in failed:
+                continue
+            if isinstance(result, TaskFailure):
+                failed.add(index)
+                yield index, result
+                continue
+            done[index][at] = result
+            if len(done[index]) == left[index]:
+                parts = done.pop(index)
+                yield index, _joined([parts[k] for k in sorted(parts)])
 
     def train(
         self,
@@ -211,15 +238,20 @@ class Trainer:
         masks: list[Tensor] | None = None,
         hooks: list[StepHook | None] | None = None,
         snapshot_epoch: int | None = None,
-        on_epoch: Callable[[int], None] | None = None,
+        on_epoch: OnEpoch | None = None,
         evaluate_epochs: bool = True,
     ) -> Curves:
-        """Train the stacked networks `layers` with the recipe (see `train_population`)."""
-        return train_population(
-            self.parent, layers, order_seeds, self.data, self.recipe, on_epoch, masks=masks, hooks=hooks,
-            snapshot_epoch=snapshot_epoch, max_memory=self.max_memory, evaluate_epochs=evaluate_epochs,
-            precision=self.precision,
-        )
+        """Train the stacked networks `layers` for `recipe.epochs`; network p reads data in the
+        order of `order_seeds[p]`. With `masks` (bool [P, in, out] per layer) the weights are
+        masked throughout, and `hooks` may change a network's mask after any step. Returns
+        per-epoch train loss, val and test accuracy (empty [P, 0] without `evaluate_epochs`,
+        for trainings whose curves nobody reads), and the final parameters and masks. Training
+        and evaluation run in the trainer's precision (engine/precision.py)."""
+        population = Chunk(layers, order_seeds, masks, hooks, snapshot_epoch, evaluate_epochs)
+        ((_, result),) = self.train_many([population], on_epoch)
+        if isinstance(result, TaskFailure):
+            raise SparsearchError(f"training failed: {result.reason}; rerun to resume (finished work is stored)")
+        return result
 
     def evaluate(self, layers: Layers, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         return evaluate(self.parent.forward, layers, x, y, self.dtype)

@@ -134,6 +134,20 @@ MIGRATIONS: dict[int, list[str]] = {
             PRIMARY KEY (experiment, arm, sparsity, seed)
         )""",
     ],
+    # version 5 -> 6: trials whose training failed in the last run (a Ray task whose worker died
+    # more often than its retries allow), with the reason; a rerun retries them
+    5: [
+        """CREATE TABLE failures (
+            experiment TEXT NOT NULL REFERENCES experiments(name) ON DELETE CASCADE,
+            arm TEXT NOT NULL,
+            sparsity REAL NOT NULL,
+            seed INTEGER NOT NULL,
+            trial_key TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created REAL NOT NULL,
+            PRIMARY KEY (experiment, arm, sparsity, seed)
+        )""",
+    ],
 }
 
 SCHEMA_VERSION = 1 + len(MIGRATIONS)

@@ -78,6 +78,8 @@ class PlanLink:
     trial_key: str
 
 
+FAILURE_COLUMNS = ("experiment", "arm", "sparsity", "seed", "trial_key", "reason")
+
 AUDIT_FIELDS = ("probe", "n", "kendall_val", "spearman_val", "kendall_test", "spearman_test", "regret_val", "regret_test",
                 "scores", "val_acc", "test_acc")
 AUDIT_COLUMNS = ("experiment", "arm", "sparsity", "seed", *AUDIT_FIELDS)
@@ -248,8 +250,8 @@ class Store:
 
     # experiments -------------------------------------------------------------------------
     def begin_experiment(self, name: str, config_toml: str, planned: int) -> None:
-        """Record (or replace) the experiment's config and forget its previous plan (searches
-        are kept: they are keyed by what determines them)."""
+        """Record (or replace) the experiment's config and forget its previous plan and failures
+        (searches are kept: they are keyed by what determines them)."""
         now = time.time()
         with self.transaction():
             self.db.execute(
@@ -259,19 +261,21 @@ class Store:
                 (name, config_toml, planned, now, now),
             )
             self.db.execute("DELETE FROM plan WHERE experiment = ?", (name,))
+            self.db.execute("DELETE FROM failures WHERE experiment = ?", (name,))
 
     def experiments(self) -> list[dict]:
         """Every experiment: name, planned and done counts (trials, or searches of an elastic
-        experiment), status, last update."""
+        experiment), trials that failed in its last run, status, last update."""
         rows = self.db.execute(
             "SELECT e.name, e.planned, (SELECT COUNT(*) FROM plan p WHERE p.experiment = e.name) + "
-            "(SELECT COUNT(*) FROM searches s WHERE s.experiment = e.name), e.updated FROM experiments e "
+            "(SELECT COUNT(*) FROM searches s WHERE s.experiment = e.name), "
+            "(SELECT COUNT(*) FROM failures f WHERE f.experiment = e.name), e.updated FROM experiments e "
             "ORDER BY e.created"
         ).fetchall()
         return [
-            {"name": n, "planned": planned, "done": done, "status": "complete" if done >= planned else "incomplete",
-             "updated": updated}
-            for n, planned, done, updated in rows
+            {"name": n, "planned": planned, "done": done, "failed": failed, "updated": updated,
+             "status": "complete" if done >= planned else f"incomplete, {failed} failed" if failed else "incomplete"}
+            for n, planned, done, failed, updated in rows
         ]
 
     def config_of(self, name: str) -> str:
@@ -337,8 +341,30 @@ class Store:
                 "INSERT OR REPLACE INTO plan (experiment, arm, sparsity, seed, trial_key) VALUES (?, ?, ?, ?, ?)",
                 [(experiment, *astuple(link)) for link in links],
             )
+            self.db.executemany(
+                "DELETE FROM failures WHERE experiment = ? AND arm = ? AND sparsity = ? AND seed = ?",
+                [(experiment, link.arm, link.sparsity, link.seed) for link in links],
+            )
             if trials:
                 self._fault_pause()
+
+    def record_failures(self, experiment: str, links: list[PlanLink], reason: str) -> None:
+        """Record that the trials answering `links` could not be trained, and why."""
+        now = time.time()
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO failures (experiment, arm, sparsity, seed, trial_key, reason, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(experiment, *astuple(link), reason, now) for link in links],
+            )
+
+    def failures(self, experiment: str) -> list[dict]:
+        """The experiment's trials whose training failed in its last run (FAILURE_COLUMNS)."""
+        cursor = self.db.execute(
+            f"SELECT {', '.join(FAILURE_COLUMNS)} FROM failures WHERE experiment = ? ORDER BY sparsity, arm, seed",
+            (experiment,),
+        )
+        return [dict(zip(FAILURE_COLUMNS, row)) for row in cursor]
 
     def _fault_pause(self) -> None:
         spec = os.environ.get(FAULT_PAUSE)

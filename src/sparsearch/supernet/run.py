@@ -15,6 +15,7 @@ from ..config import Config, to_toml
 from ..data import Dataset
 from ..engine import RECIPE_VERSION
 from ..engine.precision import dtype_of, precision_spec
+from ..engine.executor import IN_PROCESS, Executor
 from ..engine.trainer import Trainer
 from ..analysis.convergence import trial_metrics
 from ..moo import non_dominated, search
@@ -74,8 +75,10 @@ class SupernetRun:
     reused: int  # searches found in the store
 
 
-def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress | None = None) -> SupernetRun:
-    """Run (or continue) the experiment."""
+def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress | None = None,
+                 executor: Executor = IN_PROCESS) -> SupernetRun:
+    """Run (or continue) the experiment. The super-network trains and is searched in this
+    process; the retraining of front configurations runs as populations on `executor`."""
     progress = progress or Progress()
     search_cfg = config.supernet
     space = ElasticSpace(tuple(config.parent.hidden), tuple(search_cfg.widths))
@@ -105,7 +108,7 @@ def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress
             store.record_search(name, strategy, seed, search_key, {"rounds": log.rounds, "parent": evaluate.parent}, rows)
             searched += 1
         if search_cfg.retrain:
-            _retrain_front(config, data, space, widths, store, name, seed)
+            _retrain_front(config, data, space, widths, store, name, seed, executor)
     return SupernetRun(searched, reused)
 
 
@@ -122,7 +125,7 @@ def _supernet(config, data, space, widths, store: Store, seed: int) -> tuple[Lay
     return layers, key
 
 
-def _retrain_front(config, data, space, widths, store: Store, name: str, seed: int) -> None:
+def _retrain_front(config, data, space, widths, store: Store, name: str, seed: int, executor: Executor) -> None:
     """Retrain up to `supernet.retrain` configurations of this seed's joint front (spread evenly
     along it) from scratch and record inherited vs retrained validation accuracy."""
     rows = [r for r in store.evaluation_rows(name) if r["seed"] == seed]
@@ -131,7 +134,7 @@ def _retrain_front(config, data, space, widths, store: Store, name: str, seed: i
     front = sorted((r for r, keep in zip(unique.values(), non_dominated(points)) if keep), key=lambda r: r["params"])
     picks = [front[i] for i in sorted({round(i) for i in np.linspace(0, len(front) - 1, config.supernet.retrain)})]
     trainer = Trainer(MLP(widths), data, config.train, config.engine.max_memory, config.engine.max_population,
-                      config.engine.precision)
+                      config.engine.precision, executor)
     by_shape = defaultdict(list)  # configurations of equal widths train as one population
     for row in picks:
         by_shape[tuple(row["widths"])].append(row)

@@ -1,0 +1,120 @@
+"""Executors decide where population chunks train, never what they compute.
+
+A `Chunk` is a slice of a population (engine/chunking.py sizes it); an executor trains chunks
+and yields each one's `Curves` as it finishes, in any order. `InProcess` trains them one after
+another in this process; `RayExecutor` (engine/ray_executor.py) ships them to a Ray cluster as
+tasks. Each network's arithmetic is independent of its neighbours and every chunk runs with the
+same thread count and deterministic algorithms, so the numbers are the same wherever it ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from ..config import EngineConfig, TrainConfig
+from ..data import Dataset
+from ..nets.base import Parent
+from ..nets.mlp import Layers
+from .masking import StepHook
+from .precision import Precision
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Networks to train together: stacked `layers`, the data order of each, optional weight
+    masks (bool [P, in, out] per layer) and step hooks, the epoch after which to snapshot the
+    weights, and whether to evaluate every epoch."""
+
+    layers: Layers
+    order_seeds: list[int]
+    masks: list[Tensor] | None = None
+    hooks: list[StepHook | None] | None = None
+    snapshot_epoch: int | None = None
+    evaluate_epochs: bool = True
+
+    @property
+    def size(self) -> int:
+        return len(self.order_seeds)
+
+    def part(self, rows: slice) -> "Chunk":
+        return Chunk(
+            [(w[rows], b[rows]) for w, b in self.layers], self.order_seeds[rows],
+            None if self.masks is None else [m[rows] for m in self.masks],
+            None if self.hooks is None else self.hooks[rows], self.snapshot_epoch, self.evaluate_epochs,
+        )
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What every chunk of a trainer shares: the parent kind, the data, the recipe, the precision."""
+
+    parent: Parent
+    data: Dataset
+    recipe: TrainConfig
+    precision: Precision
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """A chunk that could not be trained (its worker died more often than retries allow)."""
+
+    reason: str
+
+
+OnEpoch = Callable[[int], None]
+"""Progress callback: called with a number of networks that finished one more epoch."""
+
+
+TrainChunk = Callable[[Setting, Chunk, "OnEpoch | None"], object]
+"""The unit of work (engine/trainer.py `train_chunk`): trains one chunk, returns its `Curves`."""
+
+
+class Executor(Protocol):
+    """Where chunks train."""
+
+    def run(self, train: TrainChunk, setting: Setting, chunks: Iterable[Chunk], on_epoch: OnEpoch | None = None
+            ) -> Iterator[tuple[int, object]]:
+        """`train` every chunk; yield (index in `chunks`, `Curves` or `TaskFailure`) as each finishes."""
+        ...
+
+
+@contextmanager
+def torch_settings(threads: int) -> Iterator[None]:
+    """Run with `threads` intra-op threads and deterministic algorithms; restore both afterwards."""
+    previous = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous[0])
+        torch.use_deterministic_algorithms(previous[1])
+
+
+class InProcess:
+    """Chunks train here, one after another, lazily (one chunk's memory at a time)."""
+
+    def run(self, train: TrainChunk, setting: Setting, chunks: Iterable[Chunk], on_epoch: OnEpoch | None = None
+            ) -> Iterator[tuple[int, object]]:
+        for index, chunk in enumerate(chunks):
+            yield index, train(setting, chunk, on_epoch)
+
+
+IN_PROCESS = InProcess()
+
+
+def open_executor(engine: EngineConfig) -> AbstractContextManager[Executor]:
+    """The executor `[engine]` asks for, as a context manager (Ray connects on entry). Says at
+    once, in one line, if Ray is asked for but not installed."""
+    if engine.executor == "ray":
+        from .ray_executor import RayExecutor, ray_module
+
+        ray_module(local=engine.address is None)
+        return RayExecutor(engine.address, engine.threads, engine.retries)
+    return nullcontext(IN_PROCESS)
