@@ -101,7 +101,7 @@ def test_an_address_without_the_ray_executor_is_refused():
 def test_asking_for_ray_without_ray_installed_is_one_line_and_leaves_no_store(tmp_path):
     blocker = tmp_path / "no-ray" / "ray"
     blocker.mkdir(parents=True)
-    (blocker / "__init__.py").write_text("raise ImportError('No module named ray')\n")  # as if not installed
+    (blocker / "__init__.py").write_text("raise ModuleNotFoundError('No module named ray', name='ray')\n")  # as if not installed
     config = tmp_path / "c.toml"
     config.write_text(tomli_w.dumps(RAW))
     store = tmp_path / "never.db"
