@@ -10,7 +10,7 @@ alone (tests/test_engine.py holds that, in fp32 and in bf16).
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -204,7 +204,7 @@ class Trainer:
         (chunking.py) that the executor trains; yield (index, `Curves`) as each population
         finishes, in any order, or (index, `TaskFailure`) at its first chunk that failed."""
         owners: list[int] = []
-        left: Counter[int] = Counter()
+        left: dict[int, int] = {}  # population -> its number of chunks
         done: dict[int, dict[int, Curves]] = defaultdict(dict)
         failed: set[int] = set()
 
