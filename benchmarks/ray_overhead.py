@@ -28,12 +28,12 @@ from sparsearch.api import as_config
 from sparsearch.config import Config
 from sparsearch.data import load_dataset
 from sparsearch.engine.executor import IN_PROCESS
-from sparsearch.engine.ray_executor import LOOPBACK_ONLY
+from sparsearch.engine.ray_executor import LOCAL_INSTANCE
 from sparsearch.mask_study import run_mask_study
 from sparsearch.store import Store
 
 BIN = Path(sys.executable).parent
-ENV = {**os.environ, LOOPBACK_ONLY: "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+ENV = {**os.environ, **LOCAL_INSTANCE, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 
 
 class Counting:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from sparsearch.config import config_from_dict
+from sparsearch.config import Config, config_from_dict, with_engine
 from sparsearch.data import load_dataset
 from sparsearch.engine.executor import IN_PROCESS, TaskFailure
 from sparsearch.engine.ray_executor import INSTALL_HINT
@@ -96,6 +96,13 @@ def test_a_lost_training_before_planning_is_one_line_naming_the_rerun(tmp_path):
 def test_an_address_without_the_ray_executor_is_refused():
     with pytest.raises(SparsearchError, match="address '127.0.0.1:6379' is for executor = 'ray'"):
         config_from_dict({"engine": {"address": "127.0.0.1:6379"}})
+    with pytest.raises(SparsearchError, match="address '127.0.0.1:6379' is for executor = 'ray'"):
+        with_engine(Config(), executor="in-process", address="127.0.0.1:6379")
+
+
+def test_an_address_given_to_run_means_the_ray_executor():
+    assert with_engine(Config(), address="127.0.0.1:6379").engine.executor == "ray"
+    assert with_engine(Config(), max_memory_gb=1.0).engine.executor == "in-process"
 
 
 def test_asking_for_ray_without_ray_installed_is_one_line_and_leaves_no_store(tmp_path):

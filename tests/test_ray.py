@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from sparsearch.engine.ray_executor import FAULT_PAUSE_IN_TASK, LOOPBACK_ONLY
+from sparsearch.engine.ray_executor import FAULT_PAUSE_IN_TASK, LOCAL_INSTANCE
 from sparsearch.store import Store
 from sparsearch.store.sqlite import FAULT_PAUSE
 
@@ -50,9 +50,10 @@ TOKEN = secrets.token_hex(32)
 
 
 def environment(**extra) -> dict:
-    """Loopback-only Ray servers, and Ray's token authentication with a token of this test run
-    (the cluster, its workers and every driver share it; nothing is read from ~/.ray)."""
-    return {**os.environ, LOOPBACK_ONLY: "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": TOKEN, **extra}
+    """Loopback-only Ray servers, workers at normal priority (so a busy machine slows them no
+    more than the in-process run), and Ray's token authentication with a token of this test
+    run (the cluster, its workers and every driver share it; nothing is read from ~/.ray)."""
+    return {**os.environ, **LOCAL_INSTANCE, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": TOKEN, **extra}
 
 
 @pytest.fixture

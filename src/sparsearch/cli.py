@@ -70,8 +70,6 @@ def run(
     config = load_config(config_file) if config_file else Config()
     if quick_run:
         config = quick_arms(quick(config))
-    if address is not None and executor is None:
-        executor = "ray"
     config = with_engine(config, max_memory_gb=max_memory, executor=executor, address=address)
     started = time.perf_counter()
     if config.engine.precision != "fp32":

@@ -216,8 +216,11 @@ def config_from_dict(raw: dict, source: str = "") -> Config:
 
 
 def with_engine(config: Config, **changes) -> Config:
-    """`config` with `[engine]` settings changed (those not None), validated like the file's."""
+    """`config` with `[engine]` settings changed (those not None), validated like the file's.
+    An `address` without an `executor` means the Ray executor (an address names a cluster)."""
     changes = {key: value for key, value in changes.items() if value is not None}
+    if "address" in changes:
+        changes.setdefault("executor", "ray")
     if not changes:
         return config
     return config_from_dict({**config.model_dump(), "engine": {**config.engine.model_dump(), **changes}})

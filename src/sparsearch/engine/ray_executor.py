@@ -20,9 +20,12 @@ from .executor import Chunk, OnEpoch, Setting, TaskFailure, TrainChunk, torch_se
 
 INSTALL_HINT = "executor 'ray' needs Ray, which is not installed: pip install 'sparsearch[ray]'"
 
-LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-"""Set to 0 before Ray is imported, Ray's servers listen on 127.0.0.1 only: what a local
-instance (no address) needs, since nothing else should join it."""
+LOCAL_INSTANCE = {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # servers listen on 127.0.0.1 only: nothing else should join
+    "RAY_worker_niceness": "0",  # workers train at the driver's priority, as in-process (Ray's default: nice 15)
+}
+"""Environment for a local Ray instance (no address), set unless already set, before Ray is
+imported and its processes start."""
 
 FAULT_PAUSE_IN_TASK = "SPARSEARCH_FAULT_PAUSE_IN_TASK"
 """Test-only fault injection: with this variable set to a path in a worker's environment, the
@@ -32,9 +35,10 @@ first task to start writes its process id to that path and waits there until it 
 
 def ray_module(local: bool = False):
     """The `ray` package, or a one-line error saying how to install it; `local`: a local
-    instance will be started, so keep its servers on the loopback interface."""
+    instance will be started, with `LOCAL_INSTANCE`'s environment."""
     if local:
-        os.environ.setdefault(LOOPBACK_ONLY, "0")
+        for name, value in LOCAL_INSTANCE.items():
+            os.environ.setdefault(name, value)
     try:
         import ray
     except ImportError:
