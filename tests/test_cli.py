@@ -38,7 +38,7 @@ def sparsearch(*args, cwd=None, stdin=None):
     script = Path(sys.executable).with_name("sparsearch")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "sparsearch"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
-    return subprocess.run([*command, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600, input=stdin)
+    return subprocess.run([*command, *args], capture_output=True, text=True, cwd=cwd, env=env, input=stdin)
 
 
 @pytest.fixture
