@@ -14,6 +14,8 @@ from .errors import SparsearchError
 from .kinds import KINDS
 from .progress import Progress
 from .store import Store
+from .store.sqlite import MEMORY
+from .store.lock import check_free
 from .study import Study
 
 
@@ -55,6 +57,8 @@ def run(
         if not isinstance(data, Dataset):
             raise SparsearchError(f"data must be a sparsearch.Dataset (see Dataset.from_arrays), got {type(data).__name__}")
         config = config.model_copy(update={"data": config.data.model_copy(update={"name": data.name})})
+    if not isinstance(store, Store) and str(store) != MEMORY:
+        check_free(Path(store))  # a busy store is said before the data loads
     data = data if data is not None else load_dataset(config.data)  # data errors leave the store untouched
     opened = nullcontext(store) if isinstance(store, Store) else Store(store, write=True)
     with torch_settings(config.engine.threads), opened as db, where as chunks_executor:

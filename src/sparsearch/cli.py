@@ -1,4 +1,4 @@
-"""sparsearch: search, train and benchmark sparse sub-networks of over-parameterized networks."""
+"""The `sparsearch` command: a thin face over the library (sparsearch.run, Study, Store)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,64 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
+from typer.core import TyperGroup
 
+from . import __version__
 from .config import Config, load_config, quick, to_toml, with_engine
 from .errors import SparsearchError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-out = Console(width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True)
+HELP = """Search, train and benchmark sparse sub-networks of over-parameterized networks.
+
+Start with `sparsearch run` (the built-in default study) or `sparsearch config --default`;
+docs/ in the repository explains the method, the store and the API."""
+
+# User text (experiment names, paths, messages) is data, never markup: both consoles print it verbatim.
+out = Console(width=None if sys.stdout.isatty() else 120, markup=False)
+err = Console(stderr=True, markup=False)
+
+
+def _error_line(message: str) -> None:
+    err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors (an unknown option, a bad value) as one line on stderr, exit code 2, like
+    every other error a user can cause; Ctrl-C as one line, exit code 130."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            err.print("interrupted")
+            code = 130
+        except typer.TyperException as error:  # click's usage errors, as typer vendors them
+            context = getattr(error, "ctx", None)
+            where = context.command_path if context is not None else "sparsearch"
+            _error_line(f"{error.format_message()} (see `{where} --help`)")
+            code = getattr(error, "exit_code", 2)
+        code = code if isinstance(code, int) else 0
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+
+app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True, help=HELP,
+                  pretty_exceptions_enable=False)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"sparsearch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+):
+    pass
 
 
 def user_errors(command):
@@ -34,7 +84,7 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except SparsearchError as error:
-            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+            _error_line(str(error))
             raise typer.Exit(2) from None
 
     return wrapper
@@ -71,10 +121,12 @@ def run(
     if quick_run:
         config = quick_arms(quick(config))
     config = with_engine(config, max_memory_gb=max_memory, executor=executor, address=address)
+    if report_dir is not None and report_dir.exists() and not report_dir.is_dir():
+        raise SparsearchError(f"--report {report_dir} is a file; pass a folder")
     started = time.perf_counter()
     if config.engine.precision != "fp32":
-        err.print(escape(slow_bf16_note(config.engine.precision)
-                         or f"precision {config.engine.precision} (this CPU's bf16 path: {bf16_path()})"), highlight=False)
+        err.print(slow_bf16_note(config.engine.precision)
+                  or f"precision {config.engine.precision} (this CPU's bf16 path: {bf16_path()})")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SlowPrecisionWarning)  # said above, in one line
         if quiet:
@@ -96,8 +148,8 @@ def run(
         if done.failed:
             reasons = sorted({row["reason"] for row in study.failures().to_dict("records")})
             what = "1 trial" if done.failed == 1 else f"{done.failed} trials"
-            err.print(escape(f"{what} failed ({'; '.join(reasons)}); recorded as failures (study.failures()), "
-                             f"a rerun retrains them"), highlight=False, soft_wrap=True)
+            err.print(f"{what} failed ({'; '.join(reasons)}); recorded as failures (study.failures()), "
+                      f"a rerun retrains them", soft_wrap=True)
             raise typer.Exit(1)
 
 
@@ -124,7 +176,7 @@ def _print_supernet(db, experiment: str, config: Config) -> None:
     if summary.comparisons:
         out.print("Final hypervolume vs random, paired by seed (Wilcoxon, Holm across strategies; 95% bootstrap CI):")
         for c in summary.comparisons:
-            out.print(f"  {c.verdict}", highlight=False, markup=False, soft_wrap=True)
+            out.print(f"  {c.verdict}", soft_wrap=True)
     if "latency" in config.supernet.objectives:
         _print_latency_error(db, config)
     r = summary.retrained
@@ -133,7 +185,6 @@ def _print_supernet(db, experiment: str, config: Config) -> None:
             f"Inherited vs retrained-from-scratch validation accuracy of {r.n} front configurations: "
             f"Kendall tau {r.kendall_tau:.2f}, Spearman {r.spearman:.2f}"
             + (f", mean per-seed tau {r.mean_seed_kendall_tau:.2f}" if r.mean_seed_kendall_tau is not None else ""),
-            highlight=False,
         )
 
 
@@ -159,7 +210,7 @@ def _print_summary(rows: list[dict], experiment: str) -> None:
     if lines:
         out.print("Paired comparisons (Wilcoxon signed-rank, Holm-adjusted across sparsities; 95% bootstrap CI):")
         for line in lines:
-            out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+            out.print(f"  {line}", soft_wrap=True)
 
 
 def _write_report(db, experiment: str, out_dir: Path) -> None:
@@ -170,7 +221,7 @@ def _write_report(db, experiment: str, out_dir: Path) -> None:
     except OSError as error:
         raise SparsearchError(f"cannot create report folder {out_dir}: {error.strerror}; pass another --out") from None
     index = write_report(db, experiment, out_dir)
-    err.print(f"report: {index}", highlight=False)
+    err.print(f"report: {index}")
 
 
 @app.command()
@@ -212,8 +263,7 @@ def _print_latency_error(db, config: Config) -> None:
     out.print(
         f"Latency table vs whole-network timings at batch {config.supernet.latency_batch}: mean |error| "
         f"{100 * error['mean_abs_rel_error']:.1f}%, max {100 * error['max_abs_rel_error']:.1f}% over "
-        f"{len(networks)} sub-networks",
-        highlight=False,
+        f"{len(networks)} sub-networks"
     )
 
 
@@ -278,8 +328,8 @@ def show(experiment: str = typer.Argument(..., help="Experiment name (see `spars
 
     with _open(store, write=False) as db:
         config_text = db.config_of(experiment)
-        out.print(f"# config of {experiment}", highlight=False)
-        out.print(config_text, highlight=False, markup=False)
+        out.print(f"# config of {experiment}")
+        out.print(config_text)
         _print_experiment(db, experiment, config_from_dict(tomllib.loads(config_text)))
 
 
@@ -317,6 +367,7 @@ def export(
                                                          "fully trained candidates."),
 ):
     """Write one row per trained network (or, with --evaluations, per evaluated configuration)."""
+    from .config import tomllib
     from .store import AUDIT_COLUMNS, EXPORT_COLUMNS
 
     with _open(store, write=False) as db:
@@ -326,6 +377,14 @@ def export(
             raise SparsearchError("pass at most one of --evaluations and --audits")
         if (evaluations or audits) and not experiment:
             raise SparsearchError(f"{'--evaluations' if evaluations else '--audits'} needs --experiment NAME")
+        kinds = {name: tomllib.loads(db.config_of(name)).get("experiment", {}).get("kind", "mask")
+                 for name in ([experiment] if experiment else [e["name"] for e in db.experiments()])}
+        if evaluations and kinds[experiment] != "supernet":
+            raise SparsearchError(f"--evaluations: {experiment!r} is a mask experiment, which has trials, not "
+                                  f"evaluations; drop --evaluations")
+        if not (evaluations or audits) and kinds and set(kinds.values()) == {"supernet"}:
+            raise SparsearchError(f"{', '.join(map(repr, kinds))}: a super-network search has evaluations, not "
+                                  f"trials; pass --evaluations --experiment NAME")
         if evaluations:
             rows = [{**r, "config": json.dumps(r["config"]), "widths": json.dumps(r["widths"])}
                     for r in db.evaluation_rows(experiment)]
@@ -417,15 +476,13 @@ def bench(
         sys.stdout.write(json.dumps({"matmul_peak_gflops": result.peaks, "bf16_path": bf16_path(),
                                      "rows": result.rows, "steps": result.steps}, indent=1) + "\n")
         return
-    out.print(format_table(result.rows), highlight=False, soft_wrap=True)
+    out.print(format_table(result.rows), soft_wrap=True)
     if result.steps:
-        out.print("\nOne training step, ms (fastest mean of 5 x 20 steps); ceiling = the step's GEMMs alone:",
-                  highlight=False)
-        out.print(format_table(result.steps, STEP_COLUMNS), highlight=False, soft_wrap=True)
+        out.print("\nOne training step, ms (fastest mean of 5 x 20 steps); ceiling = the step's GEMMs alone:")
+        out.print(format_table(result.steps, STEP_COLUMNS), soft_wrap=True)
     out.print(
         f"torch {torch.__version__}, {threads} threads, {os.cpu_count()} CPUs, load average {load:.2f} at start; "
         f"torch.mm peak {result.peaks['fp32']:.0f} GFLOP/s fp32, {result.peaks['bf16']:.0f} bf16 "
         f"(bf16 path: {bf16_path()}); {epochs} epochs, fastest of {repeats}; the plain loop is timed on "
-        f"at most {plain_max} networks and scaled linearly.",
-        highlight=False,
+        f"at most {plain_max} networks and scaled linearly."
     )

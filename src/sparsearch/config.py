@@ -33,7 +33,8 @@ MOVED = {
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `seeds = true` or `lr = "0.1"` is refused, not read as 1 or 0.1; no inf or nan anywhere
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class ExperimentConfig(_Section):
@@ -194,6 +195,19 @@ class Config(_Section):
                     )
         return self
 
+    @model_validator(mode="after")
+    def _fits_memory(self) -> "Config":
+        from .engine.chunking import network_bytes
+
+        need = network_bytes((1, *self.parent.hidden, 1), self.train.batch_size)  # a lower bound: any data
+        if need > self.engine.max_memory:
+            raise ValueError(
+                f"parent.hidden {self.parent.hidden}: one network needs at least {need / 2**30:.3g} GB to train at "
+                f"train.batch_size {self.train.batch_size}, over engine.max_memory_gb = {self.engine.max_memory_gb}; "
+                f"use narrower layers or a larger budget"
+            )
+        return self
+
 
 def _one_line(error: ValidationError, source: str) -> str:
     first = error.errors()[0]
@@ -203,6 +217,8 @@ def _one_line(error: ValidationError, source: str) -> str:
         message = "unknown key; check the spelling against `sparsearch config --default`"
     if first["type"] == "literal_error":
         message = message.replace("Input should be", "allowed:")
+    if first["type"] not in ("extra_forbidden", "value_error") and not isinstance(first.get("input"), dict):
+        message = f"{message}, got {first.get('input')!r}"  # own messages (value_error) quote it already
     where = f"{source}: " if source else ""
     return f"{where}{field}: {message}" if field else f"{where}{message}"
 
@@ -233,26 +249,36 @@ def load_config(path: str | Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SparsearchError(f"config file not found: {path}") from None
+    except UnicodeDecodeError as error:
+        raise SparsearchError(f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
+                              f"{error.start}); save the config as UTF-8") from None
     except OSError as error:
         raise SparsearchError(f"cannot read config file {path}: {error.strerror}") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise SparsearchError(f"{path}: not valid TOML ({error})") from None
+    if not raw:
+        raise SparsearchError(f"{path} sets nothing; omit the config to run the built-in default, "
+                              f"or start from `sparsearch config --default`")
     return config_from_dict(raw, source=str(path))
 
 
+QUICK_EPOCHS = 5
+
+
 def quick(config: Config) -> Config:
-    """The smoke-run version of a config: at most 3 seeds, 5 epochs (training and super-network)
-    and two generations of search evaluations. Arms shrink their own settings (`Arm.quick`)."""
+    """The smoke-run version of a config: at most 3 seeds, QUICK_EPOCHS epochs (training and
+    super-network) and two generations of search evaluations. Arms shrink their own settings
+    (`Arm.quick`)."""
     return config.model_copy(
         update={
             "experiment": config.experiment.model_copy(
                 update={"seeds": min(config.experiment.seeds, 3), "name": config.experiment.name + "-quick"}
             ),
-            "train": config.train.model_copy(update={"epochs": min(config.train.epochs, 5)}),
+            "train": config.train.model_copy(update={"epochs": min(config.train.epochs, QUICK_EPOCHS)}),
             "supernet": config.supernet.model_copy(update={
-                "epochs": min(config.supernet.epochs, 5),
+                "epochs": min(config.supernet.epochs, QUICK_EPOCHS),
                 "evaluations": min(config.supernet.evaluations, 2 * config.supernet.search_population),
             }),
         }

@@ -104,7 +104,7 @@ class Arm:
             allowed = ", ".join(self.Params.model_fields) or "none"
             raise SparsearchError(f"arms.{self.name}.{unknown[0]}: unknown setting; {self.name} takes: {allowed}")
         try:
-            self.params = self.Params(**params)
+            self.params = self.Params.model_validate(params, strict=True)
         except ValidationError as error:
             first = error.errors()[0]
             where = "".join(f".{p}" for p in first["loc"])

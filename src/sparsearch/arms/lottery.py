@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..config import QUICK_EPOCHS
 from ..errors import SparsearchError
 from ..nets.mlp import Layers
 from ..pruning import magnitude_scores, mask_from_scores
@@ -39,6 +40,12 @@ class Lottery(Arm):
             raise SparsearchError(
                 f"arms.lottery.rewind_epoch: {self.params.rewind_epoch} must be below train.epochs ({epochs})"
             )
+
+    @classmethod
+    def quick(cls, table: dict) -> dict:
+        """A smoke run trains QUICK_EPOCHS epochs: rewind no later than the epoch before."""
+        rewind = table.get("rewind_epoch", 0)
+        return {**table, "rewind_epoch": min(rewind, QUICK_EPOCHS - 1)} if isinstance(rewind, int) else table
 
     def plan(self, request: ArmRequest) -> list[TrialPlan]:
         starts = self.rewind_points(request)

@@ -7,6 +7,8 @@ is either wholly at the old version or wholly at the new one.
 
 from __future__ import annotations
 
+import re
+
 APPLICATION_ID = 0x53505253  # "SPRS"
 
 TABLES_V1 = [
@@ -151,3 +153,10 @@ MIGRATIONS: dict[int, list[str]] = {
 }
 
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
+
+TABLES = frozenset(
+    re.match(r"CREATE TABLE (\w+)", statement).group(1)
+    for statement in [*TABLES_V1, *(s for step in MIGRATIONS.values() for s in step)]
+    if statement.startswith("CREATE TABLE")
+)
+"""Every table a store at SCHEMA_VERSION holds."""

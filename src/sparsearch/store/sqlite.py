@@ -33,7 +33,7 @@ from ..errors import SparsearchError
 if TYPE_CHECKING:
     from ..analysis.probe_quality import ProbeAudit
 from .lock import WriterLock
-from .schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, TABLES_V1
+from .schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, TABLES, TABLES_V1
 
 EXPORT_COLUMNS = (
     "experiment", "arm", "dataset", "sparsity", "node_sparsity", "weight_sparsity", "seed", "params",
@@ -124,6 +124,7 @@ class Store:
         self.db = None
         self._writes = 0
         memory = str(path) == MEMORY
+        created = False
         if not memory:
             fresh = not self.path.exists() or self.path.stat().st_size == 0
             if fresh and not write:
@@ -133,16 +134,20 @@ class Store:
             if write:
                 self._check_writable()
                 self.lock = WriterLock(self.path)
+                created = not self.path.exists()
         try:
             with self._errors():
                 if memory or write:
                     self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
                 else:
-                    self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+                    self.db = self._reader()
                 self.db.execute("PRAGMA foreign_keys = ON")
                 self._initialise_or_upgrade(write, memory)
         except SparsearchError:
             self.close()
+            if created:  # a store this call began to create holds nothing yet: leave no husk
+                for leftover in (self.path, *(self.path.with_name(self.path.name + end) for end in ("-wal", "-shm"))):
+                    leftover.unlink(missing_ok=True)
             raise
 
     # opening -----------------------------------------------------------------------------
@@ -155,6 +160,20 @@ class Store:
             raise SparsearchError(f"cannot read store {self.path}: {error.strerror}") from None
         if header != b"SQLite format 3\x00":
             raise SparsearchError(f"{self.path} is not a sparsearch store; pass another --store path")
+
+    def _reader(self) -> sqlite3.Connection:
+        """A read-only connection; on read-only storage (where SQLite cannot create the WAL's
+        shared-memory file) the file is opened as immutable, which is what it is there."""
+        uri = self.path.resolve().as_uri()
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+        try:
+            db.execute("PRAGMA user_version").fetchone()
+            return db
+        except sqlite3.OperationalError as error:
+            db.close()
+            if "unable to open" not in str(error) and "readonly" not in str(error):
+                raise
+            return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
 
     def _check_writable(self) -> None:
         """The store's folder must be writable (SQLite keeps its journal and we our lock there)."""
@@ -180,6 +199,12 @@ class Store:
                 f"{SCHEMA_VERSION}); upgrade sparsearch"
             )
         if version == SCHEMA_VERSION:
+            tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if TABLES - tables:
+                raise SparsearchError(
+                    f"{self.path} is damaged: table {', '.join(sorted(TABLES - tables))} missing; restore it from a "
+                    f"backup or pass another --store path"
+                )
             if write and not memory:
                 self.db.execute("PRAGMA synchronous = NORMAL")
             return
