@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test clean
+.PHONY: run test test-quick clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -21,6 +21,9 @@ run: $(VENV)/.run-installed
 
 test: $(VENV)/.dev-installed
 	$(VENV)/bin/pytest -q
+
+test-quick: $(VENV)/.dev-installed
+	$(VENV)/bin/pytest -q -m "not slow"
 
 clean:
 	rm -rf $(VENV) sparsearch.db

@@ -1,6 +1,12 @@
-import pytest
-import torch
+import sqlite3
+from pathlib import Path
 
+import pytest
+import tomli_w
+import torch
+from typer.testing import CliRunner
+
+from sparsearch.cli import app
 from sparsearch.config import DataConfig
 from sparsearch.data import load_dataset
 
@@ -14,3 +20,40 @@ def synthetic():
 @pytest.fixture(autouse=True)
 def _threads():
     torch.set_num_threads(2)
+
+
+BASE = {
+    "experiment": {"name": "tiny", "seeds": 2},
+    "data": {"name": "synthetic", "samples": 200},
+    "parent": {"hidden": [16]},
+    "train": {"epochs": 2},
+    "search": {"sparsities": [0.5], "arms": ["dense", "random"]},
+}
+
+
+def toml(**changes) -> str:
+    """BASE with `section={key: value}` merged in (a value of None drops the key)."""
+    document = {name: dict(table) for name, table in BASE.items()}
+    for section, table in changes.items():
+        merged = {**document.get(section, {}), **table}
+        document[section] = {key: value for key, value in merged.items() if value is not None}
+    return tomli_w.dumps(document)
+
+
+def sql(store: Path, statement: str) -> None:
+    db = sqlite3.connect(store)
+    db.execute(statement)
+    db.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
+@pytest.fixture(scope="session")
+def finished_store(tmp_path_factory) -> Path:
+    """A store holding the finished experiment `tiny` (BASE), checkpointed into one file."""
+    folder = tmp_path_factory.mktemp("finished")
+    (folder / "c.toml").write_text(toml())
+    result = CliRunner().invoke(app, ["run", str(folder / "c.toml"), "--store", str(folder / "s.db"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    sql(folder / "s.db", "PRAGMA wal_checkpoint(TRUNCATE)")
+    return folder / "s.db"

@@ -6,32 +6,13 @@ import fcntl
 import hashlib
 import os
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
-import tomli_w
 from typer.testing import CliRunner
 
+from conftest import sql, toml
 from sparsearch.cli import app as main
-
-BASE = {
-    "experiment": {"name": "tiny", "seeds": 2},
-    "data": {"name": "synthetic", "samples": 200},
-    "parent": {"hidden": [16]},
-    "train": {"epochs": 2},
-    "search": {"sparsities": [0.5], "arms": ["dense", "random"]},
-}
-
-
-def toml(**changes) -> str:
-    """BASE with `section={key: value}` merged in (a value of None drops the key)."""
-    document = {name: dict(table) for name, table in BASE.items()}
-    for section, table in changes.items():
-        merged = {**document.get(section, {}), **table}
-        document[section] = {key: value for key, value in merged.items() if value is not None}
-    return tomli_w.dumps(document)
-
 
 def run_with(**changes):
     return {"files": {"c.toml": toml(**changes)}, "args": ["run", "c.toml", "--store", "{store}", "--quiet"]}
@@ -150,20 +131,12 @@ def _lock_held(store: Path):
     return handle
 
 
-def _sql(store: Path, statement: str) -> None:
-    db = sqlite3.connect(store)
-    db.execute(statement)
-    db.commit()
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
-
-
 def _tables_missing(store: Path):
-    _sql(store, "DROP TABLE failures")
+    sql(store, "DROP TABLE failures")
 
 
 def _newer_schema(store: Path):
-    _sql(store, "PRAGMA user_version = 99")
+    sql(store, "PRAGMA user_version = 99")
 
 
 STORE_CASES = {
@@ -174,17 +147,6 @@ STORE_CASES = {
     "ls of a newer store": (_newer_schema, ["ls", "--store", "{store}"]),
     "run on a newer store": (_newer_schema, ["run", "c.toml", "--store", "{store}", "--quiet"]),
 }
-
-
-@pytest.fixture(scope="module")
-def finished_store(tmp_path_factory) -> Path:
-    """A store holding the finished experiment `tiny` (BASE), checkpointed into one file."""
-    folder = tmp_path_factory.mktemp("finished")
-    (folder / "c.toml").write_text(toml())
-    result = CliRunner().invoke(main, ["run", str(folder / "c.toml"), "--store", str(folder / "s.db"), "--quiet"])
-    assert result.exit_code == 0, result.output
-    _sql(folder / "s.db", "PRAGMA wal_checkpoint(TRUNCATE)")
-    return folder / "s.db"
 
 
 def _state(store: Path) -> tuple[str, str]:

@@ -1,6 +1,6 @@
 import pytest
 
-from sparsearch.arms import build_arms, quick_arms
+from sparsearch.arms import build_arms, quick_arms, with_arm_settings
 from sparsearch.config import Config, config_from_dict, load_config, quick, to_toml
 from sparsearch.errors import SparsearchError
 
@@ -83,3 +83,26 @@ def test_quick_shrinks_seeds_epochs_candidates():
     assert (q.experiment.seeds, q.train.epochs, build_arms(q)["random_search"].params.candidates) == (3, 5, 10)
     assert (q.supernet.epochs, q.supernet.evaluations) == (5, 40)
     assert q.experiment.name == "digits-node-search-quick"
+
+
+def test_config_default_is_commented_and_round_trips(tmp_path):
+    from typer.testing import CliRunner
+
+    from sparsearch.cli import app
+
+    printed = CliRunner().invoke(app, ["config", "--default"]).stdout
+    assert "# seeds 0..N-1; arms are compared paired by seed\nseeds = 10\n" in printed
+    assert "# samples = (unset)" in printed and "[arms.random_search]" in printed
+    (tmp_path / "c.toml").write_text(printed)
+    assert load_config(tmp_path / "c.toml") == with_arm_settings(Config())
+    assert CliRunner().invoke(app, ["config", "--check", str(tmp_path / "c.toml")]).stdout == printed
+
+
+def test_version_and_help_speak_to_users():
+    from typer.testing import CliRunner
+
+    from sparsearch import __version__
+    from sparsearch.cli import app
+
+    assert CliRunner().invoke(app, ["--version"]).stdout == f"sparsearch {__version__}\n"
+    assert "Search, train and benchmark sparse sub-networks" in CliRunner().invoke(app, ["--help"]).stdout

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from sparsearch.cli import app
 
-from test_bad_inputs import finished_store, toml  # noqa: F401 (a fixture)
+from conftest import toml
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_a_store_created_on_a_full_disk_is_one_line_and_leaves_nothing_behind(tm
     assert sorted(p.name for p in tmpfs.iterdir()) == ["filler"]
 
 
-def test_a_store_on_read_only_storage_can_be_read(tmpfs, finished_store):  # noqa: F811
+def test_a_store_on_read_only_storage_can_be_read(tmpfs, finished_store):
     shutil.copy(finished_store, tmpfs / "s.db")
     expected = CliRunner().invoke(app, ["export", "--store", str(finished_store)]).stdout
     subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)

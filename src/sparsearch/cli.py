@@ -20,7 +20,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from . import __version__
-from .config import Config, load_config, quick, to_toml, with_engine
+from .config import Config, annotated_toml, load_config, quick, with_engine
 from .errors import SparsearchError
 
 HELP = """Search, train and benchmark sparse sub-networks of over-parameterized networks.
@@ -417,7 +417,7 @@ def config_command(
     default: bool = typer.Option(False, "--default", help="Print the built-in default config."),
     check: Optional[Path] = typer.Option(None, "--check", help="Validate a config file and print it in full."),
 ):
-    """Print the default config as TOML (a starting point), or validate one."""
+    """Print the default config as commented TOML (a starting point), or validate one and print it in full."""
     from .arms import with_arm_settings
     from .kinds import KINDS
 
@@ -425,7 +425,7 @@ def config_command(
         raise SparsearchError("pass exactly one of --default or --check FILE")
     config = Config() if default else load_config(check)
     KINDS[config.experiment.kind].validate(config)
-    sys.stdout.write(to_toml(with_arm_settings(config)))
+    sys.stdout.write(annotated_toml(with_arm_settings(config)))
 
 
 def _numbers(text: str, kind: type, option: str) -> list:

@@ -38,26 +38,32 @@ class _Section(BaseModel):
 
 
 class ExperimentConfig(_Section):
-    name: str = Field("digits-node-search", min_length=1)
-    seeds: int = Field(10, ge=1, le=10_000)
+    """What is run: its name in the store, how many seeds, which kind of experiment."""
+
+    name: str = Field("digits-node-search", min_length=1, description="the experiment's name in the store")
+    seeds: int = Field(10, ge=1, le=10_000, description="seeds 0..N-1; arms are compared paired by seed")
     kind: Literal["mask", "supernet"] = Field(
         "mask", description="mask: arms choose masks, trained and compared; supernet: sub-network search"
     )
 
 
 class DataConfig(_Section):
+    """The dataset and its split."""
+
     name: str = Field("digits", min_length=1, description="a registered dataset (sparsearch.register_dataset)")
     seed: int = Field(0, ge=0, description="fixes the train/val/test split")
-    val_fraction: float = Field(0.2, gt=0, lt=1)
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="share of the training examples held out for validation")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="only for datasets without an official test split")
     samples: int | None = Field(None, ge=20, description="mnist1d and synthetic: how many examples to generate")
     root: str | None = Field(None, description="folder holding mnist, fashion_mnist or cifar10 files")
-    download: bool = False
+    download: bool = Field(False, description="fetch missing mnist/fashion_mnist/cifar10 files (needs sparsearch[torchvision])")
 
 
 class ParentConfig(_Section):
+    """The over-parameterized parent network."""
+
     kind: str = Field("mlp", min_length=1, description="a registered parent kind (sparsearch.register_parent)")
-    hidden: list[int] = Field(default_factory=lambda: [300, 100], min_length=1)
+    hidden: list[int] = Field(default_factory=lambda: [300, 100], min_length=1, description="hidden layer widths")
 
     @field_validator("hidden")
     @classmethod
@@ -69,22 +75,27 @@ class ParentConfig(_Section):
 
 
 class TrainConfig(_Section):
-    epochs: int = Field(30, ge=1)
-    batch_size: int = Field(64, ge=1)
-    optimizer: Literal["sgd", "adam"] = "sgd"
-    lr: float = Field(0.05, gt=0)
-    momentum: float = Field(0.9, ge=0, lt=1)
-    weight_decay: float = Field(0.0, ge=0)
+    """The training recipe every network of the experiment follows."""
+
+    epochs: int = Field(30, ge=1, description="epochs every network trains")
+    batch_size: int = Field(64, ge=1, description="examples per step")
+    optimizer: Literal["sgd", "adam"] = Field("sgd", description="sgd (with momentum) or adam")
+    lr: float = Field(0.05, gt=0, description="learning rate (constant)")
+    momentum: float = Field(0.9, ge=0, lt=1, description="sgd momentum")
+    weight_decay: float = Field(0.0, ge=0, description="L2 penalty")
 
 
 class SearchConfig(_Section):
     """What every arm of a mask study shares; each arm's own settings live in `[arms.NAME]`."""
 
-    space: Literal["node", "weight"] = "node"
-    sparsities: list[float] = Field(default_factory=lambda: [0.5, 0.75, 0.9, 0.95], min_length=1)
-    arms: list[str] = Field(default_factory=lambda: ["dense", "random", "random_search"], min_length=1)
+    space: Literal["node", "weight"] = Field("node", description="node: remove units; weight: remove single weights")
+    sparsities: list[float] = Field(default_factory=lambda: [0.5, 0.75, 0.9, 0.95], min_length=1,
+                                   description="fractions of the space removed, each in [0, 1)")
+    arms: list[str] = Field(default_factory=lambda: ["dense", "random", "random_search"], min_length=1,
+                            description="registered arms to compare (sparsearch.register_arm); settings in [arms.NAME]")
     probe_batch: int = Field(256, ge=1, description="training examples scored by probes, snip and grasp")
-    allocation: Literal["global", "uniform", "erk"] = "global"
+    allocation: Literal["global", "uniform", "erk"] = Field(
+        "global", description="weight space: how the sparsity is spread over layers")
 
     @model_validator(mode="before")
     @classmethod
@@ -117,6 +128,8 @@ class SearchConfig(_Section):
 
 
 class EngineConfig(_Section):
+    """How populations are trained: grouping, memory, threads, precision, where."""
+
     max_population: int = Field(256, ge=1, description="most networks grouped into one population")
     max_memory_gb: float = Field(4.0, gt=0, description="memory budget of one batched program")
     threads: int = Field(2, ge=1, description="torch intra-op threads")
@@ -166,6 +179,8 @@ class SupernetConfig(_Section):
 
 
 class StoreConfig(_Section):
+    """What the store keeps besides metrics and curves."""
+
     save_weights: bool = Field(False, description="also store every trained network's final weights (safetensors)")
 
 
@@ -290,3 +305,23 @@ def to_toml(config: Config) -> str:
     import tomli_w
 
     return tomli_w.dumps(config.model_dump(exclude_none=True))
+
+
+def annotated_toml(config: Config) -> str:
+    """The config as TOML with every section and key explained in comments (what `sparsearch
+    config` prints: a starting point to edit); unset optional keys appear commented out."""
+    import tomli_w
+
+    lines = []
+    for section, info in Config.model_fields.items():
+        value = getattr(config, section)
+        if isinstance(value, BaseModel):
+            lines += [f"# {(type(value).__doc__ or section).strip().splitlines()[0]}", f"[{section}]"]
+            for key, field in type(value).model_fields.items():
+                setting = getattr(value, key)
+                lines += [f"# {field.description}"] if field.description else []
+                lines.append(f"# {key} = (unset)" if setting is None else tomli_w.dumps({key: setting}).rstrip())
+        else:  # [arms.NAME] tables
+            lines += [f"# {info.description}", tomli_w.dumps({section: value}).rstrip()]
+        lines.append("")
+    return "\n".join(lines)
