@@ -5,9 +5,12 @@ import torch
 
 from sparsearch.api import run
 from sparsearch.config import config_from_dict
+from sparsearch.engine.trainer import Trainer
 from sparsearch.errors import SparsearchError
 from sparsearch.mask_study import Planning, validate
+from sparsearch.nets.base import stacked
 from sparsearch.pruning import magnitude_scores, mask_from_scores, snip_scores
+from sparsearch.seeding import stable_seed
 from sparsearch.store import Store
 
 WEIGHT_ARMS = ["dense", "random", "magnitude", "lottery", "lottery_reinit", "lottery_random", "gmp", "snip", "grasp",
@@ -66,6 +69,22 @@ def test_lottery_rewinds_to_the_parent_after_k_epochs(synthetic):
     for seed, plan in enumerate(plans):
         assert all(torch.equal(a[0], b[0]) for a, b in zip(plan.start, fresh[seed][1]))
         assert plan.start_spec == {"trained_parent": seed, "epochs": 2}
+
+
+def test_lottery_controls_start_where_the_ticket_does_with_its_budget_under_rewinding(synthetic):
+    cfg = config(sparsities=[0.5], arms={"lottery": {"rewind_epoch": 2}})
+    planning = Planning(cfg, synthetic)
+    tickets, reinits, randoms = (planning.plan(arm, 0.5) for arm in ("lottery", "lottery_reinit", "lottery_random"))
+    two_epochs = Trainer(planning.trainer.parent, synthetic, cfg.train.model_copy(update={"epochs": 2}))
+    for seed, (ticket, reinit, rand) in enumerate(zip(tickets, reinits, randoms)):
+        # random pruning: the ticket's rewound weights (dense parent after 2 epochs), then 4 epochs
+        assert rand.start_spec == ticket.start_spec == {"trained_parent": seed, "epochs": 2}
+        assert all(torch.equal(a, b) for r, t in zip(rand.start, ticket.start) for a, b in zip(r, t))
+        # reinit: a fresh initialisation trained dense the same 2 epochs in the seed's order, then 4
+        fresh = stable_seed("reinit", seed)
+        assert reinit.start_spec == {"init": fresh, "trained_epochs": 2}
+        alone = two_epochs.train(stacked([planning.trainer.parent.init(fresh)]), [seed], evaluate_epochs=False)
+        assert all(torch.equal(a[0], w) and torch.equal(b[0], c) for (a, b), (w, c) in zip(alone.final, reinit.start))
 
 
 def test_lottery_rounds_of_every_seed_train_as_one_population(synthetic):
