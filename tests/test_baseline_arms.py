@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from sparsearch.api import run
+from sparsearch.arms.gmp import GradualMagnitude, event_steps
 from sparsearch.config import config_from_dict
 from sparsearch.engine.trainer import Trainer
 from sparsearch.errors import SparsearchError
@@ -99,6 +100,26 @@ def test_lottery_rounds_of_every_seed_train_as_one_population(synthetic):
     planning.plan("lottery", 0.5)
     rounds = 1 + 3  # the trained parents, then rounds at 0.2, 0.36 and 0.488 before the 0.5 ticket
     assert sizes == [3] * rounds
+
+
+def test_gmp_prunes_last_at_its_end_step_in_a_short_run(synthetic):
+    # 4 epochs x 8 steps = 32 steps; end = 0.3125 x 32 = step 10; 3 events at ceil(10 k / 3) = 4, 7, 10
+    planning = Planning(config(sparsities=[0.9], arms={"gmp": {"start": 0.0, "end": 0.3125, "events": 3}}), synthetic)
+    plan = planning.plan("gmp", 0.9)[0]
+    weights, masks = [w for w, _ in plan.start], list(plan.mask.layers)
+    pruned = {}
+    for step in range(1, 33):
+        new = plan.hook(step, [w * m for w, m in zip(weights, masks)], masks)
+        if new is not None:
+            masks = new
+            pruned[step] = sum(int(m.sum()) for m in masks)
+    # 416 weights; s_k = 0.9 (1 - (1 - k/3)^3) removes round(416 s_k) = 263, 361, 374
+    assert pruned == {4: 416 - 263, 7: 416 - 361, 10: 416 - 374}
+    # more events than steps: ceil(2 k / 3) = 1, 2, 2; step 2 prunes to the last event's (final) sparsity
+    hook = GradualMagnitude(0.9, "global", event_steps(0, 2, 3))
+    assert hook.steps == (1, 2, 2)
+    masks = hook(2, weights, list(plan.mask.layers))
+    assert sum(int(m.sum()) for m in masks) == 416 - 374
 
 
 def test_shuffle_keeps_each_layers_count_of_the_source_mask(synthetic):
