@@ -122,6 +122,40 @@ def test_gmp_prunes_last_at_its_end_step_in_a_short_run(synthetic):
     assert sum(int(m.sum()) for m in masks) == 416 - 374
 
 
+class Recording:
+    """A Progress that keeps [label, total, advanced] per phase."""
+
+    def __init__(self):
+        self.phases = []
+
+    def phase(self, label, total):
+        self.phases.append([label, total, 0])
+
+    def advance(self, amount):
+        self.phases[-1][2] += amount
+
+
+def test_lottery_rounds_and_trained_parents_advance_phases_of_their_own_while_arms_plan(synthetic):
+    progress = Recording()
+    cfg = config(sparsities=[0.5])
+    cfg = cfg.model_copy(update={"search": cfg.search.model_copy(update={"arms": ["magnitude", "lottery", "lottery_random"]})})
+    Planning(cfg, synthetic, progress=progress).assignments(progress)
+    epochs = 2 * 4  # 2 seeds x 4 epochs per training; rounds at 0.2, 0.36, 0.488 before the 0.5 ticket
+    assert progress.phases == [
+        ["trained parents", epochs, epochs], ["planning magnitude", 2, 2],
+        ["lottery round 2", epochs, epochs], ["lottery round 3", epochs, epochs], ["lottery round 4", epochs, epochs],
+        ["planning lottery", 2, 2], ["planning lottery_random", 2, 2],
+    ]
+    # an arm that trains at every sparsity: its planning phase reopens with what remains after each
+    progress = Recording()
+    cfg = config_from_dict({**cfg.model_dump(), "search": {"space": "node", "sparsities": [0.25, 0.5], "arms": ["oracle"]},
+                            "arms": {"oracle": {"candidates": 2}}})
+    Planning(cfg, synthetic, progress=progress).assignments(progress)
+    candidates = 2 * 2 * 4  # 2 seeds x 2 candidates x 4 epochs
+    assert progress.phases == [["oracle at 0.25", candidates, candidates], ["planning oracle", 4, 2],
+                               ["oracle at 0.5", candidates, candidates], ["planning oracle", 2, 2]]
+
+
 def test_shuffle_keeps_each_layers_count_of_the_source_mask(synthetic):
     planning = Planning(config(sparsities=[0.9], arms={"shuffle": {"of": "snip"}}), synthetic)
     for snip, shuffled in zip(planning.plan("snip", 0.9), planning.plan("shuffle", 0.9)):
