@@ -4,10 +4,14 @@ import pytest
 import torch
 
 from sparsearch.api import run
+from sparsearch.arms.gmp import GradualMagnitude, event_steps
 from sparsearch.config import config_from_dict
+from sparsearch.engine.trainer import Trainer
 from sparsearch.errors import SparsearchError
 from sparsearch.mask_study import Planning, validate
+from sparsearch.nets.base import stacked
 from sparsearch.pruning import magnitude_scores, mask_from_scores, snip_scores
+from sparsearch.seeding import stable_seed
 from sparsearch.store import Store
 
 WEIGHT_ARMS = ["dense", "random", "magnitude", "lottery", "lottery_reinit", "lottery_random", "gmp", "snip", "grasp",
@@ -68,6 +72,22 @@ def test_lottery_rewinds_to_the_parent_after_k_epochs(synthetic):
         assert plan.start_spec == {"trained_parent": seed, "epochs": 2}
 
 
+def test_lottery_controls_start_where_the_ticket_does_with_its_budget_under_rewinding(synthetic):
+    cfg = config(sparsities=[0.5], arms={"lottery": {"rewind_epoch": 2}})
+    planning = Planning(cfg, synthetic)
+    tickets, reinits, randoms = (planning.plan(arm, 0.5) for arm in ("lottery", "lottery_reinit", "lottery_random"))
+    two_epochs = Trainer(planning.trainer.parent, synthetic, cfg.train.model_copy(update={"epochs": 2}))
+    for seed, (ticket, reinit, rand) in enumerate(zip(tickets, reinits, randoms)):
+        # random pruning: the ticket's rewound weights (dense parent after 2 epochs), then 4 epochs
+        assert rand.start_spec == ticket.start_spec == {"trained_parent": seed, "epochs": 2}
+        assert all(torch.equal(a, b) for r, t in zip(rand.start, ticket.start) for a, b in zip(r, t))
+        # reinit: a fresh initialisation trained dense the same 2 epochs in the seed's order, then 4
+        fresh = stable_seed("reinit", seed)
+        assert reinit.start_spec == {"init": fresh, "trained_epochs": 2}
+        alone = two_epochs.train(stacked([planning.trainer.parent.init(fresh)]), [seed], evaluate_epochs=False)
+        assert all(torch.equal(a[0], w) and torch.equal(b[0], c) for (a, b), (w, c) in zip(alone.final, reinit.start))
+
+
 def test_lottery_rounds_of_every_seed_train_as_one_population(synthetic):
     planning = Planning(config(sparsities=[0.5], seeds=3), synthetic)
     sizes, train = [], planning.trainer.train
@@ -80,6 +100,60 @@ def test_lottery_rounds_of_every_seed_train_as_one_population(synthetic):
     planning.plan("lottery", 0.5)
     rounds = 1 + 3  # the trained parents, then rounds at 0.2, 0.36 and 0.488 before the 0.5 ticket
     assert sizes == [3] * rounds
+
+
+def test_gmp_prunes_last_at_its_end_step_in_a_short_run(synthetic):
+    # 4 epochs x 8 steps = 32 steps; end = 0.3125 x 32 = step 10; 3 events at ceil(10 k / 3) = 4, 7, 10
+    planning = Planning(config(sparsities=[0.9], arms={"gmp": {"start": 0.0, "end": 0.3125, "events": 3}}), synthetic)
+    plan = planning.plan("gmp", 0.9)[0]
+    weights, masks = [w for w, _ in plan.start], list(plan.mask.layers)
+    pruned = {}
+    for step in range(1, 33):
+        new = plan.hook(step, [w * m for w, m in zip(weights, masks)], masks)
+        if new is not None:
+            masks = new
+            pruned[step] = sum(int(m.sum()) for m in masks)
+    # 416 weights; s_k = 0.9 (1 - (1 - k/3)^3) removes round(416 s_k) = 263, 361, 374
+    assert pruned == {4: 416 - 263, 7: 416 - 361, 10: 416 - 374}
+    # more events than steps: ceil(2 k / 3) = 1, 2, 2; step 2 prunes to the last event's (final) sparsity
+    hook = GradualMagnitude(0.9, "global", event_steps(0, 2, 3))
+    assert hook.steps == (1, 2, 2)
+    masks = hook(2, weights, list(plan.mask.layers))
+    assert sum(int(m.sum()) for m in masks) == 416 - 374
+
+
+class Recording:
+    """A Progress that keeps [label, total, advanced] per phase."""
+
+    def __init__(self):
+        self.phases = []
+
+    def phase(self, label, total):
+        self.phases.append([label, total, 0])
+
+    def advance(self, amount):
+        self.phases[-1][2] += amount
+
+
+def test_lottery_rounds_and_trained_parents_advance_phases_of_their_own_while_arms_plan(synthetic):
+    progress = Recording()
+    cfg = config(sparsities=[0.5])
+    cfg = cfg.model_copy(update={"search": cfg.search.model_copy(update={"arms": ["magnitude", "lottery", "lottery_random"]})})
+    Planning(cfg, synthetic, progress=progress).assignments(progress)
+    epochs = 2 * 4  # 2 seeds x 4 epochs per training; rounds at 0.2, 0.36, 0.488 before the 0.5 ticket
+    assert progress.phases == [
+        ["trained parents", epochs, epochs], ["planning magnitude", 2, 2],
+        ["lottery round 2", epochs, epochs], ["lottery round 3", epochs, epochs], ["lottery round 4", epochs, epochs],
+        ["planning lottery", 2, 2], ["planning lottery_random", 2, 2],
+    ]
+    # an arm that trains at every sparsity: its planning phase reopens with what remains after each
+    progress = Recording()
+    cfg = config_from_dict({**cfg.model_dump(), "search": {"space": "node", "sparsities": [0.25, 0.5], "arms": ["oracle"]},
+                            "arms": {"oracle": {"candidates": 2}}})
+    Planning(cfg, synthetic, progress=progress).assignments(progress)
+    candidates = 2 * 2 * 4  # 2 seeds x 2 candidates x 4 epochs
+    assert progress.phases == [["oracle at 0.25", candidates, candidates], ["planning oracle", 4, 2],
+                               ["oracle at 0.5", candidates, candidates], ["planning oracle", 2, 2]]
 
 
 def test_shuffle_keeps_each_layers_count_of_the_source_mask(synthetic):

@@ -124,13 +124,23 @@ class Planning:
         return self.peer(arm).plan(self.request(sparsity))
 
     def assignments(self, progress: Progress) -> list[Assignment]:
-        """Every arm's trials, sparsity by sparsity, all seeds at once, with their keys."""
+        """Every arm's trials, sparsity by sparsity, all seeds at once, with their keys.
+
+        The trainings an arm runs while it plans (trained parents, lottery rounds, oracle and
+        audit candidates) report phases of their own through the cache; the arm's planning phase
+        opens after its first sparsity's trainings and reopens with what remains after later
+        ones, so no advance of planning lands in a training's phase."""
         out = []
         for name, arm in self.arms.items():
             sparsities = arm.sparsities(self.config.search.sparsities)
-            progress.phase(f"planning {name}", len(sparsities) * len(self.seeds))
+            left = len(sparsities) * len(self.seeds)
             for sparsity in sparsities:
-                for seed, plan in zip(self.seeds, self.plan(name, sparsity)):
+                trained = self.cache.trained_now
+                plans = self.plan(name, sparsity)
+                if sparsity == sparsities[0] or self.cache.trained_now != trained:
+                    progress.phase(f"planning {name}", left)
+                left -= len(self.seeds)
+                for seed, plan in zip(self.seeds, plans):
                     spec = {**self.base, "space": self.config.search.space, "arm": arm.spec(),
                             "mask": plan.mask.digest(), "start": plan.start_spec, "hook": plan.hook_spec,
                             "order_seed": seed}

@@ -3,10 +3,15 @@ s_t = s_f + (s_i - s_f)(1 - (t - t0)/(n dt))^3, s_i = 0 (Zhu & Gupta 2017, "To p
 prune"). The network starts dense from the initialisation; at each of `events` pruning steps,
 evenly spaced between `start` and `end` (fractions of training), the smallest surviving weights
 (`search.allocation`) are removed to reach s_t; pruned weights stay pruned. The recorded mask is
-the final one."""
+the final one.
+
+The paper's steps t0 + k dt, k = 1..n, need an integer dt; so that the last one lands on `end`
+in any run, event k is at step t0 + ceil(k (end - t0) / n) and prunes to the sparsity of
+(t - t0)/(n dt) = k/n."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import torch
@@ -18,21 +23,27 @@ from .base import ArmRequest, PerSeedArm, TrialPlan
 from .lottery import prune_smallest
 
 
+def event_steps(t0: int, end: int, n: int) -> tuple[int, ...]:
+    """The steps (counted from 1) of the n pruning events after t0, the last at `end` (or at
+    t0 + 1 if `end` is not after t0); events share a step when there are more than steps."""
+    span = max(1, end - t0)
+    return tuple(t0 + -(-k * span // n) for k in range(1, n + 1))
+
+
 @dataclass(frozen=True)
 class GradualMagnitude:
-    """The step hook: prunes one network at steps t0 + k dt, k = 1..n."""
+    """The step hook: prunes one network at its event steps, at a step shared by several events
+    to the sparsity of the last of them."""
 
     final_sparsity: float
     allocation: str
-    t0: int
-    dt: int
-    n: int
+    steps: tuple[int, ...]
 
     def __call__(self, step: int, weights: list[torch.Tensor], masks: list[torch.Tensor]):
-        k, rest = divmod(step - self.t0, self.dt)
-        if rest or not 1 <= k <= self.n:
+        k = bisect_right(self.steps, step)
+        if k == 0 or self.steps[k - 1] != step:
             return None
-        sparsity = cubic_sparsity(step, 0.0, self.final_sparsity, self.t0, self.n, self.dt)
+        sparsity = cubic_sparsity(k, 0.0, self.final_sparsity, 0, len(self.steps), 1)
         layers = [(w, torch.zeros(w.shape[1])) for w in weights]
         return list(prune_smallest(layers, WeightMask(tuple(masks)), sparsity, self.allocation).layers)
 
@@ -56,6 +67,5 @@ class Gmp(PerSeedArm):
     def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
         total = request.trainer.recipe.epochs * request.trainer.steps_per_epoch()
         t0, end = round(self.params.start * total), round(self.params.end * total)
-        dt = max(1, (end - t0) // self.params.events)
-        hook = GradualMagnitude(request.sparsity, request.allocation, t0, dt, self.params.events)
+        hook = GradualMagnitude(request.sparsity, request.allocation, event_steps(t0, end, self.params.events))
         return TrialPlan(full_weight_mask(request.widths), request.parent(seed), {"init": seed}, hook, vars(hook))
