@@ -19,6 +19,24 @@ def test_wilcoxon_exact_p_by_hand():
     assert wilcoxon_p(np.zeros(7)) == 1.0
 
 
+def test_wilcoxon_ties_float32_accuracies_of_equal_counts():
+    # Test set of 300: count differences 3, 3, 5, -1, 7, 3. As float32 k/n accuracies the three
+    # differences of 3 differ by rounding, so ranking the floats would take the exact branch
+    # (W- = 1 of 6 distinct ranks: p = 4/64). Tied, the magnitudes 1, 3, 3, 3, 5, 7 rank
+    # 1, 3, 3, 3, 5, 6: W- = 1, mean 10.5, variance 6*7*13/24 - (3^3 - 3)/48 = 22.25,
+    # z = -9.5 / sqrt(22.25) = -2.013996, two-sided p = 0.044010.
+    base = np.array([31, 14, 59, 237, 191, 265])
+    counts = np.array([3, 3, 5, -1, 7, 3])
+    acc = lambda k: np.float32(k / 300).astype(float)  # noqa: E731
+    diffs = acc(base + counts) - acc(base)
+    assert len(np.unique(np.abs(diffs))) == 6  # the floats alone show no tie
+    assert wilcoxon_p(diffs) == pytest.approx(0.044010, abs=1e-6)
+    assert wilcoxon_p(diffs) == pytest.approx(wilcoxon_p(counts / 300.0), rel=1e-12)
+    rows = rows_for("random", list(acc(base))) + rows_for("x", list(acc(base + counts)))
+    (c,) = [c for c in compare(rows) if c.metric == "test_acc"]
+    assert c.p_wilcoxon == pytest.approx(0.044010, abs=1e-6)
+
+
 def test_paired_t_effect_size_and_holm_by_hand():
     diffs = np.array([1.0, 2.0, 3.0, 4.0])
     # mean 2.5, sd sqrt(5/3) = 1.290994, t = 2.5 / (1.290994 / 2) = 3.872983 on 3 df -> p = 0.030466

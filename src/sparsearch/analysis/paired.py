@@ -21,6 +21,10 @@ MIN_SEEDS = 5
 """Below this many paired seeds no verdict is printed: the tests have little power."""
 ALPHA = 0.05
 BOOTSTRAP_RESAMPLES = 9999
+TIE_TOLERANCE = 1e-6
+"""Differences closer than this are equal: accuracies are float32 k/n, so equal count
+differences differ by float32 rounding (under 1.2e-7), distinct ones by at least 1/n (over
+1e-6 for test sets under a million examples)."""
 
 METRICS = {
     # metric: (label, unit scale, unit, higher is better)
@@ -50,9 +54,18 @@ class Comparison:
         return verdict(self)
 
 
+def exact_differences(diffs: np.ndarray) -> np.ndarray:
+    """`diffs` without float32 rounding: each magnitude becomes the first magnitude within
+    TIE_TOLERANCE of it (0 within it of 0), so differences of equal counts are exactly equal."""
+    magnitudes = np.abs(diffs)
+    close = np.abs(magnitudes[:, None] - magnitudes[None, :]) <= TIE_TOLERANCE
+    return np.sign(diffs) * np.where(magnitudes <= TIE_TOLERANCE, 0.0, magnitudes[close.argmax(axis=1)])
+
+
 def constant(diffs: np.ndarray) -> bool:
     """True when the differences do not vary (up to float rounding of equal accuracies)."""
-    return bool(np.allclose(diffs, diffs[0], rtol=1e-9, atol=1e-12))
+    exact = exact_differences(diffs)
+    return bool(np.all(exact == exact[0]))
 
 
 def bootstrap_ci(diffs: np.ndarray, seed: int = 0) -> tuple[float, float]:
@@ -67,8 +80,11 @@ def bootstrap_ci(diffs: np.ndarray, seed: int = 0) -> tuple[float, float]:
 
 
 def wilcoxon_p(diffs: np.ndarray) -> float:
-    """Two-sided Wilcoxon signed-rank p-value: exact without ties or zero differences, else the
-    tie-corrected normal approximation (as R's wilcox.test); 1 if every difference is 0."""
+    """Two-sided Wilcoxon signed-rank p-value (scipy.stats.wilcoxon) of the exact differences:
+    exact without ties or zero differences, else zeros dropped and the tie-corrected normal
+    approximation without continuity correction (R's wilcox.test with correct = FALSE);
+    1 if every difference is 0."""
+    diffs = exact_differences(diffs)
     if np.all(diffs == 0):
         return 1.0
     magnitudes = np.abs(diffs)
