@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .analysis.paired import compare
-from .analysis.summary import Interval, arm_rows
+from .analysis.summary import Interval, arm_rows, diverged_note
 from .progress import Progress as RunProgress
 
 if TYPE_CHECKING:
@@ -54,8 +54,9 @@ def _half_width(interval: Interval) -> str:
 
 
 def summary_table(rows: list[dict], title: str) -> Table:
-    """The per (sparsity, arm) table: mean test accuracy over seeds with its 95% t-interval."""
-    table = Table(title=title, title_justify="left")
+    """The per (sparsity, arm) table: mean test accuracy over seeds with its 95% t-interval;
+    its caption says how many trials diverged, if any."""
+    table = Table(title=title, title_justify="left", caption=diverged_note(rows), caption_justify="left")
     for header in ("sparsity", "arm", "seeds", "test acc %", "95% CI ±", "epochs to target", "weight sparsity", "params", "FLOPs"):
         table.add_column(header, justify="left" if header == "arm" else "right", no_wrap=header == "arm")
     for row in arm_rows(rows):

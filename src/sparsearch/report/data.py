@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..analysis.convergence import mean_curves, val_auc
 from ..analysis.paired import Comparison, compare
-from ..analysis.summary import ArmRow, arm_rows
+from ..analysis.summary import ArmRow, arm_rows, diverged_note
 from ..errors import SparsearchError
 from ..store import Store
 
@@ -79,7 +79,7 @@ def _notes(store: Store, experiment: str, rows: list[dict], summary: list[ArmRow
         notes.extend(f"No {b} arm: comparisons against {b} are skipped." for b in BASELINES if b not in arms)
     if max(row.test_acc.n for row in summary) < 2:
         notes.append("Only one seed: no confidence intervals, bands or tests.")
-    diverged = sum(row["status"] == "diverged" for row in rows)
+    diverged = diverged_note(rows)
     if diverged:
-        notes.append(f"{diverged} trial(s) diverged (non-finite training loss); they are included as recorded.")
+        notes.append(diverged)
     return notes
