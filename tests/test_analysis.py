@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from sparsearch.analysis.convergence import mean_curves, trial_metrics, val_auc
+from sparsearch.analysis.convergence import dense_target_cell, mean_curves, trial_metrics, val_auc
 from sparsearch.analysis.summary import arm_rows, diverged_note, mean_interval
 
 
@@ -66,3 +66,11 @@ def test_the_terminal_summary_says_how_many_trials_diverged():
     assert diverged_note(trials[:2]) == (
         "1 trial diverged (non-finite training loss); the summary and the paired comparisons include it as recorded."
     )
+
+
+def test_dense_target_cell_means_the_seeds_that_reach_it_and_counts_the_rest():
+    group = lambda *values: [{"epochs_to_dense_target": v} for v in values]  # noqa: E731
+    assert dense_target_cell(group(19, 17, "never", 16)) == "17.3 (1/4 never)"
+    assert dense_target_cell(group(4, 5)) == "4.5"
+    assert dense_target_cell(group("never", "never")) == "never"
+    assert dense_target_cell(group(None, None)) == "n/a"

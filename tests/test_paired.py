@@ -109,3 +109,17 @@ def test_dense_beats_a_95_percent_node_sparse_network_on_digits():
     (acc,) = [c for c in compare(rows) if c.metric == "test_acc"]
     assert (acc.arm, acc.baseline) == ("random", "dense")
     assert acc.verdict.startswith("random is worse than dense at 0.95 (test accuracy)")
+
+
+def test_never_reaching_the_dense_target_ranks_worst():
+    # Differences 2, 3, 1, inf, inf, -1 (never - 3 = inf): magnitudes 1, 1, 2, 3, inf, inf rank
+    # 1.5, 1.5, 3, 4, 5.5, 5.5; W- = 1.5, mean 10.5, variance 22.75 - 2 * (2^3 - 2)/48 = 22.5,
+    # z = -9 / sqrt(22.5) = -1.897367, two-sided p = 0.057780.
+    rows = [{"sparsity": 0.0, "arm": "dense", "seed": s, "epochs_to_dense_target": 3} for s in range(6)]
+    rows += [{"sparsity": 0.5, "arm": "random", "seed": s, "epochs_to_dense_target": v}
+             for s, v in enumerate([5, 6, 4, "never", "never", 2])]
+    (c,) = [c for c in compare(rows, baselines=("dense",)) if c.metric == "epochs_to_dense_target"]
+    assert (c.n, c.censored, c.mean_diff) == (6, 2, np.inf)
+    assert c.p_wilcoxon == pytest.approx(0.057780, abs=1e-6)
+    assert c.verdict == ("no evidence that random is worse than dense at 0.5 (epochs to dense target) "
+                         "(2 of 6 pairs with one side never reaching it (no mean or CI), Holm p = 0.058, n = 6)")

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from .convergence import NEVER
+
 MIN_SEEDS = 5
 """Below this many paired seeds no verdict is printed: the tests have little power."""
 ALPHA = 0.05
@@ -30,8 +32,11 @@ METRICS = {
     # metric: (label, unit scale, unit, higher is better)
     "test_acc": ("test accuracy", 100.0, " pts", True),
     "epochs_to_target": ("epochs to target", 1.0, " epochs", False),
+    "epochs_to_dense_target": ("epochs to dense target", 1.0, " epochs", False),
     "hypervolume": ("final hypervolume", 1.0, "", True),
 }
+MASK_METRICS = ("test_acc", "epochs_to_target", "epochs_to_dense_target")
+"""The metrics `compare` tests; a trial that never reaches the dense target counts as +inf."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class Comparison:
     p_ttest: float
     p_holm: float  # Holm-adjusted Wilcoxon p across the sparsities of this family
     effect_size: float  # Cohen's d_z
+    censored: int = 0  # pairs where one side never reached the target (an infinite difference)
 
     @property
     def verdict(self) -> str:
@@ -58,7 +64,7 @@ def exact_differences(diffs: np.ndarray) -> np.ndarray:
     """`diffs` without float32 rounding: each magnitude becomes the first magnitude within
     TIE_TOLERANCE of it (0 within it of 0), so differences of equal counts are exactly equal."""
     magnitudes = np.abs(diffs)
-    close = np.abs(magnitudes[:, None] - magnitudes[None, :]) <= TIE_TOLERANCE
+    close = np.isclose(magnitudes[:, None], magnitudes[None, :], rtol=0, atol=TIE_TOLERANCE)  # inf ties inf
     return np.sign(diffs) * np.where(magnitudes <= TIE_TOLERANCE, 0.0, magnitudes[close.argmax(axis=1)])
 
 
@@ -124,10 +130,25 @@ def holm(pvalues: list[float]) -> list[float]:
 
 
 def paired(metric: str, sparsity: float | None, arm: str, baseline: str, diffs: np.ndarray, p_holm: float) -> Comparison:
-    """The comparison of per-seed differences `diffs` (arm minus baseline)."""
+    """The comparison of per-seed differences `diffs` (arm minus baseline). Infinite
+    differences (one side never reached a target) rank beyond every finite one in the Wilcoxon
+    test (the worst-rank analysis of Lachin 1999); the mean is then +-inf (nan if both signs
+    occur) and the interval, t-test and d_z undefined (nan)."""
+    censored = int(np.isinf(diffs).sum())
+    if censored:
+        with np.errstate(invalid="ignore"):  # inf - inf: the direction is unknown
+            mean = float(np.mean(diffs))
+        return Comparison(metric, sparsity, arm, baseline, len(diffs), mean, math.nan, math.nan,
+                          wilcoxon_p(diffs), math.nan, p_holm, math.nan, censored)
     low, high = bootstrap_ci(diffs)
     return Comparison(metric, sparsity, arm, baseline, len(diffs), float(np.mean(diffs)), low, high,
                       wilcoxon_p(diffs), ttest_p(diffs), p_holm, effect_size(diffs))
+
+
+def _value(row: dict, metric: str) -> float | None:
+    """The row's metric as a number: NEVER is +inf, a missing value (no dense parent) None."""
+    value = row.get(metric)  # rows from before the column: no dense target
+    return math.inf if value == NEVER else value
 
 
 def compare(rows: list[dict], baselines: tuple[str, ...] = ("random", "dense")) -> list[Comparison]:
@@ -139,7 +160,7 @@ def compare(rows: list[dict], baselines: tuple[str, ...] = ("random", "dense")) 
     arms = list(dict.fromkeys(r["arm"] for r in rows))
     sparsities = sorted({r["sparsity"] for r in rows if r["arm"] != "dense"})
     out: list[Comparison] = []
-    for metric in ("test_acc", "epochs_to_target"):
+    for metric in MASK_METRICS:
         for baseline in baselines:
             if baseline not in arms:
                 continue
@@ -150,12 +171,13 @@ def compare(rows: list[dict], baselines: tuple[str, ...] = ("random", "dense")) 
                 for sparsity in sparsities:
                     base_sparsity = 0.0 if baseline == "dense" else sparsity
                     pairs = [
-                        (by_key[(sparsity, arm, seed)][metric], by_key[(base_sparsity, baseline, seed)][metric])
+                        (_value(by_key[(sparsity, arm, seed)], metric), _value(by_key[(base_sparsity, baseline, seed)], metric))
                         for (sp, a, seed) in sorted(by_key)
                         if sp == sparsity and a == arm and (base_sparsity, baseline, seed) in by_key
                     ]
+                    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
                     if pairs:
-                        diffs = np.array([a - b for a, b in pairs], dtype=float)
+                        diffs = np.array([0.0 if a == b else a - b for a, b in pairs], dtype=float)  # never vs never: 0
                         family.append((sparsity, diffs))
                 adjusted = holm([wilcoxon_p(d) for _, d in family])
                 out += [paired(metric, sparsity, arm, baseline, diffs, p) for (sparsity, diffs), p in zip(family, adjusted)]
@@ -171,17 +193,19 @@ def _num(value: float, unit: str) -> str:
 def verdict(c: Comparison) -> str:
     """One honest sentence: what the data do and do not show."""
     label, scale, unit, higher_better = METRICS[c.metric]
-    numbers = (
+    diff = (
+        f"{c.censored} of {c.n} pairs with one side never reaching it (no mean or CI)" if c.censored else
         f"diff {_num(scale * c.mean_diff, unit)}{unit}, 95% CI [{_num(scale * c.ci_low, unit)}, "
-        f"{_num(scale * c.ci_high, unit)}], "
-        f"Holm p = {c.p_holm:.2g}, n = {c.n}"
+        f"{_num(scale * c.ci_high, unit)}]"
     )
+    numbers = f"{diff}, Holm p = {c.p_holm:.2g}, n = {c.n}"
     where = f"({label})" if c.sparsity is None else f"at {c.sparsity:g} ({label})"
     if c.n < MIN_SEEDS:
         return f"{c.arm} vs {c.baseline} {where}: only {c.n} seed{'s' if c.n != 1 else ''}, too few for the test to have power ({numbers})"
     better = (c.mean_diff > 0) == higher_better
+    unknown = math.isnan(c.mean_diff)  # censored both ways
     if c.p_holm < ALPHA and c.mean_diff != 0:
-        word = "better than" if better else "worse than"
+        word = "different from" if unknown else "better than" if better else "worse than"
         return f"{c.arm} is {word} {c.baseline} {where} ({numbers})"
-    direction = "differs from" if c.mean_diff == 0 else ("beats" if better else "is worse than")
+    direction = "differs from" if c.mean_diff == 0 or unknown else ("beats" if better else "is worse than")
     return f"no evidence that {c.arm} {direction} {c.baseline} {where} ({numbers})"
