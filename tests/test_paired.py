@@ -79,11 +79,36 @@ def test_few_seeds_say_the_test_has_little_power():
     assert "only 3 seeds, too few for the test to have power" in c.verdict
 
 
+def test_the_terminal_says_too_few_seeds_once():
+    from sparsearch.display import verdict_lines
+
+    base = [0.80, 0.82, 0.84, 0.86, 0.88, 0.90]
+    rows = rows_for("random", base) + rows_for("good", [a + 0.01 * (i + 1) for i, a in enumerate(base)])
+    rows += rows_for("snip", base[:3]) + rows_for("magnitude", base[:3])  # 3 seeds each
+    rows += rows_for("random", base[:3], 0.9) + rows_for("snip", base[:3], 0.9)
+    assert verdict_lines(rows) == [
+        # all 6 differences positive and distinct: exact p = 2/64
+        "good is better than random at 0.5 (test accuracy) (diff +3.5 pts, unadjusted 95% CI [+2.2, +4.8], "
+        "Holm p = 0.031, n = 6)",
+        "no evidence that good differs from random at 0.5 (epochs to target) (diff +0.0 epochs, unadjusted 95% CI "
+        "[+0.0, +0.0], Holm p = 1, n = 6)",
+        "6 comparisons have only 3 seeds, too few for the test to have power: no verdict "
+        "(their numbers: sparsearch report, Study.compare())",
+    ]
+
+
 def test_verdict_wording():
     c = Comparison("test_acc", 0.9, "random_search", "random", 10, 0.003, -0.004, 0.010, 0.41, 0.40, 0.41, 0.2)
     assert c.verdict == (
         "no evidence that random_search beats random at 0.9 (test accuracy) "
-        "(diff +0.3 pts, 95% CI [-0.4, +1.0], Holm p = 0.41, n = 10)"
+        "(diff +0.3 pts, unadjusted 95% CI [-0.4, +1.0], Holm p = 0.41, n = 10)"
+    )
+    # The default run's random vs dense at 0.75: the unadjusted CI excludes 0, the Holm p does not reject.
+    unadjusted = Comparison("test_acc", 0.75, "random", "dense", 10, -0.006, -0.009, -0.001, 0.032, 0.02, 0.063, -0.8)
+    assert unadjusted.verdict == (
+        "no evidence that random is worse than dense at 0.75 (test accuracy) (diff -0.6 pts, unadjusted 95% CI "
+        "[-0.9, -0.1], Holm p = 0.063, n = 10; the CI excludes 0 but, unlike the Holm p, is not adjusted for "
+        "multiple comparisons)"
     )
     slower = Comparison("epochs_to_target", 0.5, "random", "dense", 8, 2.0, 1.5, 2.5, 0.008, 0.001, 0.016, 3.1)
     assert slower.verdict.startswith("random is worse than dense at 0.5 (epochs to target) (diff +2.0 epochs")

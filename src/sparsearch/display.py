@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .analysis.paired import compare
+from .analysis.paired import MIN_SEEDS, compare
 from .analysis.summary import Interval, arm_rows, diverged_note
 from .progress import Progress as RunProgress
 
@@ -98,8 +98,18 @@ def _mean(interval: Interval, scale: float, digits: int) -> str:
 
 
 def verdict_lines(rows: list[dict]) -> list[str]:
-    """One honest sentence per paired comparison (every arm vs random and vs dense)."""
-    return [c.verdict for c in compare(rows)]
+    """One honest sentence per paired comparison (every arm vs random and vs dense); the
+    comparisons with too few seeds for a verdict are said once, in one line."""
+    comparisons = compare(rows)
+    few = [c for c in comparisons if c.n < MIN_SEEDS]
+    if len(few) < 2:
+        return [c.verdict for c in comparisons]
+    seeds = {c.n for c in few}
+    how_many = f"only {min(seeds)} seed{'s' if min(seeds) != 1 else ''}" if len(seeds) == 1 else f"fewer than {MIN_SEEDS} seeds"
+    return [c.verdict for c in comparisons if c.n >= MIN_SEEDS] + [
+        f"{len(few)} comparisons have {how_many}, too few for the test to have power: no verdict "
+        f"(their numbers: sparsearch report, Study.compare())"
+    ]
 
 
 def elastic_tables(summary: SupernetSummary, title: str) -> list[Table]:

@@ -195,10 +195,12 @@ def verdict(c: Comparison) -> str:
     label, scale, unit, higher_better = METRICS[c.metric]
     diff = (
         f"{c.censored} of {c.n} pairs with one side never reaching it (no mean or CI)" if c.censored else
-        f"diff {_num(scale * c.mean_diff, unit)}{unit}, 95% CI [{_num(scale * c.ci_low, unit)}, "
+        f"diff {_num(scale * c.mean_diff, unit)}{unit}, unadjusted 95% CI [{_num(scale * c.ci_low, unit)}, "
         f"{_num(scale * c.ci_high, unit)}]"
     )
     numbers = f"{diff}, Holm p = {c.p_holm:.2g}, n = {c.n}"
+    if c.p_holm >= ALPHA and (c.ci_low > 0 or c.ci_high < 0):
+        numbers += "; the CI excludes 0 but, unlike the Holm p, is not adjusted for multiple comparisons"
     where = f"({label})" if c.sparsity is None else f"at {c.sparsity:g} ({label})"
     if c.n < MIN_SEEDS:
         return f"{c.arm} vs {c.baseline} {where}: only {c.n} seed{'s' if c.n != 1 else ''}, too few for the test to have power ({numbers})"
