@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from sparsearch.analysis.convergence import mean_curves, trial_metrics, val_auc
-from sparsearch.analysis.summary import arm_rows, mean_interval
+from sparsearch.analysis.convergence import dense_target_cell, mean_curves, trial_metrics, val_auc
+from sparsearch.analysis.summary import arm_rows, diverged_note, mean_interval
 
 
 def test_trial_metrics_by_hand():
@@ -52,3 +52,25 @@ def test_val_auc_and_mean_curves_by_hand():
     assert key == (0.5, "random") and mean == pytest.approx([0.6, 0.8])
     assert low == pytest.approx([0.6 - half, 0.8 - half]) and high == pytest.approx([0.6 + half, 0.8 + half])
     assert half == pytest.approx(12.7062 * 0.1, rel=1e-4)
+
+
+def test_the_terminal_summary_says_how_many_trials_diverged():
+    from sparsearch.display import summary_table
+
+    trials = [r | {"status": "ok"} for r in rows()]
+    assert summary_table(trials, "t").caption is None
+    trials[1]["status"] = trials[4]["status"] = "diverged"
+    assert summary_table(trials, "t").caption == (
+        "2 trials diverged (non-finite training loss); the summary and the paired comparisons include them as recorded."
+    )
+    assert diverged_note(trials[:2]) == (
+        "1 trial diverged (non-finite training loss); the summary and the paired comparisons include it as recorded."
+    )
+
+
+def test_dense_target_cell_means_the_seeds_that_reach_it_and_counts_the_rest():
+    group = lambda *values: [{"epochs_to_dense_target": v} for v in values]  # noqa: E731
+    assert dense_target_cell(group(19, 17, "never", 16)) == "17.3 (1/4 never)"
+    assert dense_target_cell(group(4, 5)) == "4.5"
+    assert dense_target_cell(group("never", "never")) == "never"
+    assert dense_target_cell(group(None, None)) == "n/a"

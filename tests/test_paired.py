@@ -19,6 +19,24 @@ def test_wilcoxon_exact_p_by_hand():
     assert wilcoxon_p(np.zeros(7)) == 1.0
 
 
+def test_wilcoxon_ties_float32_accuracies_of_equal_counts():
+    # Test set of 300: count differences 3, 3, 5, -1, 7, 3. As float32 k/n accuracies the three
+    # differences of 3 differ by rounding, so ranking the floats would take the exact branch
+    # (W- = 1 of 6 distinct ranks: p = 4/64). Tied, the magnitudes 1, 3, 3, 3, 5, 7 rank
+    # 1, 3, 3, 3, 5, 6: W- = 1, mean 10.5, variance 6*7*13/24 - (3^3 - 3)/48 = 22.25,
+    # z = -9.5 / sqrt(22.25) = -2.013996, two-sided p = 0.044010.
+    base = np.array([31, 14, 59, 237, 191, 265])
+    counts = np.array([3, 3, 5, -1, 7, 3])
+    acc = lambda k: np.float32(k / 300).astype(float)  # noqa: E731
+    diffs = acc(base + counts) - acc(base)
+    assert len(np.unique(np.abs(diffs))) == 6  # the floats alone show no tie
+    assert wilcoxon_p(diffs) == pytest.approx(0.044010, abs=1e-6)
+    assert wilcoxon_p(diffs) == pytest.approx(wilcoxon_p(counts / 300.0), rel=1e-12)
+    rows = rows_for("random", list(acc(base))) + rows_for("x", list(acc(base + counts)))
+    (c,) = [c for c in compare(rows) if c.metric == "test_acc"]
+    assert c.p_wilcoxon == pytest.approx(0.044010, abs=1e-6)
+
+
 def test_paired_t_effect_size_and_holm_by_hand():
     diffs = np.array([1.0, 2.0, 3.0, 4.0])
     # mean 2.5, sd sqrt(5/3) = 1.290994, t = 2.5 / (1.290994 / 2) = 3.872983 on 3 df -> p = 0.030466
@@ -61,11 +79,36 @@ def test_few_seeds_say_the_test_has_little_power():
     assert "only 3 seeds, too few for the test to have power" in c.verdict
 
 
+def test_the_terminal_says_too_few_seeds_once():
+    from sparsearch.display import verdict_lines
+
+    base = [0.80, 0.82, 0.84, 0.86, 0.88, 0.90]
+    rows = rows_for("random", base) + rows_for("good", [a + 0.01 * (i + 1) for i, a in enumerate(base)])
+    rows += rows_for("snip", base[:3]) + rows_for("magnitude", base[:3])  # 3 seeds each
+    rows += rows_for("random", base[:3], 0.9) + rows_for("snip", base[:3], 0.9)
+    assert verdict_lines(rows) == [
+        # all 6 differences positive and distinct: exact p = 2/64
+        "good is better than random at 0.5 (test accuracy) (diff +3.5 pts, unadjusted 95% CI [+2.2, +4.8], "
+        "Holm p = 0.031, n = 6)",
+        "no evidence that good differs from random at 0.5 (epochs to target) (diff +0.0 epochs, unadjusted 95% CI "
+        "[+0.0, +0.0], Holm p = 1, n = 6)",
+        "6 comparisons have only 3 seeds, too few for the test to have power: no verdict "
+        "(their numbers: sparsearch report, Study.compare())",
+    ]
+
+
 def test_verdict_wording():
     c = Comparison("test_acc", 0.9, "random_search", "random", 10, 0.003, -0.004, 0.010, 0.41, 0.40, 0.41, 0.2)
     assert c.verdict == (
         "no evidence that random_search beats random at 0.9 (test accuracy) "
-        "(diff +0.3 pts, 95% CI [-0.4, +1.0], Holm p = 0.41, n = 10)"
+        "(diff +0.3 pts, unadjusted 95% CI [-0.4, +1.0], Holm p = 0.41, n = 10)"
+    )
+    # The default run's random vs dense at 0.75: the unadjusted CI excludes 0, the Holm p does not reject.
+    unadjusted = Comparison("test_acc", 0.75, "random", "dense", 10, -0.006, -0.009, -0.001, 0.032, 0.02, 0.063, -0.8)
+    assert unadjusted.verdict == (
+        "no evidence that random is worse than dense at 0.75 (test accuracy) (diff -0.6 pts, unadjusted 95% CI "
+        "[-0.9, -0.1], Holm p = 0.063, n = 10; the CI excludes 0 but, unlike the Holm p, is not adjusted for "
+        "multiple comparisons)"
     )
     slower = Comparison("epochs_to_target", 0.5, "random", "dense", 8, 2.0, 1.5, 2.5, 0.008, 0.001, 0.016, 3.1)
     assert slower.verdict.startswith("random is worse than dense at 0.5 (epochs to target) (diff +2.0 epochs")
@@ -91,3 +134,17 @@ def test_dense_beats_a_95_percent_node_sparse_network_on_digits():
     (acc,) = [c for c in compare(rows) if c.metric == "test_acc"]
     assert (acc.arm, acc.baseline) == ("random", "dense")
     assert acc.verdict.startswith("random is worse than dense at 0.95 (test accuracy)")
+
+
+def test_never_reaching_the_dense_target_ranks_worst():
+    # Differences 2, 3, 1, inf, inf, -1 (never - 3 = inf): magnitudes 1, 1, 2, 3, inf, inf rank
+    # 1.5, 1.5, 3, 4, 5.5, 5.5; W- = 1.5, mean 10.5, variance 22.75 - 2 * (2^3 - 2)/48 = 22.5,
+    # z = -9 / sqrt(22.5) = -1.897367, two-sided p = 0.057780.
+    rows = [{"sparsity": 0.0, "arm": "dense", "seed": s, "epochs_to_dense_target": 3} for s in range(6)]
+    rows += [{"sparsity": 0.5, "arm": "random", "seed": s, "epochs_to_dense_target": v}
+             for s, v in enumerate([5, 6, 4, "never", "never", 2])]
+    (c,) = [c for c in compare(rows, baselines=("dense",)) if c.metric == "epochs_to_dense_target"]
+    assert (c.n, c.censored, c.mean_diff) == (6, 2, np.inf)
+    assert c.p_wilcoxon == pytest.approx(0.057780, abs=1e-6)
+    assert c.verdict == ("no evidence that random is worse than dense at 0.5 (epochs to dense target) "
+                         "(2 of 6 pairs with one side never reaching it (no mean or CI), Holm p = 0.058, n = 6)")

@@ -96,6 +96,12 @@ def test_shows_every_verdict(built):
         assert escape(verdict) in text
 
 
+def test_shows_epochs_to_the_dense_target_beside_the_relative_measure(built):
+    _, text, verdicts = built
+    assert "<th>epochs to target</th><th>epochs to dense target</th>" in text
+    assert any("(epochs to dense target)" in v for v in verdicts)
+
+
 def test_shows_config_and_environment(built):
     _, text, _ = built
     assert "[search]" in text and "candidates = 4" in text

@@ -184,3 +184,25 @@ def test_a_store_killed_while_being_created_is_completed(tmp_path):
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert store.experiments() == []
     store.close()
+
+
+def test_export_epochs_to_the_dense_parents_target(store):
+    # Seed 0's dense parent: best val 0.91, target 0.95 * 0.91 = 0.8645. Seed 1's: best 0.70,
+    # target 0.665. Sparse curves [0.8, 0.86, 0.87] never reach 0.8645... until epoch 3; [0.5, 0.6]
+    # never reaches it; [0.6, 0.68] reaches 0.665 at epoch 2. Experiment "solo" has no dense arm.
+    store.begin_experiment("e", "x = 1", planned=5)
+    curves = lambda val: {"train_loss": [1.0] * len(val), "val_acc": val, "test_acc": val}  # noqa: E731
+    store.record("e", [
+        trial("d0", best_val_acc=0.91, curves=curves([0.8, 0.91])),
+        trial("d1", best_val_acc=0.70, curves=curves([0.7, 0.6])),
+        trial("s0", curves=curves([0.8, 0.86, 0.87])), trial("n0", curves=curves([0.5, 0.6])),
+        trial("s1", curves=curves([0.6, 0.68])),
+    ], [PlanLink("dense", 0.0, 0, "d0"), PlanLink("dense", 0.0, 1, "d1"), PlanLink("random", 0.5, 0, "s0"),
+        PlanLink("snip", 0.5, 0, "n0"), PlanLink("random", 0.5, 1, "s1")])
+    rows = store.export_rows("e")
+    assert [(r["arm"], r["seed"], r["epochs_to_dense_target"]) for r in rows] == [
+        ("dense", 0, 2), ("dense", 1, 1), ("random", 0, 3), ("random", 1, 2), ("snip", 0, "never")]
+    assert [r["epochs_to_target"] for r in rows] == [1] * 5  # the relative measure is unchanged
+    store.begin_experiment("solo", "x = 1", planned=1)
+    store.record("solo", [], [PlanLink("random", 0.5, 0, "s0")])
+    assert [r["epochs_to_dense_target"] for r in store.export_rows("solo")] == [None]

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .analysis.paired import compare
-from .analysis.summary import Interval, arm_rows
+from .analysis.paired import MIN_SEEDS, compare
+from .analysis.summary import Interval, arm_rows, diverged_note
 from .progress import Progress as RunProgress
 
 if TYPE_CHECKING:
@@ -54,8 +54,9 @@ def _half_width(interval: Interval) -> str:
 
 
 def summary_table(rows: list[dict], title: str) -> Table:
-    """The per (sparsity, arm) table: mean test accuracy over seeds with its 95% t-interval."""
-    table = Table(title=title, title_justify="left")
+    """The per (sparsity, arm) table: mean test accuracy over seeds with its 95% t-interval;
+    its caption says how many trials diverged, if any."""
+    table = Table(title=title, title_justify="left", caption=diverged_note(rows), caption_justify="left")
     for header in ("sparsity", "arm", "seeds", "test acc %", "95% CI ±", "epochs to target", "weight sparsity", "params", "FLOPs"):
         table.add_column(header, justify="left" if header == "arm" else "right", no_wrap=header == "arm")
     for row in arm_rows(rows):
@@ -97,8 +98,18 @@ def _mean(interval: Interval, scale: float, digits: int) -> str:
 
 
 def verdict_lines(rows: list[dict]) -> list[str]:
-    """One honest sentence per paired comparison (every arm vs random and vs dense)."""
-    return [c.verdict for c in compare(rows)]
+    """One honest sentence per paired comparison (every arm vs random and vs dense); the
+    comparisons with too few seeds for a verdict are said once, in one line."""
+    comparisons = compare(rows)
+    few = [c for c in comparisons if c.n < MIN_SEEDS]
+    if len(few) < 2:
+        return [c.verdict for c in comparisons]
+    seeds = {c.n for c in few}
+    how_many = f"only {min(seeds)} seed{'s' if min(seeds) != 1 else ''}" if len(seeds) == 1 else f"fewer than {MIN_SEEDS} seeds"
+    return [c.verdict for c in comparisons if c.n >= MIN_SEEDS] + [
+        f"{len(few)} comparisons have {how_many}, too few for the test to have power: no verdict "
+        f"(their numbers: sparsearch report, Study.compare())"
+    ]
 
 
 def elastic_tables(summary: SupernetSummary, title: str) -> list[Table]:

@@ -97,17 +97,18 @@ class Study:
 
     def compare(self, metric: str = "test_acc"):
         """Paired statistics as a DataFrame, one row per comparison: every arm against `random`
-        and `dense` per sparsity (mask studies; metric `test_acc` or `epochs_to_target`), or
+        and `dense` per sparsity (mask studies; metric `test_acc`, `epochs_to_target` or
+        `epochs_to_dense_target`), or
         every strategy's final hypervolume against `random` (super-network searches)."""
         import pandas as pd
 
-        from .analysis.paired import Comparison, compare
+        from .analysis.paired import MASK_METRICS, Comparison, compare
 
         if self.config.experiment.kind == "supernet":
             comparisons = self.summary().comparisons
         else:
-            if metric not in ("test_acc", "epochs_to_target"):
-                raise SparsearchError(f"compare: metric must be 'test_acc' or 'epochs_to_target', got {metric!r}")
+            if metric not in MASK_METRICS:
+                raise SparsearchError(f"compare: metric must be one of {', '.join(MASK_METRICS)}, got {metric!r}")
             with self._db() as db:
                 comparisons = [c for c in compare(db.export_rows(self.name)) if c.metric == metric]
         columns = [*Comparison.__dataclass_fields__, "verdict"]

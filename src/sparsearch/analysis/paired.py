@@ -17,17 +17,26 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from .convergence import NEVER
+
 MIN_SEEDS = 5
 """Below this many paired seeds no verdict is printed: the tests have little power."""
 ALPHA = 0.05
 BOOTSTRAP_RESAMPLES = 9999
+TIE_TOLERANCE = 1e-6
+"""Differences closer than this are equal: accuracies are float32 k/n, so equal count
+differences differ by float32 rounding (under 1.2e-7), distinct ones by at least 1/n (over
+1e-6 for test sets under a million examples)."""
 
 METRICS = {
     # metric: (label, unit scale, unit, higher is better)
     "test_acc": ("test accuracy", 100.0, " pts", True),
     "epochs_to_target": ("epochs to target", 1.0, " epochs", False),
+    "epochs_to_dense_target": ("epochs to dense target", 1.0, " epochs", False),
     "hypervolume": ("final hypervolume", 1.0, "", True),
 }
+MASK_METRICS = ("test_acc", "epochs_to_target", "epochs_to_dense_target")
+"""The metrics `compare` tests; a trial that never reaches the dense target counts as +inf."""
 
 
 @dataclass(frozen=True)
@@ -44,15 +53,25 @@ class Comparison:
     p_ttest: float
     p_holm: float  # Holm-adjusted Wilcoxon p across the sparsities of this family
     effect_size: float  # Cohen's d_z
+    censored: int = 0  # pairs where one side never reached the target (an infinite difference)
 
     @property
     def verdict(self) -> str:
         return verdict(self)
 
 
+def exact_differences(diffs: np.ndarray) -> np.ndarray:
+    """`diffs` without float32 rounding: each magnitude becomes the first magnitude within
+    TIE_TOLERANCE of it (0 within it of 0), so differences of equal counts are exactly equal."""
+    magnitudes = np.abs(diffs)
+    close = np.isclose(magnitudes[:, None], magnitudes[None, :], rtol=0, atol=TIE_TOLERANCE)  # inf ties inf
+    return np.sign(diffs) * np.where(magnitudes <= TIE_TOLERANCE, 0.0, magnitudes[close.argmax(axis=1)])
+
+
 def constant(diffs: np.ndarray) -> bool:
     """True when the differences do not vary (up to float rounding of equal accuracies)."""
-    return bool(np.allclose(diffs, diffs[0], rtol=1e-9, atol=1e-12))
+    exact = exact_differences(diffs)
+    return bool(np.all(exact == exact[0]))
 
 
 def bootstrap_ci(diffs: np.ndarray, seed: int = 0) -> tuple[float, float]:
@@ -67,8 +86,11 @@ def bootstrap_ci(diffs: np.ndarray, seed: int = 0) -> tuple[float, float]:
 
 
 def wilcoxon_p(diffs: np.ndarray) -> float:
-    """Two-sided Wilcoxon signed-rank p-value: exact without ties or zero differences, else the
-    tie-corrected normal approximation (as R's wilcox.test); 1 if every difference is 0."""
+    """Two-sided Wilcoxon signed-rank p-value (scipy.stats.wilcoxon) of the exact differences:
+    exact without ties or zero differences, else zeros dropped and the tie-corrected normal
+    approximation without continuity correction (R's wilcox.test with correct = FALSE);
+    1 if every difference is 0."""
+    diffs = exact_differences(diffs)
     if np.all(diffs == 0):
         return 1.0
     magnitudes = np.abs(diffs)
@@ -108,10 +130,25 @@ def holm(pvalues: list[float]) -> list[float]:
 
 
 def paired(metric: str, sparsity: float | None, arm: str, baseline: str, diffs: np.ndarray, p_holm: float) -> Comparison:
-    """The comparison of per-seed differences `diffs` (arm minus baseline)."""
+    """The comparison of per-seed differences `diffs` (arm minus baseline). Infinite
+    differences (one side never reached a target) rank beyond every finite one in the Wilcoxon
+    test (the worst-rank analysis of Lachin 1999); the mean is then +-inf (nan if both signs
+    occur) and the interval, t-test and d_z undefined (nan)."""
+    censored = int(np.isinf(diffs).sum())
+    if censored:
+        with np.errstate(invalid="ignore"):  # inf - inf: the direction is unknown
+            mean = float(np.mean(diffs))
+        return Comparison(metric, sparsity, arm, baseline, len(diffs), mean, math.nan, math.nan,
+                          wilcoxon_p(diffs), math.nan, p_holm, math.nan, censored)
     low, high = bootstrap_ci(diffs)
     return Comparison(metric, sparsity, arm, baseline, len(diffs), float(np.mean(diffs)), low, high,
                       wilcoxon_p(diffs), ttest_p(diffs), p_holm, effect_size(diffs))
+
+
+def _value(row: dict, metric: str) -> float | None:
+    """The row's metric as a number: NEVER is +inf, a missing value (no dense parent) None."""
+    value = row.get(metric)  # rows from before the column: no dense target
+    return math.inf if value == NEVER else value
 
 
 def compare(rows: list[dict], baselines: tuple[str, ...] = ("random", "dense")) -> list[Comparison]:
@@ -123,7 +160,7 @@ def compare(rows: list[dict], baselines: tuple[str, ...] = ("random", "dense")) 
     arms = list(dict.fromkeys(r["arm"] for r in rows))
     sparsities = sorted({r["sparsity"] for r in rows if r["arm"] != "dense"})
     out: list[Comparison] = []
-    for metric in ("test_acc", "epochs_to_target"):
+    for metric in MASK_METRICS:
         for baseline in baselines:
             if baseline not in arms:
                 continue
@@ -134,12 +171,13 @@ def compare(rows: list[dict], baselines: tuple[str, ...] = ("random", "dense")) 
                 for sparsity in sparsities:
                     base_sparsity = 0.0 if baseline == "dense" else sparsity
                     pairs = [
-                        (by_key[(sparsity, arm, seed)][metric], by_key[(base_sparsity, baseline, seed)][metric])
+                        (_value(by_key[(sparsity, arm, seed)], metric), _value(by_key[(base_sparsity, baseline, seed)], metric))
                         for (sp, a, seed) in sorted(by_key)
                         if sp == sparsity and a == arm and (base_sparsity, baseline, seed) in by_key
                     ]
+                    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
                     if pairs:
-                        diffs = np.array([a - b for a, b in pairs], dtype=float)
+                        diffs = np.array([0.0 if a == b else a - b for a, b in pairs], dtype=float)  # never vs never: 0
                         family.append((sparsity, diffs))
                 adjusted = holm([wilcoxon_p(d) for _, d in family])
                 out += [paired(metric, sparsity, arm, baseline, diffs, p) for (sparsity, diffs), p in zip(family, adjusted)]
@@ -155,17 +193,21 @@ def _num(value: float, unit: str) -> str:
 def verdict(c: Comparison) -> str:
     """One honest sentence: what the data do and do not show."""
     label, scale, unit, higher_better = METRICS[c.metric]
-    numbers = (
-        f"diff {_num(scale * c.mean_diff, unit)}{unit}, 95% CI [{_num(scale * c.ci_low, unit)}, "
-        f"{_num(scale * c.ci_high, unit)}], "
-        f"Holm p = {c.p_holm:.2g}, n = {c.n}"
+    diff = (
+        f"{c.censored} of {c.n} pairs with one side never reaching it (no mean or CI)" if c.censored else
+        f"diff {_num(scale * c.mean_diff, unit)}{unit}, unadjusted 95% CI [{_num(scale * c.ci_low, unit)}, "
+        f"{_num(scale * c.ci_high, unit)}]"
     )
+    numbers = f"{diff}, Holm p = {c.p_holm:.2g}, n = {c.n}"
+    if c.p_holm >= ALPHA and (c.ci_low > 0 or c.ci_high < 0):
+        numbers += "; the CI excludes 0 but, unlike the Holm p, is not adjusted for multiple comparisons"
     where = f"({label})" if c.sparsity is None else f"at {c.sparsity:g} ({label})"
     if c.n < MIN_SEEDS:
         return f"{c.arm} vs {c.baseline} {where}: only {c.n} seed{'s' if c.n != 1 else ''}, too few for the test to have power ({numbers})"
     better = (c.mean_diff > 0) == higher_better
+    unknown = math.isnan(c.mean_diff)  # censored both ways
     if c.p_holm < ALPHA and c.mean_diff != 0:
-        word = "better than" if better else "worse than"
+        word = "different from" if unknown else "better than" if better else "worse than"
         return f"{c.arm} is {word} {c.baseline} {where} ({numbers})"
-    direction = "differs from" if c.mean_diff == 0 else ("beats" if better else "is worse than")
+    direction = "differs from" if c.mean_diff == 0 or unknown else ("beats" if better else "is worse than")
     return f"no evidence that {c.arm} {direction} {c.baseline} {where} ({numbers})"

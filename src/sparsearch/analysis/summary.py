@@ -60,3 +60,12 @@ def arm_rows(trials: list[dict]) -> list[ArmRow]:
         )
         for (sparsity, arm), rows in sorted(groups.items())
     ]
+
+
+def diverged_note(trials: list[dict]) -> str | None:
+    """How many trials diverged (status `diverged`, a non-finite training loss), or None."""
+    diverged = sum(t["status"] == "diverged" for t in trials)
+    if not diverged:
+        return None
+    return (f"{diverged} trial{'s' if diverged != 1 else ''} diverged (non-finite training loss); "
+            f"the summary and the paired comparisons include {'them' if diverged != 1 else 'it'} as recorded.")

@@ -7,9 +7,9 @@ from collections import defaultdict
 from ..config import tomllib
 from dataclasses import dataclass
 
-from ..analysis.convergence import mean_curves, val_auc
+from ..analysis.convergence import dense_target_cell, mean_curves, val_auc
 from ..analysis.paired import Comparison, compare
-from ..analysis.summary import ArmRow, arm_rows
+from ..analysis.summary import ArmRow, arm_rows, diverged_note
 from ..errors import SparsearchError
 from ..store import Store
 
@@ -25,6 +25,7 @@ class ReportData:
     summary: list[ArmRow]  # per (sparsity, arm)
     auc: dict[tuple[float, str], float]  # mean validation AUC per (sparsity, arm)
     curves: dict[tuple[float, str], tuple]  # mean val accuracy per epoch with its 95% band
+    dense_target: dict[tuple[float, str], str]  # epochs to the dense parent's target, as shown
     comparisons: list[Comparison]
     notes: list[str]  # what the report could not compute, and why
     audits: list[dict]  # probe audits (random_search with audit = N), one per arm, sparsity, seed
@@ -54,6 +55,7 @@ def collect(store: Store, experiment: str) -> ReportData:
         summary=summary,
         auc=_mean_auc(rows, curves),
         curves=mean_curves(rows, curves),
+        dense_target=_dense_target(rows),
         comparisons=compare(rows, BASELINES),
         notes=_notes(store, experiment, rows, summary),
         audits=store.audit_rows(experiment),
@@ -65,6 +67,13 @@ def _mean_auc(rows: list[dict], curves: dict[str, dict]) -> dict[tuple[float, st
     for row in rows:
         groups[(row["sparsity"], row["arm"])].append(val_auc(curves[row["trial_key"]]["val_acc"]))
     return {key: sum(values) / len(values) for key, values in groups.items()}
+
+
+def _dense_target(rows: list[dict]) -> dict[tuple[float, str], str]:
+    groups: dict[tuple[float, str], list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[(row["sparsity"], row["arm"])].append(row)
+    return {key: dense_target_cell(group) for key, group in groups.items()}
 
 
 def _notes(store: Store, experiment: str, rows: list[dict], summary: list[ArmRow]) -> list[str]:
@@ -79,7 +88,7 @@ def _notes(store: Store, experiment: str, rows: list[dict], summary: list[ArmRow
         notes.extend(f"No {b} arm: comparisons against {b} are skipped." for b in BASELINES if b not in arms)
     if max(row.test_acc.n for row in summary) < 2:
         notes.append("Only one seed: no confidence intervals, bands or tests.")
-    diverged = sum(row["status"] == "diverged" for row in rows)
+    diverged = diverged_note(rows)
     if diverged:
-        notes.append(f"{diverged} trial(s) diverged (non-finite training loss); they are included as recorded.")
+        notes.append(diverged)
     return notes

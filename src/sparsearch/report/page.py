@@ -100,6 +100,7 @@ def _summary(data: ReportData) -> str:
             f"{100 * r.test_acc.mean:.2f}",
             _interval(100 * r.test_acc.mean, 100 * r.test_acc.half_width),
             f"{r.epochs_to_target:.1f}",
+            data.dense_target[(r.sparsity, r.arm)],
             f"{100 * data.auc[(r.sparsity, r.arm)]:.2f}",
             f"{r.weight_sparsity:.3f}",
             f"{r.params:,.0f}",
@@ -107,13 +108,15 @@ def _summary(data: ReportData) -> str:
         ]
         for r in data.summary
     ]
-    headers = ["sparsity", "arm", "seeds", "test acc (%)", "95% CI (%)", "epochs to target", "val AUC (%)",
-               "weight sparsity", "params", "FLOPs"]
+    headers = ["sparsity", "arm", "seeds", "test acc (%)", "95% CI (%)", "epochs to target",
+               "epochs to dense target", "val AUC (%)", "weight sparsity", "params", "FLOPs"]
     return f"""<section id="summary"><h2>Summary</h2>
 {_table(headers, rows, text_columns={1})}
 <p class="hint">Per requested sparsity (of the experiment's space) and arm, means over seeds. Test accuracy is taken at each network's best
 validation epoch; the 95% CI is a Student-t interval of the mean over seeds. Epochs to target: the first epoch whose
-validation accuracy reaches {TARGET_FRACTION:.0%} of that network's best. Val AUC: validation accuracy averaged over
+validation accuracy reaches {TARGET_FRACTION:.0%} of that network's best. Epochs to dense target: the same for
+{TARGET_FRACTION:.0%} of the best of the same seed's dense parent (mean over the seeds that reach it; how many never do).
+Val AUC: validation accuracy averaged over
 epochs (higher means good sooner). Weight sparsity: fraction of the parent's weights gone; FLOPs per example.</p>
 </section>"""
 
@@ -152,8 +155,8 @@ def _comparisons(comparisons: list[Comparison]) -> str:
                 c.baseline,
                 label,
                 str(c.n),
-                f"{scale * c.mean_diff:+.2f}{unit}",
-                f"[{scale * c.ci_low:+.2f}, {scale * c.ci_high:+.2f}]",
+                f"{c.censored} never" if c.censored else f"{scale * c.mean_diff:+.2f}{unit}",
+                "n/a" if c.censored else f"[{scale * c.ci_low:+.2f}, {scale * c.ci_high:+.2f}]",
                 *(_p(p) if tested else "n/a" for p in (c.p_wilcoxon, c.p_ttest, c.p_holm)),
                 f"{c.effect_size:+.2f}" if tested and not math.isnan(c.effect_size) else "n/a",
             ]
@@ -161,7 +164,8 @@ def _comparisons(comparisons: list[Comparison]) -> str:
         classes.append("significant" if tested and c.p_holm < ALPHA else "")
     return f"""<section id="comparisons"><h2>Comparisons</h2>
 <p class="hint">Arm minus baseline, paired by seed (against dense: the sparse network minus the dense parent of the
-same seed). 95% CI: BCa bootstrap over seeds. d_z: mean difference over the SD of the differences. Rows in bold:
+same seed). 95% CI: BCa bootstrap over seeds; "k never": k pairs have one side that never reaches the dense target,
+so only the Wilcoxon test (never ranked worst) applies. d_z: mean difference over the SD of the differences. Rows in bold:
 Holm p &lt; {ALPHA:g}. Tests need at least 2 seeds.</p>
 {_table(headers, rows, text_columns={1, 2, 3}, row_classes=classes)}
 </section>"""

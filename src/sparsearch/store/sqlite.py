@@ -38,7 +38,7 @@ from .schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, TABLES, TABLES_V
 EXPORT_COLUMNS = (
     "experiment", "arm", "dataset", "sparsity", "node_sparsity", "weight_sparsity", "seed", "params",
     "flops", "test_acc", "final_test_acc", "best_val_acc", "best_epoch", "epochs_to_target",
-    "train_seconds", "status", "trial_key",
+    "train_seconds", "status", "trial_key", "epochs_to_dense_target",
 )
 
 
@@ -540,16 +540,23 @@ class Store:
 
     def export_rows(self, experiment: str | None = None) -> list[dict]:
         """One row per planned, completed trial (EXPORT_COLUMNS), ordered by experiment,
-        sparsity, arm and seed."""
+        sparsity, arm and seed; epochs_to_dense_target is computed from the stored curves."""
+        from ..analysis.convergence import epochs_to_dense_target
+
         where, args = ("WHERE p.experiment = ?", (experiment,)) if experiment else ("", ())
         cursor = self.db.execute(
             "SELECT p.experiment, p.arm, t.dataset, p.sparsity, t.node_sparsity, t.weight_sparsity, p.seed, "
             "t.params, t.flops, t.test_acc, t.final_test_acc, t.best_val_acc, t.best_epoch, t.epochs_to_target, "
-            "t.train_seconds, t.status, t.key FROM plan p JOIN trials t ON t.key = p.trial_key "
+            "t.train_seconds, t.status, t.key, t.curves FROM plan p JOIN trials t ON t.key = p.trial_key "
             f"{where} ORDER BY p.experiment, p.sparsity, p.arm, p.seed",
             args,
         )
-        return [dict(zip(EXPORT_COLUMNS, row)) for row in cursor]
+        fetched = cursor.fetchall()
+        rows = [dict(zip(EXPORT_COLUMNS, row[:-1])) for row in fetched]
+        val_acc = {row[-2]: json.loads(row[-1]).get("val_acc") for row in fetched}
+        for row, epochs in zip(rows, epochs_to_dense_target(rows, val_acc)):
+            row["epochs_to_dense_target"] = epochs
+        return rows
 
 
 class LatencyRows(MutableMapping):
