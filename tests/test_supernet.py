@@ -150,3 +150,39 @@ def test_elastic_report_has_both_figures_and_escapes_the_name(tmp_path):
     for name in ("hypervolume", "fronts"):
         assert (tmp_path / "report" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     store.close()
+
+
+def _begun(tmp_path, raw: dict) -> tuple[str, str]:
+    """A store holding the plan of elastic experiment `raw` and no search (as after a kill during
+    super-network training), and its config file."""
+    import tomli_w
+
+    from sparsearch.config import to_toml
+
+    config = tmp_path / "elastic.toml"
+    config.write_text(tomli_w.dumps(raw))
+    store = Store(tmp_path / "s.db", write=True)
+    store.begin_experiment(raw["experiment"]["name"], to_toml(config_from_dict(raw)), 6)
+    store.close()
+    return str(config), str(tmp_path / "s.db")
+
+
+def test_more_evaluations_than_configurations_is_one_line_naming_the_key_before_the_store_changes(tmp_path):
+    import hashlib
+    from pathlib import Path
+
+    from test_cli import sparsearch
+
+    config, store = _begun(tmp_path, ELASTIC)
+    before = hashlib.sha256(Path(store).read_bytes()).hexdigest()
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[experiment]\nname = "elastic"\nkind = "supernet"\n[data]\nname = "synthetic"\n'
+                   '[parent]\nhidden = [8]\n')  # 4 configurations, 200 evaluations by default
+    for args in (("config", "--check", str(bad)), ("run", str(bad), "--store", store)):
+        result = sparsearch(*args)
+        assert result.returncode == 2 and result.stdout == ""
+        assert result.stderr.strip().splitlines() == [
+            "error: supernet.evaluations: 200 is more than the 4 distinct configurations of the elastic space "
+            "(4 supernet.widths, 1 parent.hidden layer(s)); use 2..4"]
+    assert hashlib.sha256(Path(store).read_bytes()).hexdigest() == before
+
