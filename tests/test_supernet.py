@@ -186,3 +186,15 @@ def test_more_evaluations_than_configurations_is_one_line_naming_the_key_before_
             "(4 supernet.widths, 1 parent.hidden layer(s)); use 2..4"]
     assert hashlib.sha256(Path(store).read_bytes()).hexdigest() == before
 
+
+def test_show_and_report_of_an_experiment_without_a_finished_search(tmp_path):
+    from test_cli import sparsearch
+
+    _, store = _begun(tmp_path, ELASTIC)
+    shown = sparsearch("show", "elastic", "--store", store)
+    assert shown.returncode == 0, shown.stderr
+    assert "# config of elastic" in shown.stdout and "elastic: no finished search yet" in shown.stdout
+    reported = sparsearch("report", "--store", store, "--out", str(tmp_path / "report"))
+    assert reported.returncode == 0, reported.stderr
+    html = (tmp_path / "report" / "index.html").read_text()
+    assert "No finished search yet" in html and "<figure" not in html and "evaluations = 24" in html
