@@ -198,3 +198,35 @@ def test_show_and_report_of_an_experiment_without_a_finished_search(tmp_path):
     assert reported.returncode == 0, reported.stderr
     html = (tmp_path / "report" / "index.html").read_text()
     assert "No finished search yet" in html and "<figure" not in html and "evaluations = 24" in html
+
+
+class Recording:
+    """A Progress that records every phase's total and how far it advanced."""
+
+    def __init__(self):
+        self.phases = []
+
+    def phase(self, label, total):
+        self.phases.append([label, total, 0])
+
+    def advance(self, amount):
+        assert amount > 0
+        self.phases[-1][2] += amount
+
+
+def test_every_progress_phase_of_an_elastic_run_ends_exactly_at_its_total(tmp_path):
+    raw = {**ELASTIC, "experiment": {**ELASTIC["experiment"], "seeds": 1},
+           "supernet": {**ELASTIC["supernet"], "epochs": 2, "evaluations": 20, "objectives": ["params"]}}
+    config = config_from_dict(raw)
+    data = load_dataset(config.data)
+    store = Store(tmp_path / "s.db", write=True)
+    first, again = Recording(), Recording()
+    run_supernet(config, data, store, first)
+    retrained = len(store.retrained("elastic"))
+    assert [p[:2] for p in first.phases] == [["training super-networks", 2], ["searching", 3 * 20],
+                                             ["retraining front configurations", retrained * 3]]
+    run_supernet(config, data, store, again)  # super-network and searches reused
+    assert [p[:2] for p in again.phases] == [["training super-networks", 0], ["searching", 3 * 20],
+                                             ["retraining front configurations", retrained * 3]]
+    assert all(done == total for _, total, done in first.phases + again.phases)
+    store.close()
