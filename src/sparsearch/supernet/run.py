@@ -131,7 +131,7 @@ def _increments(advance):
 def _supernets(config, data, space, widths, store: Store, seeds, progress: Progress) -> dict[int, tuple[Layers, str]]:
     """Per seed, the super-network (loaded, or trained and stored) and its key."""
     keys = {seed: _digest({
-        "recipe_version": RECIPE_VERSION, "sandwich_loss": "mean", "data": {"name": data.name, "fingerprint": data.fingerprint},
+        "recipe_version": RECIPE_VERSION, "sandwich_loss": "sum, per-weight mean gradient", "data": {"name": data.name, "fingerprint": data.fingerprint},
         "parent": list(widths), "widths": list(space.fractions), "seed": seed, "train": config.train.model_dump(),
         "supernet": config.supernet.model_dump(), **precision_spec(config.engine.precision)}) for seed in seeds}
     stored = {seed: store.supernet(key) for seed, key in keys.items()}
