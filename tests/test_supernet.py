@@ -11,7 +11,7 @@ from sparsearch.spaces.node import compact
 from sparsearch.store import Store
 from sparsearch.supernet.analysis import front, objective_matrix, summarize
 from sparsearch.supernet.run import SupernetRun, run_supernet
-from sparsearch.supernet.train import sandwich_loss, sub_networks, train_supernet
+from sparsearch.supernet.train import sandwich_loss, shares, sub_networks, train_supernet
 
 SPACE = ElasticSpace((12, 8), (0.25, 0.5, 1.0))
 
@@ -45,16 +45,26 @@ def test_a_sandwich_step_sends_every_sampled_sub_networks_gradient_to_the_shared
         return [w.grad for w, _ in layers]
 
     together = grads(configs, distill=False)
-    # without distillation the sandwich loss is the mean cross-entropy of the sampled
-    # sub-networks, so its gradient is the mean of each sub-network's own gradient
+    # without distillation the sandwich loss is the summed cross-entropy of the sampled
+    # sub-networks, so its gradient is the sum of each sub-network's own gradient
     one = grads(configs[[0]], False)
-    separate = [one] + [[2 * a - b for a, b in zip(grads(configs[[0, k]], False), one)] for k in (1, 2)]
+    separate = [one] + [[a - b for a, b in zip(grads(configs[[0, k]], False), one)] for k in (1, 2)]
     for i in range(3):
-        torch.testing.assert_close(together[i], sum(g[i] for g in separate) / 3, rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(together[i], sum(g[i] for g in separate), rtol=1e-5, atol=1e-6)
     smallest = separate[1][0]
     assert smallest[:, :3].abs().sum() > 0 and smallest[:, 3:].abs().sum() == 0  # its own 3 units only
     distilled = grads(configs, distill=True)
     assert all(g.abs().sum() > 0 for g in distilled)
+
+
+def test_shares_count_the_sampled_sub_networks_using_each_weight(synthetic):
+    widths = parent_widths(synthetic.n_features, SPACE.hidden, synthetic.n_classes)  # hidden (12, 8)
+    (w0, b0), (w1, b1), (w2, b2) = shares(init_parent(widths, 0), SPACE, np.array([[2, 2], [0, 0], [1, 2]]))
+    assert torch.equal(b0, torch.tensor([3.0] * 3 + [2.0] * 3 + [1.0] * 6))  # widths 12, 3, 6
+    assert torch.equal(w0, b0.expand_as(w0))
+    assert torch.equal(b1, torch.tensor([3.0, 3.0] + [2.0] * 6))  # widths 8, 2, 8
+    assert w1[0, 0] == 3 and w1[0, 2] == 2 and w1[3, 0] == 2 and w1[3, 2] == 2 and w1[6, 0] == 1
+    assert torch.equal(w2, b1.unsqueeze(1).expand_as(w2)) and torch.equal(b2, torch.full_like(b2, 3.0))
 
 
 def test_train_supernet_improves_the_smallest_and_largest(synthetic):
@@ -150,3 +160,100 @@ def test_elastic_report_has_both_figures_and_escapes_the_name(tmp_path):
     for name in ("hypervolume", "fronts"):
         assert (tmp_path / "report" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     store.close()
+
+
+def _begun(tmp_path, raw: dict) -> tuple[str, str]:
+    """A store holding the plan of elastic experiment `raw` and no search (as after a kill during
+    super-network training), and its config file."""
+    import tomli_w
+
+    from sparsearch.config import to_toml
+
+    config = tmp_path / "elastic.toml"
+    config.write_text(tomli_w.dumps(raw))
+    store = Store(tmp_path / "s.db", write=True)
+    store.begin_experiment(raw["experiment"]["name"], to_toml(config_from_dict(raw)), 6)
+    store.close()
+    return str(config), str(tmp_path / "s.db")
+
+
+def test_more_evaluations_than_configurations_is_one_line_naming_the_key_before_the_store_changes(tmp_path):
+    import hashlib
+    from pathlib import Path
+
+    from test_cli import sparsearch
+
+    config, store = _begun(tmp_path, ELASTIC)
+    before = hashlib.sha256(Path(store).read_bytes()).hexdigest()
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[experiment]\nname = "elastic"\nkind = "supernet"\n[data]\nname = "synthetic"\n'
+                   '[parent]\nhidden = [8]\n')  # 4 configurations, 200 evaluations by default
+    for args in (("config", "--check", str(bad)), ("run", str(bad), "--store", store)):
+        result = sparsearch(*args)
+        assert result.returncode == 2 and result.stdout == ""
+        assert result.stderr.strip().splitlines() == [
+            "error: supernet.evaluations: 200 is more than the 4 distinct configurations of the elastic space "
+            "(4 supernet.widths, 1 parent.hidden layer(s)); use 2..4"]
+    assert hashlib.sha256(Path(store).read_bytes()).hexdigest() == before
+
+
+def test_show_and_report_of_an_experiment_without_a_finished_search(tmp_path):
+    from test_cli import sparsearch
+
+    _, store = _begun(tmp_path, ELASTIC)
+    shown = sparsearch("show", "elastic", "--store", store)
+    assert shown.returncode == 0, shown.stderr
+    assert "# config of elastic" in shown.stdout and "elastic: no finished search yet" in shown.stdout
+    reported = sparsearch("report", "--store", store, "--out", str(tmp_path / "report"))
+    assert reported.returncode == 0, reported.stderr
+    html = (tmp_path / "report" / "index.html").read_text()
+    assert "No finished search yet" in html and "<figure" not in html and "evaluations = 24" in html
+
+
+class Recording:
+    """A Progress that records every phase's total and how far it advanced."""
+
+    def __init__(self):
+        self.phases = []
+
+    def phase(self, label, total):
+        self.phases.append([label, total, 0])
+
+    def advance(self, amount):
+        assert amount > 0
+        self.phases[-1][2] += amount
+
+
+def test_every_progress_phase_of_an_elastic_run_ends_exactly_at_its_total(tmp_path):
+    raw = {**ELASTIC, "experiment": {**ELASTIC["experiment"], "seeds": 1},
+           "supernet": {**ELASTIC["supernet"], "epochs": 2, "evaluations": 20, "objectives": ["params"]}}
+    config = config_from_dict(raw)
+    data = load_dataset(config.data)
+    store = Store(tmp_path / "s.db", write=True)
+    first, again = Recording(), Recording()
+    run_supernet(config, data, store, first)
+    retrained = len(store.retrained("elastic"))
+    assert [p[:2] for p in first.phases] == [["training super-networks", 2], ["searching", 3 * 20],
+                                             ["retraining front configurations", retrained * 3]]
+    run_supernet(config, data, store, again)  # super-network and searches reused
+    assert [p[:2] for p in again.phases] == [["training super-networks", 0], ["searching", 3 * 20],
+                                             ["retraining front configurations", retrained * 3]]
+    assert all(done == total for _, total, done in first.phases + again.phases)
+    store.close()
+
+
+def test_the_largest_sub_network_is_within_a_few_points_of_the_network_trained_alone():
+    """The BigNAS / Once-for-All promise on a small fast setting (benchmarks/supernet_quality.py);
+    averaging the sandwich's losses left the largest 17 points behind here."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "supernet_quality.py"
+    spec = importlib.util.spec_from_file_location("supernet_quality", path)
+    quality = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality)
+    config = config_from_dict({"experiment": {"kind": "supernet"}, "data": {"name": "digits"},
+                               "parent": {"hidden": [64, 64]},
+                               "supernet": {"epochs": 5, "widths": [0.25, 0.5, 1.0], "evaluations": 9}})
+    result = quality.compare(config, load_dataset(config.data), seed=0)
+    assert result["alone"] > 0.9 and result["largest"] > result["alone"] - 0.05

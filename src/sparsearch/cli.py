@@ -171,6 +171,9 @@ def _print_supernet(db, experiment: str, config: Config) -> None:
     from .supernet.analysis import summarize
 
     summary = summarize(db, experiment, config.supernet.objectives, config.supernet.search_population)
+    if summary is None:
+        out.print(f"{experiment}: no finished search yet")
+        return
     for table in elastic_tables(summary, experiment):
         out.print(table)
     if summary.comparisons:

@@ -11,8 +11,10 @@ from pathlib import Path
 from .config import Config
 from .errors import SparsearchError
 from .mask_study import run_mask_study, validate
+from .moo.evaluations import space_size
 from .report import write_mask_report
 from .report.elastic import write_elastic_report
+from .spaces.elastic import ElasticSpace
 from .supernet.run import run_supernet
 
 
@@ -25,8 +27,20 @@ class Kind:
 
 
 def _validate_supernet(config: Config) -> None:
+    """What a super-network search needs beyond each key's own range, checked before data or store
+    are touched: an MLP parent, and no more evaluations per search than the elastic space has
+    distinct configurations (each is evaluated at most once)."""
     if config.parent.kind != "mlp":
         raise SparsearchError(f"parent.kind: the supernet kind works with 'mlp' parents only, got {config.parent.kind!r}")
+    search = config.supernet
+    size = space_size(ElasticSpace(tuple(config.parent.hidden), tuple(search.widths)).choices)
+    if search.evaluations > size:
+        allowed = f"use 2..{size}" if size >= 2 else "list at least two supernet.widths"
+        raise SparsearchError(
+            f"supernet.evaluations: {search.evaluations} is more than the {size} distinct configurations of the "
+            f"elastic space ({len(search.widths)} supernet.widths, {len(config.parent.hidden)} parent.hidden "
+            f"layer(s)); {allowed}"
+        )
 
 
 KINDS = {

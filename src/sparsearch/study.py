@@ -116,7 +116,7 @@ class Study:
 
     def summary(self):
         """Mask studies: per (sparsity, arm) means with 95% intervals (`ArmRow`s); super-network
-        searches: the typed `SupernetSummary`."""
+        searches: the typed `SupernetSummary` (None while no search has finished)."""
         from .analysis.summary import arm_rows
         from .supernet.analysis import summarize
 

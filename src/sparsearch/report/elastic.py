@@ -30,13 +30,16 @@ def write_elastic_report(store: Store, experiment: str, config: Config, out_dir:
     out_dir.mkdir(parents=True, exist_ok=True)
     objectives = config.supernet.objectives
     summary = summarize(store, experiment, objectives, config.supernet.search_population)
+    index = out_dir / "index.html"
+    if summary is None:
+        index.write_text(_page(experiment, config, store.config_of(experiment), None, []), encoding="utf-8")
+        return index
     rows = store.evaluation_rows(experiment)
     parents = {(s["strategy"], s["seed"]): s["rounds"]["parent"] for s in store.searches(experiment)}
     styles = series_styles(list(summary.mean_curves))
     made = {"hypervolume": _hypervolume_figure(summary, styles),
             "fronts": _fronts_figure(rows, parents, objectives, styles)}
     figures = [save(fig, out_dir, name, CAPTIONS[name]) for name, fig in made.items()]
-    index = out_dir / "index.html"
     index.write_text(_page(experiment, config, store.config_of(experiment), summary, figures), encoding="utf-8")
     return index
 
@@ -72,8 +75,22 @@ def _fronts_figure(rows, parents, objectives, styles) -> Figure:
     return fig
 
 
-def _page(experiment: str, config: Config, config_text: str, summary: SupernetSummary, figures: list[SavedFigure]) -> str:
-    name = escape(experiment)
+def _page(experiment: str, config: Config, config_text: str, summary: SupernetSummary | None,
+          figures: list[SavedFigure]) -> str:
+    env = environment()
+    meta = (f"super-network search &middot; {config.experiment.seeds} seed(s) &middot; {config.supernet.evaluations} "
+            f"real evaluations per search &middot; generated {escape(env['date'])}")
+    body = f"""{_summary(summary)}
+{_figures(figures)}
+<section id="config"><h2>Configuration</h2><pre>{escape(config_text)}</pre></section>
+{_environment(env)}"""
+    return document(escape(experiment), meta, "", body)
+
+
+def _summary(summary: SupernetSummary | None) -> str:
+    if summary is None:
+        return ('<section id="summary"><h2>Hypervolume</h2><p>No finished search yet: run the experiment again '
+                'to continue it.</p></section>')
     hv_rows = []
     for strategy, curve in summary.mean_curves.items():
         reach = [n for n in summary.to_reach_random.get(strategy, []) if n is not None]
@@ -85,16 +102,9 @@ def _page(experiment: str, config: Config, config_text: str, summary: SupernetSu
     r = summary.retrained
     retrained = (f"Kendall tau {r.kendall_tau:.2f}, Spearman {r.spearman:.2f} over {r.n} front configurations"
                  if r.n >= 2 else "not enough retrained configurations")
-    env = environment()
-    meta = (f"super-network search &middot; {config.experiment.seeds} seed(s) &middot; {config.supernet.evaluations} "
-            f"real evaluations per search &middot; generated {escape(env['date'])}")
-    body = f"""<section id="summary"><h2>Hypervolume</h2>
+    return f"""<section id="summary"><h2>Hypervolume</h2>
 {_table(["strategy", "final hypervolume (mean)", "95% CI ±", "reaches random's final HV at (median n)"], hv_rows, {0})}
 <h3>Final hypervolume against random</h3><ul class="verdicts">{verdicts}</ul>
 <h3>LINAS predictor: Kendall tau per round (1 - accuracy, held-out new configurations)</h3><ul>{taus}</ul>
 <h3>Inherited vs retrained-from-scratch validation accuracy</h3><p>{escape(retrained)}</p>
-</section>
-{_figures(figures)}
-<section id="config"><h2>Configuration</h2><pre>{escape(config_text)}</pre></section>
-{_environment(env)}"""
-    return document(name, meta, "", body)
+</section>"""

@@ -52,9 +52,13 @@ class SupernetSummary:
     retrained: RankAgreement
 
 
-def summarize(store: Store, experiment: str, objectives: list[str], population: int) -> SupernetSummary:
+def summarize(store: Store, experiment: str, objectives: list[str], population: int) -> SupernetSummary | None:
+    """The summary of the finished searches (a strategy or seed still missing is left out of the
+    comparisons that need it); None while no search has finished."""
     rows = store.evaluation_rows(experiment)
     searches = store.searches(experiment)
+    if not searches:
+        return None
     by_search = defaultdict(list)
     for r in rows:
         by_search[(r["strategy"], r["seed"])].append(r)
@@ -101,7 +105,7 @@ def _evaluations_to_reach(curves, strategies, seeds, at) -> dict[str, list]:
     out = {}
     for st in strategies:
         out[st] = []
-        for sd in seeds:
+        for sd in (sd for sd in seeds if (st, sd) in curves and ("random", sd) in curves):
             target = curves[("random", sd)][-1]
             out[st].append(next((n for n, hv in zip(at, curves[(st, sd)]) if hv >= target), None))
     return out

@@ -77,8 +77,11 @@ class SupernetRun:
 
 def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress | None = None,
                  executor: Executor = IN_PROCESS) -> SupernetRun:
-    """Run (or continue) the experiment. The super-network trains and is searched in this
-    process; the retraining of front configurations runs as populations on `executor`."""
+    """Run (or continue) the experiment in three progress phases, each ending at its total:
+    training the super-networks the store lacks (epochs), the searches (real evaluations; a
+    reused search counts whole) and the retraining of front configurations (network epochs).
+    The super-networks train and are searched in this process; the retraining runs as
+    populations on `executor`."""
     progress = progress or Progress()
     search_cfg = config.supernet
     space = ElasticSpace(tuple(config.parent.hidden), tuple(search_cfg.widths))
@@ -87,10 +90,11 @@ def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress
     seeds = range(config.experiment.seeds)
     store.begin_experiment(name, to_toml(config), len(seeds) * len(search_cfg.strategies))
     latency = LatencyTable(store.latency_table(config.engine.threads)) if "latency" in search_cfg.objectives else None
+    supernets = _supernets(config, data, space, widths, store, seeds, progress)
     progress.phase("searching", len(seeds) * len(search_cfg.strategies) * search_cfg.evaluations)
     searched = reused = 0
     for seed in seeds:
-        supernet, key = _supernet(config, data, space, widths, store, seed)
+        supernet, key = supernets[seed]
         evaluate = Objectives(config, data, space, supernet, latency)
         for strategy in search_cfg.strategies:
             spec = {"supernet": key, "strategy": strategy, "seed": seed, "objectives": search_cfg.objectives,
@@ -103,47 +107,73 @@ def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress
                 continue
             log = search(strategy, space.choices, evaluate, search_cfg.evaluations, stable_seed(strategy, seed),
                          population=search_cfg.search_population, predictor=search_cfg.predictor,
-                         on_batch=progress.advance)
+                         on_batch=_increments(progress.advance))
             rows = [evaluate.details[tuple(int(v) for v in c)] for c in log.configs]
             store.record_search(name, strategy, seed, search_key, {"rounds": log.rounds, "parent": evaluate.parent}, rows)
             searched += 1
-        if search_cfg.retrain:
-            _retrain_front(config, data, space, widths, store, name, seed, executor)
+    if search_cfg.retrain:
+        _retrain_fronts(config, data, space, widths, store, name, seeds, executor, progress)
     return SupernetRun(searched, reused)
 
 
-def _supernet(config, data, space, widths, store: Store, seed: int) -> tuple[Layers, str]:
-    key = _digest({"recipe_version": RECIPE_VERSION, "sandwich_loss": "mean", "data": {"name": data.name, "fingerprint": data.fingerprint},
-                   "parent": list(widths), "widths": list(space.fractions), "seed": seed,
-                   "train": config.train.model_dump(), "supernet": config.supernet.model_dump(),
-                   **precision_spec(config.engine.precision)})
-    stored = store.supernet(key)
-    if stored is not None:
-        return from_state_dict(stored[0]), key
-    layers, curves = train_supernet(init_parent(widths, seed), space, data, config, seed)
-    store.record_supernet(key, state_dict(layers), curves)
-    return layers, key
+def _increments(advance):
+    """`search` reports the unique evaluations so far after each batch; a Progress advances by amounts."""
+    done = 0
+
+    def on_batch(evaluations: int) -> None:
+        nonlocal done
+        advance(evaluations - done)
+        done = evaluations
+
+    return on_batch
 
 
-def _retrain_front(config, data, space, widths, store: Store, name: str, seed: int, executor: Executor) -> None:
-    """Retrain up to `supernet.retrain` configurations of this seed's joint front (spread evenly
-    along it) from scratch and record inherited vs retrained validation accuracy."""
+def _supernets(config, data, space, widths, store: Store, seeds, progress: Progress) -> dict[int, tuple[Layers, str]]:
+    """Per seed, the super-network (loaded, or trained and stored) and its key."""
+    keys = {seed: _digest({
+        "recipe_version": RECIPE_VERSION, "sandwich_loss": "sum, per-weight mean gradient", "data": {"name": data.name, "fingerprint": data.fingerprint},
+        "parent": list(widths), "widths": list(space.fractions), "seed": seed, "train": config.train.model_dump(),
+        "supernet": config.supernet.model_dump(), **precision_spec(config.engine.precision)}) for seed in seeds}
+    stored = {seed: store.supernet(key) for seed, key in keys.items()}
+    progress.phase("training super-networks", sum(s is None for s in stored.values()) * config.supernet.epochs)
+    out = {}
+    for seed, key in keys.items():
+        if stored[seed] is not None:
+            out[seed] = from_state_dict(stored[seed][0]), key
+            continue
+        layers, curves = train_supernet(init_parent(widths, seed), space, data, config, seed, on_epoch=progress.advance)
+        store.record_supernet(key, state_dict(layers), curves)
+        out[seed] = layers, key
+    return out
+
+
+def _front_picks(config, store: Store, name: str, seed: int) -> list[dict]:
+    """Up to `supernet.retrain` configurations of this seed's joint front, spread evenly along it."""
     rows = [r for r in store.evaluation_rows(name) if r["seed"] == seed]
     unique = {tuple(r["config"]): r for r in rows}
     points = np.array([[1 - r["val_acc"], r["params"]] for r in unique.values()])
     front = sorted((r for r, keep in zip(unique.values(), non_dominated(points)) if keep), key=lambda r: r["params"])
-    picks = [front[i] for i in sorted({round(i) for i in np.linspace(0, len(front) - 1, config.supernet.retrain)})]
+    return [front[i] for i in sorted({round(i) for i in np.linspace(0, len(front) - 1, config.supernet.retrain)})]
+
+
+def _retrain_fronts(config, data, space, widths, store: Store, name: str, seeds, executor: Executor,
+                    progress: Progress) -> None:
+    """Retrain each seed's front picks from scratch and record inherited vs retrained validation accuracy."""
+    picks = {seed: _front_picks(config, store, name, seed) for seed in seeds}
+    progress.phase("retraining front configurations", sum(map(len, picks.values())) * config.train.epochs)
     trainer = Trainer(MLP(widths), data, config.train, config.engine.max_memory, config.engine.max_population,
                       config.engine.precision, executor)
-    by_shape = defaultdict(list)  # configurations of equal widths train as one population
-    for row in picks:
-        by_shape[tuple(row["widths"])].append(row)
-    retrained = []
-    for rows in by_shape.values():
-        masks = [space.mask(row["config"]) for row in rows]
-        curves = trainer.train(compact(init_parent(widths, seed), masks), [seed] * len(rows))
-        for p, row in enumerate(rows):
-            metrics = trial_metrics(curves.train_loss[p].tolist(), curves.val_acc[p].tolist(),
-                                    curves.test_acc[p].tolist())
-            retrained.append((row["config"], row["val_acc"], metrics["best_val_acc"]))
-    store.record_retrained(name, seed, retrained)
+    for seed in seeds:
+        by_shape = defaultdict(list)  # configurations of equal widths train as one population
+        for row in picks[seed]:
+            by_shape[tuple(row["widths"])].append(row)
+        retrained = []
+        for rows in by_shape.values():
+            masks = [space.mask(row["config"]) for row in rows]
+            curves = trainer.train(compact(init_parent(widths, seed), masks), [seed] * len(rows),
+                                   on_epoch=progress.advance)
+            for p, row in enumerate(rows):
+                metrics = trial_metrics(curves.train_loss[p].tolist(), curves.val_acc[p].tolist(),
+                                        curves.test_acc[p].tolist())
+                retrained.append((row["config"], row["val_acc"], metrics["best_val_acc"]))
+        store.record_retrained(name, seed, retrained)

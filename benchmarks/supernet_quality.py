@@ -1,0 +1,66 @@
+"""The largest sub-network of a trained super-network against the same network trained alone.
+
+    python benchmarks/supernet_quality.py examples/digits-elastic.toml --quick
+    python benchmarks/supernet_quality.py examples/mnist1d-elastic.toml --seeds 2
+
+BigNAS (Yu et al. 2020) and Once-for-All (Cai et al. 2020) promise that the largest
+sub-network of a super-network trained with the sandwich rule matches the network trained
+alone. For each seed this trains the super-network of the config (`[supernet]`, the `[train]`
+recipe for `supernet.epochs`) and the parent alone with the same recipe, epochs,
+initialisation and data order, and prints both final validation accuracies (and the smallest
+sub-network's) with their mean difference."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+import torch
+
+from sparsearch.config import load_config, quick
+from sparsearch.data import load_dataset
+from sparsearch.engine.trainer import Trainer
+from sparsearch.nets.mlp import MLP, init_parent, parent_widths
+from sparsearch.spaces.elastic import ElasticSpace
+from sparsearch.supernet.train import train_supernet
+
+
+def compare(config, data, seed: int) -> dict[str, float]:
+    """Final validation accuracy of the largest and smallest sub-network and of the parent alone."""
+    space = ElasticSpace(tuple(config.parent.hidden), tuple(config.supernet.widths))
+    widths = parent_widths(data.n_features, space.hidden, data.n_classes)
+    _, curves = train_supernet(init_parent(widths, seed), space, data, config, seed)
+    recipe = config.train.model_copy(update={"epochs": config.supernet.epochs})
+    stacked = [(w.unsqueeze(0), b.unsqueeze(0)) for w, b in init_parent(widths, seed)]
+    alone = Trainer(MLP(widths), data, recipe).train(stacked, [seed])
+    return {"largest": curves["largest_val_acc"][-1], "smallest": curves["smallest_val_acc"][-1],
+            "alone": float(alone.val_acc[0, -1])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config")
+    parser.add_argument("--quick", action="store_true", help="the config's smoke-run version (5 epochs)")
+    parser.add_argument("--seeds", type=int, default=None, help="how many seeds (default: the config's)")
+    args = parser.parse_args()
+    config = load_config(args.config)
+    if args.quick:
+        config = quick(config)
+    torch.set_num_threads(1)
+    data = load_dataset(config.data)
+    seeds = range(args.seeds if args.seeds is not None else config.experiment.seeds)
+    print(f"{data.name}, hidden {config.parent.hidden}, {config.supernet.epochs} epochs, "
+          f"sandwich {config.supernet.sandwich}, distill {config.supernet.distill}")
+    print("seed | largest sub-network | smallest sub-network | parent alone (val acc %)")
+    results = []
+    for seed in seeds:
+        r = compare(config, data, seed)
+        results.append(r)
+        print(f"{seed} | {100 * r['largest']:.1f} | {100 * r['smallest']:.1f} | {100 * r['alone']:.1f}", flush=True)
+    mean = {k: 100 * statistics.fmean(r[k] for r in results) for k in results[0]}
+    print(f"mean | {mean['largest']:.1f} | {mean['smallest']:.1f} | {mean['alone']:.1f}; "
+          f"largest - alone {mean['largest'] - mean['alone']:+.1f} points")
+
+
+if __name__ == "__main__":
+    main()
