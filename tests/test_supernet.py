@@ -257,3 +257,17 @@ def test_the_largest_sub_network_is_within_a_few_points_of_the_network_trained_a
                                "supernet": {"epochs": 5, "widths": [0.25, 0.5, 1.0], "evaluations": 9}})
     result = quality.compare(config, load_dataset(config.data), seed=0)
     assert result["alone"] > 0.9 and result["largest"] > result["alone"] - 0.05
+
+
+def test_rank_agreement_of_constant_retrained_accuracies_is_nan_without_a_warning():
+    import math
+    import warnings
+
+    from sparsearch.supernet.analysis import _retrained
+
+    rows = [{"seed": s, "inherited_acc": a, "retrained_acc": 0.5} for s, a in ((0, 0.1), (0, 0.2), (1, 0.3))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's ConstantInputWarning would be raised here
+        agreement = _retrained(rows)
+    assert agreement.n == 3 and math.isnan(agreement.kendall_tau) and math.isnan(agreement.spearman)
+    assert agreement.mean_seed_kendall_tau is None

@@ -30,7 +30,7 @@ class ProbeAudit:
     test_acc: list[float]  # test accuracy at that epoch
 
 
-def _correlation(method, a: np.ndarray, b: np.ndarray) -> float:
+def rank_correlation(method, a: np.ndarray, b: np.ndarray) -> float:
     """NaN when either side is constant (no ranking to compare)."""
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return math.nan
@@ -48,9 +48,9 @@ def audit(probe: str, scores: list[float], val_acc: list[float], test_acc: list[
     pick = int(np.argmax(s))
     return ProbeAudit(
         probe=probe, n=len(s),
-        kendall_val=_correlation(stats.kendalltau, ranked, val), spearman_val=_correlation(stats.spearmanr, ranked, val),
-        kendall_test=_correlation(stats.kendalltau, ranked, test),
-        spearman_test=_correlation(stats.spearmanr, ranked, test),
+        kendall_val=rank_correlation(stats.kendalltau, ranked, val), spearman_val=rank_correlation(stats.spearmanr, ranked, val),
+        kendall_test=rank_correlation(stats.kendalltau, ranked, test),
+        spearman_test=rank_correlation(stats.spearmanr, ranked, test),
         regret_val=float(val.max() - val[pick]), regret_test=float(test.max() - test[pick]),
         scores=[float(v) for v in scores], val_acc=[float(v) for v in val], test_acc=[float(v) for v in test],
     )

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import stats
 
 from ..analysis.paired import Comparison, holm, paired, wilcoxon_p
+from ..analysis.probe_quality import rank_correlation
 from ..analysis.summary import mean_interval
 from ..moo import hypervolume_curve, non_dominated
 from ..store import Store
@@ -129,15 +130,16 @@ def _taus(searches: list[dict]) -> dict[str, list]:
 def _retrained(rows: list[dict]) -> RankAgreement:
     if len(rows) < 2:
         return RankAgreement(len(rows))
-    inherited = [r["inherited_acc"] for r in rows]
-    retrained = [r["retrained_acc"] for r in rows]
+    inherited = np.array([r["inherited_acc"] for r in rows])
+    retrained = np.array([r["retrained_acc"] for r in rows])
     per_seed = defaultdict(list)
     for r in rows:
         per_seed[r["seed"]].append((r["inherited_acc"], r["retrained_acc"]))
-    seed_taus = [stats.kendalltau(*zip(*pairs)).statistic for pairs in per_seed.values() if len(pairs) > 1]
-    return RankAgreement(len(rows), float(stats.kendalltau(inherited, retrained).statistic),
-                         float(stats.spearmanr(inherited, retrained).statistic),
-                         float(np.nanmean(seed_taus)) if seed_taus else None)
+    seed_taus = [rank_correlation(stats.kendalltau, *map(np.array, zip(*pairs)))
+                 for pairs in per_seed.values() if len(pairs) > 1]
+    return RankAgreement(len(rows), rank_correlation(stats.kendalltau, inherited, retrained),
+                         rank_correlation(stats.spearmanr, inherited, retrained),
+                         float(np.nanmean(seed_taus)) if seed_taus and not np.all(np.isnan(seed_taus)) else None)
 
 
 def front(rows: list[dict], objectives: list[str], parent: dict) -> list[dict]:
