@@ -48,6 +48,7 @@ def small_config(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_run_prints_summary_and_export_has_one_row_per_network(tmp_path, small_config):
     store = tmp_path / "s.db"
     result = sparsearch("run", str(small_config), "--store", str(store), "--quiet")
@@ -73,6 +74,7 @@ def test_run_prints_summary_and_export_has_one_row_per_network(tmp_path, small_c
     assert [row["trial_key"] for row in json.loads(out.read_text())] == [r["trial_key"] for r in rows]
 
 
+@pytest.mark.slow
 def test_rerun_reuses_stored_trials_and_gives_identical_rows(tmp_path, small_config):
     store = tmp_path / "s.db"
     assert sparsearch("run", str(small_config), "--store", str(store), "--quiet").returncode == 0
@@ -145,6 +147,7 @@ def test_built_in_default_shows_the_papers_pattern(tmp_path):
     assert mean_acc("random", 0.95) < mean_acc("random", 0.5) - 0.01
 
 
+@pytest.mark.slow
 def test_bench_command_prints_rows_and_rejects_bad_lists():
     args = ["bench", "--populations", "1,2", "--sparsities", "0.9", "--no-extra", "--epochs", "1", "--repeats", "1",
             "--quiet"]
@@ -163,6 +166,7 @@ def test_bench_command_prints_rows_and_rejects_bad_lists():
     assert bad.returncode == 2 and "--populations: expected comma-separated numbers" in bad.stderr
 
 
+@pytest.mark.slow
 def test_ls_show_and_rm(tmp_path, small_config):
     store = str(tmp_path / "s.db")
     assert sparsearch("run", str(small_config), "--store", store, "--quiet").returncode == 0
@@ -182,6 +186,7 @@ def test_ls_show_and_rm(tmp_path, small_config):
         assert missing.returncode == 2 and "no experiment 'tiny'" in missing.stderr
 
 
+@pytest.mark.slow
 def test_report_from_run_and_from_the_store(tmp_path, small_config):
     store = str(tmp_path / "s.db")
     result = sparsearch("run", str(small_config), "--store", store, "--quiet", "--report", str(tmp_path / "r1"))

@@ -68,6 +68,7 @@ def test_bf16_where_the_cpu_has_no_native_path_is_said_in_one_line(tmp_path, mon
         sparsearch.run(SMALL, store=tmp_path / "a.db")  # fp32: no note
 
 
+@pytest.mark.slow
 def test_run_command_names_the_bf16_path(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text('[experiment]\nname = "p"\nseeds = 1\n[data]\nname = "synthetic"\nsamples = 300\n'

@@ -231,6 +231,7 @@ def test_probe_variants_and_the_oracle_share_candidates_and_audits_are_stored(tm
     assert 'id="probes"' in html and "Probe quality" in html and (tmp_path / "report" / "probe_quality.png").exists()
 
 
+@pytest.mark.slow
 def test_audits_export_and_table_from_the_cli(tmp_path):
     import csv
     import io

@@ -1,6 +1,7 @@
 """Super-network search: sandwich training, inherited evaluation, the elastic run end to end."""
 
 import numpy as np
+import pytest
 import torch
 
 from sparsearch.config import config_from_dict
@@ -118,6 +119,7 @@ def test_elastic_run_end_to_end_and_rerun_reuses_searches(tmp_path):
     store.close()
 
 
+@pytest.mark.slow
 def test_elastic_cli_run_front_export_and_show(tmp_path):
     import csv
     import io
