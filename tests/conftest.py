@@ -57,3 +57,17 @@ def finished_store(tmp_path_factory) -> Path:
     assert result.exit_code == 0, result.output
     sql(folder / "s.db", "PRAGMA wal_checkpoint(TRUNCATE)")
     return folder / "s.db"
+
+
+class Recording:
+    """A Progress that keeps [label, total, advanced] per phase; every advance is positive."""
+
+    def __init__(self):
+        self.phases = []
+
+    def phase(self, label, total):
+        self.phases.append([label, total, 0])
+
+    def advance(self, amount):
+        assert amount > 0
+        self.phases[-1][2] += amount

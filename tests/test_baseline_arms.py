@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from conftest import Recording
 from sparsearch.api import run
 from sparsearch.arms.gmp import GradualMagnitude, event_steps
 from sparsearch.config import config_from_dict
@@ -120,19 +121,6 @@ def test_gmp_prunes_last_at_its_end_step_in_a_short_run(synthetic):
     assert hook.steps == (1, 2, 2)
     masks = hook(2, weights, list(plan.mask.layers))
     assert sum(int(m.sum()) for m in masks) == 416 - 374
-
-
-class Recording:
-    """A Progress that keeps [label, total, advanced] per phase."""
-
-    def __init__(self):
-        self.phases = []
-
-    def phase(self, label, total):
-        self.phases.append([label, total, 0])
-
-    def advance(self, amount):
-        self.phases[-1][2] += amount
 
 
 def test_lottery_rounds_and_trained_parents_advance_phases_of_their_own_while_arms_plan(synthetic):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import Recording
 from sparsearch.config import config_from_dict
 from sparsearch.data import load_dataset
 from sparsearch.nets.mlp import forward, init_parent, parent_widths
@@ -12,7 +13,7 @@ from sparsearch.spaces.node import compact
 from sparsearch.store import Store
 from sparsearch.supernet.analysis import front, objective_matrix, summarize
 from sparsearch.supernet.run import SupernetRun, run_supernet
-from sparsearch.supernet.train import sandwich_loss, shares, sub_networks, train_supernet
+from sparsearch.supernet.train import sandwich_loss, shares, sub_networks, train_supernet, unit_masks
 
 SPACE = ElasticSpace((12, 8), (0.25, 0.5, 1.0))
 
@@ -60,7 +61,7 @@ def test_a_sandwich_step_sends_every_sampled_sub_networks_gradient_to_the_shared
 
 def test_shares_count_the_sampled_sub_networks_using_each_weight(synthetic):
     widths = parent_widths(synthetic.n_features, SPACE.hidden, synthetic.n_classes)  # hidden (12, 8)
-    (w0, b0), (w1, b1), (w2, b2) = shares(init_parent(widths, 0), SPACE, np.array([[2, 2], [0, 0], [1, 2]]))
+    (w0, b0), (w1, b1), (w2, b2) = shares(unit_masks(init_parent(widths, 0), SPACE, np.array([[2, 2], [0, 0], [1, 2]])))
     assert torch.equal(b0, torch.tensor([3.0] * 3 + [2.0] * 3 + [1.0] * 6))  # widths 12, 3, 6
     assert torch.equal(w0, b0.expand_as(w0))
     assert torch.equal(b1, torch.tensor([3.0, 3.0] + [2.0] * 6))  # widths 8, 2, 8
@@ -210,20 +211,6 @@ def test_show_and_report_of_an_experiment_without_a_finished_search(tmp_path):
     assert reported.returncode == 0, reported.stderr
     html = (tmp_path / "report" / "index.html").read_text()
     assert "No finished search yet" in html and "<figure" not in html and "evaluations = 24" in html
-
-
-class Recording:
-    """A Progress that records every phase's total and how far it advanced."""
-
-    def __init__(self):
-        self.phases = []
-
-    def phase(self, label, total):
-        self.phases.append([label, total, 0])
-
-    def advance(self, amount):
-        assert amount > 0
-        self.phases[-1][2] += amount
 
 
 def test_every_progress_phase_of_an_elastic_run_ends_exactly_at_its_total(tmp_path):

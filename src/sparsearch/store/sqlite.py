@@ -547,13 +547,13 @@ class Store:
         cursor = self.db.execute(
             "SELECT p.experiment, p.arm, t.dataset, p.sparsity, t.node_sparsity, t.weight_sparsity, p.seed, "
             "t.params, t.flops, t.test_acc, t.final_test_acc, t.best_val_acc, t.best_epoch, t.epochs_to_target, "
-            "t.train_seconds, t.status, t.key, t.curves FROM plan p JOIN trials t ON t.key = p.trial_key "
-            f"{where} ORDER BY p.experiment, p.sparsity, p.arm, p.seed",
+            "t.train_seconds, t.status, t.key, json_extract(t.curves, '$.val_acc') "
+            f"FROM plan p JOIN trials t ON t.key = p.trial_key {where} ORDER BY p.experiment, p.sparsity, p.arm, p.seed",
             args,
         )
-        fetched = cursor.fetchall()
+        fetched = cursor.fetchall()  # the stored columns, then the validation curve alone (not every curve)
         rows = [dict(zip(EXPORT_COLUMNS, row[:-1])) for row in fetched]
-        val_acc = {row[-2]: json.loads(row[-1]).get("val_acc") for row in fetched}
+        val_acc = {row["trial_key"]: json.loads(fetched_row[-1] or "null") for row, fetched_row in zip(rows, fetched)}
         for row, epochs in zip(rows, epochs_to_dense_target(rows, val_acc)):
             row["epochs_to_dense_target"] = epochs
         return rows

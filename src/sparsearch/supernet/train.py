@@ -33,7 +33,7 @@ from ..seeding import generator
 from ..spaces.elastic import ElasticSpace
 
 
-def _unit_masks(layers: Layers, space: ElasticSpace, configs) -> list[tuple[Tensor, Tensor]]:
+def unit_masks(layers: Layers, space: ElasticSpace, configs) -> list[tuple[Tensor, Tensor]]:
     """Per layer, float [K, in] and [K, out] masks of the units each configuration keeps."""
     units = space.unit_masks(configs)
     k = len(configs)
@@ -42,19 +42,24 @@ def _unit_masks(layers: Layers, space: ElasticSpace, configs) -> list[tuple[Tens
     return list(zip([ones_in, *units], [*units, ones_out]))
 
 
-def sub_networks(layers: Layers, space: ElasticSpace, configs) -> Layers:
-    """The sub-networks of `configs` in the masked layout: [K, in, out], differentiable with
-    respect to the shared `layers` (unstacked)."""
+def masked(layers: Layers, masks: list[tuple[Tensor, Tensor]]) -> Layers:
+    """The sub-networks of these unit masks in the masked layout: [K, in, out], differentiable
+    with respect to the shared `layers` (unstacked)."""
     return [
         (w.unsqueeze(0) * (m_in.unsqueeze(2) * m_out.unsqueeze(1)), b.unsqueeze(0) * m_out)
-        for (w, b), (m_in, m_out) in zip(layers, _unit_masks(layers, space, configs))
+        for (w, b), (m_in, m_out) in zip(layers, masks)
     ]
 
 
-def shares(layers: Layers, space: ElasticSpace, configs) -> Layers:
-    """How many of `configs`' sub-networks use each shared weight [in, out] and bias [out]
-    (at least 1 when `configs` holds the largest)."""
-    return [(m_in.T @ m_out, m_out.sum(0)) for m_in, m_out in _unit_masks(layers, space, configs)]
+def sub_networks(layers: Layers, space: ElasticSpace, configs) -> Layers:
+    """The sub-networks of `configs` in the masked layout (see `masked`)."""
+    return masked(layers, unit_masks(layers, space, configs))
+
+
+def shares(masks: list[tuple[Tensor, Tensor]]) -> Layers:
+    """How many of the sub-networks of these unit masks use each shared weight [in, out] and
+    bias [out] (at least 1 when they include the largest)."""
+    return [(m_in.T @ m_out, m_out.sum(0)) for m_in, m_out in masks]
 
 
 def sandwich_configs(space: ElasticSpace, sandwich: int, gen: torch.Generator):
@@ -92,13 +97,13 @@ def train_supernet(parent: Layers, space: ElasticSpace, data: Dataset, config: C
     for _ in range(recipe.epochs):
         for _ in range(steps_per_epoch(n, recipe.batch_size)):
             idx = next(batches)[0]
-            configs = sandwich_configs(space, config.supernet.sandwich, gen)
-            logits = forward(lowered(sub_networks(layers, space, configs), dtype), data.x_train[idx].to(dtype)).float()
+            masks = unit_masks(layers, space, sandwich_configs(space, config.supernet.sandwich, gen))
+            logits = forward(lowered(masked(layers, masks), dtype), data.x_train[idx].to(dtype)).float()
             loss = sandwich_loss(logits, data.y_train[idx], config.supernet.distill)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             with torch.no_grad():
-                for (w, b), (w_uses, b_uses) in zip(layers, shares(layers, space, configs)):
+                for (w, b), (w_uses, b_uses) in zip(layers, shares(masks)):
                     w.grad.div_(w_uses)
                     b.grad.div_(b_uses)
             optimizer.step()
