@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from sparsearch.config import TrainConfig
-from sparsearch.engine.chunking import chunk_slices, network_bytes
+from sparsearch.engine.chunking import chunk_slices, mlp_footprint, network_bytes
 from sparsearch.engine.probe import probe_scores
 from sparsearch.probes import init_loss, steps as steps_probe
 from sparsearch.engine.optim import FlatOptimizer, make_optimizer
@@ -111,14 +111,11 @@ def test_hand_written_gradients_equal_autograd_accumulated_with_decay(synthetic,
         torch.testing.assert_close(hb, ab, rtol=tol, atol=tol)
 
 
-class AutogradOnly:
-    """An MLP known to the engine only by its forward (as a user's own parent would be)."""
+class AutogradOnly(MLP):
+    """An MLP without its hand-written step: the engine differentiates its forward (as it does a
+    user's own parent)."""
 
-    def __init__(self, widths):
-        self.kind, self.widths = "mlp", widths
-
-    def forward(self, params, x):
-        return forward(params, x)
+    loss_and_grads = None
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=["sgd", "adam"])
@@ -193,13 +190,13 @@ def test_init_probe_is_the_cross_entropy_of_each_compacted_network(synthetic):
 def test_chunk_slices_by_hand():
     widths = (64, 300, 100, 10)
     # cache: 5 MiB / (4 B x batch 64 x widest 300) = 68 networks -> 256 in 4 equal chunks of 64
-    assert chunk_slices(256, widths, 64) == [slice(s, s + 64) for s in range(0, 256, 64)]
+    assert chunk_slices(256, mlp_footprint(widths, 64), 64) == [slice(s, s + 64) for s in range(0, 256, 64)]
     # memory: 4 B x (4 x 50,610 params + 3 x 64 x 410 activations) = 1,124,640 B per network
     assert network_bytes(widths, 64) == 1_124_640
-    slices = chunk_slices(256, widths, 64, max_memory=10 * 1_124_640)
+    slices = chunk_slices(256, mlp_footprint(widths, 64), 64, max_memory=10 * 1_124_640)
     assert len(slices) == 26 and max(s.stop - s.start for s in slices) == 10
-    assert chunk_slices(5, widths, 64, most=2) == [slice(0, 2), slice(2, 4), slice(4, 5)]
-    assert chunk_slices(3, widths, 64, max_memory=1) == [slice(0, 1), slice(1, 2), slice(2, 3)]
+    assert chunk_slices(5, mlp_footprint(widths, 64), 64, most=2) == [slice(0, 2), slice(2, 4), slice(4, 5)]
+    assert chunk_slices(3, mlp_footprint(widths, 64), 64, max_memory=1) == [slice(0, 1), slice(1, 2), slice(2, 3)]
 
 
 def test_chunked_training_gives_the_same_numbers_as_one_program(synthetic):

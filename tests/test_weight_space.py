@@ -32,7 +32,7 @@ def test_cost_by_hand():
     assert (c.params, c.flops) == (6 + 4, 12)
     assert c.weight_sparsity == pytest.approx(0.4)
     assert c.node_sparsity == 0.5
-    assert full_weight_mask((3, 2, 2)).cost((3, 2, 2)).weight_sparsity == 0
+    assert full_weight_mask(((3, 2), (2, 2))).cost((3, 2, 2)).weight_sparsity == 0
 
 
 def stacked(parts):

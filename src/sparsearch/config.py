@@ -63,15 +63,17 @@ class ParentConfig(_Section):
     """The over-parameterized parent network."""
 
     kind: str = Field("mlp", min_length=1, description="a registered parent kind (sparsearch.register_parent)")
-    hidden: list[int] = Field(default_factory=lambda: [300, 100], min_length=1, description="hidden layer widths")
+    hidden: list[int] = Field(default_factory=lambda: [300, 100], min_length=1, description="mlp: hidden layer widths")
+    channels: list[int] | None = Field(None, min_length=1, description="conv kinds: channels of each stage (none: "
+                                       "the published architecture's)")
 
-    @field_validator("hidden")
+    @field_validator("hidden", "channels")
     @classmethod
-    def _positive_widths(cls, hidden: list[int]) -> list[int]:
-        for width in hidden:
+    def _positive_widths(cls, widths: list[int] | None) -> list[int] | None:
+        for width in widths or []:
             if width < 1:
-                raise ValueError(f"every hidden width must be at least 1, got {width}")
-        return hidden
+                raise ValueError(f"every width must be at least 1, got {width}")
+        return widths
 
 
 class TrainConfig(_Section):
@@ -215,7 +217,7 @@ class Config(_Section):
         from .engine.chunking import network_bytes
 
         need = network_bytes((1, *self.parent.hidden, 1), self.train.batch_size)  # a lower bound: any data
-        if need > self.engine.max_memory:
+        if self.parent.kind == "mlp" and need > self.engine.max_memory:
             raise ValueError(
                 f"parent.hidden {self.parent.hidden}: one network needs at least {need / 2**30:.3g} GB to train at "
                 f"train.batch_size {self.train.batch_size}, over engine.max_memory_gb = {self.engine.max_memory_gb}; "

@@ -25,7 +25,7 @@ from .engine.precision import precision_spec
 from .engine.executor import IN_PROCESS, Chunk, Executor, TaskFailure
 from .engine.trainer import Curves, Trainer
 from .nets import build_parent
-from .nets.base import joined
+from .nets.base import joined, rows, stacked
 from .progress import Progress
 from .spaces.weight import WeightMask
 from .store import PlanLink, Store, TrialRecord
@@ -64,7 +64,7 @@ class MaskRun:
 def trainer_for(config: Config, data: Dataset, executor: Executor = IN_PROCESS) -> Trainer:
     """The engine bound to this config's parent kind, recipe and limits, to `data`, and to the
     executor its populations run on."""
-    parent = build_parent(config.parent, data.n_features, data.n_classes)
+    parent = build_parent(config.parent, data.shape, data.n_classes)
     return Trainer(parent, data, config.train, config.engine.max_memory, config.engine.max_population,
                    config.engine.precision, executor)
 
@@ -212,7 +212,7 @@ def _population(trainer: Trainer, assignments: list[Assignment]) -> Chunk:
     net = trainer.parent
     plans = [a.plan for a in assignments]
     weight_space = isinstance(plans[0].mask, WeightMask)
-    members = [[(w.unsqueeze(0), b.unsqueeze(0)) for w, b in p.start] if weight_space else net.compact(p.start, [p.mask])
+    members = [stacked([p.start]) if weight_space else net.compact(p.start, [p.mask])
                for p in plans]
     depth = len(members[0])
     masks = [torch.stack([p.mask.layers[i] for p in plans]) for i in range(depth)] if weight_space else None
@@ -238,5 +238,5 @@ def _records(trainer: Trainer, assignments: list[Assignment], curves: Curves, sa
             train_seconds=curves.seconds / len(assignments), curves=record, spec=assignment.spec,
         ))
         if save_weights:
-            weights[assignment.key] = net.state_dict([(w[p], b[p]) for w, b in curves.final])
+            weights[assignment.key] = net.state_dict(rows(curves.final, p))
     return trials, weights

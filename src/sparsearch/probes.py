@@ -19,9 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .engine.step import per_network_loss
+from .engine.step import per_network_loss, training_forward
 from .engine.trainer import Trainer
-from .nets.mlp import Layers, forward
+from .errors import SparsearchError
+from .nets.base import Params, population_size
+from .nets.mlp import MLP, forward
 
 JACOB_K = 1e-5
 """The constant k of Mellor et al.'s Jacobian-covariance score."""
@@ -32,7 +34,7 @@ class ProbeInput:
     """K candidates to score: compacted networks at init, stacked, and the probe batch."""
 
     trainer: Trainer
-    layers: Layers  # [K, in, out] per layer, at initialisation
+    layers: Params  # stacked, at initialisation
     x: Tensor  # the probe batch [B, features]
     y: Tensor  # its labels [B]
     order_seed: int  # the replicate's data order, for probes that train
@@ -40,15 +42,23 @@ class ProbeInput:
     epochs: int = 3  # `early`: epochs of training before scoring
 
 
-def _losses(layers: Layers, x: Tensor, y: Tensor) -> Tensor:
+def _losses(p: ProbeInput, layers: Params) -> Tensor:
     """Mean cross-entropy of each of K networks on the shared batch: [K], differentiable."""
-    k = layers[0][0].shape[0]
-    return per_network_loss(forward, layers, x.expand(k, *x.shape), y.expand(k, -1))
+    k = population_size(layers)
+    return per_network_loss(training_forward(p.trainer.parent), layers, p.x.expand(k, *p.x.shape), p.y.expand(k, -1))
 
 
-def _leaves(layers: Layers) -> tuple[list[Tensor], Layers]:
-    weights = [w.detach().clone().requires_grad_(True) for w, _ in layers]
-    return weights, [(w, b.detach()) for w, (_, b) in zip(weights, layers)]
+def _leaves(layers: Params) -> tuple[list[Tensor], Params]:
+    weights = [layer[0].detach().clone().requires_grad_(True) for layer in layers]
+    return weights, [(w, *(t.detach() for t in layer[1:])) for w, layer in zip(weights, layers)]
+
+
+def _mlp_only(p: ProbeInput, probe: str) -> None:
+    """Probes that read hidden ReLU activations know only the MLP's."""
+    if not isinstance(p.trainer.parent, MLP):
+        raise SparsearchError(f"arms.random_search.probe = {probe!r} reads an MLP's hidden activations; with "
+                              f"parent.kind = {p.trainer.parent.kind!r} use init_loss, steps, early, grad_norm, "
+                              f"snip, grasp, synflow or jacob_cov")
 
 
 def _per_network(tensors: list[Tensor]) -> Tensor:
@@ -70,21 +80,21 @@ def early(p: ProbeInput) -> Tensor:
     """Validation accuracy after `epochs` epochs of the training recipe: the early-stopping
     proxy of NAS (e.g. Li & Talwalkar 2019's partial training), trained as one population."""
     short = replace(p.trainer, recipe=p.trainer.recipe.model_copy(update={"epochs": p.epochs}))
-    curves = short.train(p.layers, [p.order_seed] * p.layers[0][0].shape[0])
+    curves = short.train(p.layers, [p.order_seed] * population_size(p.layers))
     return curves.val_acc[:, -1]
 
 
 def grad_norm(p: ProbeInput) -> Tensor:
     """Sum over layers of the Frobenius norm of dL/dW (Abdelfattah et al. 2021, `grad_norm`)."""
     weights, layers = _leaves(p.layers)
-    grads = torch.autograd.grad(_losses(layers, p.x, p.y).sum(), weights)
+    grads = torch.autograd.grad(_losses(p, layers).sum(), weights)
     return sum(g.flatten(1).norm(dim=1) for g in grads)
 
 
 def snip(p: ProbeInput) -> Tensor:
     """Sum of |W * dL/dW| (Lee et al. 2019; as a network score, Abdelfattah et al. 2021)."""
     weights, layers = _leaves(p.layers)
-    grads = torch.autograd.grad(_losses(layers, p.x, p.y).sum(), weights)
+    grads = torch.autograd.grad(_losses(p, layers).sum(), weights)
     return _per_network([(w * g).abs() for w, g in zip(weights, grads)])
 
 
@@ -92,7 +102,7 @@ def grasp(p: ProbeInput) -> Tensor:
     """Sum of -W * Hg, with Hg the Hessian of L times its gradient by double backprop (Wang
     et al. 2020; as a network score, Abdelfattah et al. 2021, without a temperature)."""
     weights, layers = _leaves(p.layers)
-    grads = torch.autograd.grad(_losses(layers, p.x, p.y).sum(), weights, create_graph=True)
+    grads = torch.autograd.grad(_losses(p, layers).sum(), weights, create_graph=True)
     hg = torch.autograd.grad(sum((g * g.detach()).sum() for g in grads), weights)
     return _per_network([-(w * h) for w, h in zip(weights, hg)]).detach()
 
@@ -100,16 +110,17 @@ def grasp(p: ProbeInput) -> Tensor:
 def synflow(p: ProbeInput) -> Tensor:
     """Sum of |dR/dW * W| with every parameter replaced by its absolute value and R the summed
     logits on an all-ones input, in float64 (Tanaka et al. 2020; Abdelfattah et al. 2021)."""
-    weights = [w.detach().double().abs().requires_grad_(True) for w, _ in p.layers]
-    layers = [(w, b.detach().double().abs()) for w, (_, b) in zip(weights, p.layers)]
-    ones = torch.ones(weights[0].shape[0], 1, weights[0].shape[1], dtype=torch.float64)
-    grads = torch.autograd.grad(forward(layers, ones).sum(), weights)
+    layers = [tuple(t.detach().double().abs() for t in layer) for layer in p.layers]
+    weights = [layer[0].requires_grad_(True) for layer in layers]
+    ones = torch.ones(1, p.x.shape[1], dtype=torch.float64)
+    grads = torch.autograd.grad(p.trainer.parent.forward(layers, ones).sum(), weights)
     return _per_network([(w * g).abs() for w, g in zip(weights, grads)]).float()
 
 
 def fisher(p: ProbeInput) -> Tensor:
     """Sum over hidden units of 0.5 * mean over the batch of (a * dL/da)^2, a the unit's ReLU
     output (Theis et al. 2018; Turner et al. 2020; Abdelfattah et al. 2021, `fisher`)."""
+    _mlp_only(p, "fisher")
     hidden: list[Tensor] = []
     _, layers = _leaves(p.layers)
     logits = forward(layers, p.x, hidden)
@@ -123,9 +134,9 @@ def jacob_cov(p: ProbeInput) -> Tensor:
     per-example input Jacobians of the summed logits, k = 1e-5 (Mellor et al. 2021, first
     version: the Jacobian covariance score). NaN (ranked last) where the correlation matrix is
     undefined (an example with a constant Jacobian) or its eigenvalues do not converge."""
-    k = p.layers[0][0].shape[0]
+    k = population_size(p.layers)
     x = p.x.expand(k, *p.x.shape).clone().requires_grad_(True)
-    jacobians = torch.autograd.grad(forward([(w.detach(), b.detach()) for w, b in p.layers], x).sum(), x)[0]
+    jacobians = torch.autograd.grad(p.trainer.parent.forward(p.layers, x).sum(), x)[0]
     return torch.tensor([_jacob_cov_score(j) for j in jacobians.double().numpy()], dtype=torch.float32)
 
 
@@ -145,6 +156,7 @@ def naswot(p: ProbeInput) -> Tensor:
     """log|det K_H| with K_H[i, j] the number of hidden ReLUs on which examples i and j agree
     (both active or both inactive) (Mellor et al. 2021, "Neural Architecture Search without
     Training", ICML version)."""
+    _mlp_only(p, "naswot")
     hidden: list[Tensor] = []
     with torch.no_grad():
         forward(p.layers, p.x, hidden)

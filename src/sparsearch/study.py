@@ -147,17 +147,12 @@ def load_network(store: Store | str | Path, trial_key: str) -> nn.Module:
     if not isinstance(store, Store):
         with Store.open(store) as db:
             return load_network(db, trial_key)
-    from .config import ParentConfig
-    from .nets import build_parent
+    from .nets import from_spec
     from .spaces.weight import WeightMask
 
     trial = store.trial(trial_key)
     weights = store.weights(trial_key)
-    spec = trial["spec"]["parent"]
-    if isinstance(spec, list):  # trials stored before parent kinds existed: an MLP's widths
-        spec = {"kind": "mlp", "widths": spec}
-    widths = spec["widths"]
-    parent = build_parent(ParentConfig(kind=spec["kind"], hidden=widths[1:-1]), widths[0], widths[-1])
+    parent = from_spec(trial["spec"]["parent"])
     mask = trial["mask"]
     weight_mask = WeightMask.from_json(mask) if isinstance(mask, dict) and mask.get("space") == "weight" else None
     module = parent.module(parent.from_state_dict(weights), weight_mask)

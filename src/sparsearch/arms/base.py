@@ -20,7 +20,7 @@ from ..analysis.probe_quality import ProbeAudit
 from ..engine.masking import StepHook
 from ..engine.trainer import Trainer
 from ..errors import SparsearchError
-from ..nets.mlp import Layers
+from ..nets.base import Params
 from ..seeding import generator
 from ..spaces.node import NodeMask
 from ..spaces.weight import WeightMask
@@ -58,7 +58,11 @@ class ArmRequest:
     def hidden(self) -> tuple[int, ...]:
         return self.widths[1:-1]
 
-    def parent(self, seed: int) -> Layers:
+    @property
+    def weight_shapes(self) -> tuple[tuple[int, ...], ...]:
+        return self.trainer.parent.weight_shapes
+
+    def parent(self, seed: int) -> Params:
         """The parent of replicate `seed` at initialisation, unstacked."""
         return self.cache.parent(seed)
 
@@ -84,7 +88,7 @@ class TrialPlan:
     and go into the trial key."""
 
     mask: Mask
-    start: Layers
+    start: Params
     start_spec: object
     hook: StepHook | None = None
     hook_spec: object = None

@@ -15,5 +15,5 @@ class Dense(PerSeedArm):
         return [0.0]
 
     def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
-        mask = full_mask(request.hidden) if request.space == "node" else full_weight_mask(request.widths)
+        mask = full_mask(request.hidden) if request.space == "node" else full_weight_mask(request.weight_shapes)
         return at_init(request, seed, mask)

@@ -68,4 +68,4 @@ class Gmp(PerSeedArm):
         total = request.trainer.recipe.epochs * request.trainer.steps_per_epoch()
         t0, end = round(self.params.start * total), round(self.params.end * total)
         hook = GradualMagnitude(request.sparsity, request.allocation, event_steps(t0, end, self.params.events))
-        return TrialPlan(full_weight_mask(request.widths), request.parent(seed), {"init": seed}, hook, vars(hook))
+        return TrialPlan(full_weight_mask(request.weight_shapes), request.parent(seed), {"init": seed}, hook, vars(hook))

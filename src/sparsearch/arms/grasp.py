@@ -14,6 +14,6 @@ class Grasp(PerSeedArm):
     spaces = ("weight",)
 
     def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
-        scores = grasp_scores(request.parent(seed), *request.probe_data(seed))
+        scores = grasp_scores(request.parent(seed), *request.probe_data(seed), parent=request.trainer.parent)
         mask = mask_from_scores(scores, request.sparsity, request.allocation)
         return at_init(request, seed, WeightMask(tuple(mask)))

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import QUICK_EPOCHS
 from ..errors import SparsearchError
-from ..nets.mlp import Layers
+from ..nets.base import Params
 from ..pruning import magnitude_scores, mask_from_scores
 from ..spaces.weight import WeightMask, full_weight_mask
 from .base import Arm, ArmRequest, TrialPlan
@@ -52,7 +52,7 @@ class Lottery(Arm):
         tickets = self.tickets(request)
         return [TrialPlan(tickets[seed], *starts[seed]) for seed in request.seeds]
 
-    def rewind_points(self, request: ArmRequest) -> dict[int, tuple[Layers, object]]:
+    def rewind_points(self, request: ArmRequest) -> dict[int, tuple[Params, object]]:
         """(weights, start spec) each seed's ticket is rewound to: init, or the dense parent at epoch k."""
         k = self.params.rewind_epoch
         if k == 0:
@@ -72,7 +72,7 @@ class Lottery(Arm):
         starts = self.rewind_points(request)
         parents = request.cache.trained_parents(seeds, snapshot_epoch=self.params.rewind_epoch or None)
         trained = {seed: parents[seed][0] for seed in seeds}
-        masks = {seed: full_weight_mask(request.widths) for seed in seeds}
+        masks = {seed: full_weight_mask(request.weight_shapes) for seed in seeds}
         sparsity, rounds = 0.0, 1
         tickets: dict[int, dict[float, WeightMask]] = {seed: {} for seed in seeds}
         for target in request.sparsities:
@@ -92,7 +92,7 @@ class Lottery(Arm):
         return tickets
 
 
-def prune_smallest(weights: Layers, mask: WeightMask, sparsity: float, allocation: str) -> WeightMask:
+def prune_smallest(weights: Params, mask: WeightMask, sparsity: float, allocation: str) -> WeightMask:
     """Remove the smallest surviving weights until `sparsity`; pruned weights stay pruned."""
     scores = [s.masked_fill(~m, -float("inf")) for s, m in zip(magnitude_scores(weights), mask.layers)]
     return WeightMask(tuple(mask_from_scores(scores, sparsity, allocation)))

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from ..pruning import magnitude_scores, mask_from_scores
-from ..spaces.node import mask_from_unit_scores, unit_scores
+from ..spaces.node import mask_from_unit_scores
 from ..spaces.weight import WeightMask
 from .base import Arm, ArmRequest, TrialPlan, at_init
 from .training import trained_spec
@@ -35,7 +35,7 @@ class Magnitude(Arm):
             trained, _ = parents[seed]
             scores = magnitude_scores(trained)
             if request.space == "node":
-                mask = mask_from_unit_scores(unit_scores(scores), request.sparsity)
+                mask = mask_from_unit_scores(request.trainer.parent.unit_scores(scores), request.sparsity)
             else:
                 mask = WeightMask(tuple(mask_from_scores(scores, request.sparsity, request.allocation)))
             if self.params.rewind == "init":

@@ -18,6 +18,5 @@ class Random(PerSeedArm):
         rng = request.rng(self.name, seed)
         if request.space == "node":
             return at_init(request, seed, sample_mask(request.hidden, request.sparsity, rng))
-        shapes = [tuple(w.shape) for w, _ in request.parent(seed)]
-        mask = mask_from_scores(random_scores(shapes, rng), request.sparsity, request.allocation)
+        mask = mask_from_scores(random_scores(request.weight_shapes, rng), request.sparsity, request.allocation)
         return at_init(request, seed, WeightMask(tuple(mask)))

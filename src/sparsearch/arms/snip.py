@@ -5,7 +5,7 @@ Sensitivity"). Node space: a unit's score is the sum of its incoming weights' sc
 from __future__ import annotations
 
 from ..pruning import mask_from_scores, snip_scores
-from ..spaces.node import mask_from_unit_scores, unit_scores
+from ..spaces.node import mask_from_unit_scores
 from ..spaces.weight import WeightMask
 from .base import ArmRequest, PerSeedArm, TrialPlan, at_init
 
@@ -15,8 +15,8 @@ class Snip(PerSeedArm):
     spaces = ("node", "weight")
 
     def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
-        scores = snip_scores(request.parent(seed), *request.probe_data(seed))
+        scores = snip_scores(request.parent(seed), *request.probe_data(seed), parent=request.trainer.parent)
         if request.space == "node":
-            return at_init(request, seed, mask_from_unit_scores(unit_scores(scores), request.sparsity))
+            return at_init(request, seed, mask_from_unit_scores(request.trainer.parent.unit_scores(scores), request.sparsity))
         mask = mask_from_scores(scores, request.sparsity, request.allocation)
         return at_init(request, seed, WeightMask(tuple(mask)))

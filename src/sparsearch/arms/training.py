@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from ..engine.trainer import Trainer
-from ..nets.base import joined, stacked
-from ..nets.mlp import Layers
+from ..nets.base import Params, cloned, joined, rows, stacked
 from ..progress import Progress
 from ..spaces.node import NodeMask
 from ..spaces.weight import WeightMask
@@ -26,7 +25,7 @@ class Training:
     """One network to train with the recipe: from `start` (described by `start_spec`), in the
     data order of `seed`, with its weights masked by `mask` if given."""
 
-    start: Layers
+    start: Params
     start_spec: object
     seed: int
     mask: WeightMask | NodeMask | None = None
@@ -46,11 +45,11 @@ class TrainingCache:
     def __init__(self, trainer: Trainer, base_spec: dict, store=None, progress: Progress | None = None):
         self.trainer, self.base_spec, self.store = trainer, base_spec, store
         self.progress = progress or Progress()
-        self.parents: dict[int, Layers] = {}
-        self.memory: dict[str, object] = {}  # trained weights (Layers) or curves (named tensors)
+        self.parents: dict[int, Params] = {}
+        self.memory: dict[str, object] = {}  # trained weights (Params) or curves (named tensors)
         self.trained_now = 0  # networks this run had to train (not found in memory or the store)
 
-    def parent(self, seed: int) -> Layers:
+    def parent(self, seed: int) -> Params:
         if seed not in self.parents:
             self.parents[seed] = self.trainer.parent.init(seed)
         return self.parents[seed]
@@ -60,7 +59,7 @@ class TrainingCache:
                 "mask": None if job.mask is None else job.mask.digest(), "what": what}
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
-    def trained(self, jobs: list[Training], label: str, snapshot_epoch: int | None = None) -> list[tuple[Layers, Layers | None]]:
+    def trained(self, jobs: list[Training], label: str, snapshot_epoch: int | None = None) -> list[tuple[Params, Params | None]]:
         """(final weights, weights after `snapshot_epoch` epochs or None) of each job; the jobs
         not cached are trained together as one population (all masked or none)."""
         epochs = self.trainer.recipe.epochs
@@ -107,9 +106,9 @@ class TrainingCache:
                                     on_epoch=self.progress.advance, evaluate_epochs=False)
         found = {}
         for p, ks in enumerate(keys):
-            found[ks[0]] = [(w[p].clone(), b[p].clone()) for w, b in curves.final]
+            found[ks[0]] = cloned(rows(curves.final, p))
             if snapshot_epoch:
-                found[ks[1]] = [(w[p].clone(), b[p].clone()) for w, b in curves.snapshot]
+                found[ks[1]] = cloned(rows(curves.snapshot, p))
         if self.store is not None:
             self.store.record_artifacts({key: self.trainer.parent.state_dict(value) for key, value in found.items()})
         self.memory.update(found)

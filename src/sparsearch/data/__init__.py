@@ -6,6 +6,7 @@ or passes arrays directly with `Dataset.from_arrays`."""
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -45,7 +46,8 @@ def register_dataset(name: str, loader: Loader) -> None:
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Standardized splits: features float32 [N, F] (flattened), labels int64 [N]."""
+    """Standardized splits: features float32 [N, F] (flattened), labels int64 [N]; `shape` is
+    one example's shape as parents that read images see it (flat features when not given)."""
 
     name: str
     x_train: torch.Tensor
@@ -55,10 +57,20 @@ class Dataset:
     x_test: torch.Tensor
     y_test: torch.Tensor
     n_classes: int
+    input_shape: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        if self.input_shape is not None and math.prod(self.input_shape) != self.n_features:
+            raise SparsearchError(f"{self.name}: input_shape {self.input_shape} does not hold {self.n_features} "
+                                  f"features")
 
     @property
     def n_features(self) -> int:
         return self.x_train.shape[1]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.input_shape or (self.n_features,)
 
     @cached_property
     def fingerprint(self) -> str:
@@ -74,7 +86,8 @@ class Dataset:
     @classmethod
     def from_arrays(cls, x, y, *, x_test=None, y_test=None, name: str = "arrays", seed: int = 0,
                     val_fraction: float = 0.2, test_fraction: float = 0.2) -> "Dataset":
-        """A dataset from arrays: x [N, ...] (flattened to features), integer labels y [N] in
+        """A dataset from arrays: x [N, ...] (flattened to features; its example shape kept
+        for conv parents when x has more than 2 dims), integer labels y [N] in
         0..C-1. Without `x_test`, `test_fraction` of the examples become the test split; then
         `val_fraction` of the rest the validation split (fixed by `seed`). Features are
         standardized with the train split's statistics."""
@@ -91,7 +104,7 @@ def _pool(name: str, x, y, test=None) -> Pool:
         if a.ndim < 2 or not np.issubdtype(a.dtype, np.number):
             raise SparsearchError(f"{name}: {what} must be a numeric array [examples, features...], got shape "
                                   f"{a.shape} of {a.dtype}")
-        a = a.reshape(len(a), -1).astype(np.float32)
+        a = a.astype(np.float32)
         if not np.isfinite(a).all():
             raise SparsearchError(f"{name}: {what} holds NaN or infinite values; clean the features first")
         return a
@@ -109,11 +122,11 @@ def _pool(name: str, x, y, test=None) -> Pool:
         if test[1] is None:
             raise SparsearchError(f"{name}: x_test was given without y_test; pass both or neither")
         x_test = features(test[0], "x_test")
-        if x_test.shape[1] != x.shape[1]:
-            raise SparsearchError(f"{name}: x_test has {x_test.shape[1]} features, x has {x.shape[1]}")
+        if x_test.shape[1:] != x.shape[1:]:
+            raise SparsearchError(f"{name}: x_test examples have shape {x_test.shape[1:]}, x's have {x.shape[1:]}")
         test = (x_test, labels(test[1], len(x_test), "y_test"))
     n_classes = int(max(y.max(), test[1].max() if test is not None else 0)) + 1
-    return Pool(x=x, y=y, n_classes=n_classes, test=test)
+    return Pool(x=x, y=y, n_classes=n_classes, test=test, shape=x.shape[1:] if x.ndim > 2 else None)
 
 
 def _from_pool(pool: Pool, cfg: DataConfig) -> Dataset:
@@ -128,6 +141,7 @@ def _from_pool(pool: Pool, cfg: DataConfig) -> Dataset:
         x_test=x_test,
         y_test=torch.as_tensor(y_test, dtype=torch.int64),
         n_classes=pool.n_classes,
+        input_shape=None if pool.shape is None else tuple(int(n) for n in pool.shape),
     )
 
 

@@ -11,15 +11,16 @@ from .splits import Pool
 
 
 def digits(cfg: DataConfig) -> Pool:
-    """The 1797 8x8 digit images bundled with scikit-learn: 64 features, 10 classes."""
+    """The 1797 8x8 digit images bundled with scikit-learn: 64 features (1x8x8 images), 10 classes."""
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    return Pool(x=bunch.data.astype(np.float32), y=bunch.target.astype(np.int64), n_classes=10)
+    return Pool(x=bunch.data.astype(np.float32), y=bunch.target.astype(np.int64), n_classes=10, shape=(1, 8, 8))
 
 
 def mnist1d(cfg: DataConfig) -> Pool:
-    """MNIST-1D generated in memory (`cfg.samples or 5000`, seeded by `cfg.seed`), keeping its 80/20 test split.
+    """MNIST-1D generated in memory (`cfg.samples or 5000`, seeded by `cfg.seed`), keeping its 80/20 test split;
+    examples are 1x40 signals.
 
     `make_dataset` reseeds the global `random` and `numpy.random` generators; both are restored afterwards.
     """
@@ -39,6 +40,7 @@ def mnist1d(cfg: DataConfig) -> Pool:
         y=made["y"].astype(np.int64),
         n_classes=10,
         test=(made["x_test"].astype(np.float32), made["y_test"].astype(np.int64)),
+        shape=(1, made["x"].shape[1]),
     )
 
 

@@ -40,4 +40,5 @@ def cifar10(cfg: DataConfig) -> Pool:
         y=np.concatenate([y for _, y in train]),
         n_classes=10,
         test=(unit_pixels(test_x), test_y),
+        shape=(3, 32, 32),  # each record stores the red, green and blue planes in turn
     )

@@ -46,22 +46,23 @@ def load(cfg: DataConfig, dataset: str) -> Pool:
     """The official train part (to split into train/val) and t10k test part, pixels scaled to [0, 1]."""
     paths = locate(cfg, dataset, f"{dataset}/raw", FILES, partial(fetch_mnist_family, dataset=dataset), gz=True)
     train, test = _images_and_labels(paths[0], paths[1]), _images_and_labels(paths[2], paths[3])
-    if train[0].shape[1:] != test[0].shape[1:]:
+    if train[2] != test[2]:
         raise SparsearchError(
-            f"data.root: {paths[0]} holds {train[0].shape[1:]} images but {paths[2]} holds {test[0].shape[1:]}; "
+            f"data.root: {paths[0]} holds {train[2]} images but {paths[2]} holds {test[2]}; "
             f"the files come from different datasets"
         )
-    return Pool(x=train[0], y=train[1], n_classes=10, test=test)
+    return Pool(x=train[0], y=train[1], n_classes=10, test=test[:2], shape=(1, *train[2]))
 
 
-def _images_and_labels(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _images_and_labels(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """(pixels [n, features] in [0, 1], labels [n], one image's [height, width])."""
     images, labels = read_idx(images_path, ndim=3), read_idx(labels_path, ndim=1)
     if len(images) != len(labels):
         raise SparsearchError(
             f"data.root: {images_path} has {len(images)} images but {labels_path} has {len(labels)} labels; "
             f"replace them with matching original files"
         )
-    return unit_pixels(images), checked_labels(labels, labels_path)
+    return unit_pixels(images), checked_labels(labels, labels_path), images.shape[1:]
 
 
 mnist = partial(load, dataset="MNIST")

@@ -13,12 +13,15 @@ from ..errors import SparsearchError
 
 @dataclass(frozen=True)
 class Pool:
-    """A dataset as read, before splitting: features [N, F], labels [N], and the official test part if any."""
+    """A dataset as read, before splitting: features [N, F] (or images [N, ...]), labels [N],
+    the official test part if any, and one example's shape ([channels, length] or [channels,
+    height, width]) for parents that read images."""
 
     x: np.ndarray
     y: np.ndarray
     n_classes: int
     test: tuple[np.ndarray, np.ndarray] | None = None
+    shape: tuple[int, ...] | None = None
 
 
 Part = tuple[np.ndarray, np.ndarray]
@@ -50,8 +53,12 @@ def split(pool: Pool, cfg: DataConfig) -> tuple[Part, Part, Part]:
 
 
 def standardize(x_train: np.ndarray, *others: np.ndarray) -> list[torch.Tensor]:
-    """Float32 tensors scaled by the train split's per-feature mean and std (std 1 for constant features)."""
-    train = torch.as_tensor(x_train, dtype=torch.float32)
+    """Flat float32 tensors [N, F] scaled by the train split's per-feature mean and std (std 1
+    for constant features)."""
+    def flat(x: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(x, dtype=torch.float32).reshape(len(x), -1)
+
+    train = flat(x_train)
     std, mean = torch.std_mean(train, dim=0, correction=0)
     std = torch.where(train.amax(dim=0) > train.amin(dim=0), std, torch.ones_like(std))
-    return [(torch.as_tensor(x, dtype=torch.float32) - mean) / std for x in (x_train, *others)]
+    return [(flat(x) - mean) / std for x in (x_train, *others)]

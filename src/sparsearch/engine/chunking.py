@@ -21,13 +21,20 @@ def network_bytes(widths: tuple[int, ...], batch: int) -> int:
     return FLOAT * (4 * params + 3 * batch * sum(widths[1:]))
 
 
+def mlp_footprint(widths: tuple[int, ...], batch: int) -> tuple[int, int]:
+    """An MLP's `Parent.footprint`: (training bytes of one network, its widest layer)."""
+    return network_bytes(widths, batch), max(widths[1:])
+
+
 def chunk_slices(
-    total: int, widths: tuple[int, ...], batch: int, max_memory: int = DEFAULT_MAX_MEMORY, most: int | None = None
+    total: int, footprint: tuple[int, int], batch: int, max_memory: int = DEFAULT_MAX_MEMORY, most: int | None = None
 ) -> list[slice]:
     """Equal consecutive slices of `total` networks honouring the cache and memory limits (and
-    at most `most` networks each)."""
-    cache_cap = ACTIVATION_BYTES // (FLOAT * batch * max(widths[1:]))
-    memory_cap = max_memory // network_bytes(widths, batch)
+    at most `most` networks each); `footprint` is (training bytes of one network, floats of its
+    widest activation per example), a parent's `footprint`."""
+    one_network, widest = footprint
+    cache_cap = ACTIVATION_BYTES // (FLOAT * batch * widest)
+    memory_cap = max_memory // one_network
     cap = max(1, min(cache_cap, memory_cap, most or total))
     size = math.ceil(total / math.ceil(total / cap))
     return [slice(start, min(start + size, total)) for start in range(0, total, size)]

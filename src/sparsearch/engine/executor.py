@@ -19,8 +19,7 @@ from torch import Tensor
 
 from ..config import EngineConfig, TrainConfig
 from ..data import Dataset
-from ..nets.base import Parent
-from ..nets.mlp import Layers
+from ..nets.base import Params, Parent, rows as network_rows
 from .masking import StepHook
 from .precision import Precision
 
@@ -28,10 +27,10 @@ from .precision import Precision
 @dataclass(frozen=True)
 class Chunk:
     """Networks to train together: stacked `layers`, the data order of each, optional weight
-    masks (bool [P, in, out] per layer) and step hooks, the epoch after which to snapshot the
+    masks (bool, shaped like each layer's stacked weight) and step hooks, the epoch after which to snapshot the
     weights, and whether to evaluate every epoch."""
 
-    layers: Layers
+    layers: Params
     order_seeds: list[int]
     masks: list[Tensor] | None = None
     hooks: list[StepHook | None] | None = None
@@ -44,7 +43,7 @@ class Chunk:
 
     def part(self, rows: slice) -> "Chunk":
         return Chunk(
-            [(w[rows], b[rows]) for w, b in self.layers], self.order_seeds[rows],
+            network_rows(self.layers, rows), self.order_seeds[rows],
             None if self.masks is None else [m[rows] for m in self.masks],
             None if self.hooks is None else self.hooks[rows], self.snapshot_epoch, self.evaluate_epochs,
         )

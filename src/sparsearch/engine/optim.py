@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from ..config import TrainConfig
-from ..nets.mlp import Layers
+from ..nets.base import Params, cloned
 
 
 def make_optimizer(params: list[Tensor], recipe: TrainConfig) -> torch.optim.Optimizer:
@@ -46,7 +46,7 @@ def accumulate(buffer: Tensor, new: Tensor, decay: float) -> None:
         torch.add(new, buffer, alpha=decay, out=buffer)
 
 
-def _views(buffer: Tensor, shapes: list[tuple[torch.Size, torch.Size]]) -> Layers:
+def _views(buffer: Tensor, shapes: list[tuple[torch.Size, ...]]) -> Params:
     out, offset = [], 0
     for pair in shapes:
         views = []
@@ -62,12 +62,12 @@ class FlatOptimizer:
     """A population's parameters (copies of `layers`), their gradient buffer and the recipe's
     optimizer; `params` and `grads` are per-layer views into the flat buffers."""
 
-    def __init__(self, layers: Layers, recipe: TrainConfig):
-        shapes = [(w.shape, b.shape) for w, b in layers]
+    def __init__(self, layers: Params, recipe: TrainConfig):
+        shapes = [tuple(t.shape for t in layer) for layer in layers]
         self.flat = torch.cat([t.detach().reshape(-1) for pair in layers for t in pair]).float()
         self.grad = torch.zeros_like(self.flat)
-        self.params: Layers = _views(self.flat, shapes)
-        self.grads: Layers = _views(self.grad, shapes)
+        self.params: Params = _views(self.flat, shapes)
+        self.grads: Params = _views(self.grad, shapes)
         self.recipe = recipe
         self.decay = recipe.momentum if recipe.optimizer == "sgd" else 0.0
         """What a step multiplies the gradient buffer by before adding its gradient."""
@@ -85,6 +85,6 @@ class FlatOptimizer:
             self.grad.add_(self.flat, alpha=self.recipe.weight_decay)
         self.flat.add_(self.grad, alpha=-self.recipe.lr)
 
-    def snapshot(self) -> Layers:
+    def snapshot(self) -> Params:
         """Detached copies of the parameters now."""
-        return [(w.clone(), b.clone()) for w, b in self.params]
+        return cloned(self.params)

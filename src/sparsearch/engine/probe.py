@@ -8,13 +8,13 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..nets.mlp import Layers
+from ..nets.base import Params
 from ..spaces.node import NodeMask
 from .chunking import chunk_slices
 from .trainer import Trainer
 
 
-def probe_scores(trainer: Trainer, parent: Layers, masks: list[NodeMask], probe_idx: Tensor, probe: Callable,
+def probe_scores(trainer: Trainer, parent: Params, masks: list[NodeMask], probe_idx: Tensor, probe: Callable,
                  *, order_seed: int, **settings) -> Tensor:
     """Score [K] (higher is better) of each mask's compacted network: `probe` applied to chunks
     of at most `trainer.max_population` candidates on the training examples `probe_idx`."""
@@ -22,9 +22,9 @@ def probe_scores(trainer: Trainer, parent: Layers, masks: list[NodeMask], probe_
 
     data = trainer.data
     x, y = data.x_train[probe_idx], data.y_train[probe_idx]
-    widths = (parent[0][0].shape[0], *(len(layer) for layer in masks[0].keep), parent[-1][0].shape[1])
+    footprint = trainer.parent.footprint(trainer.parent.compact(parent, masks[:1]), trainer.recipe.batch_size)
     scores = []
-    for part in chunk_slices(len(masks), widths, trainer.recipe.batch_size, trainer.max_memory,
+    for part in chunk_slices(len(masks), footprint, trainer.recipe.batch_size, trainer.max_memory,
                              trainer.max_population):
         layers = trainer.parent.compact(parent, masks[part])
         scores.append(probe(ProbeInput(trainer, layers, x, y, order_seed, **settings)))

@@ -21,15 +21,14 @@ from torch import Tensor
 from ..config import TrainConfig
 from ..data import Dataset
 from ..errors import SparsearchError
-from ..nets.base import Parent, joined
-from ..nets.mlp import Layers
+from ..nets.base import Params, Parent, joined, population_size
 from ..seeding import generator
 from .chunking import DEFAULT_MAX_MEMORY, chunk_slices
 from .executor import IN_PROCESS, Chunk, Executor, OnEpoch, Setting, TaskFailure
 from .masking import Masking, StepHook
 from .optim import FlatOptimizer
 from .precision import Precision, dtype_of, lowered
-from .step import Forward, loss_and_grads
+from .step import loss_and_grads
 
 EVAL_CACHE_BYTES = 8 * 2**20
 """Evaluation runs on chunks of examples whose widest activation, P x rows x width floats,
@@ -45,9 +44,9 @@ class Curves:
     val_acc: Tensor
     test_acc: Tensor
     seconds: float
-    final: Layers | None = None
+    final: Params | None = None
     masks: list[Tensor] | None = None
-    snapshot: Layers | None = None
+    snapshot: Params | None = None
 
 
 def batch_orders(order_seeds: list[int], n: int, batch_size: int) -> Iterator[Tensor]:
@@ -67,7 +66,7 @@ def sgd_steps(
     masking: Masking | None = None, dtype: torch.dtype = torch.float32,
 ) -> Tensor:
     """Run `steps` optimizer steps; return the example-weighted mean training loss [P]."""
-    total = torch.zeros(optimizer.params[0][0].shape[0], dtype=torch.float64)
+    total = torch.zeros(population_size(optimizer.params), dtype=torch.float64)
     seen = 0
     for _ in range(steps):
         idx = next(batches)
@@ -82,23 +81,32 @@ def sgd_steps(
 
 
 @torch.no_grad()
-def evaluate(forward: Forward, layers: Layers, x: Tensor, y: Tensor,
+def evaluate(parent: Parent, layers: Params, x: Tensor, y: Tensor,
              dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
-    """(mean loss, accuracy) of every network on the shared examples x [N, in]: two [P] tensors;
+    """(mean loss, accuracy) of every network on the shared examples x [N, F]: two [P] tensors;
     the forward pass in `dtype`, the loss in fp32."""
-    population = layers[0][0].shape[0]
+    population = population_size(layers)
     loss_sum = torch.zeros(population, dtype=torch.float64)
     correct = torch.zeros_like(loss_sum)
-    widest = max(w.shape[2] for w, _ in layers)
-    rows = max(16, EVAL_CACHE_BYTES // (4 * population * widest))
+    _, widest = parent.footprint(layers, 1)
+    step = max(16, EVAL_CACHE_BYTES // (4 * population * widest))
     low = lowered(layers, dtype)
-    for start in range(0, x.shape[0], rows):
-        xb, yb = x[start : start + rows], y[start : start + rows]
-        logits = forward(low, xb.to(dtype)).float()
+    for start in range(0, x.shape[0], step):
+        xb, yb = x[start : start + step], y[start : start + step]
+        logits = parent.forward(low, xb.to(dtype)).float()
         target = yb.expand(logits.shape[0], -1)
         loss_sum += F.cross_entropy(logits.transpose(1, 2), target, reduction="none").double().sum(1)
         correct += (logits.argmax(-1) == target).double().sum(1)
     return (loss_sum / x.shape[0]).float(), (correct / x.shape[0]).float()
+
+
+@torch.no_grad()
+def calibrate(parent: Parent, params: Params, data: Dataset) -> None:
+    """Set the normalization statistics of a parent with BatchNorm from the training set
+    (`Parent.calibrate`); nothing for parents without."""
+    own = getattr(parent, "calibrate", None)
+    if own is not None:
+        own(params, data.x_train)
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
@@ -107,7 +115,7 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 
 def train_population(
     parent: Parent,
-    layers: Layers,
+    layers: Params,
     order_seeds: list[int],
     data: Dataset,
     recipe: TrainConfig,
@@ -144,12 +152,15 @@ def train_chunk(setting: Setting, chunk: Chunk, on_epoch: OnEpoch | None = None)
             sgd_steps(parent, optimizer, data, batches, steps_per_epoch(n, recipe.batch_size), masking, dtype)
         )
         if chunk.evaluate_epochs:
-            vals.append(evaluate(parent.forward, params, data.x_val, data.y_val, dtype)[1])
-            tests.append(evaluate(parent.forward, params, data.x_test, data.y_test, dtype)[1])
+            calibrate(parent, params, data)
+            vals.append(evaluate(parent, params, data.x_val, data.y_val, dtype)[1])
+            tests.append(evaluate(parent, params, data.x_test, data.y_test, dtype)[1])
         if epoch == chunk.snapshot_epoch:
             snapshot = optimizer.snapshot()
         if on_epoch is not None:
             on_epoch(chunk.size)
+    if not chunk.evaluate_epochs:
+        calibrate(parent, params, data)
     empty = torch.zeros(chunk.size, 0)
     return Curves(
         torch.stack(losses, 1), torch.stack(vals, 1) if vals else empty, torch.stack(tests, 1) if tests else empty,
@@ -210,8 +221,8 @@ class Trainer:
 
         def chunks() -> Iterator[Chunk]:
             for index, population in enumerate(populations):
-                widths = (population.layers[0][0].shape[1], *(w.shape[2] for w, _ in population.layers))
-                parts = chunk_slices(population.size, widths, self.recipe.batch_size, self.max_memory)
+                footprint = self.parent.footprint(population.layers, self.recipe.batch_size)
+                parts = chunk_slices(population.size, footprint, self.recipe.batch_size, self.max_memory)
                 left[index] = len(parts)
                 for part in parts:
                     owners.append(index)
@@ -232,7 +243,7 @@ class Trainer:
 
     def train(
         self,
-        layers: Layers,
+        layers: Params,
         order_seeds: list[int],
         *,
         masks: list[Tensor] | None = None,
@@ -253,14 +264,14 @@ class Trainer:
             raise SparsearchError(f"training failed: {result.reason}; rerun to resume (finished work is stored)")
         return result
 
-    def evaluate(self, layers: Layers, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        return evaluate(self.parent.forward, layers, x, y, self.dtype)
+    def evaluate(self, layers: Params, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        return evaluate(self.parent, layers, x, y, self.dtype)
 
-    def steps(self, layers: Layers, order_seed: int, steps: int) -> Layers:
+    def steps(self, layers: Params, order_seed: int, steps: int) -> Params:
         """The stacked networks `layers` after `steps` optimizer steps of the recipe, all
         reading the data in the order of `order_seed`."""
         optimizer = FlatOptimizer(layers, self.recipe)
-        batches = batch_orders([order_seed] * layers[0][0].shape[0], self.data.x_train.shape[0],
+        batches = batch_orders([order_seed] * population_size(layers), self.data.x_train.shape[0],
                                self.recipe.batch_size)
         sgd_steps(self.parent, optimizer, self.data, batches, steps, dtype=self.dtype)
         return optimizer.params

@@ -9,23 +9,35 @@ from ..errors import SparsearchError
 from .base import Parent, Params
 from .mlp import MLP
 
-ParentFactory = Callable[[ParentConfig, int, int], Parent]
-"""Builds a parent from the `[parent]` table, the number of input features and of classes."""
+ParentFactory = Callable[[ParentConfig, tuple[int, ...], int], Parent]
+"""Builds a parent from the `[parent]` table, one example's shape and the number of classes."""
 
 PARENTS: dict[str, ParentFactory] = {"mlp": MLP.from_config}
 
 
 def register_parent(kind: str, factory: ParentFactory) -> None:
-    """Make `[parent] kind = KIND` build parents with `factory(parent_config, n_features, n_classes)`."""
+    """Make `[parent] kind = KIND` build parents with `factory(parent_config, shape, n_classes)`."""
     if not kind or not isinstance(kind, str):
         raise SparsearchError(f"register_parent: kind must be a non-empty string, got {kind!r}")
     PARENTS[kind] = factory
 
 
-def build_parent(config: ParentConfig, n_features: int, n_classes: int) -> Parent:
+def build_parent(config: ParentConfig, shape: tuple[int, ...], n_classes: int) -> Parent:
     if config.kind not in PARENTS:
         raise SparsearchError(f"parent.kind: unknown parent kind {config.kind!r}; known: {', '.join(sorted(PARENTS))}")
-    return PARENTS[config.kind](config, n_features, n_classes)
+    return PARENTS[config.kind](config, tuple(shape), n_classes)
 
 
-__all__ = ["PARENTS", "Params", "Parent", "build_parent", "register_parent"]
+def from_spec(spec: dict | list) -> Parent:
+    """The parent a trial key's parent spec describes (`Parent.spec`): an MLP's widths, or a
+    kind's `[parent]` settings, example shape and class count."""
+    if isinstance(spec, list):  # trials stored before parent kinds existed: an MLP's widths
+        spec = {"kind": "mlp", "widths": spec}
+    if "widths" in spec and "input" not in spec:
+        widths = spec["widths"]
+        return build_parent(ParentConfig(kind=spec["kind"], hidden=widths[1:-1]), (widths[0],), widths[-1])
+    return build_parent(ParentConfig(kind=spec["kind"], **spec.get("settings", {})), tuple(spec["input"]),
+                        spec["classes"])
+
+
+__all__ = ["PARENTS", "Params", "Parent", "build_parent", "from_spec", "register_parent"]

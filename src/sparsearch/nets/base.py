@@ -4,9 +4,16 @@ A parent kind is bound to the data's shape and the config's `[parent]` table whe
 its parameters travel as stacked tensors with a leading population axis, so the engine trains
 P networks of one kind as one batched program whatever the kind is.
 
+Parameters are one tuple per layer. Element 0 of each tuple is the layer's weight, the tensor
+the weight space masks (an MLP's [in, out], a convolution's [out, in, *kernel]); the rest are
+never pruned (biases, BatchNorm's affine parameters and statistics). Node groups (MLP hidden
+units, conv channels) are `widths[1:-1]`: the node space keeps a subset of each group.
+
 A kind may also offer `loss_and_grads(params, x, y, grads, decay, dtype) -> losses [P]`, its
 training step written out by hand (the MLP's: nets/mlp_step.py); the engine differentiates any
-other kind's `forward` with autograd (engine/step.py).
+other kind's `forward` with autograd (engine/step.py). A kind with BatchNorm offers
+`calibrate(params, x)`, which sets its normalization statistics from training data before
+every evaluation (Ioffe & Szegedy 2015, Algorithm 2).
 """
 
 from __future__ import annotations
@@ -18,8 +25,8 @@ from torch import Tensor, nn
 
 from ..spaces.node import Cost, NodeMask
 
-Params = list[tuple[Tensor, Tensor]]
-"""One (weight, bias) pair per layer; stacked: a leading population axis on every tensor."""
+Params = list[tuple[Tensor, ...]]
+"""One tuple per layer, its weight first; stacked: a leading population axis on every tensor."""
 
 
 def stacked(networks: list[Params]) -> Params:
@@ -32,26 +39,49 @@ def joined(populations: list[Params]) -> Params:
     return [tuple(torch.cat(tensors) for tensors in zip(*layer)) for layer in zip(*populations)]
 
 
+def rows(params: Params, index) -> Params:
+    """Networks `index` (an int: one unstacked network; a slice: a smaller population)."""
+    return [tuple(t[index] for t in layer) for layer in params]
+
+
+def cloned(params: Params) -> Params:
+    return [tuple(t.clone() for t in layer) for layer in params]
+
+
+def population_size(params: Params) -> int:
+    return params[0][0].shape[0]
+
+
 class Parent(Protocol):
     """One parent architecture at one data shape."""
 
     kind: str
-    widths: tuple[int, ...]  # units of each layer, input to output (node groups: widths[1:-1])
+    widths: tuple[int, ...]  # flat input features, node group sizes, classes (groups: widths[1:-1])
+    weight_shapes: tuple[tuple[int, ...], ...]  # each layer's weight, unstacked
 
     def spec(self) -> dict:
-        """Everything that fixes the architecture: part of every trial key."""
+        """Everything that fixes the architecture: part of every trial key (`nets.from_spec`
+        rebuilds the parent from it)."""
 
     def init(self, seed: int) -> Params:
         """The parent of replicate `seed` at initialisation, unstacked."""
 
-    def forward(self, params: Params, x: Tensor) -> Tensor:
-        """Logits [P, B, classes] of stacked networks for x [P, B, ...] or a shared x [B, ...]."""
+    def forward(self, params: Params, x: Tensor, train: bool = False) -> Tensor:
+        """Logits [P, B, classes] of stacked networks for flat features x [P, B, F] or a shared
+        x [B, F]; `train` selects batch statistics in normalization layers."""
 
     def compact(self, params: Params, masks: list[NodeMask]) -> Params:
         """The thinner networks of node `masks`, stacked, inheriting the unstacked `params`."""
 
+    def unit_scores(self, weight_scores: list[Tensor]) -> list[Tensor]:
+        """Per node group, each node's score: the sum of the scores of the weights it owns."""
+
     def cost(self, mask) -> Cost:
         """Node and weight sparsity, params and FLOPs of a node or weight mask."""
+
+    def footprint(self, params: Params, batch: int) -> tuple[int, int]:
+        """(bytes one network of the stacked `params` needs to train on `batch` examples,
+        floats of its widest activation per example): what chunking sizes populations by."""
 
     def state_dict(self, params: Params) -> dict[str, Tensor]:
         """One unstacked network's parameters as the state dict of `module(params)`."""

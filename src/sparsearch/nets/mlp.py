@@ -65,6 +65,11 @@ def from_state_dict(state: dict[str, Tensor]) -> Layers:
     return [(state[f"{2 * i}.weight"].t().contiguous(), state[f"{2 * i}.bias"]) for i in range(len(state) // 2)]
 
 
+def stacked_widths(layers: Layers) -> tuple[int, ...]:
+    """The widths of stacked networks, input to output."""
+    return (layers[0][0].shape[1], *(w.shape[2] for w, _ in layers))
+
+
 @dataclass(frozen=True)
 class MLP:
     """The `mlp` parent kind: features -> hidden ReLU layers -> classes."""
@@ -73,8 +78,17 @@ class MLP:
     kind: str = "mlp"
 
     @classmethod
-    def from_config(cls, config, n_features: int, n_classes: int) -> "MLP":
-        return cls(parent_widths(n_features, config.hidden, n_classes))
+    def from_config(cls, config, shape: tuple[int, ...], n_classes: int) -> "MLP":
+        return cls(parent_widths(math.prod(shape), config.hidden, n_classes))
+
+    @classmethod
+    def of(cls, layers: Layers) -> "MLP":
+        """The MLP whose widths are those of the stacked `layers`."""
+        return cls(stacked_widths(layers))
+
+    @property
+    def weight_shapes(self) -> tuple[tuple[int, int], ...]:
+        return tuple(zip(self.widths[:-1], self.widths[1:]))
 
     def spec(self) -> dict:
         return {"kind": self.kind, "widths": list(self.widths)}
@@ -82,8 +96,17 @@ class MLP:
     def init(self, seed: int) -> Layers:
         return init_parent(self.widths, seed)
 
-    def forward(self, params: Layers, x: Tensor) -> Tensor:
+    def forward(self, params: Layers, x: Tensor, train: bool = False) -> Tensor:
         return forward(params, x)
+
+    def footprint(self, params: Layers, batch: int) -> tuple[int, int]:
+        from ..engine.chunking import mlp_footprint
+
+        return mlp_footprint(stacked_widths(params), batch)
+
+    def unit_scores(self, weight_scores: list[Tensor]) -> list[Tensor]:
+        """A hidden unit's score: the sum of its incoming weights' scores (weights [in, out])."""
+        return [scores.sum(0) for scores in weight_scores[:-1]]
 
     def loss_and_grads(self, params: Layers, x: Tensor, y: Tensor, grads: Layers, decay: float,
                        dtype: torch.dtype = torch.float32) -> Tensor:

@@ -8,6 +8,8 @@ pruning by Liu et al. 2022; for dense layers ER and ERK coincide.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -28,19 +30,21 @@ def _check_allocation(allocation: str, allowed: tuple[str, ...] = ALLOCATIONS) -
         raise SparsearchError(f"unknown allocation {allocation!r}; use one of: {', '.join(allowed)}")
 
 
-def erk_densities(shapes: list[tuple[int, int]], density: float) -> list[float]:
-    """Per-layer densities (kept fractions) under Erdős–Rényi(-Kernel), RigL (Evci et al. 2020).
+def erk_densities(shapes: list[tuple[int, ...]], density: float) -> list[float]:
+    """Per-layer densities (kept fractions) under Erdős–Rényi-Kernel, RigL (Evci et al. 2020).
 
-    Layer l's density is eps * (n_in + n_out) / (n_in * n_out), eps chosen so the layers keep
-    `density * N` weights in total. A layer whose density would exceed 1 is made dense and eps
+    Layer l's density is eps * sum(shape_l) / prod(shape_l): for a dense layer [in, out]
+    eps * (n_in + n_out) / (n_in * n_out), for a convolution [out, in, h, w] the kernel-aware
+    eps * (n_out + n_in + h + w) / (n_out * n_in * h * w). eps is chosen so the layers keep
+    `density * N` weights in total; a layer whose density would exceed 1 is made dense and eps
     is recomputed over the others, until no layer exceeds 1.
     """
     if isinstance(density, bool) or not isinstance(density, (int, float)) or not 0 < density <= 1:
         raise SparsearchError(f"ERK density must be a number in (0, 1], got {density!r}")
-    sizes = [n_in * n_out for n_in, n_out in shapes]
-    if not sizes or min(sizes) <= 0:
+    sizes = [math.prod(shape) for shape in shapes]
+    if not sizes or min(sizes) <= 0 or min(len(shape) for shape in shapes) < 2:
         raise SparsearchError(f"ERK needs at least one layer and positive layer shapes, got {shapes!r}")
-    raw = [(n_in + n_out) / (n_in * n_out) for n_in, n_out in shapes]
+    raw = [sum(shape) / math.prod(shape) for shape in shapes]
     target = density * sum(sizes)
     dense: set[int] = set()
     while True:
@@ -54,14 +58,14 @@ def erk_densities(shapes: list[tuple[int, int]], density: float) -> list[float]:
         dense |= over
 
 
-def kept_per_layer(shapes: list[tuple[int, int]], sparsity: float, allocation: str) -> list[int]:
+def kept_per_layer(shapes: list[tuple[int, ...]], sparsity: float, allocation: str) -> list[int]:
     """Weights each layer keeps: "uniform" keeps n - round(s * n) per layer (torch.nn.utils.prune);
     "erk" keeps round(d_l * n_l), at least 1, with d_l from `erk_densities(shapes, 1 - s)`."""
     sparsity = check_sparsity(sparsity)
     if allocation == "global":
         raise SparsearchError('allocation "global" fixes only the total count; use "uniform" or "erk" for per-layer counts')
     _check_allocation(allocation, ("uniform", "erk"))
-    sizes = [n_in * n_out for n_in, n_out in shapes]
+    sizes = [math.prod(shape) for shape in shapes]
     if allocation == "uniform":
         return [n - round(sparsity * n) for n in sizes]
     densities = erk_densities(shapes, 1.0 - sparsity)
@@ -99,12 +103,13 @@ def mask_from_scores(scores: list[Tensor], sparsity: float, allocation: str) -> 
         keep = _keep_top(torch.cat(flats), total - round(sparsity * total))
         parts = torch.split(keep, [f.numel() for f in flats])
         return [p.reshape(s.shape) for p, s in zip(parts, scores)]
-    shapes = [_shape2d(s) for s in scores]
+    shapes = [_weight_shape(s) for s in scores]
     counts = kept_per_layer(shapes, sparsity, allocation)
     return [_keep_top(f, k).reshape(s.shape) for f, k, s in zip(flats, counts, scores)]
 
 
-def _shape2d(score: Tensor) -> tuple[int, int]:
-    if score.dim() != 2:
-        raise SparsearchError(f"scores must be one [in, out] tensor per layer, got shape {tuple(score.shape)}")
-    return (int(score.shape[0]), int(score.shape[1]))
+def _weight_shape(score: Tensor) -> tuple[int, ...]:
+    if score.dim() < 2:
+        raise SparsearchError(f"scores must be one tensor per layer shaped like its weight (2 or more dims), got "
+                              f"shape {tuple(score.shape)}")
+    return tuple(int(n) for n in score.shape)

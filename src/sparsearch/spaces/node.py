@@ -102,7 +102,6 @@ def cost(parent_widths: tuple[int, ...], mask: NodeMask) -> Cost:
     return Cost(removed / hidden_total, 1 - weights / parent_weights, params, flops)
 
 
-
 def mask_from_unit_scores(scores: list[Tensor], sparsity: float) -> NodeMask:
     """Keep each hidden layer's highest-scoring units (the lower index on ties)."""
     keep = []
@@ -110,8 +109,3 @@ def mask_from_unit_scores(scores: list[Tensor], sparsity: float) -> NodeMask:
         order = torch.sort(-layer, stable=True).indices[: kept_units(len(layer), sparsity)]
         keep.append(tuple(sorted(order.tolist())))
     return NodeMask(tuple(keep))
-
-
-def unit_scores(weight_scores: list[Tensor]) -> list[Tensor]:
-    """A hidden unit's score: the sum of its incoming weights' scores (weights [in, out])."""
-    return [scores.sum(0) for scores in weight_scores[:-1]]

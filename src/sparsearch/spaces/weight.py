@@ -18,7 +18,8 @@ from .node import Cost, weights_and_flops
 
 @dataclass(frozen=True, eq=False)
 class WeightMask:
-    """One bool tensor per layer, shaped like its weight [in, out]; True = kept."""
+    """One bool tensor per layer, shaped like its weight (an MLP's [in, out], a convolution's
+    [out, in, *kernel]); True = kept."""
 
     layers: tuple[Tensor, ...]
 
@@ -53,9 +54,9 @@ class WeightMask:
         return [int(m.sum()) for m in self.layers]
 
     def cost(self, parent_widths: tuple[int, ...]) -> Cost:
-        """Weight sparsity over all weights; node sparsity counts hidden units left with no
-        incoming or no outgoing weight (dead units); params = kept weights + all biases;
-        FLOPs = 2 per kept multiply-add."""
+        """An MLP parent's cost: weight sparsity over all weights; node sparsity counts hidden
+        units left with no incoming or no outgoing weight (dead units); params = kept weights +
+        all biases; FLOPs = 2 per kept multiply-add."""
         parent_weights, parent_params, _ = weights_and_flops(parent_widths)
         kept = sum(self.kept())
         dead = 0
@@ -70,5 +71,6 @@ class WeightMask:
         return ("weight", *(tuple(m.shape) for m in self.layers))
 
 
-def full_weight_mask(widths: tuple[int, ...]) -> WeightMask:
-    return WeightMask(tuple(torch.ones(a, b, dtype=torch.bool) for a, b in zip(widths[:-1], widths[1:])))
+def full_weight_mask(shapes: tuple[tuple[int, ...], ...]) -> WeightMask:
+    """The mask that keeps every weight of layers whose weights have these `shapes`."""
+    return WeightMask(tuple(torch.ones(shape, dtype=torch.bool) for shape in shapes))

@@ -7,9 +7,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..engine.chunking import chunk_slices
+from ..engine.chunking import chunk_slices, mlp_footprint
 from ..engine.trainer import evaluate
-from ..nets.mlp import Layers, forward
+from ..nets.mlp import MLP, Layers
 from ..spaces.elastic import ElasticSpace
 from .train import sub_networks
 
@@ -20,8 +20,9 @@ def inherited_scores(supernet: Layers, space: ElasticSpace, configs: np.ndarray,
     """(accuracy, mean loss) of each configuration's sub-network on (x, y)."""
     widths = (supernet[0][0].shape[0], *space.hidden, supernet[-1][0].shape[1])
     accs, losses = [], []
-    for part in chunk_slices(len(configs), widths, x.shape[0], max_memory):
-        loss, acc = evaluate(forward, sub_networks(supernet, space, configs[part]), x, y, dtype)
+    for part in chunk_slices(len(configs), mlp_footprint(widths, x.shape[0]), x.shape[0], max_memory):
+        networks = sub_networks(supernet, space, configs[part])
+        loss, acc = evaluate(MLP.of(networks), networks, x, y, dtype)
         accs.append(acc.numpy())
         losses.append(loss.numpy())
     return np.concatenate(accs), np.concatenate(losses)

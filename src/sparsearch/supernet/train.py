@@ -28,7 +28,7 @@ from ..data import Dataset
 from ..engine.optim import make_optimizer
 from ..engine.precision import dtype_of, lowered
 from ..engine.trainer import batch_orders, evaluate, steps_per_epoch
-from ..nets.mlp import Layers, forward
+from ..nets.mlp import MLP, Layers, forward
 from ..seeding import generator
 from ..spaces.elastic import ElasticSpace
 
@@ -108,7 +108,8 @@ def train_supernet(parent: Layers, space: ElasticSpace, data: Dataset, config: C
                     b.grad.div_(b_uses)
             optimizer.step()
         with torch.no_grad():
-            _, acc = evaluate(forward, sub_networks(layers, space, ends), data.x_val, data.y_val, dtype)
+            ends_layers = sub_networks(layers, space, ends)
+            _, acc = evaluate(MLP.of(ends_layers), ends_layers, data.x_val, data.y_val, dtype)
         curves["largest_val_acc"].append(float(acc[0]))
         curves["smallest_val_acc"].append(float(acc[1]))
         if on_epoch is not None:
