@@ -7,12 +7,17 @@ from collections.abc import Callable
 from ..config import ParentConfig
 from ..errors import SparsearchError
 from .base import Parent, Params
+from .cnn1d import cnn1d
+from .conv_family import conv2, conv4, conv6
+from .lenet5 import lenet5
 from .mlp import MLP
 
 ParentFactory = Callable[[ParentConfig, tuple[int, ...], int], Parent]
 """Builds a parent from the `[parent]` table, one example's shape and the number of classes."""
 
-PARENTS: dict[str, ParentFactory] = {"mlp": MLP.from_config}
+PARENTS: dict[str, ParentFactory] = {
+    "mlp": MLP.from_config, "cnn1d": cnn1d, "lenet5": lenet5, "conv2": conv2, "conv4": conv4, "conv6": conv6,
+}
 
 
 def register_parent(kind: str, factory: ParentFactory) -> None:

@@ -1,0 +1,274 @@
+"""Plain convolutional parents (convolutions, then dense layers) as population modules.
+
+A population of P networks runs as ONE grouped convolution per layer: the networks' channels are
+stacked along the channel axis and `groups = P` keeps each network's filters on its own inputs,
+so every network computes exactly what it computes alone (docs/benchmarks.md compares this with
+`torch.func.vmap` and a per-network loop). Dense layers are one `baddbmm` per layer, as in the MLP.
+
+Layer tuples follow nets/base.py: (weight, bias) with PyTorch's layouts, a convolution's weight
+[out, in, *kernel] and a dense layer's [out, in]. Node groups are every convolution's output
+channels and every hidden dense layer's units; the first dense layer reads the last
+convolution's output flattened channel by channel (as `nn.Flatten` does), so a kept channel
+keeps its block of features. Initialisation is PyTorch's default for `nn.Conv*d`/`nn.Linear`,
+drawn in `nn.Sequential`'s order, so a parent built with seed s equals `module()` built after
+`torch.manual_seed(s)`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+import torch.nn.utils.prune  # noqa: F401  (nn.utils.prune)
+
+from ..errors import SparsearchError
+from ..spaces.node import Cost, NodeMask
+from ..spaces.weight import WeightMask
+from .base import Params, population_size, stacked
+
+FLOAT = 4
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """A convolution (square kernel), its ReLU, then max-pooling with kernel = stride = `pool`."""
+
+    channels: int
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+    pool: int = 1
+
+
+@dataclass(frozen=True)
+class ConvNet:
+    """A parent of convolutions (1-D or 2-D by the example shape) followed by dense layers."""
+
+    kind: str
+    input_shape: tuple[int, ...]  # [channels, length] or [channels, height, width]
+    convs: tuple[ConvLayer, ...]
+    hidden: tuple[int, ...]  # dense hidden widths after the flatten
+    n_classes: int
+    settings: dict = field(default_factory=dict)  # the `[parent]` settings that built it (spec)
+
+    def __post_init__(self):
+        sizes = self.sizes
+        if min(min(s) for s in sizes) < 1:
+            raise SparsearchError(f"parent.kind = {self.kind!r}: examples of shape {list(self.input_shape)} are too "
+                                  f"small for its {len(self.convs)} convolutions and poolings (feature maps "
+                                  f"{[list(s) for s in sizes]}); use larger inputs or another kind")
+
+    @property
+    def dims(self) -> int:
+        return len(self.input_shape) - 1
+
+    @property
+    def sizes(self) -> list[tuple[int, ...]]:
+        """Spatial size of each convolution's output before and after its pooling: [conv1, pool1, ...]."""
+        out, size = [], self.input_shape[1:]
+        for c in self.convs:
+            size = tuple((n + 2 * c.padding - c.kernel) // c.stride + 1 for n in size)
+            out.append(size)
+            size = tuple(n // c.pool for n in size)
+            out.append(size)
+        return out
+
+    @property
+    def conv_positions(self) -> list[int]:
+        """Output positions of each convolution (how often each of its weights is used)."""
+        return [math.prod(s) for s in self.sizes[0::2]]
+
+    @property
+    def flat_block(self) -> int:
+        """Features per channel after the flatten."""
+        return math.prod(self.sizes[-1])
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return (math.prod(self.input_shape), *(c.channels for c in self.convs), *self.hidden, self.n_classes)
+
+    @property
+    def weight_shapes(self) -> tuple[tuple[int, ...], ...]:
+        return _weight_shapes(self, self.widths[1:-1])
+
+    def spec(self) -> dict:
+        return {"kind": self.kind, "input": list(self.input_shape), "classes": self.n_classes,
+                "settings": self.settings}
+
+    def init(self, seed: int) -> Params:
+        gen = torch.Generator().manual_seed(seed)
+        layers = []
+        for shape in self.weight_shapes:
+            weight = torch.empty(shape)
+            torch.nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=gen)
+            bound = 1 / math.sqrt(math.prod(shape[1:]))
+            layers.append((weight, torch.empty(shape[0]).uniform_(-bound, bound, generator=gen)))
+        return layers
+
+    def forward(self, params: Params, x: Tensor, train: bool = False) -> Tensor:
+        population, batch = population_size(params), x.shape[-2]
+        channels, *space = self.input_shape
+        if x.dim() == 2:  # one batch shared by every network
+            h = x.view(batch, 1, channels, *space).expand(batch, population, channels, *space)
+        else:
+            h = x.view(population, batch, channels, *space).transpose(0, 1)
+        h = h.reshape(batch, population * channels, *space)
+        conv = F.conv1d if self.dims == 1 else F.conv2d
+        pool = F.max_pool1d if self.dims == 1 else F.max_pool2d
+        for spec, (w, b) in zip(self.convs, params):
+            h = torch.relu(conv(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), spec.stride, spec.padding,
+                                groups=population))
+            if spec.pool > 1:
+                h = pool(h, spec.pool)
+        h = h.reshape(batch, population, -1).transpose(0, 1)
+        dense = params[len(self.convs):]
+        for i, (w, b) in enumerate(dense):
+            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+            if i < len(dense) - 1:
+                h = torch.relu(h)
+        return h
+
+    def compact(self, params: Params, masks: list[NodeMask]) -> Params:
+        return stacked([self._thin(params, m.keep) for m in masks])
+
+    def _thin(self, params: Params, keep: tuple[tuple[int, ...], ...]) -> Params:
+        """One unstacked network keeping the channels and units `keep` of each node group."""
+        n_conv, layers = len(self.convs), []
+        previous = None
+        for i, (w, b) in enumerate(params):
+            rows = torch.tensor(keep[i]) if i < len(keep) else None
+            if previous is not None:
+                cols = previous
+                if i == n_conv:  # the flatten: a kept channel keeps its block of features
+                    block = self.flat_block
+                    cols = (previous.unsqueeze(1) * block + torch.arange(block)).flatten()
+                w = w.index_select(1, cols)
+            if rows is not None:
+                w, b = w.index_select(0, rows), b.index_select(0, rows)
+            layers.append((w.contiguous(), b.contiguous()))
+            previous = rows
+        return layers
+
+    def unit_scores(self, weight_scores: list[Tensor]) -> list[Tensor]:
+        """A channel's (unit's) score: the sum of its incoming weights' scores."""
+        return [s.flatten(1).sum(1) for s in weight_scores[:-1]]
+
+    def footprint(self, params: Params, batch: int) -> tuple[int, int]:
+        """Parameters, gradients and two optimizer buffers, and three activations per output
+        of every layer (forward, its ReLU, backward)."""
+        n_params = sum(t[0].numel() for layer in params for t in layer)
+        channels = [layer[0].shape[1] for layer in params]
+        conv_outputs = [c * p for c, p in zip(channels[: len(self.convs)], self.conv_positions)]
+        activations = [*conv_outputs, *channels[len(self.convs):]]
+        return FLOAT * (4 * n_params + 3 * batch * sum(activations)), max(activations)
+
+    def cost(self, mask) -> Cost:
+        parent_weights = sum(math.prod(s) for s in self.weight_shapes)
+        if isinstance(mask, WeightMask):
+            return self._weight_cost(mask, parent_weights)
+        groups = tuple(len(k) for k in mask.keep)
+        shapes = _weight_shapes(self, groups)
+        weights = sum(math.prod(s) for s in shapes)
+        total = sum(self.widths[1:-1])
+        return Cost((total - sum(groups)) / total, 1 - weights / parent_weights,
+                    weights + sum(s[0] for s in shapes), self._flops([math.prod(s) for s in shapes]))
+
+    def _weight_cost(self, mask: WeightMask, parent_weights: int) -> Cost:
+        """Weight sparsity over all weights; node sparsity counts channels and units left with no
+        incoming or no outgoing weight; params = kept weights + all biases; FLOPs = 2 per kept
+        multiply-add at every output position."""
+        kept = mask.kept()
+        dead = 0
+        for i, (incoming, outgoing) in enumerate(zip(mask.layers[:-1], mask.layers[1:])):
+            inputs = outgoing.flatten(2).any(2).any(0) if outgoing.dim() > 2 else outgoing.any(0)
+            if i == len(self.convs) - 1:  # the flatten
+                inputs = inputs.view(-1, self.flat_block).any(1)
+            dead += int((~(incoming.flatten(1).any(1) & inputs)).sum())
+        total = sum(self.widths[1:-1])
+        biases = sum(s[0] for s in self.weight_shapes)
+        return Cost(dead / total, 1 - sum(kept) / parent_weights, sum(kept) + biases, self._flops(kept))
+
+    def _flops(self, weights_per_layer: list[int]) -> int:
+        positions = [*self.conv_positions, *[1] * (len(weights_per_layer) - len(self.convs))]
+        return 2 * sum(w * p for w, p in zip(weights_per_layer, positions))
+
+    def state_dict(self, params: Params) -> dict[str, Tensor]:
+        indices = _module_indices(self)
+        return {f"{index}.{name}": t.contiguous() for index, (w, b) in zip(indices, params)
+                for name, t in (("weight", w), ("bias", b))}
+
+    def from_state_dict(self, state: dict[str, Tensor]) -> Params:
+        return [(state[f"{i}.weight"], state[f"{i}.bias"]) for i in _module_indices(self)]
+
+    def module(self, params: Params, weight_mask=None) -> nn.Sequential:
+        """`nn.Sequential(Unflatten, Conv, ReLU, [MaxPool], ..., Flatten, Linear, ReLU, ..., Linear)`
+        at the widths of `params`; it reads flat features [B, F] as the datasets hold them."""
+        conv = nn.Conv1d if self.dims == 1 else nn.Conv2d
+        pool = nn.MaxPool1d if self.dims == 1 else nn.MaxPool2d
+        layers: list[nn.Module] = [nn.Unflatten(1, self.input_shape)]
+        linears = []
+        for spec, (w, _) in zip(self.convs, params):
+            layers += [conv(w.shape[1], w.shape[0], spec.kernel, spec.stride, spec.padding), nn.ReLU()]
+            linears.append(layers[-2])
+            if spec.pool > 1:
+                layers.append(pool(spec.pool))
+        layers.append(nn.Flatten())
+        dense = params[len(self.convs):]
+        for i, (w, _) in enumerate(dense):
+            layers.append(nn.Linear(w.shape[1], w.shape[0]))
+            linears.append(layers[-1])
+            if i < len(dense) - 1:
+                layers.append(nn.ReLU())
+        module = nn.Sequential(*layers)
+        module.load_state_dict(self.state_dict(params))
+        if weight_mask is not None:
+            for layer, keep in zip(linears, weight_mask.layers):
+                nn.utils.prune.custom_from_mask(layer, "weight", keep.to(layer.weight.dtype))
+        return module
+
+
+def _weight_shapes(net: ConvNet, groups: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """Each layer's weight shape when the node groups have these sizes."""
+    n_conv = len(net.convs)
+    outs = (*groups, net.n_classes)
+    ins = (net.input_shape[0], *groups[: n_conv - 1], groups[n_conv - 1] * net.flat_block, *groups[n_conv:])
+    kernels = [(c.kernel,) * net.dims for c in net.convs]
+    return tuple((o, i, *(kernels[n] if n < n_conv else ())) for n, (o, i) in enumerate(zip(outs, ins)))
+
+
+def _module_indices(net: ConvNet) -> list[int]:
+    """Positions of the weighted layers in `module()`'s Sequential."""
+    indices, at = [], 1  # 0 is the Unflatten
+    for c in net.convs:
+        indices.append(at)
+        at += 2 + (c.pool > 1)
+    at += 1  # the Flatten
+    for _ in range(len(net.hidden) + 1):
+        indices.append(at)
+        at += 2
+    return indices
+
+
+def image_shape(kind: str, shape: tuple[int, ...], dims: int) -> tuple[int, ...]:
+    """The example shape a `dims`-D conv parent reads: flat features count as one channel of a
+    1-D signal; anything else must already be [channels, *space] with `dims` spatial axes."""
+    if dims == 1 and len(shape) == 1:
+        return (1, shape[0])
+    if len(shape) != dims + 1:
+        want = "signals [channels, length]" if dims == 1 else "images [channels, height, width]"
+        raise SparsearchError(f"parent.kind = {kind!r} reads {want}; the data's examples have shape {list(shape)} "
+                              f"(give the dataset its image shape, or use kind = \"mlp\")")
+    return tuple(shape)
+
+
+def stage_widths(kind: str, channels: list[int] | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    """`[parent] channels` for a kind whose published widths are `default` (same length)."""
+    if channels is None:
+        return default
+    if len(channels) != len(default):
+        raise SparsearchError(f"parent.channels: {kind} takes {len(default)} widths (published: {list(default)}), "
+                              f"got {channels}")
+    return tuple(channels)

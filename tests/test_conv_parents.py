@@ -1,0 +1,156 @@
+"""Convolutional parents: PyTorch's init, the population forward and training against
+`nn.Module`s alone, channel compaction against masking, costs and ERK by hand."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sparsearch.config import ParentConfig, TrainConfig
+from sparsearch.data import Dataset
+from sparsearch.engine.optim import make_optimizer
+from sparsearch.engine.trainer import batch_orders, steps_per_epoch, train_population
+from sparsearch.errors import SparsearchError
+from sparsearch.nets import build_parent, from_spec
+from sparsearch.nets.base import rows, stacked
+from sparsearch.pruning import erk_densities, kept_per_layer
+from sparsearch.spaces.node import NodeMask, sample_mask
+from sparsearch.spaces.weight import WeightMask
+
+KINDS = [("cnn1d", (1, 40)), ("lenet5", (1, 8, 8)), ("lenet5", (1, 28, 28)), ("conv2", (3, 8, 8)),
+         ("conv4", (1, 8, 8)), ("conv6", (1, 8, 8))]
+
+
+def parent(kind, shape, classes=10, **settings):
+    return build_parent(ParentConfig(kind=kind, **settings), shape, classes)
+
+
+@pytest.fixture(scope="module")
+def images():
+    """Small learnable 1x8x8 images: the class is the quadrant holding a bright blob."""
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(240) % 4
+    x = torch.randn(240, 1, 8, 8, generator=gen) * 0.5
+    for k in range(4):
+        r, c = divmod(k, 2)
+        x[y == k, 0, 4 * r : 4 * r + 4, 4 * c : 4 * c + 4] += 1.5
+    return Dataset.from_arrays(x.numpy(), y.numpy(), name="blobs")
+
+
+@pytest.mark.parametrize("kind, shape", KINDS)
+def test_init_equals_pytorch_default_and_population_forward_equals_the_module(kind, shape):
+    net = parent(kind, shape)
+    networks = [net.init(s) for s in (0, 1, 2)]
+    module = net.module(net.init(1))
+    torch.manual_seed(1)
+    built = _fresh_like(module)
+    for (name, a), b in zip(module.state_dict().items(), built.state_dict().values()):
+        assert torch.equal(a, b), name
+    x = torch.randn(5, math.prod(shape), generator=torch.Generator().manual_seed(3))
+    population = stacked(networks)
+    shared = net.forward(population, x)
+    own = net.forward(population, x.expand(3, *x.shape))
+    for p, params in enumerate(networks):
+        expected = net.module(params)(x)
+        torch.testing.assert_close(shared[p], expected, rtol=0, atol=1e-5)
+        torch.testing.assert_close(own[p], expected, rtol=0, atol=1e-5)
+    assert net.weight_shapes == tuple(tuple(layer[0].shape) for layer in networks[0])
+
+
+def _fresh_like(module):
+    """A module of the same architecture built now (PyTorch's default init from the global seed)."""
+    import copy
+
+    fresh = copy.deepcopy(module)
+    for m in fresh.modules():
+        if hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+    return fresh
+
+
+def test_a_conv_population_trains_as_nn_modules_alone(images):
+    net = parent("lenet5", images.shape, images.n_classes)
+    recipe = TrainConfig(epochs=2, batch_size=32, lr=0.05)
+    seeds = [0, 1, 2]
+    curves = train_population(net, stacked([net.init(s) for s in seeds]), seeds, images, recipe)
+    for p, seed in enumerate(seeds):
+        model = net.module(net.init(seed))
+        optimizer = make_optimizer(list(model.parameters()), recipe)
+        batches = batch_orders([seed], images.x_train.shape[0], recipe.batch_size)
+        for _ in range(recipe.epochs * steps_per_epoch(images.x_train.shape[0], recipe.batch_size)):
+            idx = next(batches)[0]
+            loss = F.cross_entropy(model(images.x_train[idx]), images.y_train[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        for (name, expected), got in zip(model.state_dict().items(), net.state_dict(rows(curves.final, p)).values()):
+            torch.testing.assert_close(got, expected, rtol=0, atol=1e-5, msg=name)
+
+
+@pytest.mark.parametrize("kind, shape", KINDS)
+def test_compaction_is_the_same_function_as_masking_the_channels(kind, shape):
+    net = parent(kind, shape)
+    params = net.init(0)
+    gen = torch.Generator().manual_seed(1)
+    mask = sample_mask(net.widths[1:-1], 0.5, gen)
+    thin = net.compact(params, [mask])
+    masked = [tuple(t.clone() for t in layer) for layer in params]
+    for group, keep in enumerate(mask.keep):  # zero every dropped channel's filter and bias
+        dropped = torch.ones(net.widths[1 + group], dtype=torch.bool)
+        dropped[list(keep)] = False
+        masked[group][0][dropped] = 0
+        masked[group][1][dropped] = 0
+    x = torch.randn(7, math.prod(shape), generator=gen)
+    torch.testing.assert_close(net.forward(thin, x)[0], net.forward(stacked([masked]), x)[0], rtol=0, atol=1e-5)
+    assert [layer[0].shape[1] for layer in thin[:-1]] == [len(k) for k in mask.keep]
+    thin_module = net.module(rows(thin, 0))
+    torch.testing.assert_close(thin_module(x), net.forward(thin, x)[0], rtol=0, atol=1e-5)
+
+
+def test_cnn1d_shapes_costs_and_spec_by_hand():
+    net = parent("cnn1d", (1, 40))
+    # lengths 40 -> 19 -> 10 -> 5 (kernel 5 then 3, stride 2, padding 1): the paper's 125 features
+    assert net.weight_shapes == ((25, 1, 5), (25, 25, 3), (25, 25, 3), (10, 125))
+    assert net.widths == (40, 25, 25, 25, 10)
+    dense = net.cost(NodeMask(tuple(tuple(range(25)) for _ in range(3))))
+    weights = 125 + 1875 + 1875 + 1250
+    assert dense.params == weights + 25 * 3 + 10
+    assert dense.flops == 2 * (125 * 19 + 1875 * 10 + 1875 * 5 + 1250)
+    assert dense.node_sparsity == 0 and dense.weight_sparsity == 0
+    # keep 5 channels in each conv: weights 25 + 75 + 75 + 10 x 25
+    thin = net.cost(NodeMask((tuple(range(5)),) * 3))
+    assert thin.params == 25 + 75 + 75 + 250 + 15 + 10
+    assert thin.node_sparsity == pytest.approx(60 / 75)
+    assert thin.weight_sparsity == pytest.approx(1 - 425 / weights)
+    assert from_spec(net.spec()) == net
+
+
+def test_weight_mask_cost_counts_dead_channels_and_kept_flops():
+    net = parent("cnn1d", (1, 40))
+    layers = [torch.ones(s, dtype=torch.bool) for s in net.weight_shapes]
+    layers[0][3] = False  # channel 3 of conv1 has no incoming weight: dead
+    layers[3][:, 5 * 7 : 5 * 8] = False  # channel 7 of conv3 feeds nothing: dead
+    cost = net.cost(WeightMask(tuple(layers)))
+    assert cost.node_sparsity == pytest.approx(2 / 75)
+    kept = [125 - 5, 1875, 1875, 1250 - 50]
+    assert cost.flops == 2 * (kept[0] * 19 + kept[1] * 10 + kept[2] * 5 + kept[3])
+    assert cost.weight_sparsity == pytest.approx(55 / 5125)
+
+
+def test_kernel_aware_erk_by_hand():
+    # conv [4, 2, 3, 3] and dense [10, 8]: raw = (4+2+3+3)/72 = 1/6 and (10+8)/80 = 9/40;
+    # at density 0.5 of 152 weights: eps = 76 / (72/6 + 80*9/40) = 76 / 30
+    shapes = [(4, 2, 3, 3), (10, 8)]
+    densities = erk_densities(shapes, 0.5)
+    assert densities == pytest.approx([76 / 30 / 6, 76 / 30 * 9 / 40])
+    assert kept_per_layer(shapes, 0.5, "erk") == [round(72 * 76 / 180), round(80 * 76 / 30 * 9 / 40)]
+
+
+def test_conv_parents_refuse_examples_they_cannot_read():
+    with pytest.raises(SparsearchError, match=r"lenet5.*reads images \[channels, height, width\].*\[64\]"):
+        parent("lenet5", (64,))
+    with pytest.raises(SparsearchError, match=r"too small"):
+        parent("conv6", (1, 4, 4))
+    with pytest.raises(SparsearchError, match=r"parent.channels: cnn1d takes 3 widths .* got \[8\]"):
+        parent("cnn1d", (1, 40), channels=[8])
