@@ -1,9 +1,12 @@
 """Plain convolutional parents (convolutions, then dense layers) as population modules.
 
-A population of P networks runs as ONE grouped convolution per layer: the networks' channels are
-stacked along the channel axis and `groups = P` keeps each network's filters on its own inputs,
-so every network computes exactly what it computes alone (docs/benchmarks.md compares this with
-`torch.func.vmap` and a per-network loop). Dense layers are one `baddbmm` per layer, as in the MLP.
+A population of P networks runs each convolution as ONE batched matrix product (im2col): the
+activations are kept channels-last, [P, B, *space, C], a layer's patches are its kernel offsets'
+strided slices concatenated along the channels, and `baddbmm` multiplies each network's patches
+by its own filters, so every network computes exactly what it computes alone. Measured on this
+project's 2-core CPU for the MNIST-1D CNN, this is 1.3-1.8x faster than one grouped convolution
+per layer (`groups = P`) and 1.4-1.9x faster than `torch.func.vmap`, whose batching rule is that
+grouped convolution (docs/benchmarks.md). Dense layers are one `baddbmm` each, as in the MLP.
 
 Layer tuples follow nets/base.py: (weight, bias) with PyTorch's layouts, a convolution's weight
 [out, in, *kernel] and a dense layer's [out, in]. Node groups are every convolution's output
@@ -16,6 +19,7 @@ drawn in `nn.Sequential`'s order, so a parent built with seed s equals `module()
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -111,19 +115,13 @@ class ConvNet:
     def forward(self, params: Params, x: Tensor, train: bool = False) -> Tensor:
         population, batch = population_size(params), x.shape[-2]
         channels, *space = self.input_shape
-        if x.dim() == 2:  # one batch shared by every network
-            h = x.view(batch, 1, channels, *space).expand(batch, population, channels, *space)
-        else:
-            h = x.view(population, batch, channels, *space).transpose(0, 1)
-        h = h.reshape(batch, population * channels, *space)
-        conv = F.conv1d if self.dims == 1 else F.conv2d
-        pool = F.max_pool1d if self.dims == 1 else F.max_pool2d
+        h = x.view(-1, batch, channels, *space).movedim(2, -1)  # channels last: [P or 1, B, *space, C]
+        h = h.expand(population, *h.shape[1:])
         for spec, (w, b) in zip(self.convs, params):
-            h = torch.relu(conv(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), spec.stride, spec.padding,
-                                groups=population))
+            h = torch.relu(convolve(h, w, b, spec.kernel, spec.stride, spec.padding))
             if spec.pool > 1:
-                h = pool(h, spec.pool)
-        h = h.reshape(batch, population, -1).transpose(0, 1)
+                h = max_pool(h, spec.pool)
+        h = h.movedim(-1, 2).reshape(population, batch, -1)  # flattened channel by channel, as nn.Flatten
         dense = params[len(self.convs):]
         for i, (w, b) in enumerate(dense):
             h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
@@ -228,6 +226,31 @@ class ConvNet:
             for layer, keep in zip(linears, weight_mask.layers):
                 nn.utils.prune.custom_from_mask(layer, "weight", keep.to(layer.weight.dtype))
         return module
+
+
+def convolve(h: Tensor, w: Tensor, b: Tensor, kernel: int, stride: int, padding: int) -> Tensor:
+    """Each network's convolution of channels-last `h` [P, B, *space, C] with its filters
+    w [P, out, C, *kernel] and biases b [P, out]: [P, B, *space', out]."""
+    population, batch, *space, channels = h.shape
+    if padding:
+        h = F.pad(h, (0, 0) + (padding, padding) * len(space))
+    out = [(n + 2 * padding - kernel) // stride + 1 for n in space]
+    patches = torch.cat([h[(slice(None), slice(None), *(slice(o, o + stride * (m - 1) + 1, stride)
+                                                         for o, m in zip(offset, out)))]
+                         for offset in itertools.product(range(kernel), repeat=len(space))], -1)
+    filters = w.permute(0, *range(3, w.dim()), 2, 1).reshape(population, -1, w.shape[1])  # rows: (offset, C)
+    y = torch.baddbmm(b.unsqueeze(1), patches.view(population, -1, filters.shape[1]), filters)
+    return y.view(population, batch, *out, -1)
+
+
+def max_pool(h: Tensor, pool: int) -> Tensor:
+    """Max-pooling of channels-last `h` [P, B, *space, C], kernel = stride = `pool` (a trailing
+    remainder dropped, as `nn.MaxPool*d`)."""
+    population, batch, *space, channels = h.shape
+    out = [n // pool for n in space]
+    h = h[(slice(None), slice(None), *(slice(0, m * pool) for m in out))]
+    windows = h.reshape(population, batch, *[n for m in out for n in (m, pool)], channels)
+    return windows.amax(tuple(3 + 2 * i for i in range(len(space))))
 
 
 def _weight_shapes(net: ConvNet, groups: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
