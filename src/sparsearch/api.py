@@ -60,6 +60,7 @@ def run(
     if not isinstance(store, Store) and str(store) != MEMORY:
         check_free(Path(store))  # a busy store is said before the data loads
     data = data if data is not None else load_dataset(config.data)  # data errors leave the store untouched
+    kind.check_data(config, data)  # so do errors that need the data (a parent at its shape)
     opened = nullcontext(store) if isinstance(store, Store) else Store(store, write=True)
     with torch_settings(config.engine.threads), opened as db, where as chunks_executor:
         outcome = kind.run(config, data, db, progress, chunks_executor)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .config import Config
 from .errors import SparsearchError
-from .mask_study import run_mask_study, validate
+from .mask_study import check_data, run_mask_study, validate
 from .moo.evaluations import space_size
 from .report import write_mask_report
 from .report.elastic import write_elastic_report
@@ -24,6 +24,7 @@ class Kind:
     validate: Callable[[Config], object]
     run: Callable  # (config, data, store, progress, executor) -> MaskRun | SupernetRun
     report: Callable[..., Path]  # (store, experiment, config, out_dir) -> index.html
+    check_data: Callable = lambda config, data: None  # (config, data): what needs the data, before the store
 
 
 def _validate_supernet(config: Config) -> None:
@@ -44,6 +45,6 @@ def _validate_supernet(config: Config) -> None:
 
 
 KINDS = {
-    "mask": Kind("mask", validate, run_mask_study, write_mask_report),
+    "mask": Kind("mask", validate, run_mask_study, write_mask_report, check_data),
     "supernet": Kind("supernet", _validate_supernet, run_supernet, write_elastic_report),
 }

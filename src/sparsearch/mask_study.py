@@ -27,6 +27,7 @@ from .engine.trainer import Curves, Trainer
 from .nets import build_parent
 from .nets.base import joined, rows, stacked
 from .progress import Progress
+from .spaces.node import full_mask
 from .spaces.weight import WeightMask
 from .store import PlanLink, Store, TrialRecord
 
@@ -72,6 +73,15 @@ def trainer_for(config: Config, data: Dataset, executor: Executor = IN_PROCESS) 
 def validate(config: Config) -> dict[str, Arm]:
     """Everything about the config that can be checked before data or store are touched."""
     return build_arms(config)
+
+
+def check_data(config: Config, data: Dataset) -> None:
+    """What needs the data, checked before the store is touched: the parent builds at the data's
+    shape and, in the node space, compacts (a user's module whose channel groups cannot be traced
+    says so here)."""
+    parent = build_parent(config.parent, data.shape, data.n_classes)
+    if config.search.space == "node":
+        parent.compact(parent.init(0), [full_mask(parent.widths[1:-1])])
 
 
 def base_spec(config: Config, trainer: Trainer) -> dict:

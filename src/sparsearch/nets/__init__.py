@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+
+from torch import nn
 
 from ..config import ParentConfig
 from ..errors import SparsearchError
@@ -11,20 +14,35 @@ from .cnn1d import cnn1d
 from .conv_family import conv2, conv4, conv6
 from .lenet5 import lenet5
 from .mlp import MLP
+from .resnet20 import resnet20
+from .module_parent import ModuleParent
 
 ParentFactory = Callable[[ParentConfig, tuple[int, ...], int], Parent]
 """Builds a parent from the `[parent]` table, one example's shape and the number of classes."""
 
+ModuleFactory = Callable[[tuple[int, ...], int], nn.Module]
+"""A user's module for one example's shape and the number of classes."""
+
 PARENTS: dict[str, ParentFactory] = {
     "mlp": MLP.from_config, "cnn1d": cnn1d, "lenet5": lenet5, "conv2": conv2, "conv4": conv4, "conv6": conv6,
+    "resnet20": resnet20,
 }
 
 
-def register_parent(kind: str, factory: ParentFactory) -> None:
-    """Make `[parent] kind = KIND` build parents with `factory(parent_config, shape, n_classes)`."""
+def register_parent(kind: str, factory: ModuleFactory, *, groups: list[list[tuple[str, int]]] | None = None) -> None:
+    """Make `[parent] kind = KIND` build parents from your own module `factory(shape, n_classes)`
+    (nets/module_parent.py). Its node groups are traced with Torch-Pruning unless `groups` declares
+    them: per group, the (state-dict name, dim) of every tensor slice its channels own."""
     if not kind or not isinstance(kind, str):
         raise SparsearchError(f"register_parent: kind must be a non-empty string, got {kind!r}")
-    PARENTS[kind] = factory
+    if not callable(factory):
+        raise SparsearchError(f"register_parent: factory must be callable (shape, n_classes) -> nn.Module, "
+                              f"got {type(factory).__name__}")
+    PARENTS[kind] = partial(_module_parent, kind, factory, groups)
+
+
+def _module_parent(kind, factory, groups, config: ParentConfig, shape: tuple[int, ...], n_classes: int) -> Parent:
+    return ModuleParent(kind, factory, shape, n_classes, groups)
 
 
 def build_parent(config: ParentConfig, shape: tuple[int, ...], n_classes: int) -> Parent:
@@ -45,4 +63,4 @@ def from_spec(spec: dict | list) -> Parent:
                         spec["classes"])
 
 
-__all__ = ["PARENTS", "Params", "Parent", "build_parent", "from_spec", "register_parent"]
+__all__ = ["PARENTS", "ModuleParent", "Params", "Parent", "build_parent", "from_spec", "register_parent"]

@@ -1,0 +1,293 @@
+"""ResNet-20: PyTorch's init, the population forward and training against an `nn.Module` alone
+(train and eval modes), calibration by Algorithm 2, channel compaction against masking with
+tied residual groups, costs by hand, and end-to-end runs in both spaces."""
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import sparsearch
+from sparsearch.config import ParentConfig, TrainConfig
+from sparsearch.data import Dataset
+from sparsearch.engine.optim import make_optimizer
+from sparsearch.engine.trainer import batch_orders, steps_per_epoch, train_population
+from sparsearch.errors import SparsearchError
+from sparsearch.nets import build_parent, from_spec
+from sparsearch.nets.base import rows, stacked
+from sparsearch.spaces.node import NodeMask, full_mask, sample_mask
+from sparsearch.spaces.weight import WeightMask
+
+SHAPE = (3, 8, 8)
+SMALL = [4, 8, 16]
+
+
+def parent(shape=SHAPE, classes=10, channels=SMALL):
+    return build_parent(ParentConfig(kind="resnet20", channels=channels), shape, classes)
+
+
+def blob_arrays(n=300, seed=0):
+    """Small learnable 3x8x8 images: the class is the quadrant holding a bright blob in channel class % 3."""
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 4
+    x = torch.randn(n, 3, 8, 8, generator=gen) * 0.5
+    for k in range(4):
+        r, c = divmod(k, 2)
+        x[y == k, k % 3, 4 * r : 4 * r + 4, 4 * c : 4 * c + 4] += 1.5
+    return x.numpy(), y.numpy()
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    """One thread (overrides conftest's two): these convolutions are tiny, and on a busy 2-core
+    machine two OpenMP threads made them ~100x slower (measured: 24 s against 0.2 s)."""
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="module")
+def images():
+    return Dataset.from_arrays(*blob_arrays(), name="blobs3")
+
+
+def _fresh_like(module):
+    fresh = copy.deepcopy(module)
+    for m in fresh.modules():
+        if hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+    return fresh
+
+
+def _perturbed(net, seed):
+    """A network of `net` at init with random BatchNorm affine parameters and statistics."""
+    gen = torch.Generator().manual_seed(100 + seed)
+    params = net.init(seed)
+    out = []
+    for layer in params[:-1]:
+        w, *_ = layer
+        c = w.shape[0]
+        out.append((w, 1 + 0.3 * torch.randn(c, generator=gen), 0.2 * torch.randn(c, generator=gen),
+                    0.2 * torch.randn(c, generator=gen), 0.5 + torch.rand(c, generator=gen)))
+    return [*out, params[-1]]
+
+
+def test_init_equals_pytorch_default_and_the_published_size():
+    net = parent()
+    module = net.module(net.init(1))
+    torch.manual_seed(1)
+    built = _fresh_like(module)
+    for (name, a), b in zip(module.state_dict().items(), built.state_dict().values()):
+        assert torch.equal(a, b), name
+    for name, t in module.state_dict().items():
+        if name.endswith(("bn1.weight", "bn2.weight", "running_var")):
+            assert torch.equal(t, torch.ones_like(t)), name
+        if name.endswith(("bn1.bias", "bn2.bias", "running_mean")):
+            assert torch.equal(t, torch.zeros_like(t)), name
+    assert net.weight_shapes == tuple(tuple(layer[0].shape) for layer in net.init(0))
+    published = build_parent(ParentConfig(kind="resnet20"), (3, 32, 32), 10)
+    assert len(published.weight_shapes) == 20
+    dense = published.cost(full_mask(published.widths[1:-1]))
+    assert dense.params == 269_722 == sum(p.numel() for p in published.module(published.init(0)).parameters())
+    assert round(dense.flops / 2e6, 2) == 40.55  # 40.55M multiply-adds
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_population_forward_equals_the_module_alone(train):
+    net = parent()
+    networks = [_perturbed(net, s) for s in (0, 1, 2)]
+    population = stacked(networks)
+    x = torch.randn(6, math.prod(SHAPE), generator=torch.Generator().manual_seed(3))
+    shared = net.forward(population, x, train=train)
+    own = net.forward(population, x.expand(3, *x.shape), train=train)
+    for p, params in enumerate(networks):
+        module = net.module(params).train(train)
+        expected = module(x)
+        torch.testing.assert_close(shared[p], expected, rtol=0, atol=1e-5)
+        torch.testing.assert_close(own[p], expected, rtol=0, atol=1e-5)
+        assert net.state_dict(params).keys() <= module.state_dict().keys()
+        for a, b in zip(net.from_state_dict(net.state_dict(params)), params):
+            assert all(torch.equal(s, t) for s, t in zip(a, b))
+
+
+def test_calibrate_is_algorithm_2_over_batches_of_the_training_mode_network():
+    net = parent()
+    params = _perturbed(net, 0)
+    x = torch.randn(600, math.prod(SHAPE), generator=torch.Generator().manual_seed(4))
+    population = stacked([params, _perturbed(net, 1)])
+    net.calibrate(population, x)
+    # by hand with the module: batches of 256 in order (the last 88 examples left out)
+    module = net.module(params).train()
+    inputs = {}
+    norms = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
+    hooks = [m.register_forward_pre_hook(lambda m, a: inputs.setdefault(m, []).append(a[0])) for m in norms]
+    with torch.no_grad():
+        module(x[:256]), module(x[256:512])
+    for h in hooks:
+        h.remove()
+    for layer, m in zip(population[:-1], norms):
+        batch_means = torch.stack([a.mean((0, 2, 3)) for a in inputs[m]])
+        batch_vars = torch.stack([a.var((0, 2, 3), unbiased=False) for a in inputs[m]])
+        values = inputs[m][0].numel() // inputs[m][0].shape[1]
+        torch.testing.assert_close(layer[3][0], batch_means.mean(0), rtol=0, atol=1e-5)
+        torch.testing.assert_close(layer[4][0], values / (values - 1) * batch_vars.mean(0), rtol=1e-5, atol=1e-5)
+    assert not torch.equal(population[0][3][0], population[0][3][1])  # each network its own statistics
+
+
+def test_a_population_trains_as_modules_alone_and_evaluates_with_calibrated_statistics(images):
+    net = parent(images.shape, images.n_classes)
+    recipe = TrainConfig(epochs=2, batch_size=32, lr=0.05, weight_decay=1e-4)
+    seeds = [0, 1]
+    curves = train_population(net, stacked([net.init(s) for s in seeds]), seeds, images, recipe)
+    for p, seed in enumerate(seeds):
+        model = net.module(net.init(seed)).train()
+        optimizer = make_optimizer(list(model.parameters()), recipe)
+        batches = batch_orders([seed], images.x_train.shape[0], recipe.batch_size)
+        for _ in range(recipe.epochs * steps_per_epoch(images.x_train.shape[0], recipe.batch_size)):
+            idx = next(batches)[0]
+            loss = F.cross_entropy(model(images.x_train[idx]), images.y_train[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        final = rows(curves.final, p)
+        got = net.state_dict(final)
+        for name, expected in model.named_parameters():
+            torch.testing.assert_close(got[name], expected.detach(), rtol=0, atol=1e-5, msg=name)
+        # eval: the module with statistics set by calibrate, against the population's calibrated network
+        own = stacked([net.from_state_dict({k: v.detach().clone() for k, v in model.state_dict().items()})])
+        net.calibrate(own, images.x_train)
+        model.load_state_dict(net.state_dict(rows(own, 0)), strict=False)
+        for name in got:
+            if "running" in name:
+                torch.testing.assert_close(got[name], model.state_dict()[name], rtol=0, atol=1e-5, msg=name)
+        expected = model.eval()(images.x_test)
+        torch.testing.assert_close(net.forward(stacked([final]), images.x_test)[0], expected, rtol=0, atol=1e-5)
+    assert (curves.val_acc[:, -1] > 0.4).all()  # it learns
+
+
+def _masked(net, params, mask):
+    """The parent with every dropped channel zeroed: its filters, gammas and betas in every
+    layer that writes it (a stream channel: the stem and every block's second convolution of
+    its stage and the later ones, at the same position)."""
+    layers = [tuple(t.clone() for t in layer) for layer in params]
+    stream_start = [0, *net.stages[:-1]]
+    for s in range(3):
+        stream = mask.keep[4 * s]
+        for b in range(3):
+            inner = mask.keep[4 * s + 1 + b]
+            _zero_rows(layers[1 + 2 * (3 * s + b)], net.stages[s], inner)
+        for later in range(s, 3):
+            writers = [2 + 2 * (3 * later + b) for b in range(3)] + ([0] if later == 0 else [])
+            for at in writers:
+                _zero_rows(layers[at], net.stages[later], [stream_start[s] + k for k in stream],
+                           range(stream_start[s], net.stages[s]))
+    return layers
+
+
+def _zero_rows(layer, width, kept, span=None):
+    dropped = torch.zeros(width, dtype=torch.bool)
+    dropped[list(span if span is not None else range(width))] = True
+    dropped[list(kept)] = False
+    for t in layer[:3]:  # weight, gamma, beta
+        t[dropped] = 0
+
+
+@pytest.mark.parametrize("sparsity", [0.5, 0.25])
+def test_compaction_is_the_same_function_as_masking_the_channels(sparsity):
+    net = parent()
+    params = _perturbed(net, 0)
+    gen = torch.Generator().manual_seed(1)
+    mask = sample_mask(net.widths[1:-1], sparsity, gen)
+    thin = net.compact(params, [mask])
+    masked = stacked([_masked(net, params, mask)])
+    x = torch.randn(40, math.prod(SHAPE), generator=gen)
+    torch.testing.assert_close(net.forward(thin, x, train=True), net.forward(masked, x, train=True), rtol=0, atol=1e-5)
+    net.calibrate(thin, x)
+    net.calibrate(masked, x)
+    torch.testing.assert_close(net.forward(thin, x), net.forward(masked, x), rtol=0, atol=1e-5)
+    streams = [len(mask.keep[0]), len(mask.keep[0]) + len(mask.keep[4]), sum(len(mask.keep[g]) for g in (0, 4, 8))]
+    assert thin[0][0].shape[1:3] == (streams[0], 3)
+    assert thin[7][0].shape[1:3] == (len(mask.keep[4 + 1]), streams[0])  # stage 2's first conv reads stage 1's stream
+    assert thin[-1][0].shape[2:] == (streams[2],)
+    thin_module = net.module(rows(thin, 0))
+    torch.testing.assert_close(thin_module.eval()(x), net.forward(thin, x)[0], rtol=0, atol=1e-5)
+    torch.testing.assert_close(thin_module.train()(x), net.forward(thin, x, train=True)[0], rtol=0, atol=1e-5)
+    assert net.cost(mask).params == sum(p.numel() for p in thin_module.parameters())
+
+
+def test_unit_scores_sum_every_writer_of_a_tied_channel():
+    net = parent()
+    scores = [torch.ones(s) for s in net.weight_shapes]
+    units = net.unit_scores(scores)
+    assert [len(u) for u in units] == list(net.widths[1:-1])
+    # stream channel of stage 1: the stem (3 * 9) and 9 second convolutions (4, 8, 16 inputs of 9)
+    assert units[0].tolist() == [27 + 3 * 36 + 3 * 72 + 3 * 144] * 4
+    assert units[4].tolist() == [3 * 72 + 3 * 144] * 4 and units[8].tolist() == [3 * 144] * 8
+    assert units[1].tolist() == [36] * 4 and units[5].tolist() == [36] * 8  # stage 2's first block reads 4
+    assert units[6].tolist() == [72] * 8
+
+
+def test_costs_by_hand_and_channels_setting():
+    net = parent((3, 4, 4), 10, [2, 4, 8])  # feature maps 4x4, 2x2, 1x1
+    assert net.widths == (48, 2, 2, 2, 2, 2, 4, 4, 4, 4, 8, 8, 8, 10)
+    assert net.stages == (2, 4, 8) and net.spec()["settings"] == {"channels": [2, 4, 8]}
+    # weights: stem 54; stage 1: 6 x 36; stage 2: 72 + 5 x 144; stage 3: 288 + 5 x 576; classifier 80
+    weights = 54 + 216 + 792 + 3168 + 80
+    dense = net.cost(full_mask(net.widths[1:-1]))
+    assert dense.params == weights + 2 * (2 + 6 * 2 + 6 * 4 + 6 * 8) + 10
+    assert dense.flops == 2 * (54 * 16 + 216 * 16 + 792 * 4 + 3168 * 1 + 80)
+    assert dense.node_sparsity == 0 and dense.weight_sparsity == 0
+    # half of every group: streams 1, 2, 4; inner 1, 2, 4
+    half = NodeMask(((0,), (1,), (1,), (0,), (1,), (0, 1), (2, 3), (0, 3), (0, 3), (0, 1, 2, 3), (1, 2, 3, 4),
+                     (4, 5, 6, 7)))
+    # stem 27; stage 1: 6 x 9; stage 2: 18 + 5 x 36; stage 3: 72 + 5 x 144; classifier 40
+    thin = net.cost(half)
+    assert thin.params == 1111 + 2 * (1 + 6 * 1 + 6 * 2 + 6 * 4) + 10
+    assert thin.flops == 2 * (27 * 16 + 54 * 16 + 198 * 4 + 792 + 40)
+    assert thin.node_sparsity == 0.5 and thin.weight_sparsity == pytest.approx(1 - 1111 / weights)
+    # a weight mask: stream channel 1 keeps its stem filter (alive) until every writer loses it
+    layers = [torch.ones(s, dtype=torch.bool) for s in net.weight_shapes]
+    layers[0][1] = False
+    assert net.cost(WeightMask(tuple(layers))).node_sparsity == 0
+    for at in range(2, 20, 2):
+        layers[at][1] = False
+    layers[4][:, 0] = False  # stage 1 block 2's inner channel 0 feeds nothing (9 more weights)
+    cost = net.cost(WeightMask(tuple(layers)))
+    assert cost.node_sparsity == pytest.approx(2 / 50)
+    removed = 27 + 3 * 18 + 9 + 3 * 36 + 3 * 72
+    assert cost.weight_sparsity == pytest.approx(removed / weights)
+    assert cost.params == weights - removed + 2 * 86 + 10
+    assert cost.flops == 2 * (27 * 16 + (216 - 3 * 18 - 9) * 16 + (792 - 3 * 36) * 4 + 3168 - 3 * 72 + 80)
+    assert from_spec(net.spec()) == net
+
+
+def test_resnet20_refuses_what_it_cannot_build():
+    with pytest.raises(SparsearchError, match=r"parent.channels: resnet20 takes 3 widths .* got \[8\]"):
+        parent(channels=[8])
+    with pytest.raises(SparsearchError, match=r"must increase"):
+        parent(channels=[8, 8, 16])
+    with pytest.raises(SparsearchError, match=r"resnet20.*reads images"):
+        parent(shape=(64,))
+
+
+@pytest.mark.parametrize("space, arms", [("weight", ["dense", "random", "magnitude", "snip", "synflow"]),
+                                         ("node", ["dense", "random", "random_search"])])
+def test_end_to_end_runs(tmp_path, space, arms):
+    data = Dataset.from_arrays(*blob_arrays(200), name="blobs3")
+    config = {"experiment": {"name": f"resnet-{space}", "seeds": 2}, "parent": {"kind": "resnet20", "channels": SMALL},
+              "train": {"epochs": 1, "batch_size": 32}, "engine": {"threads": 1},
+              "search": {"space": space, "sparsities": [0.5], "arms": arms}}
+    if "random_search" in arms:
+        config["arms"] = {"random_search": {"candidates": 3}}
+    study = sparsearch.run(config, store=tmp_path / "s.db", data=data)
+    trials = study.trials()
+    assert set(trials.arm) == set(arms) and (trials.status == "ok").all()
+    assert len(trials) == 2 * len(arms)
+    assert np.isfinite(trials.test_acc).all()
+    pruned = trials[trials.arm != "dense"]
+    column = "weight_sparsity" if space == "weight" else "node_sparsity"
+    assert (pruned[column].round(2) == 0.5).all()
