@@ -154,3 +154,36 @@ def test_conv_parents_refuse_examples_they_cannot_read():
         parent("conv6", (1, 4, 4))
     with pytest.raises(SparsearchError, match=r"parent.channels: cnn1d takes 3 widths .* got \[8\]"):
         parent("cnn1d", (1, 40), channels=[8])
+
+
+WEIGHT_ARMS = ["dense", "random", "magnitude", "lottery", "lottery_reinit", "lottery_random", "gmp", "snip",
+               "grasp", "synflow", "shuffle"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("space, arms", [("weight", WEIGHT_ARMS), ("node", ["dense", "random", "random_search",
+                                                                            "magnitude", "snip"])])
+def test_lenet5_end_to_end_with_networks_back_and_a_report(tmp_path, images, space, arms):
+    import sparsearch
+
+    config = {"experiment": {"name": f"lenet-{space}", "seeds": 2}, "parent": {"kind": "lenet5"},
+              "train": {"epochs": 3, "batch_size": 16, "optimizer": "adam", "lr": 0.01}, "store": {"save_weights": True},
+              "search": {"space": space, "sparsities": [0.5], "arms": arms},
+              "arms": {"random_search": {"candidates": 4}, "lottery": {"prune_rate": 0.5},
+                       "synflow": {"iterations": 5}}}
+    if space == "node":
+        del config["arms"]["lottery"], config["arms"]["synflow"]
+    study = sparsearch.run(config, store=tmp_path / "s.db", data=images)
+    trials = study.trials()
+    assert set(trials.arm) == set(arms) and (trials.status == "ok").all() and len(trials) == 2 * len(arms)
+    sparse = trials[trials.arm != "dense"]
+    column = "weight_sparsity" if space == "weight" else "node_sparsity"
+    assert sparse[column].between(0.45, 0.55).all()
+    assert trials.final_test_acc.mean() > 0.3  # four classes: chance is 0.25
+    for row in trials.itertuples():
+        net = study.network(row.trial_key)
+        with torch.no_grad():
+            accuracy = (net(images.x_test).argmax(1) == images.y_test).float().mean().item()
+        assert accuracy == pytest.approx(row.final_test_acc, abs=1e-6), row.arm
+    index = study.report(tmp_path / "report")
+    assert index.exists() and "lenet5" in index.read_text()

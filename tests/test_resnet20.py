@@ -279,7 +279,7 @@ def test_resnet20_refuses_what_it_cannot_build():
 def test_end_to_end_runs(tmp_path, space, arms):
     data = Dataset.from_arrays(*blob_arrays(200), name="blobs3")
     config = {"experiment": {"name": f"resnet-{space}", "seeds": 2}, "parent": {"kind": "resnet20", "channels": SMALL},
-              "train": {"epochs": 1, "batch_size": 32}, "engine": {"threads": 1},
+              "train": {"epochs": 1, "batch_size": 32}, "engine": {"threads": 1}, "store": {"save_weights": True},
               "search": {"space": space, "sparsities": [0.5], "arms": arms}}
     if "random_search" in arms:
         config["arms"] = {"random_search": {"candidates": 3}}
@@ -291,3 +291,8 @@ def test_end_to_end_runs(tmp_path, space, arms):
     pruned = trials[trials.arm != "dense"]
     column = "weight_sparsity" if space == "weight" else "node_sparsity"
     assert (pruned[column].round(2) == 0.5).all()
+    for row in trials.itertuples():  # networks back as modules, BatchNorm statistics calibrated
+        net = study.network(row.trial_key)
+        with torch.no_grad():
+            accuracy = (net(data.x_test).argmax(1) == data.y_test).float().mean().item()
+        assert accuracy == pytest.approx(row.final_test_acc, abs=1e-6), row.arm
