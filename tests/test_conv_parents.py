@@ -187,3 +187,14 @@ def test_lenet5_end_to_end_with_networks_back_and_a_report(tmp_path, images, spa
         assert accuracy == pytest.approx(row.final_test_acc, abs=1e-6), row.arm
     index = study.report(tmp_path / "report")
     assert index.exists() and "lenet5" in index.read_text()
+
+
+def test_probes_that_read_mlp_activations_are_refused_for_conv_parents_before_the_store(tmp_path):
+    import sparsearch
+
+    config = {"experiment": {"name": "x"}, "data": {"name": "mnist1d"}, "parent": {"kind": "cnn1d"},
+              "search": {"arms": ["random_search"]}, "arms": {"random_search": {"probe": "naswot"}}}
+    with pytest.raises(SparsearchError, match=r"^arms.random_search.probe: 'naswot' reads an MLP's hidden activations; "
+                                              r"with parent.kind = 'cnn1d' use one of: init_loss, steps, early"):
+        sparsearch.run(config, store=tmp_path / "s.db")
+    assert not (tmp_path / "s.db").exists()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .config import Config, config_from_dict, load_config, with_engine
 from .data import Dataset, load_dataset
+from .engine.device import resolve_device
 from .engine.executor import open_executor, torch_settings
 from .engine.precision import SlowPrecisionWarning, slow_bf16_note
 from .errors import SparsearchError
@@ -49,8 +50,9 @@ def run(
     config = with_engine(config, executor=executor, address=address)
     kind = KINDS[config.experiment.kind]
     kind.validate(config)
-    where = open_executor(config.engine)  # a missing Ray is said here, before the store is touched
-    note = slow_bf16_note(config.engine.precision)
+    device = resolve_device(config.engine.device)  # a missing GPU is said here, before the store is touched
+    where = open_executor(config.engine)  # so is a missing Ray
+    note = slow_bf16_note(config.engine.precision, device)
     if note is not None:
         warnings.warn(note, SlowPrecisionWarning, stacklevel=2)
     if data is not None:
@@ -62,6 +64,6 @@ def run(
     data = data if data is not None else load_dataset(config.data)  # data errors leave the store untouched
     kind.check_data(config, data)  # so do errors that need the data (a parent at its shape)
     opened = nullcontext(store) if isinstance(store, Store) else Store(store, write=True)
-    with torch_settings(config.engine.threads), opened as db, where as chunks_executor:
+    with torch_settings(config.engine.threads, device), opened as db, where as chunks_executor:
         outcome = kind.run(config, data, db, progress, chunks_executor)
     return Study(store, config.experiment.name, outcome)

@@ -142,6 +142,9 @@ class EngineConfig(_Section):
     address: str | None = Field(None, min_length=1, description="ray: the cluster to join (e.g. 'HOST:6379'); "
                                 "none starts a local Ray instance")
     retries: int = Field(3, ge=0, description="ray: how often a task whose worker died is retried")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="where training, probes and the super-network compute: auto (CUDA if present, else "
+        "MPS if present, else the CPU), cpu, cuda or mps (docs/devices.md)")
 
     @model_validator(mode="after")
     def _address_for_ray(self):

@@ -21,11 +21,14 @@ from .arms.training import TrainingCache
 from .config import Config, to_toml
 from .data import Dataset
 from .engine import RECIPE_VERSION
+from .engine.device import resolve_device
 from .engine.precision import precision_spec
 from .engine.executor import IN_PROCESS, Chunk, Executor, TaskFailure
 from .engine.trainer import Curves, Trainer
+from .errors import SparsearchError
 from .nets import build_parent
 from .nets.base import joined, rows, stacked
+from .probes import MLP_PROBES, PROBES
 from .progress import Progress
 from .spaces.node import full_mask
 from .spaces.weight import WeightMask
@@ -63,16 +66,23 @@ class MaskRun:
 
 
 def trainer_for(config: Config, data: Dataset, executor: Executor = IN_PROCESS) -> Trainer:
-    """The engine bound to this config's parent kind, recipe and limits, to `data`, and to the
-    executor its populations run on."""
+    """The engine bound to this config's parent kind, recipe and limits, to `data`, to the
+    executor its populations run on and to the device they compute on."""
     parent = build_parent(config.parent, data.shape, data.n_classes)
     return Trainer(parent, data, config.train, config.engine.max_memory, config.engine.max_population,
-                   config.engine.precision, executor)
+                   config.engine.precision, executor, resolve_device(config.engine.device))
 
 
 def validate(config: Config) -> dict[str, Arm]:
     """Everything about the config that can be checked before data or store are touched."""
-    return build_arms(config)
+    arms = build_arms(config)
+    for name, arm in arms.items():
+        probe = getattr(arm.params, "probe", None)
+        if config.parent.kind != "mlp" and probe in MLP_PROBES:
+            raise SparsearchError(f"arms.{name}.probe: {probe!r} reads an MLP's hidden activations; with parent.kind "
+                                  f"= {config.parent.kind!r} use one of: "
+                                  f"{', '.join(p for p in PROBES if p not in MLP_PROBES)}")
+    return arms
 
 
 def check_data(config: Config, data: Dataset) -> None:

@@ -21,9 +21,8 @@ from torch import Tensor
 
 from .engine.step import per_network_loss, training_forward
 from .engine.trainer import Trainer
-from .errors import SparsearchError
 from .nets.base import Params, population_size
-from .nets.mlp import MLP, forward
+from .nets.mlp import forward
 
 JACOB_K = 1e-5
 """The constant k of Mellor et al.'s Jacobian-covariance score."""
@@ -51,14 +50,6 @@ def _losses(p: ProbeInput, layers: Params) -> Tensor:
 def _leaves(layers: Params) -> tuple[list[Tensor], Params]:
     weights = [layer[0].detach().clone().requires_grad_(True) for layer in layers]
     return weights, [(w, *(t.detach() for t in layer[1:])) for w, layer in zip(weights, layers)]
-
-
-def _mlp_only(p: ProbeInput, probe: str) -> None:
-    """Probes that read hidden ReLU activations know only the MLP's."""
-    if not isinstance(p.trainer.parent, MLP):
-        raise SparsearchError(f"arms.random_search.probe = {probe!r} reads an MLP's hidden activations; with "
-                              f"parent.kind = {p.trainer.parent.kind!r} use init_loss, steps, early, grad_norm, "
-                              f"snip, grasp, synflow or jacob_cov")
 
 
 def _per_network(tensors: list[Tensor]) -> Tensor:
@@ -112,7 +103,7 @@ def synflow(p: ProbeInput) -> Tensor:
     logits on an all-ones input, in float64 (Tanaka et al. 2020; Abdelfattah et al. 2021)."""
     layers = [tuple(t.detach().double().abs() for t in layer) for layer in p.layers]
     weights = [layer[0].requires_grad_(True) for layer in layers]
-    ones = torch.ones(1, p.x.shape[1], dtype=torch.float64)
+    ones = torch.ones(1, p.x.shape[1], dtype=torch.float64, device=p.x.device)
     grads = torch.autograd.grad(p.trainer.parent.forward(layers, ones).sum(), weights)
     return _per_network([(w * g).abs() for w, g in zip(weights, grads)]).float()
 
@@ -120,7 +111,6 @@ def synflow(p: ProbeInput) -> Tensor:
 def fisher(p: ProbeInput) -> Tensor:
     """Sum over hidden units of 0.5 * mean over the batch of (a * dL/da)^2, a the unit's ReLU
     output (Theis et al. 2018; Turner et al. 2020; Abdelfattah et al. 2021, `fisher`)."""
-    _mlp_only(p, "fisher")
     hidden: list[Tensor] = []
     _, layers = _leaves(p.layers)
     logits = forward(layers, p.x, hidden)
@@ -137,7 +127,7 @@ def jacob_cov(p: ProbeInput) -> Tensor:
     k = population_size(p.layers)
     x = p.x.expand(k, *p.x.shape).clone().requires_grad_(True)
     jacobians = torch.autograd.grad(p.trainer.parent.forward(p.layers, x).sum(), x)[0]
-    return torch.tensor([_jacob_cov_score(j) for j in jacobians.double().numpy()], dtype=torch.float32)
+    return torch.tensor([_jacob_cov_score(j) for j in jacobians.double().cpu().numpy()], dtype=torch.float32)
 
 
 def _jacob_cov_score(jacobian: np.ndarray) -> float:
@@ -156,15 +146,17 @@ def naswot(p: ProbeInput) -> Tensor:
     """log|det K_H| with K_H[i, j] the number of hidden ReLUs on which examples i and j agree
     (both active or both inactive) (Mellor et al. 2021, "Neural Architecture Search without
     Training", ICML version)."""
-    _mlp_only(p, "naswot")
     hidden: list[Tensor] = []
     with torch.no_grad():
         forward(p.layers, p.x, hidden)
         codes = torch.cat([(h > 0) for h in hidden], dim=2).double()  # [K, B, units]
         kernel = codes @ codes.transpose(1, 2) + (1 - codes) @ (1 - codes).transpose(1, 2)
     # numpy's LAPACK: torch's batched float64 slogdet fails in oneMKL here (torch 2.13 CPU)
-    return torch.from_numpy(np.linalg.slogdet(kernel.numpy())[1]).float()
+    return torch.from_numpy(np.linalg.slogdet(kernel.cpu().numpy())[1]).float().to(p.x.device)
 
 
 PROBES = {f.__name__: f for f in (init_loss, steps, early, grad_norm, snip, grasp, synflow, fisher, jacob_cov, naswot)}
 """Every probe by name; `[arms.random_search] probe` takes one of these."""
+
+MLP_PROBES = ("fisher", "naswot")
+"""Probes that read an MLP's hidden ReLU activations: MLP parents only."""

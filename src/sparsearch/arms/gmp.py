@@ -44,7 +44,7 @@ class GradualMagnitude:
         if k == 0 or self.steps[k - 1] != step:
             return None
         sparsity = cubic_sparsity(k, 0.0, self.final_sparsity, 0, len(self.steps), 1)
-        layers = [(w, torch.zeros(w.shape[1])) for w in weights]
+        layers = [(w, torch.zeros(w.shape[1], device=w.device)) for w in weights]
         return list(prune_smallest(layers, WeightMask(tuple(masks)), sparsity, self.allocation).layers)
 
 

@@ -4,7 +4,8 @@ A `Chunk` is a slice of a population (engine/chunking.py sizes it); an executor 
 and yields each one's `Curves` as it finishes, in any order. `InProcess` trains them one after
 another in this process; `RayExecutor` (engine/ray_executor.py) ships them to a Ray cluster as
 tasks. Each network's arithmetic is independent of its neighbours and every chunk runs with the
-same thread count and deterministic algorithms, so the numbers are the same wherever it ran.
+same thread count and deterministic algorithms, so the numbers are the same wherever it ran
+(on the same kind of device: engine/device.py, docs/devices.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from torch import Tensor
 from ..config import EngineConfig, TrainConfig
 from ..data import Dataset
 from ..nets.base import Params, Parent, rows as network_rows
+from .device import prepare
 from .masking import StepHook
 from .precision import Precision
 
@@ -51,12 +53,14 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Setting:
-    """What every chunk of a trainer shares: the parent kind, the data, the recipe, the precision."""
+    """What every chunk of a trainer shares: the parent kind, the data, the recipe, the precision
+    and the device the chunk computes on (the data is moved there by the chunk if not already)."""
 
     parent: Parent
     data: Dataset
     recipe: TrainConfig
     precision: Precision
+    device: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -84,16 +88,27 @@ class Executor(Protocol):
 
 
 @contextmanager
-def torch_settings(threads: int) -> Iterator[None]:
-    """Run with `threads` intra-op threads and deterministic algorithms; restore both afterwards."""
-    previous = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+def torch_settings(threads: int, device: str = "cpu") -> Iterator[None]:
+    """Run with `threads` intra-op threads and deterministic algorithms; restore both afterwards.
+    On CUDA an operation without a deterministic kernel warns instead of failing the run, fp32
+    convolutions stay fp32 (cuDNN's default is TF32), and cuBLAS gets its deterministic
+    workspace (engine/device.py `prepare`; docs/devices.md)."""
+    previous = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled())
+    conv = getattr(torch.backends.cudnn, "conv", None)  # torch >= 2.9's TF32 switch (never mix with allow_tf32)
+    tf32 = getattr(conv, "fp32_precision", None) if device == "cuda" else None
+    prepare(device)
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
+    torch.use_deterministic_algorithms(True, warn_only=device == "cuda")
+    if tf32 is not None:
+        conv.fp32_precision = "ieee"
     try:
         yield
     finally:
         torch.set_num_threads(previous[0])
-        torch.use_deterministic_algorithms(previous[1])
+        torch.use_deterministic_algorithms(previous[1], warn_only=previous[2])
+        if tf32 is not None:
+            conv.fp32_precision = tf32
 
 
 class InProcess:
@@ -112,8 +127,10 @@ def open_executor(engine: EngineConfig) -> AbstractContextManager[Executor]:
     """The executor `[engine]` asks for, as a context manager (Ray connects on entry). Says at
     once, in one line, if Ray is asked for but not installed."""
     if engine.executor == "ray":
+        from .device import resolve_device
         from .ray_executor import RayExecutor, ray_module
 
         ray_module(local=engine.address is None)
-        return RayExecutor(engine.address, engine.threads, engine.retries)
+        gpus = 1 if resolve_device(engine.device) == "cuda" else 0
+        return RayExecutor(engine.address, engine.threads, engine.retries, gpus)
     return nullcontext(IN_PROCESS)

@@ -48,7 +48,7 @@ class Masking:
                 new = hook(self.step, [layer[0][p] for layer in layers], [m[p].bool() for m in self.masks])
                 if new is not None:
                     for m, layer_mask in zip(self.masks, new):
-                        m[p] = layer_mask.to(m.dtype)
+                        m[p] = layer_mask.to(m.device, m.dtype)
         self.zero_pruned(layers)
 
     def final(self) -> list[Tensor]:

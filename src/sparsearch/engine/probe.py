@@ -1,5 +1,6 @@
 """Score many candidate node masks with a probe (`sparsearch.probes`), a chunk of compacted
-candidates at a time, so memory stays bounded for any number of candidates."""
+candidates at a time, so memory stays bounded for any number of candidates. Candidates are
+compacted on the CPU and scored on the trainer's device; the scores come back on the CPU."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from torch import Tensor
 from ..nets.base import Params
 from ..spaces.node import NodeMask
 from .chunking import chunk_slices
+from .device import moved
 from .trainer import Trainer
 
 
@@ -20,12 +22,12 @@ def probe_scores(trainer: Trainer, parent: Params, masks: list[NodeMask], probe_
     of at most `trainer.max_population` candidates on the training examples `probe_idx`."""
     from ..probes import ProbeInput
 
-    data = trainer.data
-    x, y = data.x_train[probe_idx], data.y_train[probe_idx]
+    data, device = trainer.data, trainer.device
+    x, y = data.x_train[probe_idx].to(device), data.y_train[probe_idx].to(device)
     footprint = trainer.parent.footprint(trainer.parent.compact(parent, masks[:1]), trainer.recipe.batch_size)
     scores = []
     for part in chunk_slices(len(masks), footprint, trainer.recipe.batch_size, trainer.max_memory,
                              trainer.max_population):
-        layers = trainer.parent.compact(parent, masks[part])
-        scores.append(probe(ProbeInput(trainer, layers, x, y, order_seed, **settings)))
+        layers = moved(trainer.parent.compact(parent, masks[part]), device)
+        scores.append(probe(ProbeInput(trainer, layers, x, y, order_seed, **settings)).cpu())
     return torch.cat(scores)

@@ -62,20 +62,23 @@ def _pause_if_asked() -> None:
     time.sleep(3600)
 
 
-def _task(train: TrainChunk, threads: int, parent, data, recipe, precision, chunk: Chunk):
-    """One chunk on a worker, with the driver's thread count and deterministic algorithms."""
+def _task(train: TrainChunk, threads: int, parent, data, recipe, precision, device, chunk: Chunk):
+    """One chunk on a worker, with the driver's thread count, deterministic algorithms and
+    device (on CUDA, the GPU Ray gave the task: Ray sets its CUDA_VISIBLE_DEVICES)."""
     _pause_if_asked()
-    with torch_settings(threads):
-        return train(Setting(parent, data, recipe, precision), chunk, None)
+    with torch_settings(threads, device):
+        return train(Setting(parent, data, recipe, precision, device), chunk, None)
 
 
 class RayExecutor:
-    """Chunks run as Ray tasks of `threads` CPUs each, on the cluster at `address` (a local Ray
-    instance if None). Use as a context manager: it connects on entry and, if it started
-    Ray, shuts it down on exit."""
+    """Chunks run as Ray tasks of `threads` CPUs and `gpus` GPUs each, on the cluster at
+    `address` (a local Ray instance if None). With device "cuda" a task asks for one whole GPU
+    (`gpus = 1`): a chunk is sized to the memory budget `max_memory_gb`, not to a share of a GPU,
+    so two chunks on one GPU could together exceed it. Use as a context manager: it connects on
+    entry and, if it started Ray, shuts it down on exit."""
 
-    def __init__(self, address: str | None = None, threads: int = 2, retries: int = 3):
-        self.address, self.threads, self.retries = address, threads, retries
+    def __init__(self, address: str | None = None, threads: int = 2, retries: int = 3, gpus: float = 0):
+        self.address, self.threads, self.retries, self.gpus = address, threads, retries, gpus
         self.ray = None
         self._started = False
         self._shared: dict[int, tuple[object, object]] = {}
@@ -89,7 +92,8 @@ class RayExecutor:
             except ConnectionError as error:
                 raise SparsearchError(f"cannot reach the Ray cluster at {self.address!r}: {error}; check --address") from None
             self._started = True
-        self._remote = ray.remote(_task).options(num_cpus=self.threads, max_retries=self.retries)
+        self._remote = ray.remote(_task).options(num_cpus=self.threads, num_gpus=self.gpus,
+                                                  max_retries=self.retries)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -106,8 +110,11 @@ class RayExecutor:
 
     def _window(self) -> int:
         """How many tasks to keep submitted: twice what the cluster can run at once."""
-        cpus = self.ray.cluster_resources().get("CPU", self.threads)
-        return max(2, 2 * int(cpus // self.threads))
+        resources = self.ray.cluster_resources()
+        at_once = int(resources.get("CPU", self.threads) // self.threads)
+        if self.gpus:
+            at_once = min(at_once, int(resources.get("GPU", 0) // self.gpus))
+        return max(2, 2 * at_once)
 
     def run(self, train: TrainChunk, setting: Setting, chunks: Iterable[Chunk], on_epoch: OnEpoch | None = None
             ) -> Iterator[tuple[int, object]]:
@@ -118,7 +125,8 @@ class RayExecutor:
         window = self._window()
         while True:
             for index, chunk in todo:
-                ref = self._remote.remote(train, self.threads, parent, data, setting.recipe, setting.precision, chunk)
+                ref = self._remote.remote(train, self.threads, parent, data, setting.recipe, setting.precision,
+                                          setting.device, chunk)
                 pending[ref] = (index, chunk.size)
                 if len(pending) >= window:
                     break

@@ -5,6 +5,9 @@ is their sum, so every network receives exactly the gradient it would receive al
 optimizers (SGD with momentum, Adam) act elementwise on one flat buffer (engine/optim.py). A
 network trained inside a population therefore follows the same trajectory, bitwise, as trained
 alone (tests/test_engine.py holds that, in fp32 and in bf16).
+
+A chunk trains on the setting's device (engine/device.py): its layers, masks and a copy of the
+data (made once per process) move there, and its `Curves` come back on the CPU.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from ..errors import SparsearchError
 from ..nets.base import Params, Parent, joined, population_size
 from ..seeding import generator
 from .chunking import DEFAULT_MAX_MEMORY, chunk_slices
+from .device import dataset_on, moved, on_cpu
 from .executor import IN_PROCESS, Chunk, Executor, OnEpoch, Setting, TaskFailure
 from .masking import Masking, StepHook
 from .optim import FlatOptimizer
@@ -49,14 +53,16 @@ class Curves:
     snapshot: Params | None = None
 
 
-def batch_orders(order_seeds: list[int], n: int, batch_size: int) -> Iterator[Tensor]:
+def batch_orders(order_seeds: list[int], n: int, batch_size: int, device: str | torch.device = "cpu"
+                 ) -> Iterator[Tensor]:
     """Endless mini-batch indices [P, b]: network p reads the training set in the order of
-    its seed, one fresh permutation per epoch; networks sharing a seed share the order."""
+    its seed, one fresh permutation per epoch; networks sharing a seed share the order. The
+    permutations are drawn on the CPU (the same on every device) and moved to `device`."""
     unique = sorted(set(order_seeds))
     gens = {s: generator("data-order", s) for s in unique}
     rows = torch.tensor([unique.index(s) for s in order_seeds])
     while True:
-        perms = torch.stack([torch.randperm(n, generator=gens[s]) for s in unique])[rows]
+        perms = torch.stack([torch.randperm(n, generator=gens[s]) for s in unique])[rows].to(device)
         for start in range(0, n, batch_size):
             yield perms[:, start : start + batch_size]
 
@@ -66,7 +72,7 @@ def sgd_steps(
     masking: Masking | None = None, dtype: torch.dtype = torch.float32,
 ) -> Tensor:
     """Run `steps` optimizer steps; return the example-weighted mean training loss [P]."""
-    total = torch.zeros(population_size(optimizer.params), dtype=torch.float64)
+    total = torch.zeros(population_size(optimizer.params), dtype=torch.float64, device=optimizer.flat.device)
     seen = 0
     for _ in range(steps):
         idx = next(batches)
@@ -86,7 +92,7 @@ def evaluate(parent: Parent, layers: Params, x: Tensor, y: Tensor,
     """(mean loss, accuracy) of every network on the shared examples x [N, F]: two [P] tensors;
     the forward pass in `dtype`, the loss in fp32."""
     population = population_size(layers)
-    loss_sum = torch.zeros(population, dtype=torch.float64)
+    loss_sum = torch.zeros(population, dtype=torch.float64, device=x.device)
     correct = torch.zeros_like(loss_sum)
     _, widest = parent.footprint(layers, 1)
     step = max(16, EVAL_CACHE_BYTES // (4 * population * widest))
@@ -137,14 +143,15 @@ def train_population(
 def train_chunk(setting: Setting, chunk: Chunk, on_epoch: OnEpoch | None = None) -> Curves:
     """Train one chunk with the setting's recipe: the work unit every executor runs."""
     start = time.perf_counter()
-    recipe, data, parent, dtype = setting.recipe, setting.data, setting.parent, dtype_of(setting.precision)
-    optimizer = FlatOptimizer(chunk.layers, recipe)
+    recipe, parent, dtype, device = setting.recipe, setting.parent, dtype_of(setting.precision), setting.device
+    data = dataset_on(setting.data, device)
+    optimizer = FlatOptimizer(moved(chunk.layers, device), recipe)
     params = optimizer.params
-    masking = None if chunk.masks is None else Masking(chunk.masks, chunk.hooks)
+    masking = None if chunk.masks is None else Masking(moved(chunk.masks, device), chunk.hooks)
     if masking is not None:
         masking.zero_pruned(params)
     n = data.x_train.shape[0]
-    batches = batch_orders(chunk.order_seeds, n, recipe.batch_size)
+    batches = batch_orders(chunk.order_seeds, n, recipe.batch_size, device)
     losses, vals, tests = [], [], []
     snapshot = None
     for epoch in range(1, recipe.epochs + 1):
@@ -163,9 +170,9 @@ def train_chunk(setting: Setting, chunk: Chunk, on_epoch: OnEpoch | None = None)
         calibrate(parent, params, data)
     empty = torch.zeros(chunk.size, 0)
     return Curves(
-        torch.stack(losses, 1), torch.stack(vals, 1) if vals else empty, torch.stack(tests, 1) if tests else empty,
-        time.perf_counter() - start,
-        optimizer.snapshot(), None if masking is None else masking.final(), snapshot,
+        on_cpu(torch.stack(losses, 1)), on_cpu(torch.stack(vals, 1)) if vals else empty,
+        on_cpu(torch.stack(tests, 1)) if tests else empty, time.perf_counter() - start,
+        on_cpu(optimizer.snapshot()), None if masking is None else on_cpu(masking.final()), on_cpu(snapshot),
     )
 
 
@@ -191,8 +198,10 @@ def _joined(parts: list[Curves]) -> Curves:
 @dataclass(frozen=True, eq=False)
 class Trainer:
     """The engine bound once to a parent kind, the data, the training recipe, the limits
-    (memory budget, population size), the precision and the executor (where chunks train):
-    what arms and experiments train through."""
+    (memory budget, population size), the precision, the executor (where chunks train) and the
+    device (where they compute; resolved, engine/device.py): what arms and experiments train
+    through. `data` stays on the CPU, as arms read it; the engine computes on its copy on the
+    device, and every result comes back on the CPU."""
 
     parent: Parent
     data: Dataset
@@ -201,13 +210,19 @@ class Trainer:
     max_population: int = 256
     precision: Precision = "fp32"
     executor: Executor = IN_PROCESS
+    device: str = "cpu"
 
     @property
     def dtype(self) -> torch.dtype:
         return dtype_of(self.precision)
 
+    @property
+    def device_data(self) -> Dataset:
+        """The data on the trainer's device (copied once per process)."""
+        return dataset_on(self.data, self.device)
+
     def setting(self) -> Setting:
-        return Setting(self.parent, self.data, self.recipe, self.precision)
+        return Setting(self.parent, self.data, self.recipe, self.precision, self.device)
 
     def train_many(self, populations: Iterable[Chunk], on_epoch: OnEpoch | None = None
                    ) -> Iterator[tuple[int, Curves | TaskFailure]]:
@@ -265,15 +280,20 @@ class Trainer:
         return result
 
     def evaluate(self, layers: Params, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        return evaluate(self.parent, layers, x, y, self.dtype)
+        """(mean loss, accuracy) [P] of the stacked networks on (x, y), computed on the
+        trainer's device, returned on the CPU."""
+        d = self.device
+        return on_cpu(evaluate(self.parent, moved(layers, d), x.to(d), y.to(d), self.dtype))
 
     def steps(self, layers: Params, order_seed: int, steps: int) -> Params:
         """The stacked networks `layers` after `steps` optimizer steps of the recipe, all
-        reading the data in the order of `order_seed`."""
-        optimizer = FlatOptimizer(layers, self.recipe)
-        batches = batch_orders([order_seed] * population_size(layers), self.data.x_train.shape[0],
-                               self.recipe.batch_size)
-        sgd_steps(self.parent, optimizer, self.data, batches, steps, dtype=self.dtype)
+        reading the data in the order of `order_seed`; computed on the trainer's device and
+        returned there."""
+        data = self.device_data
+        optimizer = FlatOptimizer(moved(layers, self.device), self.recipe)
+        batches = batch_orders([order_seed] * population_size(layers), data.x_train.shape[0],
+                               self.recipe.batch_size, self.device)
+        sgd_steps(self.parent, optimizer, data, batches, steps, dtype=self.dtype)
         return optimizer.params
 
     def steps_per_epoch(self) -> int:

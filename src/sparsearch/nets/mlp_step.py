@@ -32,7 +32,7 @@ def cross_entropy_and_grad(logits: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     target = y.unsqueeze(-1)
     losses = (total.log() - shifted.gather(-1, target)).squeeze(-1).mean(1)
     grad = exp.div_(total)
-    grad.scatter_add_(-1, target, torch.full(target.shape, -1.0))
+    grad.scatter_add_(-1, target, torch.full(target.shape, -1.0, device=grad.device))
     return losses, grad.div_(y.shape[1])
 
 
@@ -48,7 +48,7 @@ def loss_and_grads(layers: Layers, x: Tensor, y: Tensor, grads: Layers, decay: f
         acts.append(torch.relu_(h) if i < last else h)
     losses, grad = cross_entropy_and_grad(acts[-1], y)
     grad = grad.to(dtype)
-    ones = torch.ones(x.shape[0], 1, x.shape[1], dtype=dtype)
+    ones = torch.ones(x.shape[0], 1, x.shape[1], dtype=dtype, device=x.device)
     for i in range(last, -1, -1):
         (w, _), (grad_w, grad_b) = low[i], grads[i]
         for buffer, inputs in ((grad_w, acts[i].transpose(1, 2)), (grad_b.unsqueeze(1), ones)):

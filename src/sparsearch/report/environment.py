@@ -1,4 +1,4 @@
-"""Where and with what the report was made: versions, platform, CPUs, date."""
+"""Where and with what the report was made: versions, platform, CPUs, GPUs, date."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ def environment() -> dict[str, str]:
         **{name: _version(name) for name in PACKAGES},
         "platform": platform.platform(),
         "CPU count": str(os.cpu_count()),
+        "GPU": _gpu(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -26,3 +27,13 @@ def _version(package: str) -> str:
         return version(package)
     except PackageNotFoundError:
         return "not installed"
+
+
+def _gpu() -> str:
+    """The CUDA GPU (or Apple MPS) `[engine] device = "auto"` would use here, or "none"."""
+    import torch
+
+    if torch.cuda.is_available():
+        return f"CUDA: {torch.cuda.get_device_name(0)} (of {torch.cuda.device_count()})"
+    mps = getattr(torch.backends, "mps", None)
+    return "MPS" if mps is not None and mps.is_available() else "none"

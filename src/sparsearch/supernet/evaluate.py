@@ -1,5 +1,6 @@
 """Evaluation without retraining: a sub-network inherits the super-network's weights; thousands
-are scored in batches (masked layout, chunks bounded like the engine's)."""
+are scored in batches (masked layout, chunks bounded like the engine's), on the device of the
+super-network's tensors."""
 
 from __future__ import annotations
 
@@ -23,6 +24,6 @@ def inherited_scores(supernet: Layers, space: ElasticSpace, configs: np.ndarray,
     for part in chunk_slices(len(configs), mlp_footprint(widths, x.shape[0]), x.shape[0], max_memory):
         networks = sub_networks(supernet, space, configs[part])
         loss, acc = evaluate(MLP.of(networks), networks, x, y, dtype)
-        accs.append(acc.numpy())
-        losses.append(loss.numpy())
+        accs.append(acc.cpu().numpy())
+        losses.append(loss.cpu().numpy())
     return np.concatenate(accs), np.concatenate(losses)

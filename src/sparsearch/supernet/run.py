@@ -14,6 +14,7 @@ import numpy as np
 from ..config import Config, to_toml
 from ..data import Dataset
 from ..engine import RECIPE_VERSION
+from ..engine.device import moved, resolve_device
 from ..engine.precision import dtype_of, precision_spec
 from ..engine.executor import IN_PROCESS, Executor
 from ..engine.trainer import Trainer
@@ -39,7 +40,9 @@ class Objectives:
     minimized objectives [1 - accuracy, cost / parent cost, ...]; remembers every detail."""
 
     def __init__(self, config: Config, data: Dataset, space: ElasticSpace, supernet: Layers, latency: LatencyTable | None):
-        self.config, self.data, self.space, self.supernet, self.latency = config, data, space, supernet, latency
+        self.config, self.data, self.space, self.latency = config, data, space, latency
+        device = resolve_device(config.engine.device)
+        self.supernet, self.x_val, self.y_val = moved((supernet, data.x_val, data.y_val), device)
         self.widths = parent_widths(data.n_features, space.hidden, data.n_classes)
         _, params, flops = weights_and_flops(self.widths)
         self.parent = {"params": params, "flops": flops, "widths": list(self.widths)}
@@ -48,7 +51,7 @@ class Objectives:
         self.details: dict[tuple, dict] = {}
 
     def __call__(self, configs: np.ndarray) -> np.ndarray:
-        acc, loss = inherited_scores(self.supernet, self.space, configs, self.data.x_val, self.data.y_val,
+        acc, loss = inherited_scores(self.supernet, self.space, configs, self.x_val, self.y_val,
                                      self.config.engine.max_memory, dtype_of(self.config.engine.precision))
         out = []
         for c, a, l in zip(configs, acc, loss):
@@ -162,7 +165,7 @@ def _retrain_fronts(config, data, space, widths, store: Store, name: str, seeds,
     picks = {seed: _front_picks(config, store, name, seed) for seed in seeds}
     progress.phase("retraining front configurations", sum(map(len, picks.values())) * config.train.epochs)
     trainer = Trainer(MLP(widths), data, config.train, config.engine.max_memory, config.engine.max_population,
-                      config.engine.precision, executor)
+                      config.engine.precision, executor, resolve_device(config.engine.device))
     for seed in seeds:
         by_shape = defaultdict(list)  # configurations of equal widths train as one population
         for row in picks[seed]:

@@ -14,7 +14,8 @@ all K sub-networks instead gave the largest sub-network's own weights only 1/K o
 gradient (about lr / 4: 38% validation accuracy after 5 epochs where the network alone reaches
 89%), and the plain sum diverged for one of eight seeds (the first units, shared by all
 sub-networks, stepped with K times the learning rate). In bf16 (`[engine] precision`) the
-sub-networks run on bf16 casts of the fp32 shared weights, the losses in fp32."""
+sub-networks run on bf16 casts of the fp32 shared weights, the losses in fp32. The super-network
+trains on `[engine] device` (engine/device.py) and comes back on the CPU."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from torch import Tensor
 
 from ..config import Config
 from ..data import Dataset
+from ..engine.device import dataset_on, moved, on_cpu, resolve_device
 from ..engine.optim import make_optimizer
 from ..engine.precision import dtype_of, lowered
 from ..engine.trainer import batch_orders, evaluate, steps_per_epoch
@@ -35,10 +37,11 @@ from ..spaces.elastic import ElasticSpace
 
 def unit_masks(layers: Layers, space: ElasticSpace, configs) -> list[tuple[Tensor, Tensor]]:
     """Per layer, float [K, in] and [K, out] masks of the units each configuration keeps."""
-    units = space.unit_masks(configs)
+    device = layers[0][0].device
+    units = [u.to(device) for u in space.unit_masks(configs)]
     k = len(configs)
-    ones_in = torch.ones(k, layers[0][0].shape[0])
-    ones_out = torch.ones(k, layers[-1][0].shape[1])
+    ones_in = torch.ones(k, layers[0][0].shape[0], device=device)
+    ones_out = torch.ones(k, layers[-1][0].shape[1], device=device)
     return list(zip([ones_in, *units], [*units, ones_out]))
 
 
@@ -85,11 +88,13 @@ def train_supernet(parent: Layers, space: ElasticSpace, data: Dataset, config: C
                    on_epoch=None) -> tuple[Layers, dict]:
     """Train the super-network from `parent` (this seed's initialisation); return its weights
     and per-epoch validation accuracy of the largest and smallest sub-networks."""
-    layers = [(w.clone().requires_grad_(True), b.clone().requires_grad_(True)) for w, b in parent]
+    device = resolve_device(config.engine.device)
+    data = dataset_on(data, device)
+    layers = [(w.clone().requires_grad_(True), b.clone().requires_grad_(True)) for w, b in moved(parent, device)]
     recipe = config.train.model_copy(update={"epochs": config.supernet.epochs})
     optimizer = make_optimizer([t for pair in layers for t in pair], recipe)
     n = data.x_train.shape[0]
-    batches = batch_orders([seed], n, recipe.batch_size)
+    batches = batch_orders([seed], n, recipe.batch_size, device)
     gen = generator("sandwich", seed)
     ends = [space.largest(), space.smallest()]
     dtype = dtype_of(config.engine.precision)
@@ -114,4 +119,4 @@ def train_supernet(parent: Layers, space: ElasticSpace, data: Dataset, config: C
         curves["smallest_val_acc"].append(float(acc[1]))
         if on_epoch is not None:
             on_epoch(1)
-    return [(w.detach(), b.detach()) for w, b in layers], curves
+    return on_cpu([(w.detach(), b.detach()) for w, b in layers]), curves
