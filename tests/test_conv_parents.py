@@ -198,3 +198,17 @@ def test_probes_that_read_mlp_activations_are_refused_for_conv_parents_before_th
                                               r"with parent.kind = 'cnn1d' use one of: init_loss, steps, early"):
         sparsearch.run(config, store=tmp_path / "s.db")
     assert not (tmp_path / "s.db").exists()
+
+
+def test_conv_populations_are_chunked_by_their_footprint_with_the_same_numbers(images):
+    net = parent("lenet5", images.shape, images.n_classes)
+    recipe = TrainConfig(epochs=1, batch_size=32)
+    seeds = [0, 1, 2, 3, 4]
+    population = stacked([net.init(s) for s in seeds])
+    one_network, widest = net.footprint(population, recipe.batch_size)
+    # LeNet-5 on 1x8x8, 4 classes: params 156 + 2,416 + 7,800 (16 x 2x2 features -> 120) + 10,164 + 340
+    # = 20,876; activations per example 6 x 64 + 16 x 16 (conv outputs before pooling) + 120 + 84 + 4 = 848
+    assert widest == 6 * 64 and one_network == 4 * (4 * 20_876 + 3 * 32 * 848)
+    whole = train_population(net, population, seeds, images, recipe)
+    chunked = train_population(net, population, seeds, images, recipe, max_memory=2 * one_network)
+    assert torch.equal(whole.train_loss, chunked.train_loss) and torch.equal(whole.test_acc, chunked.test_acc)
