@@ -1,17 +1,21 @@
 """The throughput benchmark compares identical work and returns well-formed rows (timing is never asserted)."""
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
-from sparsearch.bench import METHODS, Networks, Workload, format_table, run_bench
+from sparsearch.bench import CONV_METHODS, CONV_RECIPE, METHODS, Networks, Workload, format_table, run_bench
 from sparsearch.bench.ensemble import ensemble_train
 from sparsearch.bench.plain import plain_train
 from sparsearch.bench.step import STEP_COLUMNS
-from sparsearch.config import TrainConfig
+from sparsearch.config import DataConfig, ParentConfig, TrainConfig
+from sparsearch.data import load_dataset
 from sparsearch.engine.trainer import train_population
 from sparsearch.errors import SparsearchError
+from sparsearch.nets import build_parent
+from sparsearch.nets.base import rows as network
 from sparsearch.nets.mlp import MLP, parent_widths
 
 RECIPES = [TrainConfig(epochs=2), TrainConfig(epochs=2, batch_size=50, optimizer="adam", lr=0.003, weight_decay=1e-4)]
@@ -20,23 +24,25 @@ RECIPES = [TrainConfig(epochs=2), TrainConfig(epochs=2, batch_size=50, optimizer
 @pytest.mark.parametrize("recipe", RECIPES, ids=["sgd", "adam"])
 def test_all_four_methods_compute_the_same_training_losses(synthetic, recipe):
     widths = parent_widths(synthetic.n_features, (24, 12), synthetic.n_classes)
-    nets = Networks.build(widths, 0.5, 3)
+    nets = Networks.build(MLP(widths), 0.5, 3)
     compacted = nets.compacted()
     assert [tuple(w.shape) for w, _ in compacted] == [(3, 16, 12), (3, 12, 6), (3, 6, 4)]
     engine = train_population(MLP(widths), compacted, nets.seeds, synthetic, recipe).train_loss
     bf16 = train_population(MLP(widths), compacted, nets.seeds, synthetic, recipe, precision="bf16").train_loss
     torch.testing.assert_close(bf16, engine, rtol=0, atol=2e-2)
-    plain = torch.tensor([plain_train([(w[p], b[p]) for w, b in compacted], p, synthetic, recipe) for p in range(3)])
+    modules = [MLP(widths).module(network(compacted, p)) for p in range(3)]
+    plain = torch.tensor([plain_train(modules[p], p, synthetic, recipe) for p in range(3)])
     layers, masks = nets.masked()
     masked = train_population(MLP(widths), layers, nets.seeds, synthetic, recipe, masks=masks).train_loss
-    ensemble = ensemble_train(compacted, nets.seeds, synthetic, recipe)
+    ensemble = ensemble_train([MLP(widths).module(network(compacted, p)) for p in range(3)], nets.seeds, synthetic,
+                              recipe)
     for other in (plain, masked, ensemble):
         torch.testing.assert_close(other.float(), engine, rtol=0, atol=1e-5)
 
 
 def test_masked_layout_is_the_compacted_network_embedded_in_the_parent(synthetic):
     widths = parent_widths(synthetic.n_features, (10, 6), synthetic.n_classes)
-    nets = Networks.build(widths, 0.5, 2)
+    nets = Networks.build(MLP(widths), 0.5, 2)
     _, masks = nets.masked()
     for p, mask in enumerate(nets.masks):
         assert masks[0][p].sum() == 16 * 5 and masks[1][p].sum() == 5 * 3 and masks[2][p].sum() == 3 * 4
@@ -63,6 +69,71 @@ def test_run_bench_rows_and_table():
     assert rows[0]["vs_plain"] == 1.0
     table = format_table(rows).splitlines()
     assert len(table) == 7 and "synthetic 20-10 P=3 s=0.5" in table[2] and "engine-masked" in table[4]
+
+
+@pytest.fixture(scope="module")
+def small_digits():
+    """A few digits images (1x8x8) for LeNet-5."""
+    data = load_dataset(DataConfig(name="digits"))
+    return dataclasses.replace(data, x_train=data.x_train[:150], y_train=data.y_train[:150], x_val=data.x_val[:50],
+                               y_val=data.y_val[:50], x_test=data.x_test[:50], y_test=data.y_test[:50])
+
+
+@pytest.mark.parametrize("kind", ["cnn1d", "lenet5"])
+def test_conv_methods_compute_the_same_training_losses(synthetic, small_digits, kind):
+    data = synthetic if kind == "cnn1d" else small_digits  # synthetic's 16 features: a 1x16 signal
+    recipe = TrainConfig(epochs=1, **CONV_RECIPE)
+    parent = build_parent(ParentConfig(kind=kind), data.shape, data.n_classes)
+    nets = Networks.build(parent, 0.0, 2)
+    compacted = nets.compacted()
+    engine = train_population(dataclasses.replace(parent, layout="im2col"), compacted, nets.seeds, data,
+                              recipe).train_loss
+    grouped = train_population(dataclasses.replace(parent, layout="grouped"), compacted, nets.seeds, data,
+                               recipe).train_loss
+    plain = torch.tensor([plain_train(parent.module(network(compacted, p)), p, data, recipe) for p in range(2)])
+    ensemble = ensemble_train([parent.module(network(compacted, p)) for p in range(2)], nets.seeds, data, recipe)
+    assert engine.shape == (2, 1)
+    for other in (grouped, plain, ensemble):
+        torch.testing.assert_close(other.float(), engine, rtol=0, atol=1e-4)
+
+
+@pytest.fixture
+def fake_peak(monkeypatch):
+    """Skip measuring the torch.mm peaks (seconds each; test_run_bench_rows_and_table measures them)."""
+    monkeypatch.setattr("sparsearch.bench.matmul_peak_gflops", lambda dtype: 100.0)
+
+
+def test_run_bench_conv_rows(fake_peak):
+    data = load_dataset(DataConfig(name="synthetic"))  # as run_bench loads it
+    workloads = [Workload("synthetic", (), 2, 0.0, "cnn1d")]
+    result = run_bench(workloads, epochs=1, plain_max=1, repeats=1)
+    assert [r["method"] for r in result.rows] == list(CONV_METHODS) and result.steps == []
+    assert [r["networks_timed"] for r in result.rows] == [1, 2, 2, 2]
+    assert {(r["optimizer"], r["lr"], r["batch_size"]) for r in result.rows} == {("adam", 0.01, 100)}
+    parent = build_parent(ParentConfig(kind="cnn1d"), data.shape, data.n_classes)
+    flops = Networks.build(parent, 0.0, 1).forward_flops()
+    n_train, n_eval = data.x_train.shape[0], data.x_val.shape[0] + data.x_test.shape[0]
+    for row in result.rows:
+        assert math.isfinite(row["gflops"]) and row["gflops"] > 0 and row["peak_fraction"] == row["gflops"] / 100
+        assert row["gflops"] == pytest.approx(row["net_epochs_per_s"] * flops * (3 * n_train + n_eval) / 1e9)
+    assert "synthetic cnn1d P=2 s=0" in format_table(result.rows).splitlines()[2]
+
+
+def test_cli_bench_conv_only_prints_the_rows(monkeypatch, fake_peak):
+    """`--no-mlp` keeps the conv workloads only (here shrunk to a tiny one, as the unit test above)."""
+    from typer.testing import CliRunner
+
+    import sparsearch.bench as bench
+    from sparsearch.cli import app
+
+    tiny = lambda populations: [Workload("synthetic", (), p, 0.0, "cnn1d") for p in populations]  # noqa: E731
+    monkeypatch.setattr(bench, "conv_workloads", tiny)
+    result = CliRunner().invoke(app, ["bench", "--no-mlp", "--conv-populations", "2", "--epochs", "1", "--repeats",
+                                      "1", "--plain-max", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.startswith("synthetic cnn1d P=2")]
+    assert [line.split()[4] for line in lines] == list(CONV_METHODS)
+    assert "load average" in result.stdout and "at end" in result.stdout
 
 
 def test_bad_workloads_are_one_line_errors():

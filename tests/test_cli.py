@@ -149,7 +149,7 @@ def test_built_in_default_shows_the_papers_pattern(tmp_path):
 
 @pytest.mark.slow
 def test_bench_command_prints_rows_and_rejects_bad_lists():
-    args = ["bench", "--populations", "1,2", "--sparsities", "0.9", "--no-extra", "--epochs", "1", "--repeats", "1",
+    args = ["bench", "--populations", "1,2", "--sparsities", "0.9", "--no-extra", "--no-conv", "--epochs", "1", "--repeats", "1",
             "--quiet"]
     result = sparsearch(*args, "--json")
     assert result.returncode == 0, result.stderr

@@ -1,6 +1,7 @@
 """Convolutional parents: PyTorch's init, the population forward and training against
 `nn.Module`s alone, channel compaction against masking, costs and ERK by hand."""
 
+import dataclasses
 import math
 
 import pytest
@@ -49,12 +50,14 @@ def test_init_equals_pytorch_default_and_population_forward_equals_the_module(ki
         assert torch.equal(a, b), name
     x = torch.randn(5, math.prod(shape), generator=torch.Generator().manual_seed(3))
     population = stacked(networks)
-    shared = net.forward(population, x)
-    own = net.forward(population, x.expand(3, *x.shape))
-    for p, params in enumerate(networks):
-        expected = net.module(params)(x)
-        torch.testing.assert_close(shared[p], expected, rtol=0, atol=1e-5)
-        torch.testing.assert_close(own[p], expected, rtol=0, atol=1e-5)
+    for layout in ("im2col", "grouped"):  # both population forms of nets/conv.py
+        laid_out = dataclasses.replace(net, layout=layout)
+        shared = laid_out.forward(population, x)
+        own = laid_out.forward(population, x.expand(3, *x.shape))
+        for p, params in enumerate(networks):
+            expected = net.module(params)(x)
+            torch.testing.assert_close(shared[p], expected, rtol=0, atol=1e-5)
+            torch.testing.assert_close(own[p], expected, rtol=0, atol=1e-5)
     assert net.weight_shapes == tuple(tuple(layer[0].shape) for layer in networks[0])
 
 

@@ -115,6 +115,7 @@ def run(
     from .api import run as run_study
     from .arms import quick_arms
     from .display import RichProgress
+    from .engine.device import resolve_device
     from .engine.precision import SlowPrecisionWarning, bf16_path, slow_bf16_note
 
     config = load_config(config_file) if config_file else Config()
@@ -125,7 +126,7 @@ def run(
         raise SparsearchError(f"--report {report_dir} is a file; pass a folder")
     started = time.perf_counter()
     if config.engine.precision != "fp32":
-        err.print(slow_bf16_note(config.engine.precision)
+        err.print(slow_bf16_note(config.engine.precision, resolve_device(config.engine.device))
                   or f"precision {config.engine.precision} (this CPU's bf16 path: {bf16_path()})")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SlowPrecisionWarning)  # said above, in one line
@@ -441,51 +442,64 @@ def _numbers(text: str, kind: type, option: str) -> list:
 @app.command()
 @user_errors
 def bench(
-    populations: str = typer.Option("1,16,64,256", help="Population sizes of the digits grid, comma-separated."),
-    sparsities: str = typer.Option("0,0.5,0.9", help="Node sparsities of the digits grid, comma-separated."),
-    extra: bool = typer.Option(True, help="Also the MNIST-1D, tall-and-thin and wide workloads."),
+    populations: str = typer.Option("1,16,64,256", help="Population sizes of the digits MLP grid, comma-separated."),
+    sparsities: str = typer.Option("0,0.5,0.9", help="Node sparsities of the digits MLP grid, comma-separated."),
+    extra: bool = typer.Option(True, help="Also the MNIST-1D, tall-and-thin and wide MLP workloads."),
+    mlp: bool = typer.Option(True, help="The MLP workloads (--no-mlp: the conv workloads only)."),
+    conv: bool = typer.Option(True, help="The conv workloads: cnn1d on MNIST-1D, LeNet-5 on digits."),
+    conv_populations: str = typer.Option("16,64", help="Population sizes of cnn1d (LeNet-5: the first), "
+                                                       "comma-separated."),
     epochs: int = typer.Option(3, min=1),
     threads: int = typer.Option(2, min=1, help="torch intra-op threads."),
     plain_max: int = typer.Option(16, min=1, help="Most networks the plain loop is timed on (its time is linear in P)."),
     repeats: int = typer.Option(2, min=1, help="Timings per method; the fastest is kept."),
-    steps: bool = typer.Option(True, help="Also time one training step of each dense shape against its GEMMs."),
+    steps: bool = typer.Option(True, help="Also time one training step of each dense MLP shape against its GEMMs."),
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ):
-    """Time the engine against a plain loop and torch.func ensembling on identical work."""
+    """Time the engine against a plain loop and torch.func ensembling on identical work (MLP and conv parents)."""
     import os
 
     import torch
 
-    from .bench import default_workloads, format_table, run_bench
+    from . import bench as benchmark
     from .bench.step import STEP_COLUMNS
+    from .config import TrainConfig
     from .display import RichProgress
     from .engine.precision import bf16_path
 
     pops = _numbers(populations, int, "--populations")
     if not pops or min(pops) < 1:
         raise SparsearchError(f"--populations: give whole numbers >= 1, got {populations!r}")
-    workloads = default_workloads(pops, _numbers(sparsities, float, "--sparsities"))
-    if not extra:
-        workloads = workloads[:-3]
+    conv_pops = _numbers(conv_populations, int, "--conv-populations")
+    if conv and (not conv_pops or min(conv_pops) < 1):
+        raise SparsearchError(f"--conv-populations: give whole numbers >= 1, got {conv_populations!r}")
+    workloads = benchmark.mlp_workloads(pops, _numbers(sparsities, float, "--sparsities"), extra) if mlp else []
+    workloads += benchmark.conv_workloads(conv_pops) if conv else []
+    if not workloads:
+        raise SparsearchError("--no-mlp --no-conv: nothing to benchmark")
     load = os.getloadavg()[0]
     kwargs = dict(epochs=epochs, threads=threads, plain_max=plain_max, repeats=repeats, step_shapes=steps)
     if quiet:
-        result = run_bench(workloads, **kwargs)
+        result = benchmark.run_bench(workloads, **kwargs)
     else:
         with RichProgress(err) as progress:
-            result = run_bench(workloads, progress=progress, **kwargs)
+            result = benchmark.run_bench(workloads, progress=progress, **kwargs)
+    load_end = os.getloadavg()[0]
+    recipes = ", ".join(f"{kind} {r.optimizer} lr {r.lr:g} batch {r.batch_size}"
+                        for kind, r in (("MLP", TrainConfig()), ("conv", TrainConfig(**benchmark.CONV_RECIPE))))
     if as_json:
         sys.stdout.write(json.dumps({"matmul_peak_gflops": result.peaks, "bf16_path": bf16_path(),
-                                     "rows": result.rows, "steps": result.steps}, indent=1) + "\n")
+                                     "load_average": [load, load_end], "rows": result.rows, "steps": result.steps},
+                                    indent=1) + "\n")
         return
-    out.print(format_table(result.rows), soft_wrap=True)
+    out.print(benchmark.format_table(result.rows), soft_wrap=True)
     if result.steps:
         out.print("\nOne training step, ms (fastest mean of 5 x 20 steps); ceiling = the step's GEMMs alone:")
-        out.print(format_table(result.steps, STEP_COLUMNS), soft_wrap=True)
+        out.print(benchmark.format_table(result.steps, STEP_COLUMNS), soft_wrap=True)
     out.print(
-        f"torch {torch.__version__}, {threads} threads, {os.cpu_count()} CPUs, load average {load:.2f} at start; "
-        f"torch.mm peak {result.peaks['fp32']:.0f} GFLOP/s fp32, {result.peaks['bf16']:.0f} bf16 "
-        f"(bf16 path: {bf16_path()}); {epochs} epochs, fastest of {repeats}; the plain loop is timed on "
-        f"at most {plain_max} networks and scaled linearly."
+        f"torch {torch.__version__}, {threads} threads, {os.cpu_count()} CPUs, load average {load:.2f} at start, "
+        f"{load_end:.2f} at end; torch.mm peak {result.peaks['fp32']:.0f} GFLOP/s fp32, {result.peaks['bf16']:.0f} "
+        f"bf16 (bf16 path: {bf16_path()}); {epochs} epochs, fastest of {repeats}; the plain loop is timed on "
+        f"at most {plain_max} networks and scaled linearly; recipes: {recipes}."
     )

@@ -1,28 +1,40 @@
-"""Throughput benchmark: the same networks trained five ways, side by side in one process.
+"""Throughput benchmark: the same networks trained several ways, side by side in one process.
 
-(a) `plain`: one `nn.Sequential` per network, its own optimizer, one network after another;
+MLP workloads (parent kind `mlp`), five methods:
+(a) `plain`: one `nn.Module` per network (the parent's `module()`), its own optimizer, one
+    network after another;
 (b) `torch.func`: stack_module_state + functional_call + vmap ensembling;
 (c) `engine-masked`: the population engine on the parent's shapes with node masks as
     multiplicative weight masks (no compaction);
 (d) `engine`: the population engine on compacted node masks;
 (e) `engine-bf16`: the same in bf16 mixed precision (engine/precision.py).
 
-All five do the same work: network p is the parent of seed p with the random node mask drawn
-from `generator("bench-mask", p, s)`, it reads data in the order of seed p, and every method
-trains the same epochs, batch size and optimizer (the default recipe) and evaluates validation
-and test accuracy after every epoch. tests/test_bench.py checks they compute the same losses (bf16 to its own precision).
+Conv workloads (`cnn1d` on MNIST-1D, `lenet5` on digits), four methods: `plain` and
+`torch.func` as above (vmap's batching rule for a convolution is one grouped convolution), and
+the population engine in each of nets/conv.py's two forms: `engine-im2col` (every convolution
+as one batched im2col matmul) and `engine-grouped` (every convolution as one grouped
+convolution, `groups` = P). The engine uses im2col for 1-D and grouped for 2-D parents.
+
+All methods of a workload do the same work: network p is the parent of seed p with the random
+node mask drawn from `generator("bench-mask", p, s)`, it reads data in the order of seed p, and
+every method trains the same epochs, batch size and optimizer and evaluates validation and test
+accuracy after every epoch. MLP workloads use the default recipe (SGD, lr 0.05, momentum 0.9,
+batch 64), conv workloads the MNIST-1D CNN paper's (Adam, lr 0.01, batch 100:
+examples/mnist1d-cnn-node.toml). tests/test_bench.py checks the methods compute the same losses
+(bf16 to its own precision).
 
 Figures per method: networks x epochs per second (the plain loop is timed on at most
 `plain_max` networks and its per-network rate used for all P: its time is linear in P), the
-ratio to plain, executed GFLOP/s (forward + backward multiply-adds x 2, evaluation forwards
-included; the masked engine executes the parent's dense shapes) and its fraction of the
-measured `torch.mm` peak of its precision, and the process's peak RSS while the method ran.
-Beside them, `step.py` times one training step of each dense shape against the GEMMs it
-contains, in fp32 and bf16.
+ratio to plain, executed GFLOP/s (forward + backward = 3x the forward FLOPs of the parent's
+`cost`, evaluation forwards included; the masked engine executes the parent's dense shapes) and
+its fraction of the measured `torch.mm` peak of its precision, and the process's peak RSS while
+the method ran. Beside them, `step.py` times one training step of each dense MLP shape against
+the GEMMs it contains, in fp32 and bf16.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -30,47 +42,65 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import TrainConfig, config_from_dict
+from ..config import ParentConfig, TrainConfig, config_from_dict
 from ..data import Dataset, load_dataset
 from ..engine.precision import DTYPES
 from ..engine.trainer import train_population
+from ..nets import build_parent
+from ..nets.base import Params, Parent, joined, rows as network, stacked
 from ..progress import Progress
-from ..nets.base import joined, stacked
-from ..nets.mlp import MLP, Layers, init_parent, parent_widths
 from ..seeding import generator
-from ..spaces.node import NodeMask, compact, sample_mask
+from ..spaces.node import NodeMask, full_mask, sample_mask
 from .ensemble import ensemble_train
 from .measure import PeakRSS, matmul_peak_gflops, training_flops
-from .step import step_row
 from .plain import plain_train
+from .step import step_row
 
 PLAIN_MAX = 16
 METHODS = ("plain", "torch.func", "engine-masked", "engine", "engine-bf16")
+CONV_METHODS = ("plain", "torch.func", "engine-im2col", "engine-grouped")
+CONV_RECIPE = {"batch_size": 100, "optimizer": "adam", "lr": 0.01}
+"""The MNIST-1D CNN paper's recipe (examples/mnist1d-cnn-node.toml), for every conv workload."""
 
 
 @dataclass(frozen=True)
 class Workload:
     dataset: str
-    hidden: tuple[int, ...]
+    hidden: tuple[int, ...]  # an MLP's hidden widths (conv kinds: their published widths, hidden = ())
     population: int
     sparsity: float
+    kind: str = "mlp"
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return METHODS if self.kind == "mlp" else CONV_METHODS
 
 
-def default_workloads(populations=(1, 16, 64, 256), sparsities=(0.0, 0.5, 0.9)) -> list[Workload]:
-    """The issue's grid: the default digits MLP at every population and node sparsity, an
-    MNIST-1D MLP, a tall-and-thin and a wide network."""
+def mlp_workloads(populations=(1, 16, 64, 256), sparsities=(0.0, 0.5, 0.9), extra: bool = True) -> list[Workload]:
+    """The issue's grid: the default digits MLP at every population and node sparsity, and (with
+    `extra`) an MNIST-1D MLP, a tall-and-thin and a wide network."""
     grid = [Workload("digits", (300, 100), p, s) for s in sparsities for p in populations]
-    return grid + [
+    return grid + ([
         Workload("mnist1d", (300, 100), 64, 0.0),
         Workload("digits", (32,) * 6, 64, 0.0),
         Workload("digits", (2048,), 16, 0.0),
-    ]
+    ] if extra else [])
+
+
+def conv_workloads(populations=(16, 64)) -> list[Workload]:
+    """The dense MNIST-1D CNN (`cnn1d`) at every population, and LeNet-5 on digits at the first."""
+    cnn = [Workload("mnist1d", (), p, 0.0, "cnn1d") for p in populations]
+    return cnn + ([Workload("digits", (), populations[0], 0.0, "lenet5")] if populations else [])
+
+
+def default_workloads(populations=(1, 16, 64, 256), sparsities=(0.0, 0.5, 0.9), conv_populations=(16, 64)):
+    return mlp_workloads(populations, sparsities) + conv_workloads(conv_populations)
 
 
 @dataclass
 class BenchResult:
     """The measured `torch.mm` peaks (GFLOP/s by precision), one row per (workload, method),
-    and one step row per dense shape."""
+    and one step row per dense MLP shape."""
 
     peaks: dict[str, float]
     rows: list[dict]
@@ -79,57 +109,66 @@ class BenchResult:
 
 @dataclass
 class Networks:
-    """The P networks of a workload, in both layouts the methods need."""
+    """The P networks of a workload: unstacked parents and node masks, in every layout the
+    methods need."""
 
-    widths: tuple[int, ...]
+    parent: Parent
     seeds: list[int]
-    parents: list[Layers]
+    parents: list[Params]
     masks: list[NodeMask]
 
     @classmethod
-    def build(cls, widths: tuple[int, ...], sparsity: float, population: int) -> "Networks":
+    def build(cls, parent: Parent, sparsity: float, population: int) -> "Networks":
         seeds = list(range(population))
-        hidden = widths[1:-1]
+        hidden = parent.widths[1:-1]
         return cls(
-            widths,
+            parent,
             seeds,
-            [init_parent(widths, s) for s in seeds],
+            [parent.init(s) for s in seeds],
             [sample_mask(hidden, sparsity, generator("bench-mask", s, sparsity)) for s in seeds],
         )
 
-    def compacted(self) -> Layers:
-        parts = [compact(parent, [mask]) for parent, mask in zip(self.parents, self.masks)]
-        return joined(parts)
+    def compacted(self) -> Params:
+        return joined([self.parent.compact(params, [mask]) for params, mask in zip(self.parents, self.masks)])
 
-    def compact_widths(self) -> tuple[int, ...]:
-        return (self.widths[0], *(len(layer) for layer in self.masks[0].keep), self.widths[-1])
+    def forward_flops(self, dense: bool = False) -> int:
+        """Forward FLOPs per example of one compacted network (`dense`: of the parent); the
+        masks of a workload keep equal counts, so network 0 stands for all."""
+        return self.parent.cost(full_mask(self.parent.widths[1:-1]) if dense else self.masks[0]).flops
 
-    def masked(self) -> tuple[Layers, list[torch.Tensor]]:
-        """Parent-shaped stacked layers and bool weight masks [P, in, out] from the node masks."""
+    def masked(self) -> tuple[Params, list[torch.Tensor]]:
+        """Parent-shaped stacked layers and bool weight masks [P, in, out] from the node masks (MLP)."""
+        widths = self.parent.widths
         layers = stacked(self.parents)
-        units = [torch.ones(len(self.seeds), self.widths[0], dtype=torch.bool)]
-        for i, width in enumerate(self.widths[1:-1]):
+        units = [torch.ones(len(self.seeds), widths[0], dtype=torch.bool)]
+        for i, width in enumerate(widths[1:-1]):
             keep = torch.zeros(len(self.seeds), width, dtype=torch.bool)
             for p, mask in enumerate(self.masks):
                 keep[p, list(mask.keep[i])] = True
             units.append(keep)
-        units.append(torch.ones(len(self.seeds), self.widths[-1], dtype=torch.bool))
+        units.append(torch.ones(len(self.seeds), widths[-1], dtype=torch.bool))
         return layers, [a.unsqueeze(2) & b.unsqueeze(1) for a, b in zip(units[:-1], units[1:])]
 
 
 def train_with(method: str, nets: Networks, data: Dataset, recipe: TrainConfig) -> None:
     """Train every network of `nets` with one method."""
+    parent = nets.parent
     if method == "plain":
         compacted = nets.compacted()
         for p, seed in enumerate(nets.seeds):
-            plain_train([(w[p], b[p]) for w, b in compacted], seed, data, recipe)
+            plain_train(parent.module(network(compacted, p)), seed, data, recipe)
     elif method == "torch.func":
-        ensemble_train(nets.compacted(), nets.seeds, data, recipe)
+        compacted = nets.compacted()
+        ensemble_train([parent.module(network(compacted, p)) for p in range(len(nets.seeds))], nets.seeds, data,
+                       recipe)
     elif method == "engine-masked":
         layers, masks = nets.masked()
-        train_population(MLP(nets.widths), layers, nets.seeds, data, recipe, masks=masks)
+        train_population(parent, layers, nets.seeds, data, recipe, masks=masks)
+    elif method in ("engine-im2col", "engine-grouped"):
+        layout = method.removeprefix("engine-")
+        train_population(dataclasses.replace(parent, layout=layout), nets.compacted(), nets.seeds, data, recipe)
     else:
-        train_population(MLP(nets.widths), nets.compacted(), nets.seeds, data, recipe,
+        train_population(parent, nets.compacted(), nets.seeds, data, recipe,
                          precision="bf16" if method == "engine-bf16" else "fp32")
 
 
@@ -139,33 +178,34 @@ def run_bench(
     threads: int = 2,
     plain_max: int = PLAIN_MAX,
     repeats: int = 2,
-    methods: Sequence[str] = METHODS,
+    methods: Sequence[str] | None = None,
     progress: Progress | None = None,
     step_shapes: bool = True,
 ) -> BenchResult:
-    """Time every method on every workload, and (with `step_shapes`) one training step of each
-    dense shape. Each timing is the fastest of `repeats` (interference from other processes
-    only ever adds time)."""
+    """Time every method of each workload's kind (those in `methods`, when given) on every
+    workload, and (with `step_shapes`) one training step of each dense MLP shape. Each timing is
+    the fastest of `repeats` (interference from other processes only ever adds time)."""
     progress = progress or Progress()
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
+        recipes = [_recipe(w, epochs, threads) for w in workloads]  # validates every workload first
         peaks = {name: matmul_peak_gflops(dtype=dtype) for name, dtype in DTYPES.items()}
-        recipe = _recipe(workloads, epochs, threads)
         datasets = {w.dataset: load_dataset(config_from_dict({"data": {"name": w.dataset}}).data) for w in workloads}
-        shapes = sorted({(parent_widths(datasets[w.dataset].n_features, w.hidden, datasets[w.dataset].n_classes),
-                          w.population) for w in workloads if w.sparsity == 0}) if step_shapes else []
-        progress.phase("benchmark", len(workloads) * len(methods) + len(shapes))
+        parents = [_parent(w, datasets[w.dataset]) for w in workloads]
+        chosen = [[m for m in w.methods if methods is None or m in methods] for w in workloads]
+        shapes = sorted({(parent.widths, w.population) for w, parent in zip(workloads, parents)
+                         if w.kind == "mlp" and w.sparsity == 0}) if step_shapes else []
+        progress.phase("benchmark", sum(map(len, chosen)) + len(shapes))
         rows = []
-        for w in workloads:
+        for w, parent, recipe, w_methods in zip(workloads, parents, recipes, chosen):
             data = datasets[w.dataset]
-            widths = parent_widths(data.n_features, w.hidden, data.n_classes)
-            timed = {m: min(w.population, plain_max) if m == "plain" else w.population for m in methods}
-            nets = {m: Networks.build(widths, w.sparsity, timed[m]) for m in methods}
-            for m in methods:  # warm-up: kernels, thread pool, allocator
-                train_with(m, Networks.build(widths, w.sparsity, 1), _first_batches(data, recipe), _one_epoch(recipe))
+            timed = {m: min(w.population, plain_max) if m == "plain" else w.population for m in w_methods}
+            nets = {m: Networks.build(parent, w.sparsity, timed[m]) for m in w_methods}
+            for m in w_methods:  # warm-up: kernels, thread pool, allocator
+                train_with(m, Networks.build(parent, w.sparsity, 1), _first_batches(data, recipe), _one_epoch(recipe))
             results = {}
-            for m in methods:
+            for m in w_methods:
                 seconds, rss = math.inf, 0
                 for _ in range(repeats):
                     with PeakRSS() as memory:
@@ -178,32 +218,39 @@ def run_bench(
             plain_rate = results.get("plain", (math.nan,))[0]
             n_eval = data.x_val.shape[0] + data.x_test.shape[0]
             for m, (rate, rss) in results.items():
-                executed = widths if m == "engine-masked" else nets[m].compact_widths()
-                gflops = rate * training_flops(executed, data.x_train.shape[0], n_eval) / 1e9
+                flops = nets[m].forward_flops(dense=m == "engine-masked")
+                gflops = rate * training_flops(flops, data.x_train.shape[0], n_eval) / 1e9
                 rows.append({
-                    "dataset": w.dataset, "hidden": list(w.hidden), "population": w.population,
-                    "node_sparsity": w.sparsity, "epochs": epochs, "method": m, "networks_timed": timed[m],
+                    "dataset": w.dataset, "kind": w.kind, "hidden": list(w.hidden), "population": w.population,
+                    "node_sparsity": w.sparsity, "epochs": epochs, "batch_size": recipe.batch_size,
+                    "optimizer": recipe.optimizer, "lr": recipe.lr, "method": m, "networks_timed": timed[m],
                     "net_epochs_per_s": rate, "vs_plain": rate / plain_rate, "gflops": gflops,
                     "peak_fraction": gflops / peaks["bf16" if m == "engine-bf16" else "fp32"],
                     "peak_rss_mb": rss / 2**20,
                 })
         steps = []
         for widths, population in shapes:
-            steps.append(step_row(widths, population, recipe.batch_size))
+            steps.append(step_row(widths, population, TrainConfig(epochs=epochs).batch_size))
             progress.advance(1)
         return BenchResult(peaks, rows, steps)
     finally:
         torch.set_num_threads(previous)
 
 
-def _recipe(workloads: Sequence[Workload], epochs: int, threads: int) -> TrainConfig:
-    """The default recipe, after the experiment schema has validated the workloads."""
-    for w in workloads:
-        config_from_dict({
-            "data": {"name": w.dataset}, "parent": {"hidden": list(w.hidden)},
-            "search": {"sparsities": [w.sparsity]}, "train": {"epochs": epochs}, "engine": {"threads": threads},
-        })
-    return TrainConfig(epochs=epochs)
+def _recipe(w: Workload, epochs: int, threads: int) -> TrainConfig:
+    """The workload's recipe (the default one for an MLP, CONV_RECIPE for a conv kind), after
+    the experiment schema has validated the workload."""
+    parent = {"kind": w.kind, **({"hidden": list(w.hidden)} if w.kind == "mlp" else {})}
+    train = {"epochs": epochs, **({} if w.kind == "mlp" else CONV_RECIPE)}
+    return config_from_dict({
+        "data": {"name": w.dataset}, "parent": parent, "search": {"sparsities": [w.sparsity]}, "train": train,
+        "engine": {"threads": threads},
+    }).train
+
+
+def _parent(w: Workload, data: Dataset) -> Parent:
+    config = ParentConfig(kind=w.kind, hidden=list(w.hidden)) if w.kind == "mlp" else ParentConfig(kind=w.kind)
+    return build_parent(config, data.shape, data.n_classes)
 
 
 def _one_epoch(recipe: TrainConfig) -> TrainConfig:
@@ -213,13 +260,17 @@ def _one_epoch(recipe: TrainConfig) -> TrainConfig:
 def _first_batches(data: Dataset, recipe: TrainConfig) -> Dataset:
     """The first few batches' worth of every split (for warming up)."""
     n = 4 * recipe.batch_size
-    return Dataset(data.name, data.x_train[:n], data.y_train[:n], data.x_val[:n], data.y_val[:n], data.x_test[:n],
-                   data.y_test[:n], data.n_classes)
+    return dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n], x_val=data.x_val[:n],
+                               y_val=data.y_val[:n], x_test=data.x_test[:n], y_test=data.y_test[:n])
+
+
+def workload_label(r: dict) -> str:
+    shape = "-".join(map(str, r["hidden"])) if r.get("kind", "mlp") == "mlp" else r["kind"]
+    return f"{r['dataset']} {shape} P={r['population']} s={r['node_sparsity']:g}"
 
 
 COLUMNS = (
-    ("workload", "<", lambda r: f"{r['dataset']} {'-'.join(map(str, r['hidden']))} P={r['population']} "
-                                f"s={r['node_sparsity']:g}"),
+    ("workload", "<", workload_label),
     ("method", "<", lambda r: r["method"]),
     ("net-epochs/s", ">", lambda r: f"{r['net_epochs_per_s']:.1f}"),
     ("vs plain", ">", lambda r: f"{r['vs_plain']:.2f}x"),

@@ -1,28 +1,28 @@
 """(b) `torch.func` model ensembling, as in PyTorch's tutorial: `stack_module_state` stacks the
 networks' parameters, `vmap` over `functional_call` runs them as one batched program, one
-optimizer steps the stacked parameters."""
+optimizer steps the stacked parameters. Any module works; for convolutions vmap's batching
+rule is one grouped convolution (`groups` = P) per layer."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from ..config import TrainConfig
 from ..data import Dataset
 from ..engine.optim import make_optimizer
 from ..engine.trainer import batch_orders, steps_per_epoch
-from ..nets.mlp import Layers
-from .plain import plain_model
 
 
-def ensemble_train(layers: Layers, seeds: list[int], data: Dataset, recipe: TrainConfig) -> Tensor:
-    """Train the stacked networks `layers` with torch.func; return per-epoch mean train loss [P, epochs]."""
-    models = [plain_model([(w[p], b[p]) for w, b in layers]) for p in range(len(seeds))]
-    params, buffers = stack_module_state(models)
+def ensemble_train(models: Sequence[nn.Module], seeds: list[int], data: Dataset, recipe: TrainConfig) -> Tensor:
+    """Train `models` (one per seed, equal shapes, reading flat features [B, F]) with torch.func;
+    return per-epoch mean train loss [P, epochs]."""
+    params, buffers = stack_module_state(list(models))
     base = copy.deepcopy(models[0]).to("meta")
 
     def logits(p, b, x):

@@ -25,11 +25,12 @@ def matmul_peak_gflops(n: int = 2048, repeats: int = 10, dtype: torch.dtype = to
     return 2 * n**3 * repeats / best / 1e9
 
 
-def training_flops(widths: tuple[int, ...], n_train: int, n_eval: int) -> float:
-    """FLOPs of one epoch of one network: forward + backward (3x the forward multiply-adds) on
-    the training set and a forward pass on the evaluation sets, 2 FLOPs per multiply-add."""
-    macs = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
-    return 2.0 * macs * (3 * n_train + n_eval)
+def training_flops(forward_flops: float, n_train: int, n_eval: int) -> float:
+    """FLOPs of one epoch of one network whose forward pass costs `forward_flops` per example
+    (`Parent.cost(mask).flops`: 2 per multiply-add of its weights, at every output position of a
+    convolution): forward + backward (3x the forward) on the training set and a forward pass on
+    the evaluation sets."""
+    return forward_flops * (3 * n_train + n_eval)
 
 
 def _rss() -> int:

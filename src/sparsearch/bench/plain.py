@@ -1,6 +1,7 @@
-"""(a) What a user writes today: one `nn.Sequential` of `nn.Linear` + ReLU per network, its own
-optimizer, trained one network after another, with per-epoch evaluation of validation and
-test accuracy."""
+"""(a) What a user writes today: one `nn.Module` per network (the parent kind's own `module()`:
+`nn.Linear` + ReLU for an MLP, `nn.Conv*d` + ReLU + pooling + `nn.Linear` for a conv parent),
+its own optimizer, trained one network after another, with per-epoch evaluation of validation
+and test accuracy."""
 
 from __future__ import annotations
 
@@ -12,21 +13,6 @@ from ..config import TrainConfig
 from ..data import Dataset
 from ..engine.optim import make_optimizer
 from ..engine.trainer import batch_orders, steps_per_epoch
-from ..nets.mlp import Layers
-
-
-def plain_model(layers: Layers) -> nn.Sequential:
-    """`nn.Sequential(Linear, ReLU, ..., Linear)` holding copies of one unstacked network's weights."""
-    modules: list[nn.Module] = []
-    for i, (weight, bias) in enumerate(layers):
-        linear = nn.Linear(weight.shape[0], weight.shape[1])
-        with torch.no_grad():
-            linear.weight.copy_(weight.t())
-            linear.bias.copy_(bias)
-        modules.append(linear)
-        if i < len(layers) - 1:
-            modules.append(nn.ReLU())
-    return nn.Sequential(*modules)
 
 
 @torch.no_grad()
@@ -34,10 +20,9 @@ def plain_accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
     return (model(x).argmax(1) == y).float().mean().item()
 
 
-def plain_train(layers: Layers, seed: int, data: Dataset, recipe: TrainConfig) -> list[float]:
-    """Train one unstacked network the plain way, reading `batch_orders([seed])`; return its
-    per-epoch mean training loss."""
-    model = plain_model(layers)
+def plain_train(model: nn.Module, seed: int, data: Dataset, recipe: TrainConfig) -> list[float]:
+    """Train one network `model` (reading flat features [B, F]) the plain way, reading
+    `batch_orders([seed])`; return its per-epoch mean training loss."""
     optimizer = make_optimizer(list(model.parameters()), recipe)
     n = data.x_train.shape[0]
     batches = batch_orders([seed], n, recipe.batch_size)

@@ -1,12 +1,16 @@
 """Plain convolutional parents (convolutions, then dense layers) as population modules.
 
-A population of P networks runs each convolution as ONE batched matrix product (im2col): the
-activations are kept channels-last, [P, B, *space, C], a layer's patches are its kernel offsets'
-strided slices concatenated along the channels, and `baddbmm` multiplies each network's patches
-by its own filters, so every network computes exactly what it computes alone. Measured on this
-project's 2-core CPU for the MNIST-1D CNN, this is 1.3-1.8x faster than one grouped convolution
-per layer (`groups = P`) and 1.4-1.9x faster than `torch.func.vmap`, whose batching rule is that
-grouped convolution (docs/benchmarks.md). Dense layers are one `baddbmm` each, as in the MLP.
+A population of P networks runs each convolution in one of two exact forms (every network
+computes what it computes alone), the faster one measured on this project's 2-core CPU
+(docs/benchmarks.md) chosen by default:
+- 1-D parents: ONE batched matrix product (im2col). Activations are kept channels-last,
+  [P, B, *space, C]; a layer's patches are its kernel offsets' strided slices concatenated along
+  the channels, and `baddbmm` multiplies each network's patches by its own filters: 1.3-1.8x
+  faster than grouped convolution on the MNIST-1D CNN, and than `torch.func.vmap`, whose
+  batching rule is that grouped convolution.
+- 2-D parents: ONE grouped convolution per layer (the population folded into the channels,
+  `groups = P`): 2.4x faster than im2col on LeNet-5, whose 5x5 kernels make 25 slices.
+Dense layers are one `baddbmm` each, as in the MLP.
 
 Layer tuples follow nets/base.py: (weight, bias) with PyTorch's layouts, a convolution's weight
 [out, in, *kernel] and a dense layer's [out, in]. Node groups are every convolution's output
@@ -22,6 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -57,6 +62,7 @@ class ConvNet:
     hidden: tuple[int, ...]  # dense hidden widths after the flatten
     n_classes: int
     settings: dict = field(default_factory=dict)  # the `[parent]` settings that built it (spec)
+    layout: Literal["im2col", "grouped"] | None = None  # None: `population_layout`'s choice
 
     def __post_init__(self):
         sizes = self.sizes
@@ -112,16 +118,27 @@ class ConvNet:
             layers.append((weight, torch.empty(shape[0]).uniform_(-bound, bound, generator=gen)))
         return layers
 
+    @property
+    def population_layout(self) -> str:
+        """How a population's convolutions run: `layout`, else im2col for 1-D and grouped
+        convolution for 2-D parents (the faster of the two on each, docs/benchmarks.md)."""
+        return self.layout or ("im2col" if self.dims == 1 else "grouped")
+
     def forward(self, params: Params, x: Tensor, train: bool = False) -> Tensor:
         population, batch = population_size(params), x.shape[-2]
         channels, *space = self.input_shape
-        h = x.view(-1, batch, channels, *space).movedim(2, -1)  # channels last: [P or 1, B, *space, C]
-        h = h.expand(population, *h.shape[1:])
-        for spec, (w, b) in zip(self.convs, params):
-            h = torch.relu(convolve(h, w, b, spec.kernel, spec.stride, spec.padding))
-            if spec.pool > 1:
-                h = max_pool(h, spec.pool)
-        h = h.movedim(-1, 2).reshape(population, batch, -1)  # flattened channel by channel, as nn.Flatten
+        h = x.view(-1, batch, channels, *space).expand(population, batch, channels, *space)
+        convs = list(zip(self.convs, params))
+        if self.population_layout == "im2col":
+            h = h.movedim(2, -1)  # channels last: [P, B, *space, C]
+            for spec, (w, b) in convs:
+                h = torch.relu(convolve(h, w, b, spec.kernel, spec.stride, spec.padding))
+                if spec.pool > 1:
+                    h = max_pool(h, spec.pool)
+            h = h.movedim(-1, 2)
+        else:
+            h = grouped_convolutions(h, convs)
+        h = h.reshape(population, batch, -1)  # flattened channel by channel, as nn.Flatten
         dense = params[len(self.convs):]
         for i, (w, b) in enumerate(dense):
             h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
@@ -241,6 +258,21 @@ def convolve(h: Tensor, w: Tensor, b: Tensor, kernel: int, stride: int, padding:
     filters = w.permute(0, *range(3, w.dim()), 2, 1).reshape(population, -1, w.shape[1])  # rows: (offset, C)
     y = torch.baddbmm(b.unsqueeze(1), patches.view(population, -1, filters.shape[1]), filters)
     return y.view(population, batch, *out, -1)
+
+
+def grouped_convolutions(h: Tensor, convs: list) -> Tensor:
+    """The convolutions (with ReLU and pooling) of every network of `h` [P, B, C, *space] as ONE
+    grouped convolution per layer: the population folded into the channels, `groups` = P."""
+    population, batch = h.shape[:2]
+    h = h.transpose(0, 1).reshape(batch, -1, *h.shape[3:])  # [B, P*C, *space]
+    dims = h.dim() - 2
+    conv, pool = (F.conv1d, F.max_pool1d) if dims == 1 else (F.conv2d, F.max_pool2d)
+    for spec, (w, b) in convs:
+        h = torch.relu(conv(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), spec.stride, spec.padding,
+                            groups=population))
+        if spec.pool > 1:
+            h = pool(h, spec.pool)
+    return h.view(batch, population, -1, *h.shape[2:]).transpose(0, 1)
 
 
 def max_pool(h: Tensor, pool: int) -> Tensor:
