@@ -71,3 +71,14 @@ class Recording:
     def advance(self, amount):
         assert amount > 0
         self.phases[-1][2] += amount
+
+
+def fresh_like(module):
+    """A module of the same architecture initialised now (PyTorch's defaults from the global seed)."""
+    import copy
+
+    fresh = copy.deepcopy(module)
+    for m in fresh.modules():
+        if hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+    return fresh

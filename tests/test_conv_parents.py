@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import fresh_like
 
 from sparsearch.config import ParentConfig, TrainConfig
 from sparsearch.data import Dataset
@@ -45,7 +46,7 @@ def test_init_equals_pytorch_default_and_population_forward_equals_the_module(ki
     networks = [net.init(s) for s in (0, 1, 2)]
     module = net.module(net.init(1))
     torch.manual_seed(1)
-    built = _fresh_like(module)
+    built = fresh_like(module)
     for (name, a), b in zip(module.state_dict().items(), built.state_dict().values()):
         assert torch.equal(a, b), name
     x = torch.randn(5, math.prod(shape), generator=torch.Generator().manual_seed(3))
@@ -59,17 +60,6 @@ def test_init_equals_pytorch_default_and_population_forward_equals_the_module(ki
             torch.testing.assert_close(shared[p], expected, rtol=0, atol=1e-5)
             torch.testing.assert_close(own[p], expected, rtol=0, atol=1e-5)
     assert net.weight_shapes == tuple(tuple(layer[0].shape) for layer in networks[0])
-
-
-def _fresh_like(module):
-    """A module of the same architecture built now (PyTorch's default init from the global seed)."""
-    import copy
-
-    fresh = copy.deepcopy(module)
-    for m in fresh.modules():
-        if hasattr(m, "reset_parameters"):
-            m.reset_parameters()
-    return fresh
 
 
 def test_a_conv_population_trains_as_nn_modules_alone(images):

@@ -2,13 +2,13 @@
 (train and eval modes), calibration by Algorithm 2, channel compaction against masking with
 tied residual groups, costs by hand, and end-to-end runs in both spaces."""
 
-import copy
 import math
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import fresh_like
 from torch import nn
 
 import sparsearch
@@ -55,14 +55,6 @@ def images():
     return Dataset.from_arrays(*blob_arrays(), name="blobs3")
 
 
-def _fresh_like(module):
-    fresh = copy.deepcopy(module)
-    for m in fresh.modules():
-        if hasattr(m, "reset_parameters"):
-            m.reset_parameters()
-    return fresh
-
-
 def _perturbed(net, seed):
     """A network of `net` at init with random BatchNorm affine parameters and statistics."""
     gen = torch.Generator().manual_seed(100 + seed)
@@ -80,7 +72,7 @@ def test_init_equals_pytorch_default_and_the_published_size():
     net = parent()
     module = net.module(net.init(1))
     torch.manual_seed(1)
-    built = _fresh_like(module)
+    built = fresh_like(module)
     for (name, a), b in zip(module.state_dict().items(), built.state_dict().values()):
         assert torch.equal(a, b), name
     for name, t in module.state_dict().items():

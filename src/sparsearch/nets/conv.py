@@ -110,13 +110,7 @@ class ConvNet:
 
     def init(self, seed: int) -> Params:
         gen = torch.Generator().manual_seed(seed)
-        layers = []
-        for shape in self.weight_shapes:
-            weight = torch.empty(shape)
-            torch.nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=gen)
-            bound = 1 / math.sqrt(math.prod(shape[1:]))
-            layers.append((weight, torch.empty(shape[0]).uniform_(-bound, bound, generator=gen)))
-        return layers
+        return [(default_weight(shape, gen), default_bias(shape, gen)) for shape in self.weight_shapes]
 
     @property
     def population_layout(self) -> str:
@@ -243,6 +237,20 @@ class ConvNet:
             for layer, keep in zip(linears, weight_mask.layers):
                 nn.utils.prune.custom_from_mask(layer, "weight", keep.to(layer.weight.dtype))
         return module
+
+
+def default_weight(shape: tuple[int, ...], gen: torch.Generator) -> Tensor:
+    """PyTorch's default initial weight of `nn.Conv*d`/`nn.Linear` ([out, in, *kernel]):
+    Kaiming-uniform with a = sqrt(5), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    weight = torch.empty(shape)
+    torch.nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=gen)
+    return weight
+
+
+def default_bias(shape: tuple[int, ...], gen: torch.Generator) -> Tensor:
+    """PyTorch's default initial bias of a layer whose weight has `shape`: U(-1/sqrt(fan_in), ...)."""
+    bound = 1 / math.sqrt(math.prod(shape[1:]))
+    return torch.empty(shape[0]).uniform_(-bound, bound, generator=gen)
 
 
 def convolve(h: Tensor, w: Tensor, b: Tensor, kernel: int, stride: int, padding: int) -> Tensor:

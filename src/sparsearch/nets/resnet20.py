@@ -53,7 +53,7 @@ from ..errors import SparsearchError
 from ..spaces.node import Cost, NodeMask
 from ..spaces.weight import WeightMask
 from .base import Params, population_size, rows, stacked
-from .conv import FLOAT, image_shape, stage_widths
+from .conv import FLOAT, default_bias, default_weight, image_shape, stage_widths
 
 STAGES = (16, 32, 64)
 BLOCKS = 3  # basic blocks per stage: 6n + 2 = 20 layers with n = 3
@@ -135,15 +135,10 @@ class ResNet20:
         gen = torch.Generator().manual_seed(seed)
         layers = []
         for shape in self.weight_shapes[:-1]:
-            weight = torch.empty(shape)
-            torch.nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=gen)
             c = shape[0]
-            layers.append((weight, torch.ones(c), torch.zeros(c), torch.zeros(c), torch.ones(c)))
+            layers.append((default_weight(shape, gen), torch.ones(c), torch.zeros(c), torch.zeros(c), torch.ones(c)))
         shape = self.weight_shapes[-1]
-        weight = torch.empty(shape)
-        torch.nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=gen)
-        bound = 1 / math.sqrt(shape[1])
-        layers.append((weight, torch.empty(shape[0]).uniform_(-bound, bound, generator=gen)))
+        layers.append((default_weight(shape, gen), default_bias(shape, gen)))
         return layers
 
     def forward(self, params: Params, x: Tensor, train: bool = False) -> Tensor:
