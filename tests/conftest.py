@@ -82,3 +82,23 @@ def fresh_like(module):
         if hasattr(m, "reset_parameters"):
             m.reset_parameters()
     return fresh
+
+
+def train_alone(model, seed, data, recipe):
+    """The textbook loop the engine must match: `model` trained with F.cross_entropy, autograd
+    and the recipe's torch.optim optimizer, reading the training set in the engine's order of
+    `seed`, for the recipe's epochs; returns `model`."""
+    import torch.nn.functional as F
+
+    from sparsearch.engine.optim import make_optimizer
+    from sparsearch.engine.trainer import batch_orders, steps_per_epoch
+
+    optimizer = make_optimizer(list(model.parameters()), recipe)
+    batches = batch_orders([seed], data.x_train.shape[0], recipe.batch_size)
+    for _ in range(recipe.epochs * steps_per_epoch(data.x_train.shape[0], recipe.batch_size)):
+        idx = next(batches)[0]
+        loss = F.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model

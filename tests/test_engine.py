@@ -1,6 +1,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import train_alone
 
 from sparsearch.config import TrainConfig
 from sparsearch.engine.chunking import chunk_slices, mlp_footprint, network_bytes
@@ -68,14 +69,7 @@ def test_engine_trains_as_torch_optim_on_nn_linear_layers(synthetic, recipe):
     layers = members(synthetic, seeds, 0.0)[0]
     curves = train_population(mlp(synthetic), layers, seeds, synthetic, recipe)
     model = MLP(()).module([(w[0], b[0]) for w, b in layers])
-    optimizer = make_optimizer(list(model.parameters()), recipe)
-    batches = batch_orders(seeds, synthetic.x_train.shape[0], recipe.batch_size)
-    for _ in range(recipe.epochs * steps_per_epoch(synthetic.x_train.shape[0], recipe.batch_size)):
-        idx = next(batches)[0]
-        loss = F.cross_entropy(model(synthetic.x_train[idx]), synthetic.y_train[idx])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    train_alone(model, seeds[0], synthetic, recipe)
     linears = [m for m in model if isinstance(m, torch.nn.Linear)]
     for (w, b), linear in zip(curves.final, linears):
         torch.testing.assert_close(w[0], linear.weight.detach().t(), rtol=0, atol=1e-5)

@@ -7,15 +7,13 @@ import math
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-from conftest import fresh_like
+from conftest import fresh_like, train_alone
 from torch import nn
 
 import sparsearch
 from sparsearch.config import ParentConfig, TrainConfig
 from sparsearch.data import Dataset
-from sparsearch.engine.optim import make_optimizer
-from sparsearch.engine.trainer import batch_orders, steps_per_epoch, train_population
+from sparsearch.engine.trainer import train_population
 from sparsearch.errors import SparsearchError
 from sparsearch.nets import build_parent, from_spec
 from sparsearch.nets.base import rows, stacked
@@ -137,14 +135,7 @@ def test_a_population_trains_as_modules_alone_and_evaluates_with_calibrated_stat
     curves = train_population(net, stacked([net.init(s) for s in seeds]), seeds, images, recipe)
     for p, seed in enumerate(seeds):
         model = net.module(net.init(seed)).train()
-        optimizer = make_optimizer(list(model.parameters()), recipe)
-        batches = batch_orders([seed], images.x_train.shape[0], recipe.batch_size)
-        for _ in range(recipe.epochs * steps_per_epoch(images.x_train.shape[0], recipe.batch_size)):
-            idx = next(batches)[0]
-            loss = F.cross_entropy(model(images.x_train[idx]), images.y_train[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        train_alone(model, seed, images, recipe)
         final = rows(curves.final, p)
         got = net.state_dict(final)
         for name, expected in model.named_parameters():

@@ -224,7 +224,7 @@ class ModuleParent:
         return dead / sum(g.size for g in self.groups)
 
     def state_dict(self, params: Params) -> dict[str, Tensor]:
-        return {name: t.contiguous() for names, layer in zip(self.layout, params) for name, t in zip(names, layer)}
+        return {name: t.contiguous() for name, t in self._named(params).items()}
 
     def from_state_dict(self, state: dict[str, Tensor]) -> Params:
         return [tuple(state[name].detach() for name in names) for names in self.layout]
