@@ -21,7 +21,7 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .config import Config, annotated_toml, load_config, quick, with_engine
-from .errors import SparsearchError
+from .errors import SparsearchError, inert, one_line
 
 HELP = """Search, train and benchmark sparse sub-networks of over-parameterized networks.
 
@@ -34,7 +34,7 @@ err = Console(stderr=True, markup=False)
 
 
 def _error_line(message: str) -> None:
-    err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
+    err.print(Text.assemble(("error:", "bold red"), " ", inert(one_line(message))), soft_wrap=True)
 
 
 class OneLineErrors(TyperGroup):
