@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from conftest import fresh_like, train_alone
+from conftest import assert_close_across_kernels, fresh_like, train_alone
 
 from sparsearch.config import ParentConfig, TrainConfig
 from sparsearch.data import Dataset
@@ -55,8 +55,8 @@ def test_init_equals_pytorch_default_and_population_forward_equals_the_module(ki
         own = laid_out.forward(population, x.expand(3, *x.shape))
         for p, params in enumerate(networks):
             expected = net.module(params)(x)
-            torch.testing.assert_close(shared[p], expected, rtol=0, atol=1e-5)
-            torch.testing.assert_close(own[p], expected, rtol=0, atol=1e-5)
+            assert_close_across_kernels(shared[p], expected)
+            assert_close_across_kernels(own[p], expected)
     assert net.weight_shapes == tuple(tuple(layer[0].shape) for layer in networks[0])
 
 
@@ -69,7 +69,7 @@ def test_a_conv_population_trains_as_nn_modules_alone(images):
         model = net.module(net.init(seed))
         train_alone(model, seed, images, recipe)
         for (name, expected), got in zip(model.state_dict().items(), net.state_dict(rows(curves.final, p)).values()):
-            torch.testing.assert_close(got, expected, rtol=0, atol=1e-5, msg=name)
+            assert_close_across_kernels(got, expected, msg=name)
 
 
 @pytest.mark.parametrize("kind, shape", KINDS)
@@ -86,10 +86,10 @@ def test_compaction_is_the_same_function_as_masking_the_channels(kind, shape):
         masked[group][0][dropped] = 0
         masked[group][1][dropped] = 0
     x = torch.randn(7, math.prod(shape), generator=gen)
-    torch.testing.assert_close(net.forward(thin, x)[0], net.forward(stacked([masked]), x)[0], rtol=0, atol=1e-5)
+    assert_close_across_kernels(net.forward(thin, x)[0], net.forward(stacked([masked]), x)[0])
     assert [layer[0].shape[1] for layer in thin[:-1]] == [len(k) for k in mask.keep]
     thin_module = net.module(rows(thin, 0))
-    torch.testing.assert_close(thin_module(x), net.forward(thin, x)[0], rtol=0, atol=1e-5)
+    assert_close_across_kernels(thin_module(x), net.forward(thin, x)[0])
 
 
 def test_cnn1d_shapes_costs_and_spec_by_hand():

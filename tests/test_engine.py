@@ -1,7 +1,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import train_alone
+from conftest import assert_close_across_kernels, train_alone
 
 from sparsearch.config import TrainConfig
 from sparsearch.engine.chunking import chunk_slices, mlp_footprint, network_bytes
@@ -72,8 +72,8 @@ def test_engine_trains_as_torch_optim_on_nn_linear_layers(synthetic, recipe):
     train_alone(model, seeds[0], synthetic, recipe)
     linears = [m for m in model if isinstance(m, torch.nn.Linear)]
     for (w, b), linear in zip(curves.final, linears):
-        torch.testing.assert_close(w[0], linear.weight.detach().t(), rtol=0, atol=1e-5)
-        torch.testing.assert_close(b[0], linear.bias.detach(), rtol=0, atol=1e-5)
+        assert_close_across_kernels(w[0], linear.weight.detach().t())
+        assert_close_across_kernels(b[0], linear.bias.detach())
 
 
 def test_cross_entropy_and_its_gradient_by_hand_match_autograd():
@@ -83,8 +83,8 @@ def test_cross_entropy_and_its_gradient_by_hand_match_autograd():
     losses, grad = cross_entropy_and_grad(logits.detach(), y)
     expected = torch.stack([F.cross_entropy(logits[p], y[p]) for p in range(3)])
     expected.sum().backward()
-    torch.testing.assert_close(losses, expected.detach(), rtol=0, atol=1e-6)
-    torch.testing.assert_close(grad, logits.grad, rtol=0, atol=1e-7)
+    assert_close_across_kernels(losses, expected.detach())
+    assert_close_across_kernels(grad, logits.grad)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
@@ -140,7 +140,7 @@ def test_flat_optimizer_steps_as_torch_optim(optimizer):
             t.grad = g
         reference.step()
     for got, expected in zip([t for pair in flat.params for t in pair], tensors):
-        torch.testing.assert_close(got, expected.detach(), rtol=0, atol=1e-6)
+        assert_close_across_kernels(got, expected.detach())
 
 
 def test_batch_orders_cover_every_example_once_per_epoch_and_share_by_seed():

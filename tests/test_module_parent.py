@@ -16,6 +16,7 @@ from sparsearch.spaces.node import sample_mask
 from sparsearch.spaces.weight import WeightMask
 
 from custom_cnn import DECLARED, functional_cnn, small_cnn
+from conftest import assert_close_across_kernels
 
 SHAPE = (1, 8, 8)
 
@@ -53,8 +54,8 @@ def test_forward_equals_the_module_alone_and_init_leaves_the_global_rng_alone():
     for p, params in enumerate(networks):
         alone = small_cnn(SHAPE, 10)
         alone.load_state_dict(net.state_dict(params))
-        torch.testing.assert_close(shared[p], alone(x.view(5, *SHAPE)), rtol=0, atol=1e-5)
-        torch.testing.assert_close(own[p], alone(x.view(5, *SHAPE)), rtol=0, atol=1e-5)
+        assert_close_across_kernels(shared[p], alone(x.view(5, *SHAPE)))
+        assert_close_across_kernels(own[p], alone(x.view(5, *SHAPE)))
     back = net.from_state_dict(net.state_dict(networks[0]))
     assert all(torch.equal(a, b) for la, lb in zip(back, networks[0]) for a, b in zip(la, lb))
 
@@ -74,9 +75,9 @@ def test_compaction_equals_masking_the_dropped_channels(kind):
                 masked[name] = masked[name].index_fill(0, dropped, 0.0)
     x = torch.randn(7, 64, generator=torch.Generator().manual_seed(2))
     expected = net.forward(stacked([net.from_state_dict(masked)]), x)[0]
-    torch.testing.assert_close(net.forward(stacked([thin]), x)[0], expected, rtol=0, atol=1e-5)
+    assert_close_across_kernels(net.forward(stacked([thin]), x)[0], expected)
     module = net.module(thin)
-    torch.testing.assert_close(module(x), expected, rtol=0, atol=1e-5)
+    assert_close_across_kernels(module(x), expected)
     kept = sum(map(len, mask.keep))
     assert sum(p.numel() for p in module.parameters()) == net.cost(mask).params
     assert net.cost(mask).node_sparsity == pytest.approx(1 - kept / sum(net.widths[1:-1]))

@@ -2,6 +2,7 @@ import torch
 from torch import nn
 
 from sparsearch.nets.mlp import forward, init_parent, parent_widths
+from conftest import assert_close_across_kernels
 
 
 def reference_mlp(widths, seed):
@@ -41,8 +42,8 @@ def test_stacked_forward_matches_sequential_for_shared_and_per_network_batches()
     per_network = forward(layers, torch.stack([x, 2 * x]))
     with torch.no_grad():
         for p, net in enumerate(nets):
-            torch.testing.assert_close(shared[p], net(x), rtol=0, atol=1e-6)
-            torch.testing.assert_close(per_network[p], net((p + 1) * x), rtol=0, atol=1e-6)
+            assert_close_across_kernels(shared[p], net(x))
+            assert_close_across_kernels(per_network[p], net((p + 1) * x))
 
 
 def test_state_dict_loads_into_nn_sequential_and_round_trips():
@@ -54,5 +55,5 @@ def test_state_dict_loads_into_nn_sequential_and_round_trips():
     model.load_state_dict(state_dict(parent))
     x = torch.randn(4, 5)
     with torch.no_grad():
-        torch.testing.assert_close(model(x), forward([(w[None], b[None]) for w, b in parent], x)[0], rtol=0, atol=1e-6)
+        assert_close_across_kernels(model(x), forward([(w[None], b[None]) for w, b in parent], x)[0])
     assert all(torch.equal(a, c) and torch.equal(b, d) for (a, b), (c, d) in zip(from_state_dict(state_dict(parent)), parent))
