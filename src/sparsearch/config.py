@@ -204,15 +204,12 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _no_empty_layer(self) -> "Config":
-        if self.experiment.kind != "mask" or self.search.space != "node":
-            return self
-        for s in self.search.sparsities:
-            for layer, width in enumerate(self.parent.hidden, start=1):
-                if width - round(s * width) < 1:
-                    raise ValueError(
-                        f"search.sparsities: {s} removes all {width} units of hidden layer {layer}; "
-                        f"use a lower sparsity or a wider parent.hidden"
-                    )
+        """An MLP's node sparsities can be checked without the data; every other kind checks its
+        own when built at the data's shape (`Parent.check_node_sparsities`)."""
+        if self.experiment.kind == "mask" and self.search.space == "node" and self.parent.kind == "mlp":
+            from .nets.mlp import check_hidden
+
+            check_hidden(self.parent.hidden, self.search.sparsities)
         return self
 
     @model_validator(mode="after")
