@@ -122,9 +122,9 @@ CASES = {
                                        "(784,000,000,000 bytes) but can hold at most"),
     "gzip IDX header claiming 1e9 images": (mnist("train-images-idx3-ubyte", gzip_bomb(idx((10**9, 28, 28), b""), 0),
                                                   gz=True), "(784,000,000,000 bytes) but can hold at most"),
-    "gzip bomb (2 GiB of zeros after 10 images)": (mnist("train-images-idx3-ubyte",
-                                                         gzip_bomb(idx((10, 4, 4)), 2048), gz=True),
-                                                   "does not hold exactly the 160 bytes"),
+    "gzip bomb (2 GiB of zeros after 10 images)": (
+        mnist("train-images-idx3-ubyte", lambda path: path.write_bytes(gzip_bomb(idx((10, 4, 4)), 2048)), gz=True),
+        "does not hold exactly the 160 bytes"),
     "gzip IDX cut short": (mnist("train-images-idx3-ubyte", gzip_bomb(idx((10, 4, 4)), 0)[:-12], gz=True),
                            "cannot read"),
     # files that are not regular files
