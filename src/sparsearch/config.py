@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import SparsearchError
+from .reading import read_capped
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -204,15 +205,12 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _no_empty_layer(self) -> "Config":
-        if self.experiment.kind != "mask" or self.search.space != "node":
-            return self
-        for s in self.search.sparsities:
-            for layer, width in enumerate(self.parent.hidden, start=1):
-                if width - round(s * width) < 1:
-                    raise ValueError(
-                        f"search.sparsities: {s} removes all {width} units of hidden layer {layer}; "
-                        f"use a lower sparsity or a wider parent.hidden"
-                    )
+        """An MLP's node sparsities can be checked without the data; every other kind checks its
+        own when built at the data's shape (`Parent.check_node_sparsities`)."""
+        if self.experiment.kind == "mask" and self.search.space == "node" and self.parent.kind == "mlp":
+            from .nets.mlp import check_hidden
+
+            check_hidden(self.parent.hidden, self.search.sparsities)
         return self
 
     @model_validator(mode="after")
@@ -262,18 +260,18 @@ def with_engine(config: Config, **changes) -> Config:
     return config_from_dict({**config.model_dump(), "engine": {**config.engine.model_dump(), **changes}})
 
 
+CONFIG_CAP = 2**20
+"""Bytes a config file may hold: the longest useful one is a few kilobytes."""
+
+
 def load_config(path: str | Path) -> Config:
-    """Read and validate a TOML config file."""
+    """Read and validate a TOML config file (a regular file of at most CONFIG_CAP bytes)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SparsearchError(f"config file not found: {path}") from None
+        text = read_capped(path, "config file", CONFIG_CAP).decode("utf-8")
     except UnicodeDecodeError as error:
         raise SparsearchError(f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
                               f"{error.start}); save the config as UTF-8") from None
-    except OSError as error:
-        raise SparsearchError(f"cannot read config file {path}: {error.strerror}") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -29,12 +29,14 @@ class Kind:
 
 def _validate_supernet(config: Config) -> None:
     """What a super-network search needs beyond each key's own range, checked before data or store
-    are touched: an MLP parent, and no more evaluations per search than the elastic space has
-    distinct configurations (each is evaluated at most once)."""
+    are touched: an MLP parent, widths that keep a unit of every layer, and no more evaluations
+    per search than the elastic space has distinct configurations (each is evaluated at most once)."""
     if config.parent.kind != "mlp":
         raise SparsearchError(f"parent.kind: the supernet kind works with 'mlp' parents only, got {config.parent.kind!r}")
     search = config.supernet
-    size = space_size(ElasticSpace(tuple(config.parent.hidden), tuple(search.widths)).choices)
+    space = ElasticSpace(tuple(config.parent.hidden), tuple(search.widths))
+    space.check()
+    size = space_size(space.choices)
     if search.evaluations > size:
         allowed = f"use 2..{size}" if size >= 2 else "list at least two supernet.widths"
         raise SparsearchError(

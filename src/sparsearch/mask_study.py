@@ -88,10 +88,11 @@ def validate(config: Config) -> dict[str, Arm]:
 def check_data(config: Config, data: Dataset) -> None:
     """What needs the data, checked before the store is touched: the parent builds at the data's
     shape and, in the node space, compacts (a user's module whose channel groups cannot be traced
-    says so here)."""
+    says so here) and keeps a node of every group at every sparsity."""
     parent = build_parent(config.parent, data.shape, data.n_classes)
     if config.search.space == "node":
         parent.compact(parent.init(0), [full_mask(parent.widths[1:-1])])
+        parent.check_node_sparsities(config.search.sparsities)
 
 
 def base_spec(config: Config, trainer: Trainer) -> dict:

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..config import DataConfig
 from ..errors import SparsearchError
+from ..reading import present
 
 
 def locate(
@@ -41,10 +42,11 @@ def locate(
 
 
 def _find(folder: Path, names: Sequence[str], suffixes: Sequence[str]) -> tuple[list[Path], Path | None]:
-    """(paths found, first missing path or None)."""
+    """(paths found, first missing path or None); what is found may be anything but a file, for
+    the reader to refuse by name."""
     found = []
     for name in names:
-        path = next((folder / (name + s) for s in suffixes if (folder / (name + s)).is_file()), None)
+        path = next((folder / (name + s) for s in suffixes if present(folder / (name + s), "data.root")), None)
         if path is None:
             return found, folder / name
         found.append(path)

@@ -3,43 +3,82 @@
 from __future__ import annotations
 
 import gzip
+import math
 import struct
+import zlib
 from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from ..config import DataConfig
-from ..errors import SparsearchError
+from ..errors import SparsearchError, one_line
+from ..reading import open_regular, size_of
 from .download import fetch_mnist_family
 from .files import checked_labels, locate, unit_pixels
 from .splits import Pool
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 UBYTE = 0x08
+DEFLATE_MAX_RATIO = 1032
+"""Deflate's largest compression ratio: a gzip file of n bytes decodes to at most this times n."""
+CHUNK = 2**20
 
 
 def read_idx(path: Path, ndim: int) -> np.ndarray:
-    """An unsigned-byte IDX array of `ndim` dimensions from `path` (plain or `.gz`), validated."""
-    try:
-        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
-            data = f.read()
-    except (OSError, EOFError) as error:
-        raise SparsearchError(f"data.root: cannot read {path} ({error}); replace it with the original file") from None
-    magic, expected = data[:4], bytes([0, 0, UBYTE, ndim])
+    """An unsigned-byte IDX array of `ndim` dimensions from `path` (plain or `.gz`), validated.
+
+    The header's shape is checked against the file before anything is allocated: a plain file
+    must hold exactly the bytes it declares; a gzipped one cannot hold more than
+    DEFLATE_MAX_RATIO times its size, and is decompressed only as far as the declared bytes
+    and one more (so a decompression bomb costs nothing)."""
+    with open_regular(path, "data.root") as f:
+        try:
+            if path.suffix == ".gz":
+                with gzip.GzipFile(fileobj=f) as stream:
+                    return _array(stream, path, ndim, DEFLATE_MAX_RATIO * size_of(f))
+            return _array(f, path, ndim, size_of(f))
+        except (OSError, EOFError, zlib.error) as error:
+            raise SparsearchError(f"data.root: cannot read {path} ({one_line(error)}); replace it with the "
+                                  f"original file") from None
+
+
+def _array(stream: BinaryIO, path: Path, ndim: int, most: int) -> np.ndarray:
+    """The IDX array read from `stream`, which holds at most `most` bytes."""
+    header = 4 + 4 * ndim
+    head = stream.read(header)
+    magic, expected = head[:4], bytes([0, 0, UBYTE, ndim])
     if magic != expected:
         raise SparsearchError(
             f"data.root: {path} is not an IDX file of {ndim}-d unsigned bytes "
             f"(magic number 0x{magic.hex()}, expected 0x{expected.hex()}); replace it with the original file"
         )
-    header = 4 + 4 * ndim
-    shape = struct.unpack(f">{ndim}I", data[4:header]) if len(data) >= header else ()
-    if len(data) != header + int(np.prod(shape)) or not shape:
-        raise SparsearchError(
-            f"data.root: {path} has {len(data)} bytes, not the {header}-byte header plus the data its shape "
-            f"{shape or '(unreadable)'} declares; the file is truncated or corrupt, replace it"
-        )
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+    shape = struct.unpack(f">{ndim}I", head[4:]) if len(head) == header else ()
+    if not shape or 0 in shape:
+        raise SparsearchError(f"data.root: {path} declares the shape {shape or '(unreadable)'}, which holds no "
+                              f"data; replace it with the original file")
+    declared = math.prod(shape)
+    if header + declared > most:
+        raise SparsearchError(f"data.root: {path} declares the shape {shape} ({declared:,} bytes) but can hold at "
+                              f"most {most - header:,}; the file is truncated or corrupt, replace it")
+    data = np.empty(declared, dtype=np.uint8)
+    if _fill(stream, data) != declared or stream.read(1):
+        raise SparsearchError(f"data.root: {path} does not hold exactly the {declared:,} bytes its shape {shape} "
+                              f"declares; the file is truncated or corrupt, replace it")
+    return data.reshape(shape)
+
+
+def _fill(stream: BinaryIO, data: np.ndarray) -> int:
+    """Bytes read from `stream` into `data`, CHUNK at a time, until it is full or the stream ends."""
+    got = 0
+    while got < len(data):
+        chunk = stream.read(min(CHUNK, len(data) - got))
+        if not chunk:
+            break
+        data[got:got + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+        got += len(chunk)
+    return got
 
 
 def load(cfg: DataConfig, dataset: str) -> Pool:

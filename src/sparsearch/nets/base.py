@@ -76,6 +76,10 @@ class Parent(Protocol):
     def unit_scores(self, weight_scores: list[Tensor]) -> list[Tensor]:
         """Per node group, each node's score: the sum of the scores of the weights it owns."""
 
+    def check_node_sparsities(self, sparsities: list[float]) -> None:
+        """Refuse, in one line naming the group, a node sparsity that removes every node of a
+        group (`spaces.node.refuse_empty_groups`)."""
+
     def cost(self, mask) -> Cost:
         """Node and weight sparsity, params and FLOPs of a node or weight mask."""
 

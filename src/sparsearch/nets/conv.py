@@ -34,7 +34,7 @@ from torch import Tensor, nn
 import torch.nn.utils.prune  # noqa: F401  (nn.utils.prune)
 
 from ..errors import SparsearchError
-from ..spaces.node import Cost, NodeMask
+from ..spaces.node import Cost, NodeMask, refuse_empty_groups
 from ..spaces.weight import WeightMask
 from .base import Params, population_size, stacked
 
@@ -164,6 +164,11 @@ class ConvNet:
     def unit_scores(self, weight_scores: list[Tensor]) -> list[Tensor]:
         """A channel's (unit's) score: the sum of its incoming weights' scores."""
         return [s.flatten(1).sum(1) for s in weight_scores[:-1]]
+
+    def check_node_sparsities(self, sparsities: list[float]) -> None:
+        groups = [*((f"channels of {self.kind}'s convolution {i}", c.channels) for i, c in enumerate(self.convs, 1)),
+                  *((f"units of {self.kind}'s dense layer {i}", width) for i, width in enumerate(self.hidden, 1))]
+        refuse_empty_groups(groups, sparsities, "wider parent.channels")
 
     def footprint(self, params: Params, batch: int) -> tuple[int, int]:
         """Parameters, gradients and two optimizer buffers, and three activations per output

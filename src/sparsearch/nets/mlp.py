@@ -65,6 +65,14 @@ def from_state_dict(state: dict[str, Tensor]) -> Layers:
     return [(state[f"{2 * i}.weight"].t().contiguous(), state[f"{2 * i}.bias"]) for i in range(len(state) // 2)]
 
 
+def check_hidden(hidden: list[int] | tuple[int, ...], sparsities: list[float]) -> None:
+    """Refuse node sparsities that remove every unit of a hidden layer of widths `hidden`."""
+    from ..spaces.node import refuse_empty_groups
+
+    groups = [(f"units of hidden layer {layer}", width) for layer, width in enumerate(hidden, start=1)]
+    refuse_empty_groups(groups, sparsities, "a wider parent.hidden")
+
+
 def stacked_widths(layers: Layers) -> tuple[int, ...]:
     """The widths of stacked networks, input to output."""
     return (layers[0][0].shape[1], *(w.shape[2] for w, _ in layers))
@@ -121,6 +129,9 @@ class MLP:
 
     def cost(self, mask):
         return mask.cost(self.widths)
+
+    def check_node_sparsities(self, sparsities: list[float]) -> None:
+        check_hidden(self.widths[1:-1], sparsities)
 
     def state_dict(self, params: Layers) -> dict[str, Tensor]:
         return state_dict(params)

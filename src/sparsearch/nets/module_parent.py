@@ -33,7 +33,7 @@ import torch.nn.utils.prune  # noqa: F401  (nn.utils.prune)
 from torch.func import functional_call, vmap
 
 from ..errors import SparsearchError
-from ..spaces.node import Cost, NodeMask
+from ..spaces.node import Cost, NodeMask, refuse_empty_groups
 from ..spaces.weight import WeightMask
 from .base import Params, stacked
 from .channel_groups import ChannelGroup, declared_groups, thin, trace_groups
@@ -179,6 +179,11 @@ class ModuleParent:
         scores = {layer[0]: s for layer, s in zip(self.layout, weight_scores)}
         return [sum(scores[n].flatten(1).sum(1) for n, dim, _ in g.members if n in scores and dim == 0)
                 for g in self.groups]
+
+    def check_node_sparsities(self, sparsities: list[float]) -> None:
+        groups = [(f"channels of {self.kind}'s group {i} ({g.members[0][0]} ...)", g.size)
+                  for i, g in enumerate(self.groups, 1)]
+        refuse_empty_groups(groups, sparsities, "wider layers in the module")
 
     def footprint(self, params: Params, batch: int) -> tuple[int, int]:
         """Parameters, gradients and two optimizer buffers, and three floats per output of every

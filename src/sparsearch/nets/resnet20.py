@@ -50,7 +50,7 @@ from torch import Tensor, nn
 import torch.nn.utils.prune  # noqa: F401  (nn.utils.prune)
 
 from ..errors import SparsearchError
-from ..spaces.node import Cost, NodeMask
+from ..spaces.node import Cost, NodeMask, refuse_empty_groups
 from ..spaces.weight import WeightMask
 from .base import Params, population_size, rows, stacked
 from .conv import FLOAT, default_bias, default_weight, image_shape, stage_widths
@@ -240,6 +240,13 @@ class ResNet20:
         return list(total.split(list(self.groups)))
 
     # --- costs --------------------------------------------------------------------------------------------------
+
+    def check_node_sparsities(self, sparsities: list[float]) -> None:
+        names = []
+        for stage in range(1, len(self.stages) + 1):
+            names += [f"channels stage {stage} adds to resnet20's residual stream (group S{stage})",
+                      *(f"inner channels of resnet20's stage {stage} block {b}" for b in range(1, BLOCKS + 1))]
+        refuse_empty_groups(list(zip(names, self.groups)), sparsities, "wider parent.channels")
 
     def footprint(self, params: Params, batch: int) -> tuple[int, int]:
         """Parameters (BatchNorm statistics included), gradients and two optimizer buffers, and

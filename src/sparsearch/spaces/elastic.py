@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..errors import SparsearchError
 from .node import NodeMask, weights_and_flops
 
 
@@ -19,12 +20,22 @@ class ElasticSpace:
     hidden: tuple[int, ...]  # the parent's hidden widths
     fractions: tuple[float, ...]  # allowed widths as fractions, increasing
 
+    def check(self) -> None:
+        """Refuse, in one line, a width fraction that rounds some hidden layer to no unit."""
+        for layer, width in enumerate(self.hidden, start=1):
+            for fraction in self.fractions:
+                if round(fraction * width) < 1:
+                    raise SparsearchError(f"supernet.widths: {fraction} of hidden layer {layer}'s {width} units "
+                                          f"rounds to 0 units; use fractions above {0.5 / width:.3g} or a "
+                                          f"wider parent.hidden")
+
     @property
     def choices(self) -> list[int]:
         return [len(self.fractions)] * len(self.hidden)
 
     def widths(self, config) -> tuple[int, ...]:
-        """Hidden widths of a configuration (at least one unit per layer)."""
+        """Hidden widths of a configuration (at least one unit per layer, as in experiments stored
+        before `check` refused a fraction that rounds to none)."""
         return tuple(max(1, round(self.fractions[c] * w)) for c, w in zip(config, self.hidden))
 
     def mask(self, config) -> NodeMask:

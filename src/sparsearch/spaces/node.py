@@ -8,17 +8,30 @@ be trained as one population.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from ..errors import SparsearchError
 from ..nets.mlp import Layers
 
 
 def kept_units(width: int, sparsity: float) -> int:
     """Units a hidden layer of `width` keeps at node sparsity `sparsity`."""
     return width - round(sparsity * width)
+
+
+def refuse_empty_groups(groups: Sequence[tuple[str, int]], sparsities: Sequence[float], wider: str) -> None:
+    """Refuse the first node sparsity that removes every node of a group, in one line naming the
+    group (`groups`: (what its nodes are, e.g. "units of hidden layer 1", width)); `wider` says
+    which setting widens the groups."""
+    for s in sparsities:
+        for name, width in groups:
+            if kept_units(width, s) < 1:
+                raise SparsearchError(f"search.sparsities: {s} removes all {width} {name}; use a lower sparsity or "
+                                      f"{wider}")
 
 
 @dataclass(frozen=True)
