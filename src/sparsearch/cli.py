@@ -39,13 +39,13 @@ def _error_line(message: str) -> None:
 
 class OneLineErrors(TyperGroup):
     """Usage errors (an unknown option, a bad value) as one line on stderr, exit code 2, like
-    every other error a user can cause; Ctrl-C as one line, exit code 130."""
+    every other error a user can cause; Ctrl-C as one line with the resume hint, exit code 130."""
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
-        except typer.Abort:
-            err.print("interrupted")
+        except typer.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
+            err.print("interrupted: rerun the same command to resume")
             code = 130
         except typer.TyperException as error:  # click's usage errors, as typer vendors them
             context = getattr(error, "ctx", None)
@@ -110,6 +110,9 @@ def run(
     address: Optional[str] = typer.Option(
         None, "--address", help="Ray cluster to join, e.g. HOST:6379 (overrides engine.address); none: a local Ray."
     ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Let a changed config replace the plan of the stored experiment of the same name."
+    ),
 ):
     """Run (or continue) an experiment and print its summary."""
     from .api import run as run_study
@@ -131,10 +134,10 @@ def run(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SlowPrecisionWarning)  # said above, in one line
         if quiet:
-            study = run_study(config, store=store)
+            study = run_study(config, store=store, replace=replace)
         else:
             with RichProgress(err) as progress:
-                study = run_study(config, store=store, progress=progress)
+                study = run_study(config, store=store, progress=progress, replace=replace)
     with _open(store, write=False) as db:
         if report_dir is not None:
             _write_report(db, config.experiment.name, report_dir)
@@ -345,6 +348,8 @@ def rm(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ):
     """Delete an experiment and the trials no other experiment uses."""
+    if not yes and not sys.stdin.isatty():
+        raise SparsearchError(f"rm {experiment!r}: no terminal to confirm on; pass --yes")
     with _open(store, write=True) as db:
         db.config_of(experiment)
         if not yes and not typer.confirm(f"Delete experiment {experiment!r} from {store}?", err=True):
@@ -374,6 +379,8 @@ def export(
     from .config import tomllib
     from .store import AUDIT_COLUMNS, EXPORT_COLUMNS
 
+    if experiment is not None and not experiment.strip():
+        raise SparsearchError(f"--experiment {experiment!r}: pass an experiment name (see `sparsearch ls`)")
     with _open(store, write=False) as db:
         if experiment:
             db.config_of(experiment)  # names the known experiments if this one is not
