@@ -37,6 +37,9 @@ def _error_line(message: str) -> None:
     err.print(Text.assemble(("error:", "bold red"), " ", inert(one_line(message))), soft_wrap=True)
 
 
+INTERRUPTED = 130
+
+
 class OneLineErrors(TyperGroup):
     """Usage errors (an unknown option, a bad value) as one line on stderr, exit code 2, like
     every other error a user can cause; Ctrl-C as one line with the resume hint, exit code 130."""
@@ -44,8 +47,8 @@ class OneLineErrors(TyperGroup):
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
-        except typer.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
-            err.print("interrupted: rerun the same command to resume")
+        except typer.Abort:  # Ctrl-C or end of input at a prompt
+            err.print("interrupted")
             code = 130
         except typer.TyperException as error:  # click's usage errors, as typer vendors them
             context = getattr(error, "ctx", None)
@@ -53,6 +56,8 @@ class OneLineErrors(TyperGroup):
             _error_line(f"{error.format_message()} (see `{where} --help`)")
             code = getattr(error, "exit_code", 2)
         code = code if isinstance(code, int) else 0
+        if code == INTERRUPTED:  # typer's exit code for a KeyboardInterrupt, said in no words
+            err.print("interrupted: rerun the same command to resume (finished work is kept)")
         if not standalone_mode:
             return code
         sys.exit(code)
