@@ -65,7 +65,7 @@ CASES = {
     "export --experiment ''": ({"args": ["export", "--store", "{store}", "--experiment", ""]}, "--experiment ''"),
     "export --experiment ' '": ({"args": ["export", "--store", "{store}", "--experiment", " "]}, "--experiment ' '"),
     "rm without --yes and no terminal": ({"args": ["rm", "tiny", "--store", "{store}"]}, "pass --yes"),
-    "rm of an unknown experiment without --yes": ({"args": ["rm", "nope", "--store", "{store}"]}, "pass --yes"),
+    "rm of an unknown experiment": ({"args": ["rm", "nope", "--store", "{store}"]}, "no experiment 'nope'"),
     "rerun with more epochs": (run_with(train={"epochs": 3}), "train.epochs 2 -> 3"),
     "rerun with other sparsities": (run_with(search={"sparsities": [0.75]}), "search.sparsities [0.5] -> [0.75]"),
     "rerun with another arm": (run_with(search={"arms": ["dense", "snip"]}), "search.arms"),

@@ -353,15 +353,24 @@ def rm(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ):
     """Delete an experiment and the trials no other experiment uses."""
-    if not yes and not sys.stdin.isatty():
-        raise SparsearchError(f"rm {experiment!r}: no terminal to confirm on; pass --yes")
     with _open(store, write=True) as db:
         db.config_of(experiment)
-        if not yes and not typer.confirm(f"Delete experiment {experiment!r} from {store}?", err=True):
+        if not yes and not _confirmed(f"Delete experiment {experiment!r} from {store}?"):
             err.print("nothing deleted")
             raise typer.Exit(1)
         deleted = db.remove(experiment)
     out.print(f"deleted experiment {experiment!r} and {deleted} trials only it used")
+
+
+def _confirmed(question: str) -> bool:
+    """The user's yes or no: asked on a terminal; off one (a pipe, CI) read from standard input
+    without a prompt, and input that ends unanswered is an error naming --yes."""
+    if sys.stdin.isatty():
+        return typer.confirm(question, err=True)
+    answer = sys.stdin.readline()
+    if not answer:
+        raise SparsearchError("rm: standard input ended with no answer to confirm with; pass --yes")
+    return answer.strip().lower() in ("y", "yes")
 
 
 class Format(str, Enum):
