@@ -4,13 +4,11 @@ interrupted run is listed and says how to resume; a finished super-network searc
 retraining its front, and `rm` takes its super-networks along."""
 
 import pytest
-import tomli_w
 from typer.testing import CliRunner
 
 import sparsearch
 from conftest import BASE, toml
 from sparsearch.cli import app
-from sparsearch.config import config_from_dict
 from sparsearch.engine.trainer import Trainer
 from sparsearch.errors import SparsearchError
 from sparsearch.mask_study import Planning
