@@ -42,10 +42,10 @@ def test_a_bf16_run_keeps_its_own_trials_and_learns(tmp_path):
     bf16 = sparsearch.run(with_precision(SMALL, "bf16"), store=store)
     assert bf16.outcome.trained == 4
     a = bf16.trials().set_index(["arm", "sparsity", "seed"])["final_test_acc"]
-    fp32 = sparsearch.run(SMALL, store=store)  # same experiment name: nothing of bf16's is reused
+    fp32 = sparsearch.run(SMALL, store=store, replace=True)  # same experiment name: nothing of bf16's is reused
     assert fp32.outcome.trained == 4 and fp32.outcome.reused == 0
     b = fp32.trials().set_index(["arm", "sparsity", "seed"])["final_test_acc"]
-    assert sparsearch.run(with_precision(SMALL, "bf16"), store=store).outcome.reused == 4
+    assert sparsearch.run(with_precision(SMALL, "bf16"), store=store, replace=True).outcome.reused == 4
     assert (a > 0.6).all() and (a - b).abs().max() < 0.1  # chance: 0.25
 
 
@@ -65,7 +65,7 @@ def test_bf16_where_the_cpu_has_no_native_path_is_said_in_one_line(tmp_path, mon
         sparsearch.run(with_precision(SMALL, "bf16"), store=tmp_path / "a.db")
     with warnings.catch_warnings():
         warnings.simplefilter("error", SlowPrecisionWarning)
-        sparsearch.run(SMALL, store=tmp_path / "a.db")  # fp32: no note
+        sparsearch.run(SMALL, store=tmp_path / "b.db")  # fp32: no note
 
 
 @pytest.mark.slow

@@ -96,12 +96,13 @@ def test_changing_the_config_reuses_every_unchanged_trial(tmp_path):
     store = Store(tmp_path / "s.db", write=True)
     first = run(config, store=store, data=data).outcome
     wider = config_from_dict({**CONFIG, "search": {"sparsities": [0.5, 0.75, 0.9]}})
-    second = run(wider, store=store, data=data).outcome
+    second = run(wider, store=store, data=data, replace=True).outcome
     assert (second.trained, second.reused) == (2 * 3, len(first.rows))
     slot = itemgetter("arm", "sparsity", "seed")
     kept = [r for r in second.rows if r["sparsity"] != 0.9]  # same experiment, now with 0.9 added
     assert sorted(kept, key=slot) == sorted(first.rows, key=slot)  # every old row, wall time included
-    retrained = run(config_from_dict({**CONFIG, "train": {"epochs": 13, "batch_size": 32}}), store=store, data=data).outcome
+    retrained = run(config_from_dict({**CONFIG, "train": {"epochs": 13, "batch_size": 32}}), store=store, data=data,
+                    replace=True).outcome
     assert retrained.reused == 0  # the recipe is part of every trial's key
     store.close()
 

@@ -14,6 +14,7 @@ from .engine.precision import SlowPrecisionWarning, slow_bf16_note
 from .errors import SparsearchError
 from .kinds import KINDS
 from .progress import Progress
+from .reruns import admit
 from .store import Store
 from .store.sqlite import MEMORY
 from .store.lock import check_free
@@ -39,13 +40,15 @@ def run(
     progress: Progress | None = None,
     executor: str | None = None,
     address: str | None = None,
+    replace: bool = False,
 ) -> Study:
     """Run (or continue) the experiment `config` (the built-in default if None) in `store`, on
     `data` if given (else the dataset the config names), and return its Study. Only trials the
     store lacks are trained. `executor` and `address`, if given, replace `[engine] executor` and
     `address` ("ray": populations train as Ray tasks, on the cluster at `address` or on a local
-    Ray instance; docs/distributed.md). Everything that can be validated is, before the store
-    is touched."""
+    Ray instance; docs/distributed.md). A stored experiment of the same name whose config
+    differs in what determines results is refused unless `replace` (reruns.py). Everything that
+    can be validated is, before the store is touched."""
     config = Config() if config is None else as_config(config)
     config = with_engine(config, executor=executor, address=address)
     kind = KINDS[config.experiment.kind]
@@ -65,5 +68,6 @@ def run(
     kind.check_data(config, data)  # so do errors that need the data (a parent at its shape)
     opened = nullcontext(store) if isinstance(store, Store) else Store(store, write=True)
     with torch_settings(config.engine.threads, device), opened as db, where as chunks_executor:
+        admit(db, config, replace)
         outcome = kind.run(config, data, db, progress, chunks_executor)
     return Study(store, config.experiment.name, outcome)

@@ -37,14 +37,17 @@ def _error_line(message: str) -> None:
     err.print(Text.assemble(("error:", "bold red"), " ", inert(one_line(message))), soft_wrap=True)
 
 
+INTERRUPTED = 130
+
+
 class OneLineErrors(TyperGroup):
     """Usage errors (an unknown option, a bad value) as one line on stderr, exit code 2, like
-    every other error a user can cause; Ctrl-C as one line, exit code 130."""
+    every other error a user can cause; Ctrl-C as one line with the resume hint, exit code 130."""
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
-        except typer.Abort:
+        except typer.Abort:  # Ctrl-C or end of input at a prompt
             err.print("interrupted")
             code = 130
         except typer.TyperException as error:  # click's usage errors, as typer vendors them
@@ -53,6 +56,8 @@ class OneLineErrors(TyperGroup):
             _error_line(f"{error.format_message()} (see `{where} --help`)")
             code = getattr(error, "exit_code", 2)
         code = code if isinstance(code, int) else 0
+        if code == INTERRUPTED:  # typer's exit code for a KeyboardInterrupt, said in no words
+            err.print("interrupted: rerun the same command to resume (finished work is kept)")
         if not standalone_mode:
             return code
         sys.exit(code)
@@ -110,6 +115,9 @@ def run(
     address: Optional[str] = typer.Option(
         None, "--address", help="Ray cluster to join, e.g. HOST:6379 (overrides engine.address); none: a local Ray."
     ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Let a changed config replace the plan of the stored experiment of the same name."
+    ),
 ):
     """Run (or continue) an experiment and print its summary."""
     from .api import run as run_study
@@ -131,10 +139,10 @@ def run(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SlowPrecisionWarning)  # said above, in one line
         if quiet:
-            study = run_study(config, store=store)
+            study = run_study(config, store=store, replace=replace)
         else:
             with RichProgress(err) as progress:
-                study = run_study(config, store=store, progress=progress)
+                study = run_study(config, store=store, progress=progress, replace=replace)
     with _open(store, write=False) as db:
         if report_dir is not None:
             _write_report(db, config.experiment.name, report_dir)
@@ -347,11 +355,22 @@ def rm(
     """Delete an experiment and the trials no other experiment uses."""
     with _open(store, write=True) as db:
         db.config_of(experiment)
-        if not yes and not typer.confirm(f"Delete experiment {experiment!r} from {store}?", err=True):
+        if not yes and not _confirmed(f"Delete experiment {experiment!r} from {store}?"):
             err.print("nothing deleted")
             raise typer.Exit(1)
         deleted = db.remove(experiment)
     out.print(f"deleted experiment {experiment!r} and {deleted} trials only it used")
+
+
+def _confirmed(question: str) -> bool:
+    """The user's yes or no: asked on a terminal; off one (a pipe, CI) read from standard input
+    without a prompt, and input that ends unanswered is an error naming --yes."""
+    if sys.stdin.isatty():
+        return typer.confirm(question, err=True)
+    answer = sys.stdin.readline()
+    if not answer:
+        raise SparsearchError("rm: standard input ended with no answer to confirm with; pass --yes")
+    return answer.strip().lower() in ("y", "yes")
 
 
 class Format(str, Enum):
@@ -374,6 +393,8 @@ def export(
     from .config import tomllib
     from .store import AUDIT_COLUMNS, EXPORT_COLUMNS
 
+    if experiment is not None and not experiment.strip():
+        raise SparsearchError(f"--experiment {experiment!r}: pass an experiment name (see `sparsearch ls`)")
     with _open(store, write=False) as db:
         if experiment:
             db.config_of(experiment)  # names the known experiments if this one is not

@@ -25,7 +25,7 @@ from .engine.device import resolve_device
 from .engine.precision import precision_spec
 from .engine.executor import IN_PROCESS, Chunk, Executor, TaskFailure
 from .engine.trainer import Curves, Trainer
-from .errors import SparsearchError
+from .errors import SparsearchError, one_line
 from .nets import build_parent
 from .nets.base import joined, rows, stacked
 from .probes import MLP_PROBES, PROBES
@@ -180,20 +180,21 @@ def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progre
     trainer = planning.trainer
 
     name = config.experiment.name
-    store.begin_experiment(name, to_toml(config), len(assignments))
     keys = [a.key for a in assignments]
     done = store.done_keys(keys)
     if config.store.save_weights:
         done &= store.keys_with_weights(keys)  # retrain (bitwise identically) to obtain the weights
-    store.record(name, [], [_link(a) for a in assignments if a.key in done])
-    store.record_audits(name, [(_link(a), a.plan.audit) for a in assignments if a.plan.audit is not None])
-
     pending: dict[str, list[Assignment]] = defaultdict(list)
     for assignment in assignments:
         if assignment.key not in done:
             pending[assignment.key].append(assignment)
-    progress.phase("training", len(pending) * config.train.epochs)
     populations = _populations(list(pending.values()), config.engine.max_population)
+    _check_shapes(trainer, populations)
+
+    store.begin_experiment(name, to_toml(config), len(assignments))
+    store.record(name, [], [_link(a) for a in assignments if a.key in done])
+    store.record_audits(name, [(_link(a), a.plan.audit) for a in assignments if a.plan.audit is not None])
+    progress.phase("training", len(pending) * config.train.epochs)
     failed = 0
     jobs = (_population(trainer, [group[0] for group in population]) for population in populations)
     for index, result in trainer.train_many(jobs, progress.advance):
@@ -225,6 +226,23 @@ def _populations(groups: list[list[Assignment]], max_population: int) -> list[li
         for _, same in sorted(by_shape.items(), reverse=True)
         for start in range(0, len(same), max_population)
     ]
+
+
+def _check_shapes(trainer: Trainer, populations: list[list[list[Assignment]]]) -> None:
+    """Build one network of each shape to train before the store changes, so a mask the parent
+    cannot build (a layer left empty) is said before the experiment's plan is replaced."""
+    shapes = {population[0][0].plan.mask.shape_key(): population[0][0] for population in populations}
+    for assignment in shapes.values():
+        try:
+            _population(trainer, [assignment])
+        except SparsearchError:
+            raise
+        except (RuntimeError, IndexError, ValueError) as error:
+            slot = assignment.slot
+            raise SparsearchError(
+                f"arms.{slot.arm} at sparsity {slot.sparsity:g}: the parent cannot be built from its mask "
+                f"({one_line(error)}); lower search.sparsities or widen the parent"
+            ) from None
 
 
 def _population(trainer: Trainer, assignments: list[Assignment]) -> Chunk:

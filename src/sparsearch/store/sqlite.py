@@ -84,6 +84,9 @@ AUDIT_FIELDS = ("probe", "n", "kendall_val", "spearman_val", "kendall_test", "sp
                 "scores", "val_acc", "test_acc")
 AUDIT_COLUMNS = ("experiment", "arm", "sparsity", "seed", *AUDIT_FIELDS)
 
+SEARCH_SUPERNET = "json_extract(rounds, '$.supernet')"
+"""The key of the super-network a stored search ran on (searches recorded before it was kept: NULL)."""
+
 MEMORY = ":memory:"
 """A store path that keeps everything in memory (nothing is written to disk)."""
 
@@ -91,6 +94,68 @@ FAULT_PAUSE = "SPARSEARCH_FAULT_PAUSE_BEFORE_COMMIT"
 """Test-only fault injection: `MARKER:N` makes the N-th trial write of the process create the
 file MARKER and wait inside its open transaction until it is killed (or, as a guard against a
 leaked process, an hour has passed), so a test can kill it mid-write at its own pace."""
+
+
+@contextmanager
+def sqlite_errors(path: Path) -> Iterator[None]:
+    """Turn SQLite failures into one-line SparsearchErrors naming the store: a full disk, a busy
+    or unreadable file, a damaged one (a corrupt page found by a read or a write)."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        if "full" in str(error):
+            raise SparsearchError(f"store {path}: disk full; free space and rerun (completed trials are kept)") from None
+        raise SparsearchError(f"store {path}: {error}") from None
+    except sqlite3.IntegrityError:
+        raise  # a constraint the program broke, not the user's file: a bug to report
+    except sqlite3.DatabaseError as error:
+        raise SparsearchError(_damaged(path, error)) from None
+
+
+def _damaged(path: Path, problem: object) -> str:
+    return f"store {path} is damaged or not a sparsearch store ({problem}); restore it from a copy or pass another --store path"
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor whose every read and write reports SQLite failures as one-line SparsearchErrors."""
+
+    def execute(self, *args):
+        with sqlite_errors(self.connection.path):
+            return super().execute(*args)
+
+    def executemany(self, *args):
+        with sqlite_errors(self.connection.path):
+            return super().executemany(*args)
+
+    def fetchone(self):
+        with sqlite_errors(self.connection.path):
+            return super().fetchone()
+
+    def fetchall(self):
+        with sqlite_errors(self.connection.path):
+            return super().fetchall()
+
+    def __next__(self):
+        with sqlite_errors(self.connection.path):
+            return super().__next__()
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose statements run on `_Cursor`s; `path` names the store in errors."""
+
+    path: Path
+
+    def execute(self, *args):
+        return _Cursor(self).execute(*args)
+
+    def executemany(self, *args):
+        return _Cursor(self).executemany(*args)
+
+
+def _connect(target: str, path: Path, **kwargs) -> _Connection:
+    db = sqlite3.connect(target, factory=_Connection, **kwargs)
+    db.path = path
+    return db
 
 
 class Store:
@@ -138,7 +203,7 @@ class Store:
         try:
             with self._errors():
                 if memory or write:
-                    self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+                    self.db = _connect(str(path), self.path, timeout=30, isolation_level=None)
                 else:
                     self.db = self._reader()
                 self.db.execute("PRAGMA foreign_keys = ON")
@@ -165,15 +230,15 @@ class Store:
         """A read-only connection; on read-only storage (where SQLite cannot create the WAL's
         shared-memory file) the file is opened as immutable, which is what it is there."""
         uri = self.path.resolve().as_uri()
-        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+        db = _connect(f"{uri}?mode=ro", self.path, uri=True, isolation_level=None)
         try:
             db.execute("PRAGMA user_version").fetchone()
             return db
-        except sqlite3.OperationalError as error:
+        except SparsearchError as error:
             db.close()
             if "unable to open" not in str(error) and "readonly" not in str(error):
                 raise
-            return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
+            return _connect(f"{uri}?mode=ro&immutable=1", self.path, uri=True, isolation_level=None)
 
     def _check_writable(self) -> None:
         """The store's folder must be writable (SQLite keeps its journal and we our lock there)."""
@@ -198,6 +263,8 @@ class Store:
                 f"{self.path} was written by a newer sparsearch (store schema {version}, this one reads up to "
                 f"{SCHEMA_VERSION}); upgrade sparsearch"
             )
+        if not empty and not memory:
+            self._check_integrity()
         if version == SCHEMA_VERSION:
             tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if TABLES - tables:
@@ -233,24 +300,16 @@ class Store:
                 self.db.execute(statement)
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        """Turn SQLite failures into one-line SparsearchErrors (the transaction is rolled back)."""
-        try:
-            yield
-        except sqlite3.OperationalError as error:
-            if "full" in str(error):
-                raise SparsearchError(
-                    f"store {self.path}: disk full; free space and rerun (completed trials are kept)"
-                ) from None
-            raise SparsearchError(f"store {self.path}: {error}") from None
-        except sqlite3.IntegrityError:
-            raise  # a constraint the program broke, not the user's file: a bug to report
-        except sqlite3.DatabaseError as error:
-            raise SparsearchError(
-                f"{self.path} is damaged or not a sparsearch store ({error}); pass another --store path "
-                f"or restore it from a backup"
-            ) from None
+    def _errors(self):
+        """SQLite failures as one-line SparsearchErrors (see `sqlite_errors`)."""
+        return sqlite_errors(self.path)
+
+    def _check_integrity(self) -> None:
+        """SQLite's quick check of every page of an existing store (cheap next to any run): a
+        damaged page is named on opening, before anything reads or writes a wrong answer."""
+        problems = [row[0] for row in self.db.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise SparsearchError(_damaged(self.path, "; ".join(problems)))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -274,6 +333,13 @@ class Store:
             self.lock = None
 
     # experiments -------------------------------------------------------------------------
+    def register_experiment(self, name: str, config_toml: str) -> None:
+        """List a new experiment (config, nothing planned yet) before its run plans anything."""
+        now = time.time()
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO experiments (name, config, planned, created, updated) "
+                            "VALUES (?, ?, 0, ?, ?)", (name, config_toml, now, now))
+
     def begin_experiment(self, name: str, config_toml: str, planned: int) -> None:
         """Record (or replace) the experiment's config and forget its previous plan and failures
         (searches are kept: they are keyed by what determines them)."""
@@ -299,30 +365,42 @@ class Store:
         ).fetchall()
         return [
             {"name": n, "planned": planned, "done": done, "failed": failed, "updated": updated,
-             "status": "complete" if done >= planned else f"incomplete, {failed} failed" if failed else "incomplete"}
+             "status": "complete" if done >= planned > 0 else "not planned yet" if planned == 0 else f"incomplete, {failed} failed" if failed else "incomplete"}
             for n, planned, done, failed, updated in rows
         ]
 
+    def stored_config(self, name: str) -> str | None:
+        """The TOML config experiment `name` last ran with, or None if there is no such experiment."""
+        row = self.db.execute("SELECT config FROM experiments WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
     def config_of(self, name: str) -> str:
         """The TOML config an experiment last ran with."""
-        row = self.db.execute("SELECT config FROM experiments WHERE name = ?", (name,)).fetchone()
-        if row is None:
+        config = self.stored_config(name)
+        if config is None:
             known = ", ".join(e["name"] for e in self.experiments()) or "none"
             raise SparsearchError(f"no experiment {name!r} in {self.path}; experiments: {known}")
-        return row[0]
+        return config
 
     def remove(self, name: str) -> int:
-        """Delete an experiment and those of its trials no other experiment plans; return how
-        many trials were deleted."""
+        """Delete an experiment, those of its trials and super-networks no other experiment
+        uses; return how many trials were deleted."""
         self.config_of(name)
         with self.transaction():
             self.db.execute("CREATE TEMP TABLE doomed AS SELECT trial_key FROM plan WHERE experiment = ?", (name,))
+            self.db.execute(f"CREATE TEMP TABLE doomed_supernets AS SELECT {SEARCH_SUPERNET} AS key FROM searches "
+                            f"WHERE experiment = ?", (name,))
             self.db.execute("DELETE FROM experiments WHERE name = ?", (name,))
             cursor = self.db.execute(
                 "DELETE FROM trials WHERE key IN (SELECT trial_key FROM temp.doomed) "
                 "AND key NOT IN (SELECT trial_key FROM plan)"
             )
+            self.db.execute(
+                "DELETE FROM supernets WHERE key IN (SELECT key FROM temp.doomed_supernets) AND key NOT IN "
+                f"(SELECT {SEARCH_SUPERNET} FROM searches WHERE {SEARCH_SUPERNET} IS NOT NULL)"
+            )
             self.db.execute("DROP TABLE temp.doomed")
+            self.db.execute("DROP TABLE temp.doomed_supernets")
         return cursor.rowcount
 
     # trials ------------------------------------------------------------------------------
@@ -520,7 +598,9 @@ class Store:
         return [dict(zip(columns, row)) | {"config": json.loads(row[4]), "widths": json.loads(row[5])} for row in cursor]
 
     def record_retrained(self, experiment: str, seed: int, rows: list[tuple[list[int], float, float]]) -> None:
+        """Replace the seed's retrained front configurations: (config, inherited, retrained accuracy) each."""
         with self.transaction():
+            self.db.execute("DELETE FROM retrained WHERE experiment = ? AND seed = ?", (experiment, seed))
             self.db.executemany(
                 "INSERT OR REPLACE INTO retrained (experiment, seed, config, inherited_acc, retrained_acc) "
                 "VALUES (?, ?, ?, ?, ?)",

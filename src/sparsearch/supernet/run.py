@@ -91,11 +91,12 @@ def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress
     widths = parent_widths(data.n_features, space.hidden, data.n_classes)
     name = config.experiment.name
     seeds = range(config.experiment.seeds)
-    store.begin_experiment(name, to_toml(config), len(seeds) * len(search_cfg.strategies))
     latency = LatencyTable(store.latency_table(config.engine.threads)) if "latency" in search_cfg.objectives else None
     supernets = _supernets(config, data, space, widths, store, seeds, progress)
+    store.begin_experiment(name, to_toml(config), len(seeds) * len(search_cfg.strategies))
     progress.phase("searching", len(seeds) * len(search_cfg.strategies) * search_cfg.evaluations)
     searched = reused = 0
+    searched_seeds = set()  # seeds with a search run now: their fronts may have changed
     for seed in seeds:
         supernet, key = supernets[seed]
         evaluate = Objectives(config, data, space, supernet, latency)
@@ -112,10 +113,12 @@ def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress
                          population=search_cfg.search_population, predictor=search_cfg.predictor,
                          on_batch=_increments(progress.advance))
             rows = [evaluate.details[tuple(int(v) for v in c)] for c in log.configs]
-            store.record_search(name, strategy, seed, search_key, {"rounds": log.rounds, "parent": evaluate.parent}, rows)
+            store.record_search(name, strategy, seed, search_key,
+                                {"rounds": log.rounds, "parent": evaluate.parent, "supernet": key}, rows)
             searched += 1
+            searched_seeds.add(seed)
     if search_cfg.retrain:
-        _retrain_fronts(config, data, space, widths, store, name, seeds, executor, progress)
+        _retrain_fronts(config, data, space, widths, store, name, seeds, searched_seeds, executor, progress)
     return SupernetRun(searched, reused)
 
 
@@ -159,14 +162,20 @@ def _front_picks(config, store: Store, name: str, seed: int) -> list[dict]:
     return [front[i] for i in sorted({round(i) for i in np.linspace(0, len(front) - 1, config.supernet.retrain)})]
 
 
-def _retrain_fronts(config, data, space, widths, store: Store, name: str, seeds, executor: Executor,
-                    progress: Progress) -> None:
-    """Retrain each seed's front picks from scratch and record inherited vs retrained validation accuracy."""
+def _retrain_fronts(config, data, space, widths, store: Store, name: str, seeds, searched_seeds: set[int],
+                    executor: Executor, progress: Progress) -> None:
+    """Retrain each seed's front picks from scratch and record inherited vs retrained validation
+    accuracy; a seed whose searches were all reused and whose picks are already retrained is kept."""
+    stored = defaultdict(list)
+    for row in store.retrained(name):
+        stored[row["seed"]].append(row["config"])
     picks = {seed: _front_picks(config, store, name, seed) for seed in seeds}
+    picks = {seed: rows for seed, rows in picks.items()
+             if seed in searched_seeds or sorted(stored[seed]) != sorted(row["config"] for row in rows)}
     progress.phase("retraining front configurations", sum(map(len, picks.values())) * config.train.epochs)
     trainer = Trainer(MLP(widths), data, config.train, config.engine.max_memory, config.engine.max_population,
                       config.engine.precision, executor, resolve_device(config.engine.device))
-    for seed in seeds:
+    for seed in picks:
         by_shape = defaultdict(list)  # configurations of equal widths train as one population
         for row in picks[seed]:
             by_shape[tuple(row["widths"])].append(row)
