@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .engine.memory import GB, physical_memory
 from .errors import SparsearchError
 from .reading import read_capped
 
@@ -134,7 +135,8 @@ class EngineConfig(_Section):
     """How populations are trained: grouping, memory, threads, precision, where."""
 
     max_population: int = Field(256, ge=1, description="most networks grouped into one population")
-    max_memory_gb: float = Field(4.0, gt=0, description="memory budget of one batched program")
+    max_memory_gb: float = Field(default_factory=lambda: min(4.0, physical_memory() / GB), gt=0,
+                                 description="memory budget of one batched program (4, or the machine's memory if less)")
     threads: int = Field(2, ge=1, description="torch intra-op threads")
     precision: Literal["fp32", "bf16"] = Field(
         "fp32", description="fp32, or bf16 mixed precision (fp32 master weights; fast with AMX or AVX512-BF16)")
@@ -147,6 +149,14 @@ class EngineConfig(_Section):
         "auto", description="where training, probes and the super-network compute: auto (CUDA if present, else "
         "MPS if present, else the CPU), cpu, cuda or mps (docs/devices.md)")
 
+    @field_validator("max_memory_gb")
+    @classmethod
+    def _within_machine(cls, gb: float) -> float:
+        if gb * GB > physical_memory():
+            raise ValueError(f"{gb} GB is more than this machine's {physical_memory() / GB:.3g} GB of memory; "
+                             f"use at most that")
+        return gb
+
     @model_validator(mode="after")
     def _address_for_ray(self):
         if self.address is not None and self.executor != "ray":
@@ -155,7 +165,7 @@ class EngineConfig(_Section):
 
     @property
     def max_memory(self) -> int:
-        return int(self.max_memory_gb * 2**30)
+        return int(self.max_memory_gb * GB)
 
 
 class SupernetConfig(_Section):
@@ -276,6 +286,9 @@ def load_config(path: str | Path) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise SparsearchError(f"{path}: not valid TOML ({error})") from None
+    except RecursionError:
+        raise SparsearchError(f"{path}: arrays or tables nested too deeply to read; a config nests a few "
+                              f"levels at most") from None
     if not raw:
         raise SparsearchError(f"{path} sets nothing; omit the config to run the built-in default, "
                               f"or start from `sparsearch config --default`")

@@ -15,7 +15,7 @@ from .moo.evaluations import space_size
 from .report import write_mask_report
 from .report.elastic import write_elastic_report
 from .spaces.elastic import ElasticSpace
-from .supernet.run import run_supernet
+from .supernet.run import check_data as check_supernet_data, run_supernet
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Kind:
     validate: Callable[[Config], object]
     run: Callable  # (config, data, store, progress, executor) -> MaskRun | SupernetRun
     report: Callable[..., Path]  # (store, experiment, config, out_dir) -> index.html
-    check_data: Callable = lambda config, data: None  # (config, data): what needs the data, before the store
+    check_data: Callable  # (config, data): what needs the data, checked before the store
 
 
 def _validate_supernet(config: Config) -> None:
@@ -48,5 +48,5 @@ def _validate_supernet(config: Config) -> None:
 
 KINDS = {
     "mask": Kind("mask", validate, run_mask_study, write_mask_report, check_data),
-    "supernet": Kind("supernet", _validate_supernet, run_supernet, write_elastic_report),
+    "supernet": Kind("supernet", _validate_supernet, run_supernet, write_elastic_report, check_supernet_data),
 }

@@ -22,6 +22,7 @@ from .config import Config, to_toml
 from .data import Dataset
 from .engine import RECIPE_VERSION
 from .engine.device import resolve_device
+from .engine.memory import check_training
 from .engine.precision import precision_spec
 from .engine.executor import IN_PROCESS, Chunk, Executor, TaskFailure
 from .engine.trainer import Curves, Trainer
@@ -87,9 +88,11 @@ def validate(config: Config) -> dict[str, Arm]:
 
 def check_data(config: Config, data: Dataset) -> None:
     """What needs the data, checked before the store is touched: the parent builds at the data's
-    shape and, in the node space, compacts (a user's module whose channel groups cannot be traced
-    says so here) and keeps a node of every group at every sparsity."""
+    shape, one network of it trains within the memory budget and, in the node space, it compacts
+    (a user's module whose channel groups cannot be traced says so here) and keeps a node of every
+    group at every sparsity."""
     parent = build_parent(config.parent, data.shape, data.n_classes)
+    check_training(parent, config)
     if config.search.space == "node":
         parent.compact(parent.init(0), [full_mask(parent.widths[1:-1])])
         parent.check_node_sparsities(config.search.sparsities)

@@ -42,6 +42,8 @@ for _arm in (Dense, Random, RandomSearch, Oracle, Magnitude, Lottery, LotteryRei
 
 
 def _known(name: str, where: str) -> type[Arm]:
+    if not isinstance(name, str):
+        raise SparsearchError(f"{where}: must be the name of one arm (a string), got {name!r}")
     if name not in ARMS:
         raise SparsearchError(f"{where}: unknown arm {name!r}; known: {', '.join(sorted(ARMS))}")
     return ARMS[name]
@@ -66,6 +68,7 @@ def build_arm(config: Config, name: str) -> Arm:
     cls, settings = _class_and_settings(config, name)
     arm = cls.named(name, **settings)
     arm.check(config.train.epochs)
+    arm.check_scale(config)
     return arm
 
 

@@ -17,6 +17,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..analysis.probe_quality import ProbeAudit
+from ..config import Config
 from ..engine.masking import StepHook
 from ..engine.trainer import Trainer
 from ..errors import SparsearchError
@@ -136,6 +137,10 @@ class Arm:
 
     def check(self, epochs: int) -> None:
         """Refuse settings that conflict with the training recipe (raise SparsearchError)."""
+
+    def check_scale(self, config: Config) -> None:
+        """Refuse settings whose work would allocate more than this machine's memory
+        (`engine.memory.refuse_over`), before anything is allocated."""
 
     @classmethod
     def quick(cls, table: dict) -> dict:

@@ -17,10 +17,16 @@ from dataclasses import dataclass
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..config import Config
+from ..engine.memory import refuse_over
 from ..pruning import cubic_sparsity
 from ..spaces.weight import WeightMask, full_weight_mask
 from .base import ArmRequest, PerSeedArm, TrialPlan
 from .lottery import prune_smallest
+
+
+EVENT_BYTES = 40
+"""Bytes of one event step in a hook's tuple: a Python int and its slot (a lower bound)."""
 
 
 def event_steps(t0: int, end: int, n: int) -> tuple[int, ...]:
@@ -63,6 +69,13 @@ class Gmp(PerSeedArm):
             if self.start >= self.end:
                 raise ValueError(f"start ({self.start}) must be below end ({self.end})")
             return self
+
+    def check_scale(self, config: Config) -> None:
+        """Every trial's hook holds its event steps (a Python int each, at least EVENT_BYTES)."""
+        trials = config.experiment.seeds * len(config.search.sparsities)
+        refuse_over(self.params.events * trials * EVENT_BYTES, f"arms.{self.name}.events", self.params.events,
+                    f"the pruning steps of {trials} trial(s)", "use fewer events (at most one per training step "
+                    "is ever distinct)")
 
     def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
         total = request.trainer.recipe.epochs * request.trainer.steps_per_epoch()

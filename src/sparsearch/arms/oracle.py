@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..config import Config
 from .base import Arm, ArmRequest, TrialPlan
-from .random_search import candidate_masks, trained_candidates
+from .random_search import candidate_masks, check_candidates, trained_candidates
 
 
 class Oracle(Arm):
@@ -23,6 +24,9 @@ class Oracle(Arm):
     @classmethod
     def quick(cls, table: dict) -> dict:
         return {**table, "candidates": min(table.get("candidates", 100), 10)}
+
+    def check_scale(self, config: Config) -> None:
+        check_candidates(self, self.params.candidates, config)
 
     def plan(self, request: ArmRequest) -> list[TrialPlan]:
         masks = {seed: candidate_masks(request, seed, self.params.candidates) for seed in request.seeds}

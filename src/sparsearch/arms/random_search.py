@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..analysis.convergence import trial_metrics
 from ..analysis.probe_quality import audit
+from ..config import Config
+from ..engine.memory import refuse_over
 from ..engine.probe import probe_scores
 from ..probes import PROBES
 from ..spaces.node import NodeMask, sample_mask
@@ -32,6 +34,16 @@ STREAM = "random_search"
 """The random stream every candidate-drawing arm shares."""
 
 Probe = Literal["init_loss", "steps", "early", "grad_norm", "snip", "grasp", "synflow", "fisher", "jacob_cov", "naswot"]
+
+
+CANDIDATE_BYTES = 64
+"""Bytes a drawn candidate holds at the least (its mask object and its score): a lower bound."""
+
+
+def check_candidates(arm: Arm, candidates: int, config: Config) -> None:
+    """Refuse `candidates` whose masks, for every seed, would not fit this machine's memory."""
+    refuse_over(candidates * config.experiment.seeds * CANDIDATE_BYTES, f"arms.{arm.name}.candidates",
+                candidates, f"the candidates of {config.experiment.seeds} seed(s)", "draw fewer candidates")
 
 
 def candidate_masks(request: ArmRequest, seed: int, count: int) -> list[NodeMask]:
@@ -74,6 +86,9 @@ class RandomSearch(Arm):
     def quick(cls, table: dict) -> dict:
         candidates = min(table.get("candidates", 100), 10)
         return {**table, "candidates": candidates, **({"audit": min(table["audit"], candidates)} if table.get("audit") else {})}
+
+    def check_scale(self, config: Config) -> None:
+        check_candidates(self, self.params.candidates, config)
 
     def scored(self, request: ArmRequest, seed: int) -> tuple[list[NodeMask], torch.Tensor]:
         """This seed's K candidates and their probe scores (higher is better)."""

@@ -7,7 +7,18 @@ import random
 import numpy as np
 
 from ..config import DataConfig
+from ..engine.memory import refuse_over
 from .splits import Pool
+
+COPIES = 8
+"""float64 copies of every generated feature alive at once while generating, splitting and
+standardizing (a generous count: the estimate must not under-count)."""
+
+
+def check_samples(name: str, samples: int, features: int) -> None:
+    """Refuse a `samples` whose generated features would not fit in this machine's memory."""
+    refuse_over(samples * features * COPIES * 8, "data.samples", samples, f"generating {name}",
+                "use fewer samples")
 
 
 def digits(cfg: DataConfig) -> Pool:
@@ -28,6 +39,7 @@ def mnist1d(cfg: DataConfig) -> Pool:
 
     args = get_dataset_args()
     args.num_samples = cfg.samples or 5000
+    check_samples("mnist1d", args.num_samples, max(args.template_len, args.final_seq_length) * 2)
     args.seed = cfg.seed
     numpy_state, python_state = np.random.get_state(), random.getstate()
     try:
@@ -50,8 +62,9 @@ def synthetic(cfg: DataConfig, n_classes: int = 4, n_features: int = 16, separat
     The means lie on random orthogonal directions, so every pair of classes overlaps equally:
     a small MLP reaches roughly 90-95% accuracy, not 100%.
     """
-    rng = np.random.default_rng(cfg.seed)
     n = cfg.samples or 600
+    check_samples("synthetic", n, n_features)
+    rng = np.random.default_rng(cfg.seed)
     directions, _ = np.linalg.qr(rng.standard_normal((n_features, n_classes)))
     means = separation / np.sqrt(2) * directions.T
     y = rng.permutation(np.arange(n) % n_classes)

@@ -371,12 +371,18 @@ def _node_map(groups: tuple[int, ...]) -> _Map:
 
 
 def _weight_shapes(net: ResNet20, groups: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
-    """Each layer's weight shape when the node groups have these sizes."""
-    where = _node_map(groups)
-    shapes = []
-    for outs, ins in zip(where.outs[:-1], where.ins[:-1]):
-        shapes.append((len(outs), len(ins) if (ins >= 0).any() else net.input_shape[0], 3, 3))
-    shapes.append((net.n_classes, len(where.ins[-1])))
+    """Each layer's weight shape when the node groups have these sizes (the sizes of
+    `_node_map`'s rows and columns, counted without building it)."""
+    per_stage = 1 + BLOCKS
+    stream = groups[0]
+    shapes = [(stream, net.input_shape[0], 3, 3)]
+    previous = stream
+    for g in range(0, len(groups), per_stage):
+        stream = previous + groups[g] if g else stream
+        for inner in groups[g + 1 : g + per_stage]:
+            shapes += [(inner, previous, 3, 3), (stream, inner, 3, 3)]
+            previous = stream
+    shapes.append((net.n_classes, previous))
     return tuple(shapes)
 
 

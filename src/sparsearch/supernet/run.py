@@ -17,6 +17,7 @@ from ..engine import RECIPE_VERSION
 from ..engine.device import moved, resolve_device
 from ..engine.precision import dtype_of, precision_spec
 from ..engine.executor import IN_PROCESS, Executor
+from ..engine.memory import check_training, refuse_over
 from ..engine.trainer import Trainer
 from ..analysis.convergence import trial_metrics
 from ..moo import non_dominated, search
@@ -76,6 +77,19 @@ class SupernetRun:
 
     searched: int  # searches run by this call
     reused: int  # searches found in the store
+
+
+def check_data(config: Config, data: Dataset) -> None:
+    """What needs the data, checked before the store is touched: the super-network trains
+    within `[engine] max_memory_gb`, and so does a latency measurement at `latency_batch`
+    (its input and every layer's output, 4 bytes a float, besides the weights)."""
+    widths = parent_widths(data.n_features, config.parent.hidden, data.n_classes)
+    check_training(MLP(widths), config)
+    weights = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+    batch = config.supernet.latency_batch
+    refuse_over(4 * (weights + batch * sum(widths)), "supernet.latency_batch", batch,
+                "timing the super-network's latency", "use a smaller batch (1 is a single request) or raise "
+                "engine.max_memory_gb", config.engine.max_memory)
 
 
 def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress | None = None,
