@@ -196,3 +196,24 @@ def test_conv_populations_are_chunked_by_their_footprint_with_the_same_numbers(i
     whole = train_population(net, population, seeds, images, recipe)
     chunked = train_population(net, population, seeds, images, recipe, max_memory=2 * one_network)
     assert torch.equal(whole.train_loss, chunked.train_loss) and torch.equal(whole.test_acc, chunked.test_acc)
+
+
+def _count(net) -> int:
+    return sum(w.numel() + b.numel() for w, b in net.init(0))
+
+
+def test_lenet5_pads_only_as_far_as_32x32_and_has_the_papers_parameter_count():
+    """LeCun et al. 1998 on 1x32x32: conv1 6*25+6 = 156, conv2 16*6*25+16 = 2,416, 16*5*5 = 400
+    features -> 120: 48,120, 120 -> 84: 10,164, 84 -> 10: 850; 61,706 in all. 28x28 is padded
+    by 2 to the same network; 32x32 is not padded (padding 2 there gave 16*6*6 = 576 features
+    and 82,826 parameters); 3 input channels add 2*6*25 = 300 weights."""
+    mnist, paper, cifar = (parent("lenet5", shape) for shape in ((1, 28, 28), (1, 32, 32), (3, 32, 32)))
+    assert (_count(mnist), _count(paper), _count(cifar)) == (61_706, 61_706, 62_006)
+    assert [c.padding for c in paper.convs] == [0, 0] and [c.padding for c in mnist.convs] == [2, 0]
+    assert parent("lenet5", (1, 30, 30)).convs[0].padding == 1
+    assert [c.padding for c in parent("lenet5", (1, 8, 8)).convs] == [2, 2]
+    # The 28x28 spec (the trial keys of stored MNIST results) is what it always was; 32x32's says
+    # its padding, so results stored with the old padding are not reused for the new network.
+    assert mnist.spec() == {"kind": "lenet5", "input": [1, 28, 28], "classes": 10, "settings": {"channels": [6, 16]}}
+    assert paper.spec()["first_padding"] == 0
+    assert _count(from_spec(paper.spec())) == 61_706

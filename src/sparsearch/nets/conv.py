@@ -62,6 +62,7 @@ class ConvNet:
     hidden: tuple[int, ...]  # dense hidden widths after the flatten
     n_classes: int
     settings: dict = field(default_factory=dict)  # the `[parent]` settings that built it (spec)
+    variant: dict = field(default_factory=dict)  # what else the shape decided that earlier versions did not (spec)
     layout: Literal["im2col", "grouped"] | None = None  # None: `population_layout`'s choice
 
     def __post_init__(self):
@@ -106,7 +107,7 @@ class ConvNet:
 
     def spec(self) -> dict:
         return {"kind": self.kind, "input": list(self.input_shape), "classes": self.n_classes,
-                "settings": self.settings}
+                "settings": self.settings, **self.variant}
 
     def init(self, seed: int) -> Params:
         gen = torch.Generator().manual_seed(seed)
