@@ -141,6 +141,8 @@ def run(
         if quiet:
             study = run_study(config, store=store, replace=replace)
         else:
+            threads = config.engine.thread_choice
+            err.print(f"threads: {threads.count} ({threads.reason})")
             with RichProgress(err) as progress:
                 study = run_study(config, store=store, progress=progress, replace=replace)
     with _open(store, write=False) as db:
@@ -271,7 +273,7 @@ def _print_latency_error(db, config: Config) -> None:
     n_features, *_, n_classes = search["rounds"]["parent"]["widths"]
     middle = np.full(len(space.hidden), len(space.fractions) // 2)
     networks = [(n_features, *space.widths(c), n_classes) for c in (space.largest(), middle, space.smallest())]
-    error = table_error(LatencyTable(db.latency_table(config.engine.threads)), networks, config.supernet.latency_batch)
+    error = table_error(LatencyTable(db.latency_table(config.engine.thread_choice.count)), networks, config.supernet.latency_batch)
     out.print(
         f"Latency table vs whole-network timings at batch {config.supernet.latency_batch}: mean |error| "
         f"{100 * error['mean_abs_rel_error']:.1f}%, max {100 * error['max_abs_rel_error']:.1f}% over "

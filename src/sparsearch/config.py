@@ -7,12 +7,14 @@ field and what is allowed.
 from __future__ import annotations
 
 import sys
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .engine.memory import GB, physical_memory
+from .engine.threads import MAX_THREADS, ThreadChoice, choose_threads
 from .errors import SparsearchError
 from .reading import read_capped
 
@@ -137,7 +139,9 @@ class EngineConfig(_Section):
     max_population: int = Field(256, ge=1, description="most networks grouped into one population")
     max_memory_gb: float = Field(default_factory=lambda: min(4.0, physical_memory() / GB), gt=0,
                                  description="memory budget of one batched program (4, or the machine's memory if less)")
-    threads: int = Field(2, ge=1, description="torch intra-op threads")
+    threads: int | Literal["auto"] = Field(
+        "auto", description="torch intra-op threads, or auto: the cores available to this process less those its load "
+        "average says are busy, at least 1 (chosen when the run starts; run prints it)")
     precision: Literal["fp32", "bf16"] = Field(
         "fp32", description="fp32, or bf16 mixed precision (fp32 master weights; fast with AMX or AVX512-BF16)")
     executor: Literal["in-process", "ray"] = Field(
@@ -156,6 +160,19 @@ class EngineConfig(_Section):
             raise ValueError(f"{gb} GB is more than this machine's {physical_memory() / GB:.3g} GB of memory; "
                              f"use at most that")
         return gb
+
+    @field_validator("threads", mode="before")
+    @classmethod
+    def _thread_count(cls, threads: object) -> object:
+        is_count = isinstance(threads, int) and not isinstance(threads, bool) and 1 <= threads <= MAX_THREADS
+        if threads != "auto" and not is_count:
+            raise ValueError(f"must be \"auto\" or a count from 1 to {MAX_THREADS}, got {threads!r}")
+        return threads
+
+    @cached_property
+    def thread_choice(self) -> ThreadChoice:
+        """How many threads this run uses and why (chosen once per config)."""
+        return choose_threads(self.threads)
 
     @model_validator(mode="after")
     def _address_for_ray(self):

@@ -132,5 +132,5 @@ def open_executor(engine: EngineConfig) -> AbstractContextManager[Executor]:
 
         ray_module(local=engine.address is None)
         gpus = 1 if resolve_device(engine.device) == "cuda" else 0
-        return RayExecutor(engine.address, engine.threads, engine.retries, gpus)
+        return RayExecutor(engine.address, engine.thread_choice.count, engine.retries, gpus)
     return nullcontext(IN_PROCESS)

@@ -105,7 +105,7 @@ def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress
     widths = parent_widths(data.n_features, space.hidden, data.n_classes)
     name = config.experiment.name
     seeds = range(config.experiment.seeds)
-    latency = LatencyTable(store.latency_table(config.engine.threads)) if "latency" in search_cfg.objectives else None
+    latency = LatencyTable(store.latency_table(config.engine.thread_choice.count)) if "latency" in search_cfg.objectives else None
     supernets = _supernets(config, data, space, widths, store, seeds, progress)
     store.begin_experiment(name, to_toml(config), len(seeds) * len(search_cfg.strategies))
     progress.phase("searching", len(seeds) * len(search_cfg.strategies) * search_cfg.evaluations)
