@@ -67,7 +67,7 @@ def run(
     data = data if data is not None else load_dataset(config.data)  # data errors leave the store untouched
     kind.check_data(config, data)  # so do errors that need the data (a parent at its shape)
     opened = nullcontext(store) if isinstance(store, Store) else Store(store, write=True)
-    with torch_settings(config.engine.thread_choice.count, device), opened as db, where as chunks_executor:
+    with torch_settings(config.engine.thread_choice.count, device), where as chunks_executor, opened as db:
         admit(db, config, replace)
         outcome = kind.run(config, data, db, progress, chunks_executor)
     return Study(store, config.experiment.name, outcome)

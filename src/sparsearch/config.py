@@ -6,6 +6,7 @@ field and what is allowed.
 
 from __future__ import annotations
 
+import re
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -133,6 +134,10 @@ class SearchConfig(_Section):
         return arms
 
 
+RAY_ADDRESS = re.compile(r"auto|(ray://)?([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])")
+"""A Ray cluster address: auto, or HOST:PORT (an IPv6 host in brackets) with ray:// for Ray Client."""
+
+
 class EngineConfig(_Section):
     """How populations are trained: grouping, memory, threads, precision, where."""
 
@@ -160,6 +165,13 @@ class EngineConfig(_Section):
             raise ValueError(f"{gb} GB is more than this machine's {physical_memory() / GB:.3g} GB of memory; "
                              f"use at most that")
         return gb
+
+    @field_validator("address")
+    @classmethod
+    def _ray_address(cls, address: str | None) -> str | None:
+        if address is not None and not RAY_ADDRESS.fullmatch(address):
+            raise ValueError(f"must be HOST:PORT (e.g. '10.0.0.5:6379'), ray://HOST:PORT or 'auto', got {address!r}")
+        return address
 
     @field_validator("threads", mode="before")
     @classmethod

@@ -128,9 +128,10 @@ def open_executor(engine: EngineConfig) -> AbstractContextManager[Executor]:
     once, in one line, if Ray is asked for but not installed."""
     if engine.executor == "ray":
         from .device import resolve_device
-        from .ray_executor import RayExecutor, ray_module
+        from .ray_executor import RayExecutor, check_reachable, ray_module
 
         ray_module(local=engine.address is None)
+        check_reachable(engine.address)
         gpus = 1 if resolve_device(engine.device) == "cuda" else 0
         return RayExecutor(engine.address, engine.thread_choice.count, engine.retries, gpus)
     return nullcontext(IN_PROCESS)

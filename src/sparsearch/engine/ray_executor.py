@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from collections.abc import Iterable, Iterator
 
@@ -44,6 +45,25 @@ def ray_module(local: bool = False):
     except ImportError:
         raise SparsearchError(INSTALL_HINT) from None
     return ray
+
+
+ANSWER_TIMEOUT = 10.0
+"""Seconds to wait for a cluster's head to accept a connection before saying it does not."""
+
+
+def check_reachable(address: str | None) -> None:
+    """Refuse, in one line and at once, a HOST:PORT (or ray://HOST:PORT) where nothing accepts a
+    connection: `ray.init` itself retries such an address for minutes. None and "auto" (the
+    cluster this machine belongs to) are left to Ray."""
+    if address is None or address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=ANSWER_TIMEOUT).close()
+    except OSError as error:
+        reason = "no answer" if isinstance(error, socket.timeout) else (error.strerror or str(error))
+        raise SparsearchError(f"no Ray cluster answers at {address!r} ({reason}); start one there "
+                              f"(ray start --head) or fix engine.address / --address") from None
 
 
 def _pause_if_asked() -> None:
