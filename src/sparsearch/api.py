@@ -11,7 +11,7 @@ from .data import Dataset, load_dataset
 from .engine.device import resolve_device
 from .engine.executor import open_executor, torch_settings
 from .engine.precision import SlowPrecisionWarning, slow_bf16_note
-from .errors import SparsearchError
+from .errors import SparsearchError, one_line
 from .kinds import KINDS
 from .progress import Progress
 from .reruns import admit
@@ -29,7 +29,24 @@ def as_config(config: Config | dict | str | Path) -> Config:
         return config_from_dict(config)
     if isinstance(config, (str, Path)):
         return load_config(config)
-    raise SparsearchError(f"config must be a Config, a dict or a TOML path, got {type(config).__name__}")
+    raise SparsearchError(f"config must be a Config, a dict or a TOML path, got {_quoted(config)}")
+
+
+def _quoted(value: object) -> str:
+    """`value` as an error message quotes it: its repr on one line, cut short, and its type."""
+    text = one_line(repr(value))
+    return f"{text if len(text) <= 80 else text[:77] + '...'} ({type(value).__name__})"
+
+
+def _check_arguments(store: object, progress: object, replace: object) -> None:
+    """Refuse arguments of the wrong kind in one line each, before anything is read or opened."""
+    if not isinstance(store, (Store, str, Path)):
+        raise SparsearchError(f"store must be a path or an open sparsearch.Store, got {_quoted(store)}")
+    if progress is not None and not all(callable(getattr(progress, m, None)) for m in ("phase", "advance")):
+        raise SparsearchError(f"progress must be None or have phase(label, total) and advance(n) methods "
+                              f"(see sparsearch.Progress), got {_quoted(progress)}")
+    if not isinstance(replace, bool):
+        raise SparsearchError(f"replace must be True or False, got {_quoted(replace)}")
 
 
 def run(
@@ -49,6 +66,7 @@ def run(
     Ray instance; docs/distributed.md). A stored experiment of the same name whose config
     differs in what determines results is refused unless `replace` (reruns.py). Everything that
     can be validated is, before the store is touched."""
+    _check_arguments(store, progress, replace)
     config = Config() if config is None else as_config(config)
     config = with_engine(config, executor=executor, address=address)
     kind = KINDS[config.experiment.kind]
@@ -60,7 +78,7 @@ def run(
         warnings.warn(note, SlowPrecisionWarning, stacklevel=2)
     if data is not None:
         if not isinstance(data, Dataset):
-            raise SparsearchError(f"data must be a sparsearch.Dataset (see Dataset.from_arrays), got {type(data).__name__}")
+            raise SparsearchError(f"data must be a sparsearch.Dataset (see Dataset.from_arrays), got {_quoted(data)}")
         config = config.model_copy(update={"data": config.data.model_copy(update={"name": data.name})})
     if not isinstance(store, Store) and str(store) != MEMORY:
         check_free(Path(store))  # a busy store is said before the data loads

@@ -10,7 +10,7 @@ import re
 import sys
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -23,6 +23,8 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
+
+Model = TypeVar("Model", bound=BaseModel)
 
 MOVED = {
     **{key: "[arms.random_search]" for key in ("candidates", "probe", "probe_steps")},
@@ -280,12 +282,18 @@ def _one_line(error: ValidationError, source: str) -> str:
     return f"{where}{field}: {message}" if field else f"{where}{message}"
 
 
-def config_from_dict(raw: dict, source: str = "") -> Config:
-    """Validate a parsed TOML document; raise SparsearchError with one line on failure."""
+def validated(model: type[Model], raw: dict, source: str = "") -> Model:
+    """`raw` validated as `model` (a Config or one of its sections); raise SparsearchError with
+    one line on failure, prefixed by `source`."""
     try:
-        return Config.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as error:
         raise SparsearchError(_one_line(error, source)) from None
+
+
+def config_from_dict(raw: dict, source: str = "") -> Config:
+    """Validate a parsed TOML document; raise SparsearchError with one line on failure."""
+    return validated(Config, raw, source)
 
 
 def with_engine(config: Config, **changes) -> Config:

@@ -22,3 +22,8 @@ def inert(text: object) -> str:
     """`text` with every control character (terminal escapes, line breaks, NUL) written as a
     visible escape such as `\\x1b`, so user text printed to a terminal is data, never commands."""
     return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), str(text))
+
+
+def described(error: BaseException) -> str:
+    """An exception raised by user code (a registered loader or factory) as one line: its type and message."""
+    return one_line(f"{type(error).__name__}: {error}")

@@ -20,10 +20,14 @@ from .snip import Snip
 from .synflow import Synflow
 
 ARMS: dict[str, type[Arm]] = {}
+BUILT_IN: tuple[type[Arm], ...] = (Dense, Random, RandomSearch, Oracle, Magnitude, Lottery, LotteryReinit,
+                                   LotteryRandom, Gmp, Snip, Grasp, Synflow, Shuffle)
 
 
 def register_arm(cls: type[Arm]) -> type[Arm]:
-    """Make the arm class `cls` available to configs as `cls.name` (usable as a decorator)."""
+    """Make the arm class `cls` available to configs as `cls.name` (usable as a decorator). A
+    built-in arm's name is refused (replacing `random` would change every comparison's control);
+    registering a user's arm again under its name replaces it, as a notebook cell run twice does."""
     if not (isinstance(cls, type) and issubclass(cls, Arm)):
         raise SparsearchError(f"register_arm: expected a subclass of sparsearch.Arm, got {cls!r}")
     name = getattr(cls, "name", None)
@@ -32,12 +36,14 @@ def register_arm(cls: type[Arm]) -> type[Arm]:
     spaces = getattr(cls, "spaces", ())
     if not spaces or not set(spaces) <= {"node", "weight"}:
         raise SparsearchError(f"register_arm: {cls.__name__}.spaces must name 'node' and/or 'weight', got {spaces!r}")
+    if name in ARMS and ARMS[name] in BUILT_IN and cls is not ARMS[name]:
+        raise SparsearchError(f"register_arm: {cls.__name__}.name {name!r} is a built-in arm's name, which it "
+                              f"would replace; give your arm a name of its own")
     ARMS[name] = cls
     return cls
 
 
-for _arm in (Dense, Random, RandomSearch, Oracle, Magnitude, Lottery, LotteryReinit, LotteryRandom, Gmp, Snip,
-             Grasp, Synflow, Shuffle):
+for _arm in BUILT_IN:
     register_arm(_arm)
 
 

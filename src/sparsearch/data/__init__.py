@@ -14,8 +14,8 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from ..config import DataConfig
-from ..errors import SparsearchError
+from ..config import DataConfig, validated
+from ..errors import SparsearchError, described
 from . import builtin, cifar, idx
 from .splits import Pool, split, standardize
 
@@ -91,7 +91,10 @@ class Dataset:
         0..C-1. Without `x_test`, `test_fraction` of the examples become the test split; then
         `val_fraction` of the rest the validation split (fixed by `seed`). Features are
         standardized with the train split's statistics."""
-        config = DataConfig(name=name, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
+        config = validated(DataConfig, {"name": name, "seed": seed, "val_fraction": val_fraction,
+                                        "test_fraction": test_fraction}, "Dataset.from_arrays")
+        if x_test is None and y_test is not None:
+            raise SparsearchError(f"{name}: y_test was given without x_test; pass both or neither")
         test = None if x_test is None else (x_test, y_test)
         return _from_pool(_pool(name, x, y, test), config)
 
@@ -101,9 +104,9 @@ def _pool(name: str, x, y, test=None) -> Pool:
 
     def features(a, what: str) -> np.ndarray:
         a = np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a)
-        if a.ndim < 2 or not np.issubdtype(a.dtype, np.number):
-            raise SparsearchError(f"{name}: {what} must be a numeric array [examples, features...], got shape "
-                                  f"{a.shape} of {a.dtype}")
+        if a.ndim < 2 or not np.issubdtype(a.dtype, np.number) or 0 in a.shape:
+            raise SparsearchError(f"{name}: {what} must be a numeric array [examples, features...] with at least "
+                                  f"one of each, got shape {a.shape} of {a.dtype}")
         a = a.astype(np.float32)
         if not np.isfinite(a).all():
             raise SparsearchError(f"{name}: {what} holds NaN or infinite values; clean the features first")
@@ -125,7 +128,13 @@ def _pool(name: str, x, y, test=None) -> Pool:
         if x_test.shape[1:] != x.shape[1:]:
             raise SparsearchError(f"{name}: x_test examples have shape {x_test.shape[1:]}, x's have {x.shape[1:]}")
         test = (x_test, labels(test[1], len(x_test), "y_test"))
-    n_classes = int(max(y.max(), test[1].max() if test is not None else 0)) + 1
+    labelled = np.concatenate([y, test[1]]) if test is not None else y
+    n_classes = int(labelled.max()) + 1
+    if len(np.unique(y)) < 2:
+        raise SparsearchError(f"{name}: y holds one class ({int(y[0])}); a classifier needs examples of at least 2")
+    if n_classes > len(labelled):
+        raise SparsearchError(f"{name}: labels must be class indices 0..C-1, got {n_classes - 1} as the largest "
+                              f"label of {len(labelled)} examples")
     return Pool(x=x, y=y, n_classes=n_classes, test=test, shape=x.shape[1:] if x.ndim > 2 else None)
 
 
@@ -150,7 +159,12 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     if cfg.name not in LOADERS:
         raise SparsearchError(f"data.name: unknown dataset {cfg.name!r}; known: {', '.join(sorted(LOADERS))} "
                               f"(or sparsearch.register_dataset)")
-    loaded = LOADERS[cfg.name](cfg)
+    try:
+        loaded = LOADERS[cfg.name](cfg)
+    except SparsearchError:
+        raise
+    except Exception as error:
+        raise SparsearchError(f"registered dataset {cfg.name!r} failed: {described(error)}") from error
     if isinstance(loaded, Dataset):
         return loaded
     if not isinstance(loaded, Pool):

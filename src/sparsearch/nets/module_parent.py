@@ -32,7 +32,7 @@ from torch import Tensor, nn
 import torch.nn.utils.prune  # noqa: F401  (nn.utils.prune)
 from torch.func import functional_call, vmap
 
-from ..errors import SparsearchError
+from ..errors import SparsearchError, described
 from ..spaces.node import Cost, NodeMask, refuse_empty_groups
 from ..spaces.weight import WeightMask
 from .base import Params, stacked
@@ -74,7 +74,12 @@ class ModuleParent:
         """The factory's module, built after `torch.manual_seed(seed)` without touching the global RNG."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            module = self.factory(self.input_shape, self.n_classes)
+            try:
+                module = self.factory(self.input_shape, self.n_classes)
+            except SparsearchError:
+                raise
+            except Exception as error:
+                raise SparsearchError(f"registered parent {self.kind!r} failed: {described(error)}") from error
         if not isinstance(module, nn.Module):
             raise SparsearchError(f"parent kind {self.kind!r}: the factory must return an nn.Module, got "
                                   f"{type(module).__name__}")
@@ -97,14 +102,18 @@ class ModuleParent:
             hooks.append(m.register_forward_hook(hook))
         try:
             with torch.no_grad():
-                self._module.eval()(self._example())
+                out = self._module.eval()(self._example())
         except Exception as e:
-            msg = " ".join(f"{type(e).__name__}: {e}".split())[:200]
             raise SparsearchError(f"parent kind {self.kind!r}: the module fails on examples of shape "
-                                  f"{list(self.input_shape)} ({msg})") from e
+                                  f"{list(self.input_shape)} ({described(e)[:200]})") from e
         finally:
             for h in hooks:
                 h.remove()
+        got = list(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        if got != [EXAMPLES, self.n_classes]:
+            raise SparsearchError(f"parent kind {self.kind!r}: the module's output width must be the data's "
+                                  f"{self.n_classes} classes (logits [examples, {self.n_classes}]), got {got} "
+                                  f"for {EXAMPLES} examples")
         self._activations = [n // EXAMPLES for n in outputs] or [self.n_classes]
         self._positions = [positions.get(layer[0], 1) for layer in self.layout]
 
