@@ -142,8 +142,7 @@ def run(
             study = run_study(config, store=store, replace=replace)
         else:
             threads = config.engine.thread_choice
-            err.print(f"threads: {threads.count} ({threads.reason})")
-            with RichProgress(err) as progress:
+            with RichProgress(err, f"threads: {threads.count} ({threads.reason})") as progress:
                 study = run_study(config, store=store, progress=progress, replace=replace)
     with _open(store, write=False) as db:
         if report_dir is not None:

@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 
 
 class RichProgress(RunProgress):
-    """One bar per phase of the run, drawn on stderr."""
+    """One bar per phase of the run, drawn on stderr, below a `header` line printed when the
+    first phase starts (after everything that can be refused was checked)."""
 
-    def __init__(self, console: Console):
+    def __init__(self, console: Console, header: str | None = None):
+        self.header = header
         self.bar = Progress(
             TextColumn("{task.description:<15}"),
             BarColumn(),
@@ -41,6 +43,9 @@ class RichProgress(RunProgress):
         return False
 
     def phase(self, label: str, total: int) -> None:
+        if self.header is not None:
+            self.bar.console.print(self.header, markup=False, highlight=False)
+            self.header = None
         if self.task is not None:
             self.bar.update(self.task, completed=self.bar.tasks[self.task].total)
         self.task = self.bar.add_task(label, total=max(total, 1) if total else 0)
