@@ -123,3 +123,17 @@ def test_unknown_experiment_names_the_known_ones(built, tmp_path):
     with pytest.raises(SparsearchError, match="experiments: "):
         report(index.parent.parent / "s.db", tmp_path / "out", "nope")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_degenerate_interval_a_rounding_error_past_its_mean_draws_as_a_point():
+    """Issue 29: two seeds of `random` vs a `random` variant differ by the same amount in both
+    seeds; the bootstrap bound then lay 1 ulp past the mean and matplotlib raised
+    "'xerr' must not contain negative values"."""
+    from sparsearch.analysis.paired import Comparison
+    from sparsearch.report.figures import arm_styles, paired_differences
+
+    mean = 0.1
+    c = Comparison("test_acc", 0.5, "r2", "random", 2, mean, mean + 1e-15, mean - 1e-15, 0.5, 0.5, 0.5, 0.0)
+    figure = paired_differences([c], arm_styles(["random", "r2"]), "node")
+    segments = figure.axes[0].collections[0].get_segments()
+    assert [tuple(segment[:, 0]) for segment in segments] == [(pytest.approx(10.0), pytest.approx(10.0))]

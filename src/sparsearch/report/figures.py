@@ -119,7 +119,9 @@ def paired_differences(comparisons: list[Comparison], styles: dict[str, Style], 
         for c in (c for c in chosen if c.baseline == baseline):
             style = styles[c.arm]
             mean, low, high = scale * c.mean_diff, scale * c.ci_low, scale * c.ci_high
-            bars = ax.errorbar(mean, sparsities.index(c.sparsity), xerr=[[mean - low], [high - mean]],
+            # A degenerate interval (every paired difference equal) can put its bound a rounding
+            # error past the mean; matplotlib refuses negative bar lengths, so those draw as 0.
+            bars = ax.errorbar(mean, sparsities.index(c.sparsity), xerr=[[max(mean - low, 0.0)], [max(high - mean, 0.0)]],
                                color=style.color, marker=style.marker, capsize=3, linestyle="none", label=_label(c.arm),
                                markerfacecolor=style.color if c.p_holm < ALPHA else "white")
             _dodge(ax, bars, arms.index(c.arm), len(arms), vertical=True)
