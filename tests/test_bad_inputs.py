@@ -235,3 +235,15 @@ def test_quick_keeps_a_valid_config_valid():
     config = config_from_dict({"search": {"space": "weight", "arms": ["lottery"]}, "arms": {"lottery": {"rewind_epoch": 7}}})
     arms = build_arms(quick_arms(quick(config)))
     assert arms["lottery"].params.rewind_epoch == 4
+
+
+def test_names_with_terminal_escapes_print_as_inert_text(tmp_path):
+    """Issue 29: a name carrying ESC [2J (clear screen), from a config or from someone else's
+    store, reached the terminal raw from `run` and `ls`; it prints escaped."""
+    (tmp_path / "c.toml").write_text(toml(experiment={"name": "x\u001b[2Jy", "seeds": 1}))
+    store = str(tmp_path / "s.db")
+    for args in (["run", str(tmp_path / "c.toml"), "--store", store], ["ls", "--store", store],
+                 ["show", "x\u001b[2Jy", "--store", store]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.stdout + result.stderr and "x\\x1b[2Jy" in result.stdout, result.stdout

@@ -173,7 +173,7 @@ def _print_experiment(db, experiment: str, config: Config) -> None:
     if audits:
         from .display import probe_quality_table
 
-        out.print(probe_quality_table(audits, f"{experiment}: probe quality on N fully trained candidates"))
+        out.print(probe_quality_table(audits, f"{inert(experiment)}: probe quality on N fully trained candidates"))
 
 
 def _print_supernet(db, experiment: str, config: Config) -> None:
@@ -182,9 +182,9 @@ def _print_supernet(db, experiment: str, config: Config) -> None:
 
     summary = summarize(db, experiment, config.supernet.objectives, config.supernet.search_population)
     if summary is None:
-        out.print(f"{experiment}: no finished search yet")
+        out.print(f"{inert(experiment)}: no finished search yet")
         return
-    for table in elastic_tables(summary, experiment):
+    for table in elastic_tables(summary, inert(experiment)):
         out.print(table)
     if summary.comparisons:
         out.print("Final hypervolume vs random, paired by seed (Wilcoxon, Holm across strategies; 95% bootstrap CI):")
@@ -216,9 +216,9 @@ def _print_summary(rows: list[dict], experiment: str) -> None:
     from .display import summary_table, verdict_lines
 
     if not rows:
-        out.print(f"{experiment}: no trained networks yet")
+        out.print(f"{inert(experiment)}: no trained networks yet")
         return
-    out.print(summary_table(rows, f"{experiment}: {rows[0]['dataset']}"))
+    out.print(summary_table(rows, f"{inert(experiment)}: {rows[0]['dataset']}"))
     lines = verdict_lines(rows)
     if lines:
         out.print("Paired comparisons (Wilcoxon signed-rank, Holm-adjusted across sparsities; 95% bootstrap CI):")
@@ -303,7 +303,7 @@ def front(
         raise SparsearchError(f"no evaluations for seed {seed} of {experiment!r}; pass --seed below {config.experiment.seeds}")
     objectives = config.supernet.objectives
     for strategy, parent in parents.items():
-        table = Table(title=f"{experiment}, seed {seed}: Pareto front of {strategy}", title_justify="left")
+        table = Table(title=f"{inert(experiment)}, seed {seed}: Pareto front of {strategy}", title_justify="left")
         for header in ("hidden widths", "val acc %", "params", "FLOPs", "latency µs", "evaluation #"):
             table.add_column(header, justify="left" if header == "hidden widths" else "right")
         for r in pareto_front([r for r in rows if r["strategy"] == strategy], objectives, parent):
@@ -329,7 +329,7 @@ def list_experiments(store: Path = STORE):
         table.add_column(header, justify="right" if header in ("trials done", "planned") else "left")
     for e in experiments:
         stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(e["updated"]))
-        table.add_row(e["name"], str(e["done"]), str(e["planned"]), e["status"], stamp)
+        table.add_row(inert(e["name"]), str(e["done"]), str(e["planned"]), e["status"], stamp)
     out.print(table)
 
 
@@ -341,7 +341,7 @@ def show(experiment: str = typer.Argument(..., help="Experiment name (see `spars
 
     with _open(store, write=False) as db:
         config_text = db.config_of(experiment)
-        out.print(f"# config of {experiment}")
+        out.print(f"# config of {inert(experiment)}")
         out.print(config_text)
         _print_experiment(db, experiment, config_from_dict(tomllib.loads(config_text)))
 
