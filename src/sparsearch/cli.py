@@ -6,6 +6,7 @@ import csv
 import functools
 import io
 import json
+import os
 import sys
 import time
 import warnings
@@ -132,6 +133,8 @@ def run(
     config = with_engine(config, max_memory_gb=max_memory, executor=executor, address=address)
     if report_dir is not None and report_dir.exists() and not report_dir.is_dir():
         raise SparsearchError(f"--report {report_dir} is a file; pass a folder")
+    if report_dir is not None:
+        _report_folder(report_dir, "--report")  # said before any training
     started = time.perf_counter()
     if config.engine.precision != "fp32":
         err.print(slow_bf16_note(config.engine.precision, resolve_device(config.engine.device))
@@ -146,7 +149,7 @@ def run(
                 study = run_study(config, store=store, progress=progress, replace=replace)
     with _open(store, write=False) as db:
         if report_dir is not None:
-            _write_report(db, config.experiment.name, report_dir)
+            _write_report(db, config.experiment.name, report_dir, "--report")
         _print_experiment(db, config.experiment.name, config)
     seconds = time.perf_counter() - started
     done = study.outcome
@@ -226,14 +229,27 @@ def _print_summary(rows: list[dict], experiment: str) -> None:
             out.print(f"  {line}", soft_wrap=True)
 
 
-def _write_report(db, experiment: str, out_dir: Path) -> None:
-    from .report import write_report
-
+def _report_folder(out_dir: Path, flag: str) -> None:
+    """Create `out_dir` and check that a report can be written there (before any work)."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise SparsearchError(f"cannot create report folder {out_dir}: {error.strerror}; pass another --out") from None
-    index = write_report(db, experiment, out_dir)
+        raise SparsearchError(f"cannot create report folder {out_dir}: {error.strerror}; pass another {flag}") from None
+    index = out_dir / "index.html"
+    if index.is_dir() or not os.access(out_dir, os.W_OK | os.X_OK):
+        what = f"{index} is a folder" if index.is_dir() else f"report folder {out_dir} is not writable"
+        raise SparsearchError(f"{what}; pass another {flag}")
+
+
+def _write_report(db, experiment: str, out_dir: Path, flag: str = "--out") -> None:
+    from .report import write_report
+
+    _report_folder(out_dir, flag)
+    try:
+        index = write_report(db, experiment, out_dir)
+    except OSError as error:  # a full disk, a file replaced meanwhile
+        raise SparsearchError(f"cannot write the report in {out_dir}: {one_line(error.strerror or error)}; "
+                              f"free some space or pass another {flag}") from None
     err.print(f"report: {index}")
 
 
