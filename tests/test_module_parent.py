@@ -127,3 +127,52 @@ def test_an_untraceable_module_fails_the_node_space_in_one_line_before_the_store
     KINDS["mask"].check_data(config_from_dict({**node, "search": {**node["search"], "space": "weight"}}), data)
     sparsearch.register_parent("functional", functional_cnn, groups=DECLARED)  # declared groups: a node space
     KINDS["mask"].check_data(config_from_dict(node), data)
+
+
+class _Depthwise(torch.nn.Module):
+    """A conv, a depthwise conv (groups = channels) and a classifier: MobileNet's pattern."""
+
+    def __init__(self, n_classes):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 8, 3, padding=1)
+        self.depthwise = torch.nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.fc = torch.nn.Linear(8 * 8 * 8, n_classes)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.depthwise(torch.relu(self.conv(x)))).flatten(1))
+
+
+class _Normalized(torch.nn.Module):
+    def __init__(self, n_classes, running):
+        super().__init__()
+        self.conv, self.bn = torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.BatchNorm2d(4, track_running_stats=running)
+        self.fc = torch.nn.Linear(4 * 8 * 8, n_classes)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.bn(self.conv(x))).flatten(1))
+
+
+def test_a_grouped_convolution_is_refused_by_the_node_space_before_the_store_and_runs_in_the_weight_space(tmp_path):
+    """Issue 29, item 9: thinning the channels of a depthwise conv left its groups=8 and the run
+    crashed mid-way (`Given groups=8, expected weight to be at least 8 at dimension 0`)."""
+    sparsearch.register_parent("small_cnn", lambda shape, n: _Depthwise(n))
+    store = tmp_path / "s.db"
+    with pytest.raises(sparsearch.SparsearchError) as error:
+        sparsearch.run(config("node", ["dense", "random"]), store=store)
+    assert str(error.value) == ("parent kind 'small_cnn': 'depthwise' is a grouped convolution (groups=8), whose group "
+                                "count cannot shrink with its channels, so the node space cannot thin it; use "
+                                "search.space = \"weight\"")
+    assert not store.exists()
+    study = sparsearch.run(config("weight", ["dense", "random"]), store=store)
+    assert len(study.trials()) == 4
+
+
+@pytest.mark.parametrize("running", [True, False])
+def test_batchnorm_is_refused_in_a_module(running, tmp_path):
+    """Issue 29, item 13: with batch statistics a trained module scored 0.91 on the whole test set
+    and 0.55 evaluated in pairs; running statistics the stacked program cannot update."""
+    sparsearch.register_parent("small_cnn", lambda shape, n: _Normalized(n, running))
+    with pytest.raises(sparsearch.SparsearchError, match=r"^parent kind 'small_cnn': 'bn' is a BatchNorm, .* use "
+                       r"GroupNorm or LayerNorm \(or the built-in resnet20, whose BatchNorm is calibrated\)$"):
+        sparsearch.run(config("weight", ["dense", "random"]), store=tmp_path / "s.db")
+    assert not (tmp_path / "s.db").exists()

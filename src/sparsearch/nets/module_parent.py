@@ -11,9 +11,10 @@ Layers (nets/base.py): every parameter of 2 or more dims (a Conv/Linear/Embeddin
 a layer and is its maskable weight; every other parameter (biases, normalization affines) joins
 the layer before it, in `named_parameters()` order (one before any weight joins the first
 layer). Names are kept, so `state_dict` is the module's own state dict of parameters. Buffers
-stay in the module as constants; BatchNorm running statistics are refused in one line (the
-stacked program cannot update them): build BatchNorm with `track_running_stats=False` (batch
-statistics) or use GroupNorm/LayerNorm.
+stay in the module as constants. BatchNorm is refused in one line: the stacked program cannot
+update running statistics, and batch statistics at evaluation make a network's accuracy depend
+on the evaluation batch (issue 29: 0.91 on the whole test set, 0.55 in pairs); use
+GroupNorm/LayerNorm, or the built-in resnet20, which calibrates its BatchNorm.
 
 Node space: the channel groups Torch-Pruning's dependency graph traces (Fang et al. 2023,
 "DepGraph: Towards Any Structural Pruning", CVPR; nets/channel_groups.py), or the groups the
@@ -50,12 +51,12 @@ class ModuleParent:
         self.kind, self.factory, self.input_shape, self.n_classes = kind, factory, tuple(shape), n_classes
         self._declared = declared
         self._module = self._build(0)
-        running = [n for n, m in self._module.named_modules()
-                   if isinstance(m, nn.modules.batchnorm._NormBase) and m.track_running_stats]
-        if running:
-            raise SparsearchError(f"parent kind {kind!r}: {running[0]!r} tracks running statistics, which stacked "
-                                  f"torch.func training cannot update; build it with track_running_stats=False "
-                                  f"(batch statistics) or use GroupNorm/LayerNorm")
+        norms = [n for n, m in self._module.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if norms:
+            raise SparsearchError(f"parent kind {kind!r}: {norms[0]!r} is a BatchNorm, which the stacked torch.func "
+                                  f"program can neither update running statistics of nor evaluate without letting "
+                                  f"the evaluation batch change the result; use GroupNorm or LayerNorm (or the "
+                                  f"built-in resnet20, whose BatchNorm is calibrated)")
         self.layout: list[tuple[str, ...]] = []  # parameter names per layer, the weight first
         leading: list[str] = []
         for name, p in self._module.named_parameters():
@@ -126,6 +127,13 @@ class ModuleParent:
     @cached_property
     def _groups(self) -> list[ChannelGroup] | SparsearchError:
         """The channel groups, or the one-line error saying why there are none."""
+        grouped = [(n, m.groups) for n, m in self._module.named_modules()
+                   if isinstance(m, nn.modules.conv._ConvNd) and m.groups > 1]
+        if grouped:
+            name, count = grouped[0]
+            return SparsearchError(f"parent kind {self.kind!r}: {name!r} is a grouped convolution (groups={count}), "
+                                   f"whose group count cannot shrink with its channels, so the node space cannot "
+                                   f"thin it; use search.space = \"weight\"")
         try:
             groups = (declared_groups(self._module, self._declared) if self._declared is not None
                       else trace_groups(self._module, self._example()))
