@@ -199,6 +199,20 @@ def test_the_suite_covers_at_least_sixty_cases():
     assert len(CONFIG_CASES) + len(COMMAND_CASES) + len(STORE_CASES) >= 60
 
 
+def test_issue_29_added_at_least_sixty_cases_across_its_classes():
+    """Data files, stores, unbounded numbers, report folders and the Python API: each class in its own file."""
+    import test_bad_inputs_api
+    import test_bad_inputs_bounds
+    import test_bad_inputs_data
+    import test_bad_inputs_report
+    import test_bad_inputs_store
+
+    added = {module.__name__: len(module.CASES) for module in (
+        test_bad_inputs_api, test_bad_inputs_bounds, test_bad_inputs_data, test_bad_inputs_report, test_bad_inputs_store)}
+    added["damaged store pages"] = len(test_bad_inputs_store.DAMAGED)
+    assert sum(added.values()) >= 60 and min(added.values()) >= 5, added
+
+
 def test_messages_quote_what_they_got(tmp_path, finished_store):
     line = _refused(run_with(experiment={"seeds": True}), tmp_path, finished_store)
     assert line == "error: c.toml: experiment.seeds: Input should be a valid integer, got True"
