@@ -54,10 +54,6 @@ def test_default_toml_round_trips(tmp_path):
         ({"search": {"space": "elastic"}}, 'search: space "elastic" is now [experiment] kind = "supernet"'),
         ({"experiment": {"kind": "nas"}}, "experiment.kind: allowed: 'mask' or 'supernet'"),
         ({"parent": {"hidden": [300, 0]}}, "parent.hidden: every width must be at least 1, got 0"),
-        (
-            {"parent": {"hidden": [300, 10]}, "search": {"sparsities": [0.97]}},
-            "search.sparsities: 0.97 removes all 10 units of hidden layer 2; use a lower sparsity or a wider parent.hidden",
-        ),
         ({"search": {"probe": "grad_norm"}}, "search: 'probe' moved to [arms.random_search] probe"),
     ],
 )

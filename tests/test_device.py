@@ -68,7 +68,7 @@ def test_cuda_without_a_gpu_exits_2_in_one_line_and_creates_no_store(tmp_path):
 
 def test_ray_tasks_ask_for_a_gpu_only_on_cuda(monkeypatch, no_gpu):
     pytest.importorskip("ray")
-    from sparsearch.engine.executor import open_executor
+    from sparsearch.engine.executors import open_executor
 
     assert open_executor(EngineConfig(executor="ray")).gpus == 0
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # no task is started

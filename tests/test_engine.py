@@ -10,10 +10,10 @@ from sparsearch.probes import init_loss, steps as steps_probe
 from sparsearch.engine.optim import FlatOptimizer, make_optimizer
 from sparsearch.engine.step import autograd_loss_and_grads
 from sparsearch.engine.trainer import Trainer, batch_orders, steps_per_epoch, train_population
-from sparsearch.nets.mlp import MLP, forward, init_parent, parent_widths
+from sparsearch.nets.mlp import MLP, compact, forward, init_parent, parent_widths
 from sparsearch.nets.mlp_step import cross_entropy_and_grad
 from sparsearch.seeding import generator
-from sparsearch.spaces.node import compact, sample_mask
+from sparsearch.spaces.node import sample_mask
 
 HIDDEN = (24, 12)
 RECIPES = [

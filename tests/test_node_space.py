@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from sparsearch.nets.mlp import forward, init_parent
+from sparsearch.nets.mlp import MLP, compact, forward, init_parent
 from sparsearch.seeding import generator
-from sparsearch.spaces.node import NodeMask, compact, cost, full_mask, kept_units, sample_mask
+from sparsearch.spaces.node import NodeMask, full_mask, kept_units, sample_mask
 from conftest import assert_close_across_kernels
 
 
@@ -44,11 +44,11 @@ def test_compacted_network_equals_parent_with_removed_units_silenced():
 def test_cost_of_default_parent_at_half_node_sparsity_by_hand():
     widths = (64, 300, 100, 10)
     mask = sample_mask((300, 100), 0.5, generator("t", 0))
-    c = cost(widths, mask)
+    c = MLP(widths).cost(mask)
     # compacted 64-150-50-10: weights 9600 + 7500 + 500 = 17600, biases 210
     assert c.params == 17810
     assert c.flops == 2 * 17600
     assert c.node_sparsity == 0.5
     assert c.weight_sparsity == pytest.approx(1 - 17600 / 50200)
-    dense = cost(widths, full_mask((300, 100)))
+    dense = MLP(widths).cost(full_mask((300, 100)))
     assert (dense.params, dense.node_sparsity, dense.weight_sparsity) == (50610, 0.0, 0.0)

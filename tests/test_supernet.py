@@ -7,9 +7,8 @@ import torch
 from conftest import Recording, assert_close_across_kernels
 from sparsearch.config import config_from_dict
 from sparsearch.data import load_dataset
-from sparsearch.nets.mlp import forward, init_parent, parent_widths
+from sparsearch.nets.mlp import compact, forward, init_parent, parent_widths, weights_and_flops
 from sparsearch.spaces.elastic import ElasticSpace
-from sparsearch.spaces.node import compact
 from sparsearch.store import Store
 from sparsearch.supernet.analysis import front, objective_matrix, summarize
 from sparsearch.supernet.run import SupernetRun, run_supernet
@@ -22,7 +21,8 @@ def test_elastic_widths_keep_the_first_units():
     assert SPACE.choices == [3, 3]
     assert SPACE.widths([0, 2]) == (3, 8) and SPACE.widths([1, 0]) == (6, 2)
     assert SPACE.mask([0, 1]).keep == ((0, 1, 2), (0, 1, 2, 3))
-    assert SPACE.costs([2, 2], 5, 3) == (5 * 12 + 12 + 12 * 8 + 8 + 8 * 3 + 3, 2 * (5 * 12 + 12 * 8 + 8 * 3))
+    assert weights_and_flops((5, *SPACE.widths([2, 2]), 3))[1:] == (5 * 12 + 12 + 12 * 8 + 8 + 8 * 3 + 3,
+                                                             2 * (5 * 12 + 12 * 8 + 8 * 3))
 
 
 def test_an_inherited_sub_network_is_the_standalone_compact_network(synthetic):

@@ -27,12 +27,12 @@ def test_cost_by_hand():
     layers = [torch.ones(3, 2, dtype=torch.bool), torch.ones(2, 2, dtype=torch.bool)]
     layers[0][:, 1] = False  # hidden unit 1 has no incoming weight: dead
     layers[1][0, 0] = False
-    c = WeightMask(tuple(layers)).cost((3, 2, 2))
+    c = MLP((3, 2, 2)).cost(WeightMask(tuple(layers)))
     # parent: 6 + 4 = 10 weights, 4 biases; kept 3 + 3 = 6 weights
     assert (c.params, c.flops) == (6 + 4, 12)
     assert c.weight_sparsity == pytest.approx(0.4)
     assert c.node_sparsity == 0.5
-    assert full_weight_mask(((3, 2), (2, 2))).cost((3, 2, 2)).weight_sparsity == 0
+    assert MLP((3, 2, 2)).cost(full_weight_mask(((3, 2), (2, 2)))).weight_sparsity == 0
 
 
 def stacked(parts):

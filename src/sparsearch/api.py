@@ -9,7 +9,8 @@ from pathlib import Path
 from .config import Config, config_from_dict, load_config, with_engine
 from .data import Dataset, load_dataset
 from .engine.device import resolve_device
-from .engine.executor import open_executor, torch_settings
+from .engine.executor import torch_settings
+from .engine.executors import open_executor
 from .engine.precision import SlowPrecisionWarning, slow_bf16_note
 from .errors import SparsearchError, one_line
 from .kinds import KINDS

@@ -244,29 +244,6 @@ class Config(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     supernet: SupernetConfig = Field(default_factory=SupernetConfig)
 
-    @model_validator(mode="after")
-    def _no_empty_layer(self) -> "Config":
-        """An MLP's node sparsities can be checked without the data; every other kind checks its
-        own when built at the data's shape (`Parent.check_node_sparsities`)."""
-        if self.experiment.kind == "mask" and self.search.space == "node" and self.parent.kind == "mlp":
-            from .nets.mlp import check_hidden
-
-            check_hidden(self.parent.hidden, self.search.sparsities)
-        return self
-
-    @model_validator(mode="after")
-    def _fits_memory(self) -> "Config":
-        from .engine.chunking import network_bytes
-
-        need = network_bytes((1, *self.parent.hidden, 1), self.train.batch_size)  # a lower bound: any data
-        if self.parent.kind == "mlp" and need > self.engine.max_memory:
-            raise ValueError(
-                f"parent.hidden {self.parent.hidden}: one network needs at least {need / 2**30:.3g} GB to train at "
-                f"train.batch_size {self.train.batch_size}, over engine.max_memory_gb = {self.engine.max_memory_gb}; "
-                f"use narrower layers or a larger budget"
-            )
-        return self
-
 
 def _one_line(error: ValidationError, source: str) -> str:
     first = error.errors()[0]

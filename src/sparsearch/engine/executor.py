@@ -11,14 +11,14 @@ same thread count and deterministic algorithms, so the numbers are the same wher
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
 import torch
 from torch import Tensor
 
-from ..config import EngineConfig, TrainConfig
+from ..config import TrainConfig
 from ..data import Dataset
 from ..nets.base import Params, Parent, rows as network_rows
 from .device import prepare
@@ -121,17 +121,3 @@ class InProcess:
 
 
 IN_PROCESS = InProcess()
-
-
-def open_executor(engine: EngineConfig) -> AbstractContextManager[Executor]:
-    """The executor `[engine]` asks for, as a context manager (Ray connects on entry). Says at
-    once, in one line, if Ray is asked for but not installed."""
-    if engine.executor == "ray":
-        from .device import resolve_device
-        from .ray_executor import RayExecutor, check_reachable, ray_module
-
-        ray_module(local=engine.address is None)
-        check_reachable(engine.address)
-        gpus = 1 if resolve_device(engine.device) == "cuda" else 0
-        return RayExecutor(engine.address, engine.thread_choice.count, engine.retries, gpus)
-    return nullcontext(IN_PROCESS)

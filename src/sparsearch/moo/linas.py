@@ -19,7 +19,7 @@ import numpy as np
 from .evaluations import Evaluations
 from .pareto import non_dominated
 from .predictor import Predictor, kendall_tau
-from .strategies import as_int, integer_problem, make_nsga2, pymoo_seed
+from .nsga2 import as_int, integer_problem, make_nsga2, pymoo_seed
 
 GENERATIONS = 50
 INNER_POPULATION = 50

@@ -23,10 +23,14 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
-from ..spaces.node import Cost, NodeMask
+from ..spaces.node import NodeMask
+from .geometry import Cost
 
 Params = list[tuple[Tensor, ...]]
 """One tuple per layer, its weight first; stacked: a leading population axis on every tensor."""
+
+Layers = list[tuple[Tensor, Tensor]]
+"""An MLP's parameters: one (weight, bias) pair per layer; stacked: weight [P, in, out], bias [P, out]."""
 
 
 def stacked(networks: list[Params]) -> Params:
@@ -78,7 +82,7 @@ class Parent(Protocol):
 
     def check_node_sparsities(self, sparsities: list[float]) -> None:
         """Refuse, in one line naming the group, a node sparsity that removes every node of a
-        group (`spaces.node.refuse_empty_groups`)."""
+        group (`nets.geometry.refuse_empty_groups`)."""
 
     def cost(self, mask) -> Cost:
         """Node and weight sparsity, params and FLOPs of a node or weight mask."""

@@ -14,8 +14,12 @@ import torch
 from torch import Tensor, nn
 import torch.nn.utils.prune  # noqa: F401  (nn.utils.prune)
 
-Layers = list[tuple[Tensor, Tensor]]
-"""One (weight, bias) pair per layer; stacked: weight [P, in, out], bias [P, out]."""
+from ..spaces.node import NodeMask
+from ..spaces.weight import WeightMask
+from .base import Layers
+from .geometry import Cost, refuse_empty_groups
+from .mlp_step import loss_and_grads
+
 
 
 def parent_widths(n_features: int, hidden: list[int] | tuple[int, ...], n_classes: int) -> tuple[int, ...]:
@@ -67,10 +71,58 @@ def from_state_dict(state: dict[str, Tensor]) -> Layers:
 
 def check_hidden(hidden: list[int] | tuple[int, ...], sparsities: list[float]) -> None:
     """Refuse node sparsities that remove every unit of a hidden layer of widths `hidden`."""
-    from ..spaces.node import refuse_empty_groups
-
     groups = [(f"units of hidden layer {layer}", width) for layer, width in enumerate(hidden, start=1)]
     refuse_empty_groups(groups, sparsities, "a wider parent.hidden")
+
+
+def compact(parent: Layers, masks: list[NodeMask]) -> Layers:
+    """Stack the compacted networks of node `masks` over one unstacked parent: weights [K, in', out']."""
+    kept = [torch.tensor([m.keep[i] for m in masks], dtype=torch.long) for i in range(len(parent) - 1)]
+    layers = []
+    for i, (weight, bias) in enumerate(parent):
+        rows = kept[i - 1] if i > 0 else None
+        cols = kept[i] if i < len(kept) else None
+        w = weight.expand(len(masks), *weight.shape) if rows is None else weight[rows]
+        b = bias.expand(len(masks), *bias.shape)
+        if cols is not None:
+            w = torch.gather(w, 2, cols.unsqueeze(1).expand(-1, w.shape[1], -1))
+            b = torch.gather(b, 1, cols)
+        layers.append((w.contiguous(), b.contiguous()))
+    return layers
+
+
+def weights_and_flops(widths: tuple[int, ...]) -> tuple[int, int, int]:
+    """(weights, params, forward FLOPs per example) of a dense MLP with these widths.
+
+    FLOPs count each multiply-add of the weight matrices as 2 (bias adds and ReLUs are not
+    counted)."""
+    weights = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    biases = sum(widths[1:])
+    return weights, weights + biases, 2 * weights
+
+
+def node_cost(parent_widths: tuple[int, ...], mask: NodeMask) -> Cost:
+    """Cost of the compacted network of node `mask` relative to the parent."""
+    widths = (parent_widths[0], *(len(layer) for layer in mask.keep), parent_widths[-1])
+    parent_weights, _, _ = weights_and_flops(parent_widths)
+    weights, params, flops = weights_and_flops(widths)
+    hidden_total = sum(parent_widths[1:-1])
+    removed = hidden_total - sum(widths[1:-1])
+    return Cost(removed / hidden_total, 1 - weights / parent_weights, params, flops)
+
+
+def weight_cost(parent_widths: tuple[int, ...], mask: WeightMask) -> Cost:
+    """Cost of weight `mask`: weight sparsity over all weights; node sparsity counts hidden units
+    left with no incoming or no outgoing weight (dead units); params = kept weights + all
+    biases; FLOPs = 2 per kept multiply-add."""
+    parent_weights, parent_params, _ = weights_and_flops(parent_widths)
+    kept = sum(mask.kept())
+    dead = 0
+    for incoming, outgoing in zip(mask.layers[:-1], mask.layers[1:]):
+        alive = incoming.any(0) & outgoing.any(1)
+        dead += int((~alive).sum())
+    hidden = sum(parent_widths[1:-1])
+    return Cost(dead / hidden, 1 - kept / parent_weights, parent_params - parent_weights + kept, 2 * kept)
 
 
 def stacked_widths(layers: Layers) -> tuple[int, ...]:
@@ -118,17 +170,13 @@ class MLP:
 
     def loss_and_grads(self, params: Layers, x: Tensor, y: Tensor, grads: Layers, decay: float,
                        dtype: torch.dtype = torch.float32) -> Tensor:
-        from .mlp_step import loss_and_grads
-
         return loss_and_grads(params, x, y, grads, decay, dtype)
 
-    def compact(self, params: Layers, masks) -> Layers:
-        from ..spaces.node import compact
-
+    def compact(self, params: Layers, masks: list[NodeMask]) -> Layers:
         return compact(params, masks)
 
-    def cost(self, mask):
-        return mask.cost(self.widths)
+    def cost(self, mask: NodeMask | WeightMask) -> Cost:
+        return weight_cost(self.widths, mask) if isinstance(mask, WeightMask) else node_cost(self.widths, mask)
 
     def check_node_sparsities(self, sparsities: list[float]) -> None:
         check_hidden(self.widths[1:-1], sparsities)

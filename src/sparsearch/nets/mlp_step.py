@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ..engine.optim import accumulate
-from .mlp import Layers
+from .base import Layers
 
 
 def cross_entropy_and_grad(logits: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:

@@ -34,7 +34,8 @@ import torch.nn.utils.prune  # noqa: F401  (nn.utils.prune)
 from torch.func import functional_call, vmap
 
 from ..errors import SparsearchError, described
-from ..spaces.node import Cost, NodeMask, refuse_empty_groups
+from ..spaces.node import NodeMask
+from .geometry import Cost, refuse_empty_groups
 from ..spaces.weight import WeightMask
 from .base import Params, stacked
 from .channel_groups import ChannelGroup, declared_groups, thin, trace_groups

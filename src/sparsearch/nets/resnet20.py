@@ -50,7 +50,8 @@ from torch import Tensor, nn
 import torch.nn.utils.prune  # noqa: F401  (nn.utils.prune)
 
 from ..errors import SparsearchError
-from ..spaces.node import Cost, NodeMask, refuse_empty_groups
+from ..spaces.node import NodeMask
+from .geometry import Cost, refuse_empty_groups
 from ..spaces.weight import WeightMask
 from .base import Params, population_size, rows, stacked
 from .conv import FLOAT, default_bias, default_weight, image_shape, stage_widths

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..errors import SparsearchError
-from .node import NodeMask, weights_and_flops
+from .node import NodeMask
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,3 @@ class ElasticSpace:
             kept = torch.tensor([self.widths(c)[layer] for c in configs])
             out.append((torch.arange(width).unsqueeze(0) < kept.unsqueeze(1)).float())
         return out
-
-    def costs(self, config, n_features: int, n_classes: int) -> tuple[int, int]:
-        """(params, FLOPs per example) of the sub-network."""
-        _, params, flops = weights_and_flops((n_features, *self.widths(config), n_classes))
-        return params, flops

@@ -13,8 +13,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .node import Cost, weights_and_flops
-
 
 @dataclass(frozen=True, eq=False)
 class WeightMask:
@@ -52,19 +50,6 @@ class WeightMask:
 
     def kept(self) -> list[int]:
         return [int(m.sum()) for m in self.layers]
-
-    def cost(self, parent_widths: tuple[int, ...]) -> Cost:
-        """An MLP parent's cost: weight sparsity over all weights; node sparsity counts hidden
-        units left with no incoming or no outgoing weight (dead units); params = kept weights +
-        all biases; FLOPs = 2 per kept multiply-add."""
-        parent_weights, parent_params, _ = weights_and_flops(parent_widths)
-        kept = sum(self.kept())
-        dead = 0
-        for incoming, outgoing in zip(self.layers[:-1], self.layers[1:]):
-            alive = incoming.any(0) & outgoing.any(1)
-            dead += int((~alive).sum())
-        hidden = sum(parent_widths[1:-1])
-        return Cost(dead / hidden, 1 - kept / parent_weights, parent_params - parent_weights + kept, 2 * kept)
 
     def shape_key(self) -> tuple:
         """Weight masks keep the parent's shapes: every weight-space trial shares one population."""

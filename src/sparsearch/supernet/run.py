@@ -21,11 +21,11 @@ from ..engine.memory import check_training, refuse_over
 from ..engine.trainer import Trainer
 from ..analysis.convergence import trial_metrics
 from ..moo import non_dominated, search
-from ..nets.mlp import MLP, Layers, from_state_dict, init_parent, parent_widths, state_dict
+from ..nets.mlp import (MLP, Layers, compact, from_state_dict, init_parent, parent_widths, state_dict,
+                        weights_and_flops)
 from ..progress import Progress
 from ..seeding import stable_seed
 from ..spaces.elastic import ElasticSpace
-from ..spaces.node import compact, weights_and_flops
 from ..store import Store
 from .evaluate import inherited_scores
 from .latency import LatencyTable
