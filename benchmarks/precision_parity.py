@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from sparsearch.config import Config, load_config, to_toml
-from sparsearch.store import Store
+from sparsearch import Study
 
 PRECISIONS = ("fp32", "bf16")
 TOLERANCE = 0.5  # points of mean test accuracy
@@ -39,8 +39,7 @@ def run(config: Config, precision: str, folder: Path) -> tuple[float, pd.DataFra
     subprocess.run([sys.executable, "-m", "sparsearch", "run", str(path), "--quiet", "--store", str(store)],
                    check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
-    with Store.open(store) as db:
-        return seconds, db.study(config.experiment.name).trials()
+    return seconds, Study(store, config.experiment.name).trials()
 
 
 def paired(trials: dict[str, pd.DataFrame]) -> pd.DataFrame:

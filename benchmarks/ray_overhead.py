@@ -29,8 +29,9 @@ from sparsearch.config import Config
 from sparsearch.data import load_dataset
 from sparsearch.engine.executor import IN_PROCESS
 from sparsearch.engine.ray_executor import LOCAL_INSTANCE
-from sparsearch.mask_study import run_mask_study
+from sparsearch.mask.study import run_mask_study
 from sparsearch.store import Store
+from sparsearch.analysis.export import export_rows
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, **LOCAL_INSTANCE, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
@@ -90,7 +91,7 @@ def fixed_costs(address: str, threads: int, n: int = 200) -> dict[str, float]:
 
 def export(store: Path) -> list[dict]:
     with Store.open(store) as db:
-        return [{k: v for k, v in row.items() if k != "train_seconds"} for row in db.export_rows()]
+        return [{k: v for k, v in row.items() if k != "train_seconds"} for row in export_rows(db)]
 
 
 def main() -> None:

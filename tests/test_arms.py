@@ -8,7 +8,7 @@ from sparsearch.config import Config, DataConfig, ParentConfig, SearchConfig, Tr
 from sparsearch.engine.probe import probe_scores
 from sparsearch.probes import PROBES
 from sparsearch.errors import SparsearchError
-from sparsearch.mask_study import Planning
+from sparsearch.mask.study import Planning
 from sparsearch.nets.mlp import init_parent, parent_widths
 from sparsearch.seeding import generator
 from sparsearch.spaces.node import full_mask, sample_mask

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from conftest import toml
 from refusal import refused
-from sparsearch import report as report_package
+import sparsearch.report.mask as report_package
 from sparsearch.cli import app
 
 
@@ -51,7 +51,7 @@ def test_a_full_disk_while_writing_the_report_is_one_line(tmp_path, finished_sto
     def full_disk(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(report_package, "write_report", full_disk)
+    monkeypatch.setattr(report_package, "write_mask_report", full_disk)
     result = CliRunner().invoke(app, ["report", "--store", str(finished_store), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and result.stderr.splitlines() == [
         f"error: cannot write the report in {tmp_path / 'r'}: No space left on device; free some space or pass another --out"]

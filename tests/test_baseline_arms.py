@@ -9,7 +9,7 @@ from sparsearch.arms.gmp import GradualMagnitude, event_steps
 from sparsearch.config import config_from_dict
 from sparsearch.engine.trainer import Trainer
 from sparsearch.errors import SparsearchError
-from sparsearch.mask_study import Planning, validate
+from sparsearch.mask.study import Planning, validate
 from sparsearch.nets.base import stacked
 from sparsearch.pruning import magnitude_scores, mask_from_scores, snip_scores
 from sparsearch.seeding import stable_seed

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sparsearch.store import EXPORT_COLUMNS
+from sparsearch.analysis.export import EXPORT_COLUMNS
 
 SMALL = """
 [experiment]

@@ -52,7 +52,6 @@ def test_default_toml_round_trips(tmp_path):
         ({"search": {"sparsities": [-0.1]}}, "must be in [0, 1)"),
         ({"search": {"arms": ["random", "random"]}}, "search.arms: arms must be distinct"),
         ({"search": {"space": "elastic"}}, 'search: space "elastic" is now [experiment] kind = "supernet"'),
-        ({"experiment": {"kind": "nas"}}, "experiment.kind: allowed: 'mask' or 'supernet'"),
         ({"parent": {"hidden": [300, 0]}}, "parent.hidden: every width must be at least 1, got 0"),
         ({"search": {"probe": "grad_norm"}}, "search: 'probe' moved to [arms.random_search] probe"),
     ],

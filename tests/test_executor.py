@@ -14,7 +14,7 @@ from sparsearch.data import load_dataset
 from sparsearch.engine.executor import IN_PROCESS, TaskFailure
 from sparsearch.engine.ray_executor import INSTALL_HINT
 from sparsearch.errors import SparsearchError
-from sparsearch.mask_study import run_mask_study
+from sparsearch.mask.study import run_mask_study
 from sparsearch.store import Store
 
 RAW = {

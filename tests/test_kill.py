@@ -16,6 +16,7 @@ import pytest
 import tomli_w
 
 from sparsearch.store import Store
+from sparsearch.analysis.export import export_rows
 
 LENET_LOTTERY = {
     "experiment": {"name": "kill", "seeds": 2},
@@ -59,7 +60,7 @@ def _work(store: Path, query: str) -> int:
 
 def _mask_export(store: Path) -> list[dict]:
     with Store.open(store) as db:
-        return [{k: v for k, v in row.items() if k != "train_seconds"} for row in db.export_rows("kill")]
+        return [{k: v for k, v in row.items() if k != "train_seconds"} for row in export_rows(db, "kill")]
 
 
 def _supernet_export(store: Path) -> tuple:

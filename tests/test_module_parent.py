@@ -9,7 +9,7 @@ import torch
 import sparsearch
 from sparsearch.config import DataConfig, ParentConfig, config_from_dict
 from sparsearch.data import load_dataset
-from sparsearch.kinds import KINDS
+from sparsearch.kinds import experiment_kind
 from sparsearch.nets import PARENTS, build_parent
 from sparsearch.nets.base import rows, stacked
 from sparsearch.spaces.node import sample_mask
@@ -124,9 +124,9 @@ def test_an_untraceable_module_fails_the_node_space_in_one_line_before_the_store
     assert "\n" not in str(excinfo.value) and "groups=" in str(excinfo.value)
     assert not (tmp_path / "s.db").exists()
     data = load_dataset(DataConfig(name="digits"))
-    KINDS["mask"].check_data(config_from_dict({**node, "search": {**node["search"], "space": "weight"}}), data)
+    experiment_kind("mask").check_data(config_from_dict({**node, "search": {**node["search"], "space": "weight"}}), data)
     sparsearch.register_parent("functional", functional_cnn, groups=DECLARED)  # declared groups: a node space
-    KINDS["mask"].check_data(config_from_dict(node), data)
+    experiment_kind("mask").check_data(config_from_dict(node), data)
 
 
 class _Depthwise(torch.nn.Module):

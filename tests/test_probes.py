@@ -200,7 +200,7 @@ SIGNAL = {
 
 def test_probe_variants_and_the_oracle_share_candidates_and_audits_are_stored(tmp_path):
     import sparsearch
-    from sparsearch.mask_study import Planning
+    from sparsearch.mask.study import Planning
     from sparsearch.config import config_from_dict
     from sparsearch.data import load_dataset
 

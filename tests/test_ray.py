@@ -20,6 +20,7 @@ import tomli_w
 from sparsearch.engine.ray_executor import FAULT_PAUSE_IN_TASK, LOCAL_INSTANCE
 from sparsearch.store import Store
 from sparsearch.store.sqlite import FAULT_PAUSE
+from sparsearch.analysis.export import export_rows
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'sparsearch[ray]'; make test installs it)")
 
@@ -100,7 +101,7 @@ def config_file(tmp_path, raw, name="c.toml") -> Path:
 
 def export(store_path) -> list[dict]:
     with Store.open(store_path) as store:
-        return [{k: v for k, v in row.items() if k != "train_seconds"} for row in store.export_rows()]
+        return [{k: v for k, v in row.items() if k != "train_seconds"} for row in export_rows(store)]
 
 
 def in_process_export(tmp_path, config) -> list[dict]:
@@ -165,7 +166,7 @@ def test_a_task_past_its_retries_is_recorded_as_failed_and_a_rerun_completes_it(
     with Store.open(store) as db:
         failures = db.failures("on-ray")
         (experiment,) = db.experiments()
-        done = len(db.export_rows("on-ray"))
+        done = len(export_rows(db, "on-ray"))
     assert failures and {f["reason"].split(":")[0] for f in failures} == {"WorkerCrashedError after 0 retries"}
     assert done + len(failures) == experiment["planned"] == 15  # never dropped: each is stored or failed
     assert experiment["status"] == f"incomplete, {len(failures)} failed"
@@ -191,7 +192,7 @@ def test_a_driver_killed_mid_run_resumes_from_the_store(tmp_path, cluster):
     finally:
         driver.kill()
     with Store.open(store) as db:
-        assert 0 < len(db.export_rows("on-ray")) < 15
+        assert 0 < len(export_rows(db, "on-ray")) < 15
     code, out, err = finished(sparsearch("run", config, "--store", store, "--address", address, "--quiet"))
     assert code == 0, err
     assert "reused" in out and " 0 reused" not in out

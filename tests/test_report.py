@@ -9,8 +9,9 @@ import pytest
 from sparsearch.config import config_from_dict
 from sparsearch.errors import SparsearchError
 from sparsearch.api import run
-from sparsearch.report import write_report
+from sparsearch.study import Study
 from sparsearch.store import Store
+from sparsearch.analysis.export import export_rows
 
 NAME = "<script>alert(1)</script> & co"
 FIGURES = ("accuracy_vs_sparsity", "learning_curves", "paired_differences", "accuracy_vs_cost")
@@ -36,11 +37,7 @@ def small_store(path: Path, name: str = NAME, seeds: int = 2, arms: tuple[str, .
 
 
 def report(store_path: Path, out_dir: Path, name: str = NAME) -> Path:
-    store = Store(store_path, write=False)
-    try:
-        return write_report(store, name, out_dir)
-    finally:
-        store.close()
+    return Study(store_path, name).report(out_dir)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +49,7 @@ def built(tmp_path_factory):
     store_path = small_store(root / "s.db")
     index = report(store_path, root / "out")
     store = Store(store_path, write=False)
-    verdicts = [c.verdict for c in compare(store.export_rows(NAME))]
+    verdicts = [c.verdict for c in compare(export_rows(store, NAME))]
     store.close()
     return index, index.read_text(encoding="utf-8"), verdicts
 

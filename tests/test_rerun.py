@@ -11,7 +11,7 @@ from conftest import BASE, toml
 from sparsearch.cli import app
 from sparsearch.engine.trainer import Trainer
 from sparsearch.errors import SparsearchError
-from sparsearch.mask_study import Planning
+from sparsearch.mask.study import Planning
 from sparsearch.store import Store
 
 SUPERNET = {
@@ -41,7 +41,7 @@ def test_a_changed_config_replaces_the_plan_only_with_replace(tmp_path):
     changed = _with(BASE, search={"sparsities": [0.75]})
     with pytest.raises(SparsearchError, match=r"search.sparsities \[0.5\] -> \[0.75\]"):
         sparsearch.run(changed, store=store)
-    assert set(sparsearch.Store.open(store).study("tiny").trials()["sparsity"]) == {0.0, 0.5}
+    assert set(sparsearch.Study(store, "tiny").trials()["sparsity"]) == {0.0, 0.5}
     replaced = sparsearch.run(changed, store=store, replace=True)
     assert set(replaced.trials()["sparsity"]) == {0.0, 0.75}
     assert replaced.outcome.reused == 2  # the dense trials answer the new plan too

@@ -21,6 +21,7 @@ from sparsearch.data import load_dataset
 from sparsearch.api import run
 from sparsearch.store import Store
 from sparsearch.store.sqlite import FAULT_PAUSE
+from sparsearch.analysis.export import export_rows
 
 CONFIG = {
     "experiment": {"name": "resume", "seeds": 3},
@@ -67,7 +68,7 @@ def environment(**extra):
 
 def export(store_path):
     store = Store(store_path, write=False)
-    rows = store.export_rows("resume")
+    rows = export_rows(store, "resume")
     store.close()
     return rows
 

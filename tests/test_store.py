@@ -6,6 +6,7 @@ import torch
 from sparsearch.errors import SparsearchError
 from sparsearch.store import PlanLink, Store, TrialRecord
 from sparsearch.store.schema import SCHEMA_VERSION, TABLES_V1
+from sparsearch.analysis.export import export_rows
 
 
 def trial(key, test_acc=0.9, **changes):
@@ -28,12 +29,12 @@ def store(tmp_path):
 def test_record_and_export_roundtrip(store):
     store.begin_experiment("e", "x = 1", planned=2)
     store.record("e", [trial("k1")], [PlanLink("random", 0.5, 0, "k1"), PlanLink("random_search", 0.5, 0, "k1")])
-    rows = store.export_rows("e")
+    rows = export_rows(store, "e")
     assert [(r["arm"], r["trial_key"], r["test_acc"]) for r in rows] == [("random", "k1", 0.9), ("random_search", "k1", 0.9)]
     assert store.done_keys(["k1", "k2"]) == {"k1"}
     assert [(e["name"], e["planned"], e["done"], e["status"]) for e in store.experiments()] == [("e", 2, 2, "complete")]
     store.begin_experiment("e", "x = 2", planned=1)  # a new config forgets the old plan, keeps trials
-    assert store.export_rows("e") == [] and store.done_keys(["k1"]) == {"k1"}
+    assert export_rows(store, "e") == [] and store.done_keys(["k1"]) == {"k1"}
     assert store.experiments()[0]["status"] == "incomplete"
 
 
@@ -46,7 +47,7 @@ def test_a_failed_write_leaves_no_partial_trial(store):
     broken = trial("k2", curves={"train_loss": object()})  # not JSON: fails inside the transaction
     with pytest.raises(TypeError):
         store.record("e", [trial("k1"), broken], [PlanLink("random", 0.5, 0, "k1")])
-    assert store.done_keys(["k1", "k2"]) == set() and store.export_rows("e") == []
+    assert store.done_keys(["k1", "k2"]) == set() and export_rows(store, "e") == []
 
 
 def test_weights_roundtrip_as_safetensors(store):
@@ -89,7 +90,7 @@ def test_disk_full_is_a_one_line_error_and_keeps_what_was_stored(tmp_path):
     store.close()
     reopened = Store(path, write=False)
     assert reopened.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert [r["trial_key"] for r in reopened.export_rows("e")] == ["k1"]
+    assert [r["trial_key"] for r in export_rows(reopened, "e")] == ["k1"]
     reopened.close()
 
 
@@ -149,7 +150,7 @@ def test_a_version_1_store_is_migrated_in_place_keeping_its_trials(tmp_path):
         Store(path, write=False)
     store = Store(path, write=True)
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    assert [r["trial_key"] for r in store.export_rows("old")] == ["k"]
+    assert [r["trial_key"] for r in export_rows(store, "old")] == ["k"]
     store.record("old", [trial("k2")], [PlanLink("random", 0.5, 1, "k2")], {"k2": {"w": torch.zeros(2)}})
     assert store.weights("k2")["w"].shape == (2,)
     store.close()
@@ -199,10 +200,10 @@ def test_export_epochs_to_the_dense_parents_target(store):
         trial("s1", curves=curves([0.6, 0.68])),
     ], [PlanLink("dense", 0.0, 0, "d0"), PlanLink("dense", 0.0, 1, "d1"), PlanLink("random", 0.5, 0, "s0"),
         PlanLink("snip", 0.5, 0, "n0"), PlanLink("random", 0.5, 1, "s1")])
-    rows = store.export_rows("e")
+    rows = export_rows(store, "e")
     assert [(r["arm"], r["seed"], r["epochs_to_dense_target"]) for r in rows] == [
         ("dense", 0, 2), ("dense", 1, 1), ("random", 0, 3), ("random", 1, 2), ("snip", 0, "never")]
     assert [r["epochs_to_target"] for r in rows] == [1] * 5  # the relative measure is unchanged
     store.begin_experiment("solo", "x = 1", planned=1)
     store.record("solo", [], [PlanLink("random", 0.5, 0, "s0")])
-    assert [r["epochs_to_dense_target"] for r in store.export_rows("solo")] == [None]
+    assert [r["epochs_to_dense_target"] for r in export_rows(store, "solo")] == [None]

@@ -149,14 +149,14 @@ def test_elastic_cli_run_front_export_and_show(tmp_path):
 
 
 def test_elastic_report_has_both_figures_and_escapes_the_name(tmp_path):
-    from sparsearch.report import write_report
+    from sparsearch import Study
 
     raw = {**ELASTIC, "experiment": {"name": "<b>net</b> & co", "seeds": 2, "kind": "supernet"},
            "supernet": {**ELASTIC["supernet"], "objectives": ["flops"], "evaluations": 16, "retrain": 2}}
     config = config_from_dict(raw)
     store = Store(tmp_path / "s.db", write=True)
     run_supernet(config, load_dataset(config.data), store)
-    index = write_report(store, "<b>net</b> & co", tmp_path / "report")
+    index = Study(store, "<b>net</b> & co").report(tmp_path / "report")
     html = index.read_text()
     assert "<b>net</b>" not in html and "&lt;b&gt;net&lt;/b&gt; &amp; co" in html
     assert html.count("<figure") == 2 and "<script" not in html

@@ -16,12 +16,14 @@ from .arms.base import PerSeedArm, at_init
 from .config import Config
 from .data import Dataset, register_dataset
 from .errors import SparsearchError
+from .kinds import ExperimentKind, register_kind
 from .nets import register_parent
 from .progress import Progress
 from .store import Store
 from .study import Study, load_network
 
 __all__ = [
-    "Arm", "ArmRequest", "Config", "Dataset", "PerSeedArm", "Progress", "SparsearchError", "Store", "Study",
-    "TrialPlan", "at_init", "load_network", "register_arm", "register_dataset", "register_parent", "run",
+    "Arm", "ArmRequest", "Config", "Dataset", "ExperimentKind", "PerSeedArm", "Progress", "SparsearchError", "Store",
+    "Study", "TrialPlan", "at_init", "load_network", "register_arm", "register_dataset", "register_kind",
+    "register_parent", "run",
 ]

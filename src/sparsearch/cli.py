@@ -153,55 +153,21 @@ def run(
         _print_experiment(db, config.experiment.name, config)
     seconds = time.perf_counter() - started
     done = study.outcome
-    if config.experiment.kind == "supernet":
-        out.print(f"{done.searched} searches run now, {done.reused} reused, in {store} ({seconds:.1f} s)")
-    else:
-        out.print(f"{len(done.rows)} networks in {store}: {done.trained} trained now, {done.reused} reused "
-                  f"({seconds:.1f} s)")
-        if done.failed:
-            reasons = sorted({row["reason"] for row in study.failures().to_dict("records")})
-            what = "1 trial" if done.failed == 1 else f"{done.failed} trials"
-            err.print(f"{what} failed ({'; '.join(reasons)}); recorded as failures (study.failures()), "
-                      f"a rerun retrains them", soft_wrap=True)
-            raise typer.Exit(1)
+    out.print(study.kind.done_line(done, store, seconds))
+    failed = getattr(done, "failed", 0)
+    if failed:
+        reasons = sorted({row["reason"] for row in study.failures().to_dict("records")})
+        what = "1 trial" if failed == 1 else f"{failed} trials"
+        err.print(f"{what} failed ({'; '.join(reasons)}); recorded as failures (study.failures()), "
+                  f"a rerun retrains them", soft_wrap=True)
+        raise typer.Exit(1)
 
 
 def _print_experiment(db, experiment: str, config: Config) -> None:
-    """The summary of any kind of experiment: the one place the CLI branches on the kind."""
-    if config.experiment.kind == "supernet":
-        _print_supernet(db, experiment, config)
-        return
-    _print_summary(db.export_rows(experiment), experiment)
-    audits = db.audit_rows(experiment)
-    if audits:
-        from .display import probe_quality_table
+    """The summary of an experiment of any kind, as its kind prints it."""
+    from .kinds import kind_of
 
-        out.print(probe_quality_table(audits, f"{inert(experiment)}: probe quality on N fully trained candidates"))
-
-
-def _print_supernet(db, experiment: str, config: Config) -> None:
-    from .display import elastic_tables
-    from .supernet.analysis import summarize
-
-    summary = summarize(db, experiment, config.supernet.objectives, config.supernet.search_population)
-    if summary is None:
-        out.print(f"{inert(experiment)}: no finished search yet")
-        return
-    for table in elastic_tables(summary, inert(experiment)):
-        out.print(table)
-    if summary.comparisons:
-        out.print("Final hypervolume vs random, paired by seed (Wilcoxon, Holm across strategies; 95% bootstrap CI):")
-        for c in summary.comparisons:
-            out.print(f"  {c.verdict}", soft_wrap=True)
-    if "latency" in config.supernet.objectives:
-        _print_latency_error(db, config)
-    r = summary.retrained
-    if r.n >= 2:
-        out.print(
-            f"Inherited vs retrained-from-scratch validation accuracy of {r.n} front configurations: "
-            f"Kendall tau {r.kendall_tau:.2f}, Spearman {r.spearman:.2f}"
-            + (f", mean per-seed tau {r.mean_seed_kendall_tau:.2f}" if r.mean_seed_kendall_tau is not None else ""),
-        )
+    kind_of(config).show(db, experiment, config, out)
 
 
 @contextmanager
@@ -213,20 +179,6 @@ def _open(path: Path, write: bool):
         yield db
     finally:
         db.close()
-
-
-def _print_summary(rows: list[dict], experiment: str) -> None:
-    from .display import summary_table, verdict_lines
-
-    if not rows:
-        out.print(f"{inert(experiment)}: no trained networks yet")
-        return
-    out.print(summary_table(rows, f"{inert(experiment)}: {rows[0]['dataset']}"))
-    lines = verdict_lines(rows)
-    if lines:
-        out.print("Paired comparisons (Wilcoxon signed-rank, Holm-adjusted across sparsities; 95% bootstrap CI):")
-        for line in lines:
-            out.print(f"  {line}", soft_wrap=True)
 
 
 def _report_folder(out_dir: Path, flag: str) -> None:
@@ -242,11 +194,11 @@ def _report_folder(out_dir: Path, flag: str) -> None:
 
 
 def _write_report(db, experiment: str, out_dir: Path, flag: str = "--out") -> None:
-    from .report import write_report
+    from .study import Study
 
     _report_folder(out_dir, flag)
     try:
-        index = write_report(db, experiment, out_dir)
+        index = Study(db, experiment).report(out_dir)
     except OSError as error:  # a full disk, a file replaced meanwhile
         raise SparsearchError(f"cannot write the report in {out_dir}: {one_line(error.strerror or error)}; "
                               f"free some space or pass another {flag}") from None
@@ -273,59 +225,25 @@ def report(
         _write_report(db, experiment, out_dir)
 
 
-def _print_latency_error(db, config: Config) -> None:
-    """The latency table's error against whole-network timings of the largest, a middle and the
-    smallest sub-network (the table must already hold their layers)."""
-    import numpy as np
-
-    from .spaces.elastic import ElasticSpace
-    from .supernet.latency import LatencyTable, table_error
-
-    space = ElasticSpace(tuple(config.parent.hidden), tuple(config.supernet.widths))
-    search = next(iter(db.searches(config.experiment.name)), None)
-    if search is None:
-        return
-    n_features, *_, n_classes = search["rounds"]["parent"]["widths"]
-    middle = np.full(len(space.hidden), len(space.fractions) // 2)
-    networks = [(n_features, *space.widths(c), n_classes) for c in (space.largest(), middle, space.smallest())]
-    error = table_error(LatencyTable(db.latency_table(config.engine.thread_choice.count)), networks, config.supernet.latency_batch)
-    out.print(
-        f"Latency table vs whole-network timings at batch {config.supernet.latency_batch}: mean |error| "
-        f"{100 * error['mean_abs_rel_error']:.1f}%, max {100 * error['max_abs_rel_error']:.1f}% over "
-        f"{len(networks)} sub-networks"
-    )
-
-
 @app.command()
 @user_errors
 def front(
-    experiment: str = typer.Argument(..., help="An elastic experiment (see `sparsearch ls`)."),
+    experiment: str = typer.Argument(..., help="A super-network search (see `sparsearch ls`)."),
     store: Path = STORE,
     seed: int = typer.Option(0, help="Which seed's searches."),
 ):
     """Print the Pareto front (validation error against costs) of each strategy for one seed."""
-    from rich.table import Table
-
     from .config import config_from_dict, tomllib
-    from .supernet.analysis import front as pareto_front
+    from .kinds import kind_of
 
     with _open(store, write=False) as db:
         config = config_from_dict(tomllib.loads(db.config_of(experiment)))
-        if config.experiment.kind != "supernet":
-            raise SparsearchError(f"{experiment!r} is not a super-network search; `front` needs [experiment] kind = \"supernet\"")
-        rows = [r for r in db.evaluation_rows(experiment) if r["seed"] == seed]
-        parents = {s["strategy"]: s["rounds"]["parent"] for s in db.searches(experiment) if s["seed"] == seed}
-    if not rows:
-        raise SparsearchError(f"no evaluations for seed {seed} of {experiment!r}; pass --seed below {config.experiment.seeds}")
-    objectives = config.supernet.objectives
-    for strategy, parent in parents.items():
-        table = Table(title=f"{inert(experiment)}, seed {seed}: Pareto front of {strategy}", title_justify="left")
-        for header in ("hidden widths", "val acc %", "params", "FLOPs", "latency µs", "evaluation #"):
-            table.add_column(header, justify="left" if header == "hidden widths" else "right")
-        for r in pareto_front([r for r in rows if r["strategy"] == strategy], objectives, parent):
-            latency = "" if r["latency"] is None else f"{1e6 * r['latency']:.1f}"
-            table.add_row("-".join(map(str, r["widths"])), f"{100 * r['val_acc']:.2f}", f"{r['params']:,}",
-                          f"{r['flops']:,}", latency, str(r["idx"] + 1))
+        kind = kind_of(config)
+        if not hasattr(kind, "front_tables"):
+            raise SparsearchError(f"{experiment!r} is a {kind.name} experiment, which has no Pareto front; `front` "
+                                  f"needs a search ([experiment] kind = \"supernet\")")
+        tables = kind.front_tables(db, experiment, config, seed)
+    for table in tables:
         out.print(table)
 
 
@@ -407,35 +325,33 @@ def export(
                                                          "fully trained candidates."),
 ):
     """Write one row per trained network (or, with --evaluations, per evaluated configuration)."""
-    from .config import tomllib
-    from .store import AUDIT_COLUMNS, EXPORT_COLUMNS
+    from .analysis.export import EXPORT_COLUMNS
+    from .config import config_from_dict, tomllib
+    from .kinds import kind_of
 
     if experiment is not None and not experiment.strip():
         raise SparsearchError(f"--experiment {experiment!r}: pass an experiment name (see `sparsearch ls`)")
+    if evaluations and audits:
+        raise SparsearchError("pass at most one of --evaluations and --audits")
+    table = "evaluations" if evaluations else "audits" if audits else "trials"
     with _open(store, write=False) as db:
         if experiment:
             db.config_of(experiment)  # names the known experiments if this one is not
-        if evaluations and audits:
-            raise SparsearchError("pass at most one of --evaluations and --audits")
-        if (evaluations or audits) and not experiment:
-            raise SparsearchError(f"{'--evaluations' if evaluations else '--audits'} needs --experiment NAME")
-        kinds = {name: tomllib.loads(db.config_of(name)).get("experiment", {}).get("kind", "mask")
-                 for name in ([experiment] if experiment else [e["name"] for e in db.experiments()])}
-        if evaluations and kinds[experiment] != "supernet":
-            raise SparsearchError(f"--evaluations: {experiment!r} is a mask experiment, which has trials, not "
-                                  f"evaluations; drop --evaluations")
-        if not (evaluations or audits) and kinds and set(kinds.values()) == {"supernet"}:
-            raise SparsearchError(f"{', '.join(map(repr, kinds))}: a super-network search has evaluations, not "
-                                  f"trials; pass --evaluations --experiment NAME")
-        if evaluations:
-            rows = [{**r, "config": json.dumps(r["config"]), "widths": json.dumps(r["widths"])}
-                    for r in db.evaluation_rows(experiment)]
-        elif audits:
-            rows = [{**r, **{c: json.dumps(r[c]) for c in ("scores", "val_acc", "test_acc")}}
-                    for r in db.audit_rows(experiment)]
-        else:
-            rows = db.export_rows(experiment)
-    columns = AUDIT_COLUMNS if audits else list(rows[0]) if evaluations and rows else EXPORT_COLUMNS
+        elif table != "trials":
+            raise SparsearchError(f"--{table} needs --experiment NAME")
+        names = [experiment] if experiment else sorted(e["name"] for e in db.experiments())
+        kinds = {name: kind_of(config_from_dict(tomllib.loads(db.config_of(name)))) for name in names}
+        chosen = [name for name in names if table in kinds[name].tables]
+        if names and not chosen:
+            has = sorted({t for kind in kinds.values() for t in kind.tables})
+            flag = "drop the flag" if table != "trials" else f"pass --{has[0]} --experiment NAME"
+            raise SparsearchError(f"{', '.join(map(repr, names))}: {'this experiment has' if experiment else 'these have'} "
+                                  f"{', '.join(has)}, not {table}; {flag}")
+        columns, rows = list(EXPORT_COLUMNS), []
+        for name in chosen:
+            columns, more = kinds[name].export(db, name, table)
+            rows += more
+    rows = [{k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()} for r in rows]
     if fmt is Format.json:
         text = json.dumps(rows, indent=1) + "\n"
     else:
@@ -460,14 +376,14 @@ def config_command(
     check: Optional[Path] = typer.Option(None, "--check", help="Validate a config file and print it in full."),
 ):
     """Print the default config as commented TOML (a starting point), or validate one and print it in full."""
-    from .arms import with_arm_settings
-    from .kinds import KINDS
+    from .kinds import kind_of
 
     if default == (check is not None):
         raise SparsearchError("pass exactly one of --default or --check FILE")
     config = Config() if default else load_config(check)
-    KINDS[config.experiment.kind].validate(config)
-    sys.stdout.write(annotated_toml(with_arm_settings(config)))
+    kind = kind_of(config)
+    kind.validate(config)
+    sys.stdout.write(annotated_toml(kind.settings_in_full(config)))
 
 
 def _numbers(text: str, kind: type, option: str) -> list:

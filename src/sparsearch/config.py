@@ -49,8 +49,9 @@ class ExperimentConfig(_Section):
 
     name: str = Field("digits-node-search", min_length=1, description="the experiment's name in the store")
     seeds: int = Field(10, ge=1, le=10_000, description="seeds 0..N-1; arms are compared paired by seed")
-    kind: Literal["mask", "supernet"] = Field(
-        "mask", description="mask: arms choose masks, trained and compared; supernet: sub-network search"
+    kind: str = Field(
+        "mask", min_length=1,
+        description="mask: arms choose masks, trained and compared; supernet: sub-network search; or a registered kind",
     )
 
 

@@ -1,52 +1,93 @@
-"""Experiment kinds: what `[experiment] kind` selects. Each kind validates a config before any
-data or store is touched, runs (or continues) an experiment in a store, and writes its report;
-the API, the CLI and the report branch on the kind here and nowhere else."""
+"""Experiment kinds: what `[experiment] kind` selects, as plugins behind one protocol.
+
+A kind validates a config before any data or store is touched, checks what needs the data,
+runs (or continues) an experiment in a store, and reads it back: export tables, summary,
+paired comparisons, HTML report and terminal output. The API, `Study` and the CLI call this
+protocol only; each kind lives in its own package (`mask/`, `supernet/`) and a user's kind is
+one class plus `register_kind`. This module imports nothing heavy: the built-in kinds are
+imported when first asked for.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
-from .config import Config
 from .errors import SparsearchError
-from .mask_study import check_data, run_mask_study, validate
-from .moo.evaluations import space_size
-from .report import write_mask_report
-from .report.elastic import write_elastic_report
-from .spaces.elastic import ElasticSpace
-from .supernet.run import check_data as check_supernet_data, run_supernet
 
 
-@dataclass(frozen=True)
-class Kind:
+class ExperimentKind(Protocol):
+    """One kind of experiment. `tables` names what `export` can give, the default first."""
+
     name: str
-    validate: Callable[[Config], object]
-    run: Callable  # (config, data, store, progress, executor) -> MaskRun | SupernetRun
-    report: Callable[..., Path]  # (store, experiment, config, out_dir) -> index.html
-    check_data: Callable  # (config, data): what needs the data, checked before the store
+    tables: tuple[str, ...]
+
+    def validate(self, config) -> None:
+        """Refuse, in one line, what the config gets wrong, before data or store are touched."""
+
+    def check_data(self, config, data) -> None:
+        """Refuse what needs the data (a parent at its shape, memory), before the store is touched."""
+
+    def run(self, config, data, store, progress, executor) -> Any:
+        """Run (or continue) the experiment in `store`; return what this run did (`Study.outcome`)."""
+
+    def export(self, store, experiment: str, table: str) -> tuple[list[str], list[dict]]:
+        """The columns and rows of one of `tables`."""
+
+    def summary(self, store, experiment: str, config) -> Any:
+        """The typed summary `Study.summary` returns."""
+
+    def compare(self, store, experiment: str, config, metric: str | None) -> list:
+        """Paired comparisons (`analysis.paired.Comparison`) of `metric` (None: the kind's default)."""
+
+    def report(self, store, experiment: str, config, out_dir: Path) -> Path:
+        """Write the HTML report into `out_dir`; return index.html."""
+
+    def show(self, store, experiment: str, config, print_line) -> None:
+        """Print the experiment's summary for a terminal: `print_line(text_or_rich_table)`."""
+
+    def done_line(self, outcome, store: str, seconds: float) -> str:
+        """One line saying what a finished run did."""
+
+    def settings_in_full(self, config):
+        """`config` with every setting of this kind spelled out (what `config --check` prints)."""
 
 
-def _validate_supernet(config: Config) -> None:
-    """What a super-network search needs beyond each key's own range, checked before data or store
-    are touched: an MLP parent, widths that keep a unit of every layer, and no more evaluations
-    per search than the elastic space has distinct configurations (each is evaluated at most once)."""
-    if config.parent.kind != "mlp":
-        raise SparsearchError(f"parent.kind: the supernet kind works with 'mlp' parents only, got {config.parent.kind!r}")
-    search = config.supernet
-    space = ElasticSpace(tuple(config.parent.hidden), tuple(search.widths))
-    space.check()
-    size = space_size(space.choices)
-    if search.evaluations > size:
-        allowed = f"use 2..{size}" if size >= 2 else "list at least two supernet.widths"
-        raise SparsearchError(
-            f"supernet.evaluations: {search.evaluations} is more than the {size} distinct configurations of the "
-            f"elastic space ({len(search.widths)} supernet.widths, {len(config.parent.hidden)} parent.hidden "
-            f"layer(s)); {allowed}"
-        )
+MEMBERS = ("name", "tables", "validate", "check_data", "run", "export", "summary", "compare", "report", "show",
+           "done_line", "settings_in_full")
+"""What `register_kind` checks a kind has."""
+
+KINDS: dict[str, ExperimentKind] = {}
 
 
-KINDS = {
-    "mask": Kind("mask", validate, run_mask_study, write_mask_report, check_data),
-    "supernet": Kind("supernet", _validate_supernet, run_supernet, write_elastic_report, check_supernet_data),
-}
+def register_kind(kind: ExperimentKind) -> None:
+    """Make `[experiment] kind = kind.name` run `kind` (an object implementing `ExperimentKind`)."""
+    name = getattr(kind, "name", None)
+    if not isinstance(name, str) or not name:
+        raise SparsearchError(f"register_kind: the kind needs a non-empty string `name`, got {name!r}")
+    missing = [member for member in MEMBERS if not hasattr(kind, member)]
+    if missing:
+        raise SparsearchError(f"register_kind: kind {name!r} lacks {', '.join(missing)} (see sparsearch.ExperimentKind)")
+    KINDS[name] = kind
+
+
+def _builtins() -> None:
+    if "mask" not in KINDS:
+        from .mask.kind import MASK
+        from .supernet.kind import SUPERNET
+
+        KINDS.setdefault("mask", MASK)
+        KINDS.setdefault("supernet", SUPERNET)
+
+
+def experiment_kind(name: str) -> ExperimentKind:
+    """The registered kind `name`, or a one-line error naming the known ones."""
+    _builtins()
+    if name not in KINDS:
+        raise SparsearchError(f"experiment.kind: unknown kind {name!r}; known: {', '.join(sorted(KINDS))}")
+    return KINDS[name]
+
+
+def kind_of(config) -> ExperimentKind:
+    """The kind a validated config asks for."""
+    return experiment_kind(config.experiment.kind)

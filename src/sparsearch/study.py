@@ -15,7 +15,8 @@ from torch import nn
 
 from .config import Config, config_from_dict, tomllib
 from .errors import SparsearchError
-from .store import EXPORT_COLUMNS, Store
+from .kinds import ExperimentKind, kind_of
+from .store import Store
 
 
 PROBE_QUALITY = ("kendall_val", "spearman_val", "kendall_test", "spearman_test", "regret_val", "regret_test")
@@ -45,22 +46,30 @@ class Study:
         with self._db() as db:
             return config_from_dict(tomllib.loads(db.config_of(self.name)))
 
-    def trials(self):
-        """One row per trained network (the export columns) as a pandas DataFrame."""
+    @property
+    def kind(self) -> ExperimentKind:
+        """The experiment's kind (kinds.py): how it runs and reads back."""
+        return kind_of(self.config)
+
+    def table(self, name: str):
+        """One of the kind's export tables (`kind.tables`) as a pandas DataFrame."""
         import pandas as pd
 
+        kind = self.kind
+        if name not in kind.tables:
+            raise SparsearchError(f"table: a {kind.name} experiment has {', '.join(kind.tables)}, got {name!r}")
         with self._db() as db:
-            return pd.DataFrame(db.export_rows(self.name), columns=list(EXPORT_COLUMNS))
+            columns, rows = kind.export(db, self.name, name)
+        return pd.DataFrame(rows, columns=columns)
+
+    def trials(self):
+        """One row per trained network (the export columns) as a pandas DataFrame."""
+        return self.table("trials")
 
     def audits(self):
         """Probe audits (`[arms.random_search] audit = N`): one row per arm, sparsity and seed
         with the probe's rank correlations against trained accuracy and its pick's regret."""
-        import pandas as pd
-
-        from .store import AUDIT_COLUMNS
-
-        with self._db() as db:
-            return pd.DataFrame(db.audit_rows(self.name), columns=list(AUDIT_COLUMNS))
+        return self.table("audits")
 
     def probe_quality(self):
         """The audits summarized per sparsity and arm (means over seeds), as a DataFrame."""
@@ -90,48 +99,35 @@ class Study:
 
     def evaluations(self):
         """Super-network searches: one row per evaluated configuration, as a DataFrame."""
-        import pandas as pd
+        return self.table("evaluations")
 
-        with self._db() as db:
-            return pd.DataFrame(db.evaluation_rows(self.name))
-
-    def compare(self, metric: str = "test_acc"):
+    def compare(self, metric: str | None = None):
         """Paired statistics as a DataFrame, one row per comparison: every arm against `random`
-        and `dense` per sparsity (mask studies; metric `test_acc`, `epochs_to_target` or
-        `epochs_to_dense_target`), or
-        every strategy's final hypervolume against `random` (super-network searches)."""
+        and `dense` per sparsity (mask studies; metric `test_acc` (default), `epochs_to_target`
+        or `epochs_to_dense_target`), or every strategy's final hypervolume against `random`
+        (super-network searches; no metric)."""
         import pandas as pd
 
-        from .analysis.paired import MASK_METRICS, Comparison, compare
+        from .analysis.paired import Comparison
 
-        if self.config.experiment.kind == "supernet":
-            comparisons = self.summary().comparisons
-        else:
-            if metric not in MASK_METRICS:
-                raise SparsearchError(f"compare: metric must be one of {', '.join(MASK_METRICS)}, got {metric!r}")
-            with self._db() as db:
-                comparisons = [c for c in compare(db.export_rows(self.name)) if c.metric == metric]
+        config = self.config
+        with self._db() as db:
+            comparisons = kind_of(config).compare(db, self.name, config, metric)
         columns = [*Comparison.__dataclass_fields__, "verdict"]
         return pd.DataFrame([asdict(c) | {"verdict": c.verdict} for c in comparisons], columns=columns)
 
     def summary(self):
         """Mask studies: per (sparsity, arm) means with 95% intervals (`ArmRow`s); super-network
         searches: the typed `SupernetSummary` (None while no search has finished)."""
-        from .analysis.summary import arm_rows
-        from .supernet.analysis import summarize
-
         config = self.config
         with self._db() as db:
-            if config.experiment.kind == "supernet":
-                return summarize(db, self.name, config.supernet.objectives, config.supernet.search_population)
-            return arm_rows(db.export_rows(self.name))
+            return kind_of(config).summary(db, self.name, config)
 
     def report(self, out_dir: str | Path) -> Path:
         """Write the self-contained HTML report and its figures into `out_dir`; return index.html."""
-        from .report import write_report
-
+        config = self.config
         with self._db() as db:
-            return write_report(db, self.name, Path(out_dir))
+            return kind_of(config).report(db, self.name, config, Path(out_dir))
 
     def network(self, trial_key: str) -> nn.Module:
         """The trained network of `trial_key` (see `load_network`)."""

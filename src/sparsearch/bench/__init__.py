@@ -46,7 +46,7 @@ from ..config import ParentConfig, TrainConfig, config_from_dict
 from ..data import Dataset, load_dataset
 from ..engine.precision import DTYPES
 from ..engine.trainer import train_population
-from ..nets import build_parent
+from ..nets import build_parent, check_settings
 from ..nets.base import Params, Parent, joined, rows as network, stacked
 from ..progress import Progress
 from ..seeding import generator
@@ -242,15 +242,20 @@ def _recipe(w: Workload, epochs: int, threads: int) -> TrainConfig:
     the experiment schema has validated the workload."""
     parent = {"kind": w.kind, **({"hidden": list(w.hidden)} if w.kind == "mlp" else {})}
     train = {"epochs": epochs, **({} if w.kind == "mlp" else CONV_RECIPE)}
-    return config_from_dict({
+    config = config_from_dict({
         "data": {"name": w.dataset}, "parent": parent, "search": {"sparsities": [w.sparsity]}, "train": train,
         "engine": {"threads": threads},
-    }).train
+    })
+    check_settings(config, [w.sparsity])
+    return config.train
 
 
 def _parent(w: Workload, data: Dataset) -> Parent:
+    """The workload's parent at the data's shape, refusing a sparsity that empties a node group."""
     config = ParentConfig(kind=w.kind, hidden=list(w.hidden)) if w.kind == "mlp" else ParentConfig(kind=w.kind)
-    return build_parent(config, data.shape, data.n_classes)
+    parent = build_parent(config, data.shape, data.n_classes)
+    parent.check_node_sparsities([w.sparsity])
+    return parent
 
 
 def _one_epoch(recipe: TrainConfig) -> TrainConfig:

@@ -13,7 +13,7 @@ from .base import Parent, Params
 from .cnn1d import cnn1d
 from .conv_family import conv2, conv4, conv6
 from .lenet5 import lenet5
-from .mlp import MLP
+from .mlp import MLP, check_settings as check_mlp_settings
 from .resnet20 import resnet20
 from .module_parent import ModuleParent
 
@@ -27,6 +27,17 @@ PARENTS: dict[str, ParentFactory] = {
     "mlp": MLP.from_config, "cnn1d": cnn1d, "lenet5": lenet5, "conv2": conv2, "conv4": conv4, "conv6": conv6,
     "resnet20": resnet20,
 }
+
+SETTINGS_CHECKS: dict[str, Callable] = {"mlp": check_mlp_settings}
+"""Per parent kind, what its `[parent]` table alone can refuse before the data loads:
+`check(config, node_sparsities)`. Every kind checks again once built at the data's shape."""
+
+
+def check_settings(config, node_sparsities: list[float]) -> None:
+    """Refuse, before the data loads, what the parent kind can tell from the config alone."""
+    check = SETTINGS_CHECKS.get(config.parent.kind)
+    if check is not None:
+        check(config, node_sparsities)
 
 
 def register_parent(kind: str, factory: ModuleFactory, *, groups: list[list[tuple[str, int]]] | None = None) -> None:
@@ -63,4 +74,4 @@ def from_spec(spec: dict | list) -> Parent:
                         spec["classes"])
 
 
-__all__ = ["PARENTS", "ModuleParent", "Params", "Parent", "build_parent", "from_spec", "register_parent"]
+__all__ = ["PARENTS", "ModuleParent", "Params", "Parent", "build_parent", "from_spec", "check_settings", "register_parent"]

@@ -14,6 +14,8 @@ import torch
 from torch import Tensor, nn
 import torch.nn.utils.prune  # noqa: F401  (nn.utils.prune)
 
+from ..engine.chunking import mlp_footprint, network_bytes
+from ..errors import SparsearchError
 from ..spaces.node import NodeMask
 from ..spaces.weight import WeightMask
 from .base import Layers
@@ -73,6 +75,20 @@ def check_hidden(hidden: list[int] | tuple[int, ...], sparsities: list[float]) -
     """Refuse node sparsities that remove every unit of a hidden layer of widths `hidden`."""
     groups = [(f"units of hidden layer {layer}", width) for layer, width in enumerate(hidden, start=1)]
     refuse_empty_groups(groups, sparsities, "a wider parent.hidden")
+
+
+def check_settings(config, node_sparsities: list[float]) -> None:
+    """What the `[parent]` table alone refuses, before the data loads: node sparsities that empty
+    a hidden layer, and hidden layers too wide for one network to train within `[engine]
+    max_memory_gb` whatever the data (its shape is checked again once loaded)."""
+    check_hidden(config.parent.hidden, node_sparsities)
+    need = network_bytes((1, *config.parent.hidden, 1), config.train.batch_size)
+    if need > config.engine.max_memory:
+        raise SparsearchError(
+            f"parent.hidden {config.parent.hidden}: one network needs at least {need / 2**30:.3g} GB to train at "
+            f"train.batch_size {config.train.batch_size}, over engine.max_memory_gb = {config.engine.max_memory_gb}; "
+            f"use narrower layers or a larger budget"
+        )
 
 
 def compact(parent: Layers, masks: list[NodeMask]) -> Layers:
@@ -160,8 +176,6 @@ class MLP:
         return forward(params, x)
 
     def footprint(self, params: Layers, batch: int) -> tuple[int, int]:
-        from ..engine.chunking import mlp_footprint
-
         return mlp_footprint(stacked_widths(params), batch)
 
     def unit_scores(self, weight_scores: list[Tensor]) -> list[Tensor]:

@@ -8,6 +8,7 @@ from ..config import tomllib
 from dataclasses import dataclass
 
 from ..analysis.convergence import dense_target_cell, mean_curves, val_auc
+from ..analysis.export import export_rows
 from ..analysis.paired import Comparison, compare
 from ..analysis.summary import ArmRow, arm_rows, diverged_note
 from ..errors import SparsearchError
@@ -42,7 +43,7 @@ class ReportData:
 def collect(store: Store, experiment: str) -> ReportData:
     """Read the experiment's trials and curves and compute every statistic the report shows."""
     config = store.config_of(experiment)
-    rows = store.export_rows(experiment)
+    rows = export_rows(store, experiment)
     if not rows:
         raise SparsearchError(f"experiment {experiment!r} has no trained networks yet; run it first")
     curves = store.curves(experiment)

@@ -13,9 +13,9 @@ from ..config import Config
 from ..store import Store
 from ..supernet.analysis import SupernetSummary, front, summarize
 from .environment import environment
-from .figures import _band, _figure, _legend, _style, series_styles
+from .figures import add_band, new_figure, add_legend, style_axes, series_styles
 from .files import SavedFigure, save
-from .page import _environment, _figures, _table, document
+from .page import environment_html, figures_html, table_html, document
 
 CAPTIONS = {
     "hypervolume": "Hypervolume of the evaluated configurations against the number of real (inherited-weight) "
@@ -45,20 +45,20 @@ def write_elastic_report(store: Store, experiment: str, config: Config, out_dir:
 
 
 def _hypervolume_figure(summary: SupernetSummary, styles) -> Figure:
-    fig, (ax,) = _figure(1, panel=(6.5, 4.0))
+    fig, (ax,) = new_figure(1, panel=(6.5, 4.0))
     for strategy, curve in summary.mean_curves.items():
         mean = [c.mean for c in curve]
         half = [0.0 if np.isnan(c.half_width) else c.half_width for c in curve]
         ax.plot(summary.at, mean, color=styles[strategy].color, marker=styles[strategy].marker, label=strategy)
-        _band(ax, summary.at, [m - h for m, h in zip(mean, half)], [m + h for m, h in zip(mean, half)],
+        add_band(ax, summary.at, [m - h for m, h in zip(mean, half)], [m + h for m, h in zip(mean, half)],
               styles[strategy].color, scale=1.0)
-    _style(ax, "real evaluations", "hypervolume")
-    _legend(fig, [ax], {s: styles[s] for s in summary.mean_curves})
+    style_axes(ax, "real evaluations", "hypervolume")
+    add_legend(fig, [ax], {s: styles[s] for s in summary.mean_curves})
     return fig
 
 
 def _fronts_figure(rows, parents, objectives, styles) -> Figure:
-    fig, (ax,) = _figure(1, panel=(6.5, 4.0))
+    fig, (ax,) = new_figure(1, panel=(6.5, 4.0))
     cost = objectives[0]
     for (strategy, seed), parent in parents.items():
         if seed != 0:
@@ -70,8 +70,8 @@ def _fronts_figure(rows, parents, objectives, styles) -> Figure:
         best = front(mine, objectives, parent)
         ax.step([r[cost] / parent[cost] for r in best], [100 * r["val_acc"] for r in best], where="post",
                 color=color, marker=styles[strategy].marker, markersize=4, label=strategy)
-    _style(ax, f"{cost} relative to the parent", "inherited validation accuracy (%)")
-    _legend(fig, [ax], {s: styles[s] for s, _ in parents})
+    style_axes(ax, f"{cost} relative to the parent", "inherited validation accuracy (%)")
+    add_legend(fig, [ax], {s: styles[s] for s, _ in parents})
     return fig
 
 
@@ -81,9 +81,9 @@ def _page(experiment: str, config: Config, config_text: str, summary: SupernetSu
     meta = (f"super-network search &middot; {config.experiment.seeds} seed(s) &middot; {config.supernet.evaluations} "
             f"real evaluations per search &middot; generated {escape(env['date'])}")
     body = f"""{_summary(summary)}
-{_figures(figures)}
+{figures_html(figures)}
 <section id="config"><h2>Configuration</h2><pre>{escape(config_text)}</pre></section>
-{_environment(env)}"""
+{environment_html(env)}"""
     return document(escape(experiment), meta, "", body)
 
 
@@ -103,7 +103,7 @@ def _summary(summary: SupernetSummary | None) -> str:
     retrained = (f"Kendall tau {r.kendall_tau:.2f}, Spearman {r.spearman:.2f} over {r.n} front configurations"
                  if r.n >= 2 else "not enough retrained configurations")
     return f"""<section id="summary"><h2>Hypervolume</h2>
-{_table(["strategy", "final hypervolume (mean)", "95% CI ±", "reaches random's final HV at (median n)"], hv_rows, {0})}
+{table_html(["strategy", "final hypervolume (mean)", "95% CI ±", "reaches random's final HV at (median n)"], hv_rows, {0})}
 <h3>Final hypervolume against random</h3><ul class="verdicts">{verdicts}</ul>
 <h3>LINAS predictor: Kendall tau per round (1 - accuracy, held-out new configurations)</h3><ul>{taus}</ul>
 <h3>Inherited vs retrained-from-scratch validation accuracy</h3><p>{escape(retrained)}</p>

@@ -50,7 +50,7 @@ def accuracy_vs_sparsity(summary: list[ArmRow], styles: dict[str, Style], space:
     """Test accuracy against the space's sparsity per arm, the dense parent as a reference line,
     and on a secondary axis what that sparsity amounts to: weight sparsity (node space) or
     parameters (weight space)."""
-    fig, (ax,) = _figure(1, panel=(7.0, 4.2))
+    fig, (ax,) = new_figure(1, panel=(7.0, 4.2))
     sparse = _by_arm([r for r in summary if r.arm != "dense"])
     for index, (arm, arm_rows) in enumerate(sparse.items()):
         _accuracy_series(ax, [r.sparsity for r in arm_rows], arm_rows, arm, styles[arm], (index, len(sparse)))
@@ -61,9 +61,9 @@ def accuracy_vs_sparsity(summary: list[ArmRow], styles: dict[str, Style], space:
         ax.set_xlim(sparsities[0] - pad, min(1.0, sparsities[-1] + pad))
         ax.set_xticks(sparsities, [f"{s:g}" for s in sparsities])
         _secondary_axis(ax, summary, sparsities, space)
-    _style(ax, AXIS_LABELS[space], "test accuracy (%)")
+    style_axes(ax, AXIS_LABELS[space], "test accuracy (%)")
     ax.spines["top"].set_visible(True)
-    _legend(fig, [ax], styles)
+    add_legend(fig, [ax], styles)
     return fig
 
 
@@ -86,7 +86,7 @@ def learning_curves(curves: dict[tuple[float, str], tuple], styles: dict[str, St
     sparsities = sorted({s for s, arm in curves if arm != "dense"}) or [0.0]
     ncols = min(4, len(sparsities))
     nrows = math.ceil(len(sparsities) / ncols)
-    fig, axes = _figure(ncols, nrows, panel=(3.4, 2.8), sharey=True)
+    fig, axes = new_figure(ncols, nrows, panel=(3.4, 2.8), sharey=True)
     dense = [(arm, c) for (s, arm), c in curves.items() if arm == "dense"]
     for ax, sparsity in zip(axes, sparsities):
         panel = [(arm, c) for (s, arm), c in curves.items() if s == sparsity and arm != "dense"]
@@ -95,12 +95,12 @@ def learning_curves(curves: dict[tuple[float, str], tuple], styles: dict[str, St
             style = styles[arm]
             ax.plot(epochs, [100 * m for m in mean], color=style.color, linestyle="--" if arm == "dense" else "-",
                     linewidth=1.4, label=_label(arm))
-            _band(ax, epochs, low, high, style.color)
-        _style(ax, "epoch", "validation accuracy (%)" if ax.get_subplotspec().is_first_col() else None,
+            add_band(ax, epochs, low, high, style.color)
+        style_axes(ax, "epoch", "validation accuracy (%)" if ax.get_subplotspec().is_first_col() else None,
                f"{space} sparsity {sparsity:g}")
     for ax in axes[len(sparsities):]:
         ax.set_visible(False)
-    _legend(fig, axes, styles)
+    add_legend(fig, axes, styles)
     return fig
 
 
@@ -113,7 +113,7 @@ def paired_differences(comparisons: list[Comparison], styles: dict[str, Style], 
     baselines = list(dict.fromkeys(c.baseline for c in chosen))
     chosen.sort(key=lambda c: order.index(c.arm))
     sparsities = sorted({c.sparsity for c in chosen})
-    fig, axes = _figure(len(baselines), panel=(4.6, 1.2 + 0.45 * len(sparsities)))
+    fig, axes = new_figure(len(baselines), panel=(4.6, 1.2 + 0.45 * len(sparsities)))
     for ax, baseline in zip(axes, baselines):
         arms = list(dict.fromkeys(c.arm for c in chosen if c.baseline == baseline))
         for c in (c for c in chosen if c.baseline == baseline):
@@ -128,26 +128,26 @@ def paired_differences(comparisons: list[Comparison], styles: dict[str, Style], 
         ax.axvline(0, color="0.2", linewidth=0.8)
         ax.set_yticks(range(len(sparsities)), [f"{s:g}" for s in sparsities])
         ax.set_ylim(len(sparsities) - 0.5, -0.5)
-        _style(ax, f"test accuracy difference ({unit.strip()})", f"{space} sparsity", f"arm minus {baseline}")
+        style_axes(ax, f"test accuracy difference ({unit.strip()})", f"{space} sparsity", f"arm minus {baseline}")
     significance = [
         Line2D([], [], color="0.3", marker="o", linestyle="none", label=f"filled: Holm p < {ALPHA:g}"),
         Line2D([], [], color="0.3", marker="o", markerfacecolor="white", linestyle="none",
                label="open: not significant"),
     ]
-    _legend(fig, axes, styles, significance)
+    add_legend(fig, axes, styles, significance)
     return fig
 
 
 def accuracy_vs_cost(summary: list[ArmRow], styles: dict[str, Style]) -> Figure:
     """Test accuracy against parameter count and against FLOPs (log x), per arm."""
-    fig, axes = _figure(2, panel=(4.2, 3.4), sharey=True)
+    fig, axes = new_figure(2, panel=(4.2, 3.4), sharey=True)
     arms = _by_arm(summary)
     for ax, (cost, label) in zip(axes, (("params", "parameters"), ("flops", "FLOPs per example"))):
         ax.set_xscale("log")
         for index, (arm, arm_rows) in enumerate(arms.items()):
             _accuracy_series(ax, [getattr(r, cost) for r in arm_rows], arm_rows, arm, styles[arm], (index, len(arms)))
-        _style(ax, f"{label} (log scale)", "test accuracy (%)" if ax is axes[0] else None)
-    _legend(fig, axes, styles)
+        style_axes(ax, f"{label} (log scale)", "test accuracy (%)" if ax is axes[0] else None)
+    add_legend(fig, axes, styles)
     return fig
 
 
@@ -156,7 +156,7 @@ def probe_quality(audits: list[dict], styles: dict[str, Style]) -> Figure:
     panel per sparsity, one series per auditing arm. Scores are not comparable across probes or
     seeds, so each is shown as its percentile rank among its seed's audited candidates."""
     sparsities = sorted({a["sparsity"] for a in audits})
-    fig, axes = _figure(len(sparsities), panel=(4.0, 3.3), sharey=False)
+    fig, axes = new_figure(len(sparsities), panel=(4.0, 3.3), sharey=False)
     for ax, sparsity in zip(axes, sparsities):
         for arm in dict.fromkeys(a["arm"] for a in audits):
             x, y = [], []
@@ -167,20 +167,20 @@ def probe_quality(audits: list[dict], styles: dict[str, Style]) -> Figure:
                 y += [100 * v for v in a["val_acc"]]
             ax.scatter(x, y, s=9, alpha=0.45, color=styles[arm].color, marker=styles[arm].marker, label=_label(arm),
                        linewidths=0)
-        _style(ax, "probe score, percentile rank within seed", "trained val accuracy (%)" if ax is axes[0] else None,
+        style_axes(ax, "probe score, percentile rank within seed", "trained val accuracy (%)" if ax is axes[0] else None,
                f"sparsity {sparsity:g}")
-    _legend(fig, axes, styles)
+    add_legend(fig, axes, styles)
     return fig
 
 
 # shared helpers ---------------------------------------------------------------------------
-def _figure(ncols: int, nrows: int = 1, *, panel: tuple[float, float] = PANEL, sharey: bool = False):
+def new_figure(ncols: int, nrows: int = 1, *, panel: tuple[float, float] = PANEL, sharey: bool = False):
     """A constrained-layout figure of ncols x nrows panels (room below for the legend)."""
     fig = Figure(figsize=(panel[0] * ncols, panel[1] * nrows + 0.5), layout="constrained")
     return fig, list(fig.subplots(nrows, ncols, sharey=sharey, squeeze=False).ravel())
 
 
-def _style(ax: Axes, xlabel: str, ylabel: str | None = None, title: str | None = None) -> None:
+def style_axes(ax: Axes, xlabel: str, ylabel: str | None = None, title: str | None = None) -> None:
     ax.set_xlabel(xlabel)
     if ylabel:
         ax.set_ylabel(ylabel)
@@ -190,7 +190,7 @@ def _style(ax: Axes, xlabel: str, ylabel: str | None = None, title: str | None =
     ax.spines[["top", "right"]].set_visible(False)
 
 
-def _legend(fig: Figure, axes: list[Axes], styles: dict[str, Style], extra: list[Line2D] = ()) -> None:
+def add_legend(fig: Figure, axes: list[Axes], styles: dict[str, Style], extra: list[Line2D] = ()) -> None:
     """One legend for the whole figure, below the panels, each arm once in the styles' order."""
     found = {}
     for ax in axes:
@@ -210,7 +210,7 @@ def _dodge(ax: Axes, container: Container, index: int, count: int, vertical: boo
         artist.set_transform(ax.transData + shift)
 
 
-def _band(ax: Axes, x, low: list[float], high: list[float], color: str, scale: float = 100.0) -> None:
+def add_band(ax: Axes, x, low: list[float], high: list[float], color: str, scale: float = 100.0) -> None:
     """A 95% band (skipped where it has no width, e.g. with one seed); accuracies shown in %."""
     if any(h > l for l, h in zip(low, high)):
         ax.fill_between(x, [scale * v for v in low], [scale * v for v in high], color=color, alpha=0.18, linewidth=0)

@@ -51,9 +51,9 @@ def render(data: ReportData, figures: list[SavedFigure], environment: dict[str, 
             _verdicts(data.comparisons),
             _comparisons(data.comparisons),
             _probe_quality(data.audits),
-            _figures(figures, "" if data.comparisons else "No paired-differences figure: there are no comparisons."),
+            figures_html(figures, "" if data.comparisons else "No paired-differences figure: there are no comparisons."),
             f'<section id="config"><h2>Configuration</h2><pre>{escape(data.config)}</pre></section>',
-            _environment(environment),
+            environment_html(environment),
         )
     )
     notes = "".join(f"<li>{escape(note)}</li>" for note in data.notes)
@@ -111,7 +111,7 @@ def _summary(data: ReportData) -> str:
     headers = ["sparsity", "arm", "seeds", "test acc (%)", "95% CI (%)", "epochs to target",
                "epochs to dense target", "val AUC (%)", "weight sparsity", "params", "FLOPs"]
     return f"""<section id="summary"><h2>Summary</h2>
-{_table(headers, rows, text_columns={1})}
+{table_html(headers, rows, text_columns={1})}
 <p class="hint">Per requested sparsity (of the experiment's space) and arm, means over seeds. Test accuracy is taken at each network's best
 validation epoch; the 95% CI is a Student-t interval of the mean over seeds. Epochs to target: the first epoch whose
 validation accuracy reaches {TARGET_FRACTION:.0%} of that network's best. Epochs to dense target: the same for
@@ -167,7 +167,7 @@ def _comparisons(comparisons: list[Comparison]) -> str:
 same seed). 95% CI: BCa bootstrap over seeds; "k never": k pairs have one side that never reaches the dense target,
 so only the Wilcoxon test (never ranked worst) applies. d_z: mean difference over the SD of the differences. Rows in bold:
 Holm p &lt; {ALPHA:g}. Tests need at least 2 seeds.</p>
-{_table(headers, rows, text_columns={1, 2, 3}, row_classes=classes)}
+{table_html(headers, rows, text_columns={1, 2, 3}, row_classes=classes)}
 </section>"""
 
 
@@ -189,7 +189,7 @@ def _probe_quality(audits: list[dict]) -> str:
 the oracle). Kendall τ and Spearman ρ: rank correlation of the probe score with the trained accuracy, per seed, then
 the mean ± 95% t-interval over seeds. Regret: how many points the probe's pick among the N is below the best of the
 N. Test accuracy is reported, never used to choose.</p>
-{_table(headers, rows, text_columns={1, 2})}
+{table_html(headers, rows, text_columns={1, 2})}
 </section>"""
 
 
@@ -200,7 +200,7 @@ def _mean_half(interval, scale: float, digits: int) -> str:
     return text if math.isnan(interval.half_width) else f"{text} ± {scale * interval.half_width:.{digits}f}"
 
 
-def _figures(figures: list[SavedFigure], note: str = "") -> str:
+def figures_html(figures: list[SavedFigure], note: str = "") -> str:
     parts = []
     for number, fig in enumerate(figures, start=1):
         name = escape(fig.name)
@@ -215,13 +215,13 @@ def _figures(figures: list[SavedFigure], note: str = "") -> str:
     return f'<section id="figures"><h2>Figures</h2>\n{missing}{"".join(parts)}\n</section>'
 
 
-def _environment(environment: dict[str, str]) -> str:
+def environment_html(environment: dict[str, str]) -> str:
     rows = "".join(f'<tr><th class="text">{escape(k)}</th><td class="text">{escape(v)}</td></tr>'
                    for k, v in environment.items())
     return f'<section id="environment"><h2>Environment</h2><table>{rows}</table></section>'
 
 
-def _table(headers: list[str], rows: list[list[str]], text_columns: set[int], row_classes: list[str] = ()) -> str:
+def table_html(headers: list[str], rows: list[list[str]], text_columns: set[int], row_classes: list[str] = ()) -> str:
     def cell(tag: str, index: int, value: str) -> str:
         align = ' class="text"' if index in text_columns else ""
         return f"<{tag}{align}>{escape(value)}</{tag}>"

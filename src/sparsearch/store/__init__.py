@@ -1,5 +1,5 @@
 """Persistence of experiments and trials."""
 
-from .sqlite import AUDIT_COLUMNS, EXPORT_COLUMNS, FAILURE_COLUMNS, PlanLink, Store, TrialRecord
+from .sqlite import AUDIT_COLUMNS, FAILURE_COLUMNS, STORED_COLUMNS, PlanLink, Store, TrialRecord
 
-__all__ = ["AUDIT_COLUMNS", "EXPORT_COLUMNS", "FAILURE_COLUMNS", "PlanLink", "Store", "TrialRecord"]
+__all__ = ["AUDIT_COLUMNS", "FAILURE_COLUMNS", "STORED_COLUMNS", "PlanLink", "Store", "TrialRecord"]

@@ -35,11 +35,12 @@ if TYPE_CHECKING:
 from .lock import WriterLock
 from .schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, TABLES, TABLES_V1
 
-EXPORT_COLUMNS = (
+STORED_COLUMNS = (
     "experiment", "arm", "dataset", "sparsity", "node_sparsity", "weight_sparsity", "seed", "params",
     "flops", "test_acc", "final_test_acc", "best_val_acc", "best_epoch", "epochs_to_target",
-    "train_seconds", "status", "trial_key", "epochs_to_dense_target",
+    "train_seconds", "status", "trial_key",
 )
+"""What `Store.trial_rows` gives per planned trial (analysis/export.py adds derived metrics)."""
 
 
 
@@ -175,13 +176,6 @@ class Store:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-    def study(self, name: str):
-        """The `Study` of experiment `name` in this store."""
-        from ..study import Study
-
-        self.config_of(name)
-        return Study(self, name)
 
     def __init__(self, path: str | Path, *, write: bool):
         self.path = Path(path)
@@ -618,11 +612,9 @@ class Store:
         """The cached per-layer latencies measured with `threads` threads, as a mutable mapping."""
         return LatencyRows(self, threads)
 
-    def export_rows(self, experiment: str | None = None) -> list[dict]:
-        """One row per planned, completed trial (EXPORT_COLUMNS), ordered by experiment,
-        sparsity, arm and seed; epochs_to_dense_target is computed from the stored curves."""
-        from ..analysis.convergence import epochs_to_dense_target
-
+    def trial_rows(self, experiment: str | None = None) -> tuple[list[dict], dict[str, list[float]]]:
+        """One row per planned, completed trial (STORED_COLUMNS), ordered by experiment,
+        sparsity, arm and seed, and each row's validation-accuracy curve by trial key."""
         where, args = ("WHERE p.experiment = ?", (experiment,)) if experiment else ("", ())
         cursor = self.db.execute(
             "SELECT p.experiment, p.arm, t.dataset, p.sparsity, t.node_sparsity, t.weight_sparsity, p.seed, "
@@ -632,11 +624,8 @@ class Store:
             args,
         )
         fetched = cursor.fetchall()  # the stored columns, then the validation curve alone (not every curve)
-        rows = [dict(zip(EXPORT_COLUMNS, row[:-1])) for row in fetched]
-        val_acc = {row["trial_key"]: json.loads(fetched_row[-1] or "null") for row, fetched_row in zip(rows, fetched)}
-        for row, epochs in zip(rows, epochs_to_dense_target(rows, val_acc)):
-            row["epochs_to_dense_target"] = epochs
-        return rows
+        rows = [dict(zip(STORED_COLUMNS, row[:-1])) for row in fetched]
+        return rows, {row["trial_key"]: json.loads(fetched_row[-1] or "null") for row, fetched_row in zip(rows, fetched)}
 
 
 class LatencyRows(MutableMapping):

@@ -15,25 +15,26 @@ from dataclasses import dataclass
 
 import torch
 
-from .analysis.convergence import trial_metrics
-from .arms import Arm, ArmRequest, TrialPlan, build_arm, build_arms
-from .arms.training import TrainingCache
-from .config import Config, to_toml
-from .data import Dataset
-from .engine import RECIPE_VERSION
-from .engine.device import resolve_device
-from .engine.memory import check_training
-from .engine.precision import precision_spec
-from .engine.executor import IN_PROCESS, Chunk, Executor, TaskFailure
-from .engine.trainer import Curves, Trainer
-from .errors import SparsearchError, one_line
-from .nets import build_parent
-from .nets.base import joined, rows, stacked
-from .probes import MLP_PROBES, PROBES
-from .progress import Progress
-from .spaces.node import full_mask
-from .spaces.weight import WeightMask
-from .store import PlanLink, Store, TrialRecord
+from ..analysis.convergence import trial_metrics
+from ..analysis.export import export_rows
+from ..arms import Arm, ArmRequest, TrialPlan, build_arm, build_arms
+from ..arms.training import TrainingCache
+from ..config import Config, to_toml
+from ..data import Dataset
+from ..engine import RECIPE_VERSION
+from ..engine.device import resolve_device
+from ..engine.memory import check_training
+from ..engine.precision import precision_spec
+from ..engine.executor import IN_PROCESS, Chunk, Executor, TaskFailure
+from ..engine.trainer import Curves, Trainer
+from ..errors import SparsearchError, one_line
+from ..nets import build_parent, check_settings
+from ..nets.base import joined, rows, stacked
+from ..probes import MLP_PROBES, PROBES
+from ..progress import Progress
+from ..spaces.node import full_mask
+from ..spaces.weight import WeightMask
+from ..store import PlanLink, Store, TrialRecord
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def trainer_for(config: Config, data: Dataset, executor: Executor = IN_PROCESS) 
 
 def validate(config: Config) -> dict[str, Arm]:
     """Everything about the config that can be checked before data or store are touched."""
+    check_settings(config, config.search.sparsities if config.search.space == "node" else [])
     arms = build_arms(config)
     for name, arm in arms.items():
         probe = getattr(arm.params, "probe", None)
@@ -209,7 +211,7 @@ def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progre
         trials, weights = _records(trainer, [group[0] for group in populations[index]], result,
                                    config.store.save_weights)
         store.record(name, trials, links, weights)
-    return MaskRun(store.export_rows(name), trained=len(pending) - failed, failed=failed,
+    return MaskRun(export_rows(store, name), trained=len(pending) - failed, failed=failed,
                    reused=len(assignments) - sum(map(len, pending.values())), pretrained=planning.cache.trained_now)
 
 

@@ -1,0 +1,81 @@
+"""The `mask` kind behind the `ExperimentKind` protocol (kinds.py): plan and run in study.py,
+export rows with derived metrics, paired statistics, the mask report and terminal tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..analysis.export import EXPORT_COLUMNS, export_rows
+from ..errors import SparsearchError, inert
+from .study import check_data, run_mask_study, validate
+
+
+class MaskKind:
+    """Arms x sparsities x seeds; one trained network per cell."""
+
+    name = "mask"
+    tables = ("trials", "audits")
+
+    def validate(self, config) -> None:
+        validate(config)
+
+    def check_data(self, config, data) -> None:
+        check_data(config, data)
+
+    def run(self, config, data, store, progress, executor):
+        return run_mask_study(config, data, store, progress, executor)
+
+    def export(self, store, experiment: str, table: str) -> tuple[list[str], list[dict]]:
+        if table == "audits":
+            from ..store import AUDIT_COLUMNS
+
+            return list(AUDIT_COLUMNS), store.audit_rows(experiment)
+        return list(EXPORT_COLUMNS), export_rows(store, experiment)
+
+    def summary(self, store, experiment: str, config):
+        from ..analysis.summary import arm_rows
+
+        return arm_rows(export_rows(store, experiment))
+
+    def compare(self, store, experiment: str, config, metric: str | None) -> list:
+        from ..analysis.paired import MASK_METRICS, compare
+
+        metric = "test_acc" if metric is None else metric
+        if metric not in MASK_METRICS:
+            raise SparsearchError(f"compare: metric must be one of {', '.join(MASK_METRICS)}, got {metric!r}")
+        return [c for c in compare(export_rows(store, experiment)) if c.metric == metric]
+
+    def report(self, store, experiment: str, config, out_dir: Path) -> Path:
+        from ..report.mask import write_mask_report
+
+        return write_mask_report(store, experiment, config, out_dir)
+
+    def show(self, store, experiment: str, config, console) -> None:
+        from ..display import probe_quality_table, summary_table, verdict_lines
+
+        rows = export_rows(store, experiment)
+        if not rows:
+            console.print(f"{inert(experiment)}: no trained networks yet")
+        else:
+            console.print(summary_table(rows, f"{inert(experiment)}: {rows[0]['dataset']}"))
+            lines = verdict_lines(rows)
+            if lines:
+                console.print("Paired comparisons (Wilcoxon signed-rank, Holm-adjusted across sparsities; 95% "
+                              "bootstrap CI):")
+                for line in lines:
+                    console.print(f"  {line}", soft_wrap=True)
+        audits = store.audit_rows(experiment)
+        if audits:
+            console.print(probe_quality_table(audits, f"{inert(experiment)}: probe quality on N fully trained candidates"))
+
+    def done_line(self, outcome, store: str, seconds: float) -> str:
+        return (f"{len(outcome.rows)} networks in {store}: {outcome.trained} trained now, {outcome.reused} reused "
+                f"({seconds:.1f} s)")
+
+    def settings_in_full(self, config):
+        from ..arms import with_arm_settings
+
+        return with_arm_settings(config)
+
+
+MASK = MaskKind()

@@ -1,0 +1,144 @@
+"""The `supernet` kind behind the `ExperimentKind` protocol (kinds.py): train a weight-sharing
+super-network, search its elastic space per strategy and seed (run.py), and read it back as
+evaluations, hypervolume comparisons, Pareto fronts, the elastic report and terminal tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import SparsearchError, inert
+from ..moo.evaluations import space_size
+from ..nets import check_settings
+from ..spaces.elastic import ElasticSpace
+from .run import check_data, run_supernet
+
+
+class SupernetKind:
+    """Super-network sub-network search: strategies compared by final hypervolume, paired by seed."""
+
+    name = "supernet"
+    tables = ("evaluations",)
+
+    def validate(self, config) -> None:
+        """An MLP parent, widths that keep a unit of every layer, and no more evaluations per
+        search than the elastic space has distinct configurations (each is evaluated at most once)."""
+        if config.parent.kind != "mlp":
+            raise SparsearchError(f"parent.kind: the supernet kind works with 'mlp' parents only, got "
+                                  f"{config.parent.kind!r}")
+        check_settings(config, [])
+        search = config.supernet
+        space = ElasticSpace(tuple(config.parent.hidden), tuple(search.widths))
+        space.check()
+        size = space_size(space.choices)
+        if search.evaluations > size:
+            allowed = f"use 2..{size}" if size >= 2 else "list at least two supernet.widths"
+            raise SparsearchError(
+                f"supernet.evaluations: {search.evaluations} is more than the {size} distinct configurations of the "
+                f"elastic space ({len(search.widths)} supernet.widths, {len(config.parent.hidden)} parent.hidden "
+                f"layer(s)); {allowed}"
+            )
+
+    def check_data(self, config, data) -> None:
+        check_data(config, data)
+
+    def run(self, config, data, store, progress, executor):
+        return run_supernet(config, data, store, progress, executor)
+
+    def export(self, store, experiment: str, table: str) -> tuple[list[str], list[dict]]:
+        rows = store.evaluation_rows(experiment)
+        return (list(rows[0]) if rows else []), rows
+
+    def summary(self, store, experiment: str, config):
+        from .analysis import summarize
+
+        return summarize(store, experiment, config.supernet.objectives, config.supernet.search_population)
+
+    def compare(self, store, experiment: str, config, metric: str | None) -> list:
+        if metric is not None:
+            raise SparsearchError(f"compare: a super-network search compares final hypervolume only; drop "
+                                  f"metric {metric!r}")
+        summary = self.summary(store, experiment, config)
+        return [] if summary is None else summary.comparisons
+
+    def report(self, store, experiment: str, config, out_dir: Path) -> Path:
+        from ..report.elastic import write_elastic_report
+
+        return write_elastic_report(store, experiment, config, out_dir)
+
+    def show(self, store, experiment: str, config, console) -> None:
+        from ..display import elastic_tables
+
+        summary = self.summary(store, experiment, config)
+        if summary is None:
+            console.print(f"{inert(experiment)}: no finished search yet")
+            return
+        for table in elastic_tables(summary, inert(experiment)):
+            console.print(table)
+        if summary.comparisons:
+            console.print("Final hypervolume vs random, paired by seed (Wilcoxon, Holm across strategies; 95% "
+                          "bootstrap CI):")
+            for c in summary.comparisons:
+                console.print(f"  {c.verdict}", soft_wrap=True)
+        if "latency" in config.supernet.objectives:
+            self._show_latency_error(store, config, console)
+        r = summary.retrained
+        if r.n >= 2:
+            console.print(
+                f"Inherited vs retrained-from-scratch validation accuracy of {r.n} front configurations: "
+                f"Kendall tau {r.kendall_tau:.2f}, Spearman {r.spearman:.2f}"
+                + (f", mean per-seed tau {r.mean_seed_kendall_tau:.2f}" if r.mean_seed_kendall_tau is not None else ""),
+            )
+
+    def _show_latency_error(self, store, config, console) -> None:
+        """The latency table's error against whole-network timings of the largest, a middle and the
+        smallest sub-network (the table must already hold their layers)."""
+        import numpy as np
+
+        from .latency import LatencyTable, table_error
+
+        space = ElasticSpace(tuple(config.parent.hidden), tuple(config.supernet.widths))
+        search = next(iter(store.searches(config.experiment.name)), None)
+        if search is None:
+            return
+        n_features, *_, n_classes = search["rounds"]["parent"]["widths"]
+        middle = np.full(len(space.hidden), len(space.fractions) // 2)
+        networks = [(n_features, *space.widths(c), n_classes) for c in (space.largest(), middle, space.smallest())]
+        error = table_error(LatencyTable(store.latency_table(config.engine.thread_choice.count)), networks,
+                            config.supernet.latency_batch)
+        console.print(
+            f"Latency table vs whole-network timings at batch {config.supernet.latency_batch}: mean |error| "
+            f"{100 * error['mean_abs_rel_error']:.1f}%, max {100 * error['max_abs_rel_error']:.1f}% over "
+            f"{len(networks)} sub-networks"
+        )
+
+    def front_tables(self, store, experiment: str, config, seed: int) -> list:
+        """The Pareto front (validation error against costs) of each strategy for one seed, as tables."""
+        from rich.table import Table
+
+        from .analysis import front as pareto_front
+
+        rows = [r for r in store.evaluation_rows(experiment) if r["seed"] == seed]
+        parents = {s["strategy"]: s["rounds"]["parent"] for s in store.searches(experiment) if s["seed"] == seed}
+        if not rows:
+            raise SparsearchError(f"no evaluations for seed {seed} of {experiment!r}; pass --seed below "
+                                  f"{config.experiment.seeds}")
+        tables = []
+        for strategy, parent in parents.items():
+            table = Table(title=f"{inert(experiment)}, seed {seed}: Pareto front of {strategy}", title_justify="left")
+            for header in ("hidden widths", "val acc %", "params", "FLOPs", "latency µs", "evaluation #"):
+                table.add_column(header, justify="left" if header == "hidden widths" else "right")
+            for r in pareto_front([r for r in rows if r["strategy"] == strategy], config.supernet.objectives, parent):
+                latency = "" if r["latency"] is None else f"{1e6 * r['latency']:.1f}"
+                table.add_row("-".join(map(str, r["widths"])), f"{100 * r['val_acc']:.2f}", f"{r['params']:,}",
+                              f"{r['flops']:,}", latency, str(r["idx"] + 1))
+            tables.append(table)
+        return tables
+
+    def done_line(self, outcome, store: str, seconds: float) -> str:
+        return f"{outcome.searched} searches run now, {outcome.reused} reused, in {store} ({seconds:.1f} s)"
+
+    def settings_in_full(self, config):
+        return config
+
+
+SUPERNET = SupernetKind()
