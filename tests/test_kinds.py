@@ -3,7 +3,6 @@ exports, compares and reports through the same API, Study and CLI as the built-i
 
 import csv
 import io
-import json
 from pathlib import Path
 
 import pytest

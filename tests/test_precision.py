@@ -10,7 +10,8 @@ import sparsearch
 from sparsearch.config import TrainConfig, config_from_dict
 from sparsearch.data import load_dataset
 from sparsearch.engine import precision
-from sparsearch.engine.precision import SlowPrecisionWarning, lowered, precision_spec
+from sparsearch.engine.precision import SlowPrecisionWarning, lowered
+from sparsearch.specs import precision_fields
 from sparsearch.engine.probe import probe_scores
 from sparsearch.engine.trainer import Trainer
 from sparsearch.nets.mlp import MLP, init_parent, parent_widths
@@ -34,7 +35,7 @@ def with_precision(raw, value):
 
 
 def test_precision_enters_the_trial_key_and_fp32_keys_are_unchanged():
-    assert precision_spec("fp32") == {} and precision_spec("bf16") == {"precision": "bf16"}
+    assert precision_fields("fp32") == {} and precision_fields("bf16") == {"precision": "bf16"}
 
 
 def test_a_bf16_run_keeps_its_own_trials_and_learns(tmp_path):

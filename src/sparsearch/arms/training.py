@@ -7,8 +7,6 @@ that was finished (an interrupted lottery keeps its finished rounds)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +14,7 @@ import torch
 from ..engine.trainer import Trainer
 from ..nets.base import Params, cloned, joined, rows, stacked
 from ..progress import Progress
+from ..specs import RunSpec, TrainingSpec
 from ..spaces.node import NodeMask
 from ..spaces.weight import WeightMask
 
@@ -42,8 +41,8 @@ def trained_spec(seed: int, epochs: int) -> dict:
 class TrainingCache:
     """Parents at initialisation and trained networks of one run, backed by the store's artifacts."""
 
-    def __init__(self, trainer: Trainer, base_spec: dict, store=None, progress: Progress | None = None):
-        self.trainer, self.base_spec, self.store = trainer, base_spec, store
+    def __init__(self, trainer: Trainer, run: RunSpec, store=None, progress: Progress | None = None):
+        self.trainer, self.run, self.store = trainer, run, store
         self.progress = progress or Progress()
         self.parents: dict[int, Params] = {}
         self.memory: dict[str, object] = {}  # trained weights (Params) or curves (named tensors)
@@ -55,9 +54,8 @@ class TrainingCache:
         return self.parents[seed]
 
     def key(self, job: Training, epochs: int, what: str = "weights") -> str:
-        spec = {**self.base_spec, "start": job.start_spec, "order_seed": job.seed, "epochs": epochs,
-                "mask": None if job.mask is None else job.mask.digest(), "what": what}
-        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+        return TrainingSpec(self.run, job.start_spec, job.seed, epochs, None if job.mask is None else job.mask.digest(),
+                            what).key
 
     def trained(self, jobs: list[Training], label: str, snapshot_epoch: int | None = None) -> list[tuple[Params, Params | None]]:
         """(final weights, weights after `snapshot_epoch` epochs or None) of each job; the jobs

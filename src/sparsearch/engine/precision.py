@@ -21,12 +21,6 @@ def dtype_of(precision: Precision) -> torch.dtype:
     return DTYPES[precision]
 
 
-def precision_spec(precision: Precision) -> dict:
-    """The precision's part of a trial key: nothing for fp32 (so fp32 keys stay as they were
-    before precision became a setting), {"precision": ...} otherwise."""
-    return {} if precision == "fp32" else {"precision": precision}
-
-
 def bf16_path() -> str:
     """The CPU's native bf16 matrix path: "AMX", "AVX512-BF16" or "none"."""
     cpu = torch.cpu

@@ -8,8 +8,6 @@ training data in the same order (seed): the comparison is paired.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -24,7 +22,6 @@ from ..data import Dataset
 from ..engine import RECIPE_VERSION
 from ..engine.device import resolve_device
 from ..engine.memory import check_training
-from ..engine.precision import precision_spec
 from ..engine.executor import IN_PROCESS, Chunk, Executor, TaskFailure
 from ..engine.trainer import Curves, Trainer
 from ..errors import SparsearchError, one_line
@@ -32,6 +29,7 @@ from ..nets import build_parent, check_settings
 from ..nets.base import joined, rows, stacked
 from ..probes import MLP_PROBES, PROBES
 from ..progress import Progress
+from ..specs import RunSpec, TrialSpec
 from ..spaces.node import full_mask
 from ..spaces.weight import WeightMask
 from ..store import PlanLink, Store, TrialRecord
@@ -52,8 +50,11 @@ class Assignment:
 
     slot: Slot
     plan: TrialPlan
-    key: str
-    spec: dict
+    spec: TrialSpec
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
 
 
 @dataclass(frozen=True)
@@ -100,20 +101,11 @@ def check_data(config: Config, data: Dataset) -> None:
         parent.check_node_sparsities(config.search.sparsities)
 
 
-def base_spec(config: Config, trainer: Trainer) -> dict:
-    """What every training of this run shares: engine version, data, parent and recipe."""
+def run_spec(config: Config, trainer: Trainer) -> RunSpec:
+    """What every training of this run shares: engine version, data, parent, recipe and precision."""
     data = trainer.data
-    return {
-        "recipe_version": RECIPE_VERSION,
-        "data": {"name": data.name, "fingerprint": data.fingerprint},
-        "parent": trainer.parent.spec(),
-        "train": config.train.model_dump(),
-        **precision_spec(trainer.precision),
-    }
-
-
-def trial_key(spec: dict) -> str:
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+    return RunSpec(RECIPE_VERSION, data.name, data.fingerprint, trainer.parent.spec(), config.train.model_dump(),
+                   trainer.precision)
 
 
 class Planning:
@@ -125,8 +117,8 @@ class Planning:
         self.config = config
         self.arms = validate(config)
         self.trainer = trainer_for(config, data, executor)
-        self.base = base_spec(config, self.trainer)
-        self.cache = TrainingCache(self.trainer, self.base, store, progress)
+        self.run = run_spec(config, self.trainer)
+        self.cache = TrainingCache(self.trainer, self.run, store, progress)
         self.seeds = tuple(range(config.experiment.seeds))
         self._peers: dict[str, Arm] = dict(self.arms)
         self._memo: dict = {}
@@ -167,10 +159,9 @@ class Planning:
                     progress.phase(f"planning {name}", left)
                 left -= len(self.seeds)
                 for seed, plan in zip(self.seeds, plans):
-                    spec = {**self.base, "space": self.config.search.space, "arm": arm.spec(),
-                            "mask": plan.mask.digest(), "start": plan.start_spec, "hook": plan.hook_spec,
-                            "order_seed": seed}
-                    out.append(Assignment(Slot(name, sparsity, seed), plan, trial_key(spec), spec))
+                    spec = TrialSpec(self.run, self.config.search.space, arm.spec(), plan.mask.digest(),
+                                     plan.start_spec, plan.hook_spec, seed)
+                    out.append(Assignment(Slot(name, sparsity, seed), plan, spec))
                 progress.advance(len(self.seeds))
         return out
 
@@ -279,7 +270,7 @@ def _records(trainer: Trainer, assignments: list[Assignment], curves: Curves, sa
         trials.append(TrialRecord(
             key=assignment.key, dataset=trainer.data.name, mask=mask.to_json(), **vars(net.cost(mask)),
             **trial_metrics(record["train_loss"], record["val_acc"], record["test_acc"]),
-            train_seconds=curves.seconds / len(assignments), curves=record, spec=assignment.spec,
+            train_seconds=curves.seconds / len(assignments), curves=record, spec=assignment.spec.to_json(),
         ))
         if save_weights:
             weights[assignment.key] = net.state_dict(rows(curves.final, p))

@@ -4,8 +4,6 @@ sample of the front from scratch to check how well inherited accuracy ranks sub-
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -15,7 +13,7 @@ from ..config import Config, to_toml
 from ..data import Dataset
 from ..engine import RECIPE_VERSION
 from ..engine.device import moved, resolve_device
-from ..engine.precision import dtype_of, precision_spec
+from ..engine.precision import dtype_of
 from ..engine.executor import IN_PROCESS, Executor
 from ..engine.memory import check_training, refuse_over
 from ..engine.trainer import Trainer
@@ -25,15 +23,12 @@ from ..nets.mlp import (MLP, Layers, compact, from_state_dict, init_parent, pare
                         weights_and_flops)
 from ..progress import Progress
 from ..seeding import stable_seed
+from ..specs import SearchSpec, SupernetSpec
 from ..spaces.elastic import ElasticSpace
 from ..store import Store
 from .evaluate import inherited_scores
 from .latency import LatencyTable
 from .train import train_supernet
-
-
-def _digest(spec: dict) -> str:
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
 class Objectives:
@@ -115,10 +110,8 @@ def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress
         supernet, key = supernets[seed]
         evaluate = Objectives(config, data, space, supernet, latency)
         for strategy in search_cfg.strategies:
-            spec = {"supernet": key, "strategy": strategy, "seed": seed, "objectives": search_cfg.objectives,
-                    "evaluations": search_cfg.evaluations, "population": search_cfg.search_population,
-                    "predictor": search_cfg.predictor, "latency_batch": search_cfg.latency_batch}
-            search_key = _digest(spec)
+            search_key = SearchSpec(key, strategy, seed, tuple(search_cfg.objectives), search_cfg.evaluations,
+                                    search_cfg.search_population, search_cfg.predictor, search_cfg.latency_batch).key
             if store.search_key(name, strategy, seed) == search_key:
                 reused += 1
                 progress.advance(search_cfg.evaluations)
@@ -150,10 +143,9 @@ def _increments(advance):
 
 def _supernets(config, data, space, widths, store: Store, seeds, progress: Progress) -> dict[int, tuple[Layers, str]]:
     """Per seed, the super-network (loaded, or trained and stored) and its key."""
-    keys = {seed: _digest({
-        "recipe_version": RECIPE_VERSION, "sandwich_loss": "sum, per-weight mean gradient", "data": {"name": data.name, "fingerprint": data.fingerprint},
-        "parent": list(widths), "widths": list(space.fractions), "seed": seed, "train": config.train.model_dump(),
-        "supernet": config.supernet.model_dump(), **precision_spec(config.engine.precision)}) for seed in seeds}
+    keys = {seed: SupernetSpec(RECIPE_VERSION, data.name, data.fingerprint, tuple(widths), tuple(space.fractions), seed,
+                               config.train.model_dump(), config.supernet.model_dump(), config.engine.precision).key
+            for seed in seeds}
     stored = {seed: store.supernet(key) for seed, key in keys.items()}
     progress.phase("training super-networks", sum(s is None for s in stored.values()) * config.supernet.epochs)
     out = {}
