@@ -1,12 +1,16 @@
 """Wall time and exports of one example config under two commits, side by side in one sitting.
 
     python benchmarks/compare_commits.py BASE_COMMIT examples/digits-weight-baselines.toml --rounds 2
+    python benchmarks/compare_commits.py BASE_COMMIT examples/mnist1d-cnn-node.toml --seeds 3
+    python benchmarks/compare_commits.py BASE_COMMIT examples/digits-elastic.toml --quick
 
 Checks BASE_COMMIT out into a temporary git worktree, then runs `sparsearch run CONFIG` (the
 config as each commit has it) alternately under that commit and under this working tree, each
 into a fresh store, timing command start to exit. Prints the load average before each run, the
 times and their ratio, and whether the two exports agree row for row on every metric column
-(trial keys and timings aside). Run it on a quiet machine."""
+(trial keys and timings aside; a super-network search's evaluations). `--seeds N` cuts the
+config (as each commit has it) to N seeds; `--quick` passes `--quick` to both runs. Run it on
+a quiet machine."""
 
 from __future__ import annotations
 
@@ -18,22 +22,43 @@ import subprocess
 import sys
 import tempfile
 import time
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 IGNORED = {"trial_key", "train_seconds"}
 
 
-def run(src: Path, config: Path, store: Path) -> tuple[float, list[dict]]:
+def run(src: Path, config: Path, store: Path, quick: bool = False) -> tuple[float, list[dict]]:
     env = {**os.environ, "PYTHONPATH": str(src)}
     command = [sys.executable, "-m", "sparsearch"]
     started = time.perf_counter()
-    subprocess.run([*command, "run", str(config), "--quiet", "--store", str(store)], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([*command, "run", str(config), "--quiet", "--store", str(store), *(["--quick"] if quick else [])],
+                   env=env, check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
-    exported = subprocess.run([*command, "export", "--store", str(store)], env=env, check=True, capture_output=True,
-                              text=True).stdout
+    name = tomllib.loads(config.read_text())["experiment"]["name"]
+    supernet = tomllib.loads(config.read_text())["experiment"].get("kind") == "supernet"
+    table = ["--evaluations", "--experiment", name] if supernet else []
+    exported = subprocess.run([*command, "export", "--store", str(store), *table], env=env, check=True,
+                              capture_output=True, text=True).stdout
     return seconds, list(csv.DictReader(io.StringIO(exported)))
+
+
+def cut(config: Path, seeds: int | None, folder: Path) -> Path:
+    """`config` with `seeds` seeds (as is when None), written into `folder`."""
+    if seeds is None:
+        return config
+    import tomli_w
+
+    raw = tomllib.loads(config.read_text())
+    raw["experiment"]["seeds"] = seeds
+    path = folder / config.name
+    path.write_text(tomli_w.dumps(raw))
+    return path
 
 
 def metrics(rows: list[dict]) -> list[dict]:
@@ -45,6 +70,8 @@ def main() -> None:
     parser.add_argument("base")
     parser.add_argument("config")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--seeds", type=int, default=None, help="cut the config to this many seeds")
+    parser.add_argument("--quick", action="store_true", help="pass --quick to both runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
@@ -56,7 +83,10 @@ def main() -> None:
             for r in range(args.rounds):
                 for name, tree in (("base", base), ("head", ROOT)):
                     load = os.getloadavg()
-                    seconds, rows = run(tree / "src", tree / args.config, Path(tmp) / f"{name}-{r}.db")
+                    folder = Path(tmp) / f"{name}-config"
+                    folder.mkdir(exist_ok=True)
+                    config = cut(tree / args.config, args.seeds, folder)
+                    seconds, rows = run(tree / "src", config, Path(tmp) / f"{name}-{r}.db", args.quick)
                     times[name].append(seconds)
                     exports[name] = rows
                     print(f"round {r + 1} {name}: {seconds:.1f} s (load average before: "
