@@ -40,7 +40,7 @@ def run(src: Path, config: Path, store: Path, quick: bool = False) -> tuple[floa
     subprocess.run([*command, "run", str(config), "--quiet", "--store", str(store), *(["--quick"] if quick else [])],
                    env=env, check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
-    name = tomllib.loads(config.read_text())["experiment"]["name"]
+    name = tomllib.loads(config.read_text())["experiment"]["name"] + ("-quick" if quick else "")  # as --quick names it
     supernet = tomllib.loads(config.read_text())["experiment"].get("kind") == "supernet"
     table = ["--evaluations", "--experiment", name] if supernet else []
     exported = subprocess.run([*command, "export", "--store", str(store), *table], env=env, check=True,

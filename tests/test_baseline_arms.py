@@ -11,7 +11,9 @@ from sparsearch.engine.trainer import Trainer
 from sparsearch.errors import SparsearchError
 from sparsearch.mask.study import Planning, validate
 from sparsearch.nets.base import stacked
-from sparsearch.pruning import magnitude_scores, mask_from_scores, snip_scores
+from sparsearch.pruning import mask_from_scores
+from sparsearch import saliency
+from sparsearch.saliency import first, magnitude, one
 from sparsearch.seeding import stable_seed
 from sparsearch.store import Store
 
@@ -50,7 +52,7 @@ def test_one_round_lottery_ticket_is_one_shot_magnitude_of_the_trained_parent(sy
     tickets = planning.plan("lottery", 0.15)
     parents = planning.cache.trained_parents((0, 1))
     for seed, ticket in enumerate(tickets):
-        expected = mask_from_scores(magnitude_scores(parents[seed][0]), 0.15, "global")
+        expected = mask_from_scores(first(magnitude(one(parents[seed][0]))), 0.15, "global")
         assert all(torch.equal(a, b) for a, b in zip(ticket.mask.layers, expected))
         assert ticket.start_spec == {"init": seed}
 
@@ -165,7 +167,8 @@ def test_node_space_magnitude_and_snip_keep_the_units_with_the_largest_summed_sc
         assert list(magnitude.mask.keep[layer]) == expected
     assert magnitude.start_spec == {"init": 0}
     (snip,) = planning.plan("snip", 0.5)
-    scores = snip_scores(planning.cache.parent(0), *planning.request(0.5).probe_data(0))
+    probe_batch = planning.request(0.5).probe_data(0)
+    scores = first(saliency.snip(planning.trainer.parent, one(planning.cache.parent(0)), *probe_batch))
     assert list(snip.mask.keep[1]) == torch.topk(scores[1].sum(0), 4).indices.sort().values.tolist()
 
 

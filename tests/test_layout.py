@@ -35,7 +35,9 @@ def import_graph() -> dict[str, set[str]]:
             if isinstance(node, ast.ImportFrom):
                 base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else [])) \
                     if node.level else node.module
-                edges |= {m for m in (base, *(f"{base}.{a.name}" for a in node.names)) if m in modules}
+                named = {f"{base}.{a.name}" for a in node.names} & set(modules)  # submodules imported by name
+                bare = node.module is None and len(named) == len(node.names)  # `from . import sub`: not the package
+                edges |= named | ({base} & set(modules) if not bare else set())
             elif isinstance(node, ast.Import):
                 edges |= {a.name for a in node.names if a.name in modules}
         graph[name] = edges - {name}
@@ -93,3 +95,8 @@ def test_the_store_imports_nothing_above_it():
 def test_the_graph_sees_function_level_imports():
     graph = import_graph()
     assert "sparsearch.kinds" in graph["sparsearch.cli"]  # imported inside commands only
+
+
+def test_from_dot_import_submodule_is_an_edge_to_the_submodule_only():
+    graph = import_graph()
+    assert "sparsearch.saliency" in graph["sparsearch.probes"] and "sparsearch" not in graph["sparsearch.probes"]

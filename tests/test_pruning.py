@@ -4,21 +4,16 @@ from torch import nn
 from torch.nn.utils import prune
 
 from sparsearch.errors import SparsearchError
-from sparsearch.nets.mlp import forward, init_parent, parent_widths
+from sparsearch.nets.mlp import init_parent, parent_widths
 from sparsearch.pruning import (
     cubic_sparsity,
     erk_densities,
-    grasp_scores,
-    hessian_gradient_product,
     kept_per_layer,
-    magnitude_scores,
     mask_from_scores,
     random_scores,
     shuffle_within_layers,
-    snip_scores,
-    synflow_mask,
-    synflow_scores,
 )
+from sparsearch.saliency import first, magnitude, one
 
 LENET = [(784, 300), (300, 100), (100, 10)]
 
@@ -27,22 +22,9 @@ def shapes_of(layers):
     return [tuple(w.shape) for w, _ in layers]
 
 
-def batch(n_features=12, n_classes=4, size=16, seed=0, dtype=torch.float32):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(size, n_features, generator=gen, dtype=dtype)
-    y = torch.randint(0, n_classes, (size,), generator=gen)
-    return x, y
-
-
-def small_net(dtype=torch.float32, seed=0):
-    return [(w.to(dtype), b.to(dtype)) for w, b in init_parent((12, 20, 15, 4), seed)]
-
-
-def one_layer_grad(layers, x, y, temperature):
-    ws = [w.detach().clone().requires_grad_(True) for w, _ in layers]
-    logits = forward([(w.unsqueeze(0), b.unsqueeze(0)) for w, (_, b) in zip(ws, layers)], x)[0]
-    loss = nn.functional.cross_entropy(logits / temperature, y)
-    return [g.detach() for g in torch.autograd.grad(loss, ws)]
+def magnitude_scores(layers):
+    """|W| of one unstacked network, through the stacked saliency module."""
+    return first(magnitude(one(layers)))
 
 
 # --- allocation -------------------------------------------------------------------------------
@@ -143,91 +125,6 @@ def test_magnitude_global_equals_torch_prune(sparsity):
     ours = mask_from_scores(magnitude_scores(layers), sparsity, "global")
     for linear, mask in zip(linears, ours):
         assert torch.equal(linear.weight_mask.t().bool(), mask)
-
-
-# --- SNIP and GraSP ---------------------------------------------------------------------------
-
-
-def test_snip_equals_sequential_autograd():
-    layers = small_net()
-    x, y = batch()
-    linears = linears_of(layers)
-    net = nn.Sequential(linears[0], nn.ReLU(), linears[1], nn.ReLU(), linears[2])
-    nn.functional.cross_entropy(net(x), y).backward()
-    expected = [(m.weight * m.weight.grad).abs().t() for m in linears]
-    for ours, ref in zip(snip_scores(layers, x, y), expected):
-        assert ours.shape == ref.shape
-        torch.testing.assert_close(ours, ref.detach(), rtol=1e-5, atol=1e-9)
-
-
-def test_grasp_hessian_gradient_product_matches_finite_differences():
-    layers = small_net(torch.float64)
-    x, y = batch(dtype=torch.float64)
-    temperature = 200.0
-    v = one_layer_grad(layers, x, y, temperature)
-    eps = 1e-4 / torch.sqrt(sum((g * g).sum() for g in v)).item()
-
-    def shifted(sign):
-        return [(w + sign * eps * g, b) for (w, b), g in zip(layers, v)]
-
-    plus, minus = one_layer_grad(shifted(1), x, y, temperature), one_layer_grad(shifted(-1), x, y, temperature)
-    fd = [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
-    hg = hessian_gradient_product(layers, x, y, temperature)
-    flat_fd, flat_hg = torch.cat([f.flatten() for f in fd]), torch.cat([h.flatten() for h in hg])
-    assert flat_hg.abs().max() > 0
-    assert torch.linalg.norm(flat_hg - flat_fd) <= 1e-4 * torch.linalg.norm(flat_fd)
-
-
-def test_grasp_scores_are_w_times_hg_so_keeping_highest_removes_largest_grasp_score():
-    layers = small_net(torch.float64)
-    x, y = batch(dtype=torch.float64)
-    hg = hessian_gradient_product(layers, x, y, 200.0)
-    scores = grasp_scores(layers, x, y)
-    for s, (w, _), h in zip(scores, layers, hg):
-        torch.testing.assert_close(s, w * h)
-    kept = mask_from_scores(scores, 0.5, "global")
-    grasp = torch.cat([(-w * h).flatten() for (w, _), h in zip(layers, hg)])  # paper's S
-    removed = ~torch.cat([m.flatten() for m in kept])
-    assert grasp[removed].min() >= grasp[~removed].max()
-
-
-def test_grasp_rejects_bad_temperature():
-    x, y = batch()
-    with pytest.raises(SparsearchError, match="temperature"):
-        hessian_gradient_product(small_net(), x, y, temperature=0.0)
-
-
-# --- SynFlow ----------------------------------------------------------------------------------
-
-
-def test_synflow_conserves_synaptic_flow_per_layer():
-    layers = [(w, torch.zeros_like(b)) for w, b in small_net()]
-    masks = mask_from_scores(random_scores(shapes_of(layers), torch.Generator().manual_seed(0)), 0.5, "uniform")
-    for m in (None, masks):
-        scores = synflow_scores(layers, m)
-        eff = [
-            (w.double().abs() * (1 if m is None else mk.double())).unsqueeze(0)
-            for (w, _), mk in zip(layers, m or [None] * 3)
-        ]
-        r = forward([(w, torch.zeros(1, w.shape[-1], dtype=torch.float64)) for w in eff], torch.ones(1, 12, dtype=torch.float64)).sum()
-        for s in scores:
-            assert s.dtype == torch.float64
-            assert s.sum().item() == pytest.approx(r.item(), rel=1e-6)
-    assert all((s[~mk] == 0).all() for s, mk in zip(synflow_scores(layers, masks), masks))
-
-
-def test_iterative_synflow_avoids_layer_collapse_and_hits_target():
-    layers = init_parent(parent_widths(64, [300, 100], 10), seed=0)
-    masks = synflow_mask(layers, 0.999, "global", iterations=100)
-    total = sum(w.numel() for w, _ in layers)
-    assert sum(int(m.sum()) for m in masks) == total - round(0.999 * total)
-    assert all(int(m.sum()) >= 1 for m in masks)
-
-
-def test_synflow_mask_with_uniform_allocation_hits_per_layer_counts():
-    layers = small_net()
-    masks = synflow_mask(layers, 0.9, "uniform", iterations=10)
-    assert [int(m.sum()) for m in masks] == kept_per_layer(shapes_of(layers), 0.9, "uniform")
 
 
 # --- schedule and random controls -------------------------------------------------------------

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .engine.step import per_network_loss, training_forward
+from . import saliency
 from .engine.trainer import Trainer
 from .nets.base import Params, population_size
 from .nets.mlp import forward
@@ -39,22 +39,6 @@ class ProbeInput:
     order_seed: int  # the replicate's data order, for probes that train
     steps: int = 10  # `steps`: SGD steps before scoring
     epochs: int = 3  # `early`: epochs of training before scoring
-
-
-def _losses(p: ProbeInput, layers: Params) -> Tensor:
-    """Mean cross-entropy of each of K networks on the shared batch: [K], differentiable."""
-    k = population_size(layers)
-    return per_network_loss(training_forward(p.trainer.parent), layers, p.x.expand(k, *p.x.shape), p.y.expand(k, -1))
-
-
-def _leaves(layers: Params) -> tuple[list[Tensor], Params]:
-    weights = [layer[0].detach().clone().requires_grad_(True) for layer in layers]
-    return weights, [(w, *(t.detach() for t in layer[1:])) for w, layer in zip(weights, layers)]
-
-
-def _per_network(tensors: list[Tensor]) -> Tensor:
-    """Sum over layers and elements of [K, ...] tensors, per network: [K]."""
-    return sum(t.flatten(1).sum(1) for t in tensors)
 
 
 def init_loss(p: ProbeInput) -> Tensor:
@@ -77,42 +61,32 @@ def early(p: ProbeInput) -> Tensor:
 
 def grad_norm(p: ProbeInput) -> Tensor:
     """Sum over layers of the Frobenius norm of dL/dW (Abdelfattah et al. 2021, `grad_norm`)."""
-    weights, layers = _leaves(p.layers)
-    grads = torch.autograd.grad(_losses(p, layers).sum(), weights)
+    weights, layers = saliency.leaves(p.layers)
+    grads = torch.autograd.grad(saliency.losses(p.trainer.parent, layers, p.x, p.y).sum(), weights)
     return sum(g.flatten(1).norm(dim=1) for g in grads)
 
 
 def snip(p: ProbeInput) -> Tensor:
-    """Sum of |W * dL/dW| (Lee et al. 2019; as a network score, Abdelfattah et al. 2021)."""
-    weights, layers = _leaves(p.layers)
-    grads = torch.autograd.grad(_losses(p, layers).sum(), weights)
-    return _per_network([(w * g).abs() for w, g in zip(weights, grads)])
+    """Sum of SNIP's |W * dL/dW| (saliency.snip; as a network score, Abdelfattah et al. 2021)."""
+    return saliency.per_network(saliency.snip(p.trainer.parent, p.layers, p.x, p.y))
 
 
 def grasp(p: ProbeInput) -> Tensor:
-    """Sum of -W * Hg, with Hg the Hessian of L times its gradient by double backprop (Wang
-    et al. 2020; as a network score, Abdelfattah et al. 2021, without a temperature)."""
-    weights, layers = _leaves(p.layers)
-    grads = torch.autograd.grad(_losses(p, layers).sum(), weights, create_graph=True)
-    hg = torch.autograd.grad(sum((g * g.detach()).sum() for g in grads), weights)
-    return _per_network([-(w * h) for w, h in zip(weights, hg)]).detach()
+    """Sum of GraSP's -W * Hg at temperature 1 (saliency.grasp; as a network score, Abdelfattah
+    et al. 2021, who use no temperature)."""
+    return -saliency.per_network(saliency.grasp(p.trainer.parent, p.layers, p.x, p.y, temperature=1.0))
 
 
 def synflow(p: ProbeInput) -> Tensor:
-    """Sum of |dR/dW * W| with every parameter replaced by its absolute value and R the summed
-    logits on an all-ones input, in float64 (Tanaka et al. 2020; Abdelfattah et al. 2021)."""
-    layers = [tuple(t.detach().double().abs() for t in layer) for layer in p.layers]
-    weights = [layer[0].requires_grad_(True) for layer in layers]
-    ones = torch.ones(1, p.x.shape[1], dtype=torch.float64, device=p.x.device)
-    grads = torch.autograd.grad(p.trainer.parent.forward(layers, ones).sum(), weights)
-    return _per_network([(w * g).abs() for w, g in zip(weights, grads)]).float()
+    """Sum of SynFlow's |dR/dW * W| (saliency.synflow; Abdelfattah et al. 2021), as float32."""
+    return saliency.per_network(saliency.synflow(p.trainer.parent, p.layers)).float()
 
 
 def fisher(p: ProbeInput) -> Tensor:
     """Sum over hidden units of 0.5 * mean over the batch of (a * dL/da)^2, a the unit's ReLU
     output (Theis et al. 2018; Turner et al. 2020; Abdelfattah et al. 2021, `fisher`)."""
     hidden: list[Tensor] = []
-    _, layers = _leaves(p.layers)
+    _, layers = saliency.leaves(p.layers)
     logits = forward(layers, p.x, hidden)
     loss = F.cross_entropy(logits.transpose(1, 2), p.y.expand(logits.shape[0], -1), reduction="none").mean(1).sum()
     grads = torch.autograd.grad(loss, hidden)

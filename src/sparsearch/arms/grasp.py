@@ -4,9 +4,14 @@ Training by Preserving Gradient Flow"; logits divided by 200 as in the authors' 
 
 from __future__ import annotations
 
-from ..pruning import grasp_scores, mask_from_scores
+from ..pruning import mask_from_scores
+from ..saliency import first, grasp, one
 from ..spaces.weight import WeightMask
 from .base import ArmRequest, PerSeedArm, TrialPlan, at_init
+
+
+TEMPERATURE = 200.0
+"""Logits are divided by this before the loss, as in the authors' code."""
 
 
 class Grasp(PerSeedArm):
@@ -14,6 +19,7 @@ class Grasp(PerSeedArm):
     spaces = ("weight",)
 
     def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
-        scores = grasp_scores(request.parent(seed), *request.probe_data(seed), parent=request.trainer.parent)
+        scores = first(grasp(request.trainer.parent, one(request.parent(seed)), *request.probe_data(seed),
+                             TEMPERATURE))
         mask = mask_from_scores(scores, request.sparsity, request.allocation)
         return at_init(request, seed, WeightMask(tuple(mask)))

@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..config import QUICK_EPOCHS
 from ..errors import SparsearchError
 from ..nets.base import Params
-from ..pruning import magnitude_scores, mask_from_scores
+from ..pruning import mask_from_scores
+from ..saliency import first, magnitude, one
 from ..spaces.weight import WeightMask, full_weight_mask
 from .base import Arm, ArmRequest, TrialPlan
 from .training import Training, trained_spec
@@ -94,5 +95,5 @@ class Lottery(Arm):
 
 def prune_smallest(weights: Params, mask: WeightMask, sparsity: float, allocation: str) -> WeightMask:
     """Remove the smallest surviving weights until `sparsity`; pruned weights stay pruned."""
-    scores = [s.masked_fill(~m, -float("inf")) for s, m in zip(magnitude_scores(weights), mask.layers)]
+    scores = [s.masked_fill(~m, -float("inf")) for s, m in zip(first(magnitude(one(weights))), mask.layers)]
     return WeightMask(tuple(mask_from_scores(scores, sparsity, allocation)))

@@ -13,7 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ..pruning import magnitude_scores, mask_from_scores
+from ..pruning import mask_from_scores
+from ..saliency import first, magnitude, one
 from ..spaces.node import mask_from_unit_scores
 from ..spaces.weight import WeightMask
 from .base import Arm, ArmRequest, TrialPlan, at_init
@@ -33,7 +34,7 @@ class Magnitude(Arm):
         plans = []
         for seed in request.seeds:
             trained, _ = parents[seed]
-            scores = magnitude_scores(trained)
+            scores = first(magnitude(one(trained)))
             if request.space == "node":
                 mask = mask_from_unit_scores(request.trainer.parent.unit_scores(scores), request.sparsity)
             else:

@@ -4,7 +4,8 @@ Sensitivity"). Node space: a unit's score is the sum of its incoming weights' sc
 
 from __future__ import annotations
 
-from ..pruning import mask_from_scores, snip_scores
+from ..pruning import mask_from_scores
+from ..saliency import first, one, snip
 from ..spaces.node import mask_from_unit_scores
 from ..spaces.weight import WeightMask
 from .base import ArmRequest, PerSeedArm, TrialPlan, at_init
@@ -15,7 +16,7 @@ class Snip(PerSeedArm):
     spaces = ("node", "weight")
 
     def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
-        scores = snip_scores(request.parent(seed), *request.probe_data(seed), parent=request.trainer.parent)
+        scores = first(snip(request.trainer.parent, one(request.parent(seed)), *request.probe_data(seed)))
         if request.space == "node":
             return at_init(request, seed, mask_from_unit_scores(request.trainer.parent.unit_scores(scores), request.sparsity))
         mask = mask_from_scores(scores, request.sparsity, request.allocation)

@@ -20,6 +20,6 @@ class Synflow(PerSeedArm):
         iterations: int = Field(100, ge=1, description="rescoring rounds of the exponential schedule")
 
     def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
-        mask = synflow_mask(request.parent(seed), request.sparsity, request.allocation, self.params.iterations,
-                            request.trainer.parent)
+        mask = synflow_mask(request.trainer.parent, request.parent(seed), request.sparsity, request.allocation,
+                            self.params.iterations)
         return at_init(request, seed, WeightMask(tuple(mask)))
