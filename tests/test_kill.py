@@ -17,6 +17,7 @@ import tomli_w
 
 from sparsearch.store import Store
 from sparsearch.analysis.export import export_rows
+from sparsearch.supernet import records
 
 LENET_LOTTERY = {
     "experiment": {"name": "kill", "seeds": 2},
@@ -37,8 +38,8 @@ SUPERNET = {
     "supernet": {"epochs": 4, "widths": [0.25, 0.5, 1.0], "strategies": ["random", "nsga2"], "evaluations": 6,
                  "search_population": 3, "retrain": 2},
 }
-SUPERNET_WORK = ("SELECT (SELECT COUNT(*) FROM supernets) + (SELECT COUNT(*) FROM searches) + "
-                 "(SELECT COUNT(DISTINCT seed) FROM retrained)")
+SUPERNET_WORK = ("SELECT (SELECT COUNT(*) FROM shared_records WHERE type = 'supernet') + "
+                 "(SELECT COUNT(*) FROM records WHERE type IN ('search', 'retrained'))")
 
 KILLS = 4
 
@@ -65,7 +66,7 @@ def _mask_export(store: Path) -> list[dict]:
 
 def _supernet_export(store: Path) -> tuple:
     with Store.open(store) as db:
-        return db.evaluation_rows("kill"), db.retrained("kill")
+        return records.evaluation_rows(db, "kill"), records.retrained(db, "kill")
 
 
 def _killed_then_resumed(tmp_path: Path, raw: dict, query: str, exported) -> None:

@@ -1,8 +1,11 @@
-"""A store written by the previous release (sparsearch 0.2.0, before issue 22's redesign) opens,
-and rerunning its experiments reuses every stored trial, training and search: nothing is
-retrained and every exported number stays as stored (tests/data/make_release_store.py made it)."""
+"""A store written by the previous release (sparsearch 0.2.0, store schema 6, before issue 22's
+redesign) migrates in place to the generic core, its numbers exact, and rerunning its
+experiments reuses every stored trial, training and search: nothing is retrained and every
+exported number stays as stored (tests/data/make_release_store.py made it)."""
 
+import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,7 @@ def _tables(store: Path, name: str) -> dict:
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_a_release_store_is_reused_not_retrained(store, name):
+    sparsearch.Store(store, write=True).close()  # migrates it
     before = _tables(store, name)
     outcome = sparsearch.run(config(name), store=store, data=data()).outcome
     if CONFIGS[name].get("experiment", {}).get("kind") == "supernet":
@@ -37,3 +41,29 @@ def test_a_release_store_is_reused_not_retrained(store, name):
         assert outcome.reused == len(outcome.rows) > 0
     assert _tables(store, name) == before
     assert next(iter(before.values())), "the main table is empty"
+
+
+def _old(query: str) -> list[tuple]:
+    with sqlite3.connect(f"{RELEASE_STORE.resolve().as_uri()}?mode=ro", uri=True) as db:
+        return db.execute(query).fetchall()
+
+
+def test_the_migration_moves_every_number_exactly(store):
+    sparsearch.Store(store, write=True).close()
+    evaluations = _old("SELECT strategy, seed, idx, config, widths, val_acc, val_loss, params, flops, latency "
+                       "FROM evaluations ORDER BY strategy, seed, idx")
+    moved = sparsearch.Study(store, "elastic").evaluations()
+    assert len(evaluations) == len(moved) > 0
+    for old, (_, new) in zip(evaluations, moved.iterrows()):
+        assert old == (new.strategy, new.seed, new.idx, json.dumps(new.config), json.dumps(new.widths), new.val_acc,
+                       new.val_loss, new.params, new.flops, None if new.latency != new.latency else new.latency)
+    with sparsearch.Store.open(store) as db:
+        from sparsearch.supernet import records
+
+        assert [(s["strategy"], s["seed"], json.dumps(s["rounds"])) for s in records.searches(db, "elastic")] == \
+            [(st, seed, rounds) for st, seed, rounds in _old("SELECT strategy, seed, rounds FROM searches ORDER BY "
+                                                            "strategy, seed")]
+        for key, weights in _old("SELECT key, weights FROM supernets"):
+            assert db.db.execute("SELECT tensors FROM artifacts WHERE key = ?", (key,)).fetchone()[0] == weights
+        assert [e["done"] for e in db.experiments()] == [4, 6, 2]
+        assert db.db.execute("PRAGMA user_version").fetchone()[0] == 7

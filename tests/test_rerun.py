@@ -13,6 +13,7 @@ from sparsearch.engine.trainer import Trainer
 from sparsearch.errors import SparsearchError
 from sparsearch.mask.study import Planning
 from sparsearch.store import Store
+from sparsearch.supernet import records
 
 SUPERNET = {
     "experiment": {"name": "elastic", "seeds": 1, "kind": "supernet"},
@@ -86,7 +87,7 @@ def test_a_finished_supernet_experiment_reruns_without_retraining_its_front(tmp_
     store = tmp_path / "s.db"
     sparsearch.run(SUPERNET, store=store)
     with Store.open(store) as db:
-        retrained = db.retrained("elastic")
+        retrained = records.retrained(db, "elastic")
     assert len(retrained) >= 1
 
     def no_training(*args, **kwargs):
@@ -95,12 +96,17 @@ def test_a_finished_supernet_experiment_reruns_without_retraining_its_front(tmp_
     monkeypatch.setattr(Trainer, "train", no_training)
     assert sparsearch.run(SUPERNET, store=store).outcome.reused == 2
     with Store.open(store) as db:
-        assert db.retrained("elastic") == retrained
+        assert records.retrained(db, "elastic") == retrained
 
 
-def _supernet_keys(store) -> set[str]:
+def _supernet_keys(store, known: frozenset = frozenset()) -> set[str]:
+    """The stored super-networks: their curves' shared records, each with its weights artifact
+    (and no artifact left of a `known` super-network whose curves went)."""
     with Store.open(store) as db:
-        return {key for (key,) in db.db.execute("SELECT key FROM supernets")}
+        curves = {key for (key,) in db.db.execute("SELECT key FROM shared_records WHERE type = 'supernet'")}
+        weights = {key for (key,) in db.db.execute("SELECT key FROM artifacts")} & (curves | known)
+    assert weights == curves
+    return curves
 
 
 def test_rm_of_a_supernet_experiment_removes_the_supernets_only_it_used(tmp_path):
@@ -112,9 +118,9 @@ def test_rm_of_a_supernet_experiment_removes_the_supernets_only_it_used(tmp_path
     assert len(keys) == 2
     runner = CliRunner()
     assert runner.invoke(app, ["rm", "other", "--store", str(store), "--yes"]).exit_code == 0
-    shared = _supernet_keys(store)
+    shared = _supernet_keys(store, frozenset(keys))
     assert len(shared) == 1 and shared < keys
     assert runner.invoke(app, ["rm", "elastic", "--store", str(store), "--yes"]).exit_code == 0
-    assert _supernet_keys(store) == shared  # still the twin's
+    assert _supernet_keys(store, frozenset(keys)) == shared  # still the twin's
     assert runner.invoke(app, ["rm", "twin", "--store", str(store), "--yes"]).exit_code == 0
-    assert _supernet_keys(store) == set()
+    assert _supernet_keys(store, frozenset(keys)) == set()

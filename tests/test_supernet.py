@@ -13,6 +13,7 @@ from sparsearch.store import Store
 from sparsearch.supernet.analysis import front, objective_matrix, summarize
 from sparsearch.supernet.run import SupernetRun, run_supernet
 from sparsearch.supernet.train import sandwich_loss, shares, sub_networks, train_supernet, unit_masks
+from sparsearch.supernet import records
 
 SPACE = ElasticSpace((12, 8), (0.25, 0.5, 1.0))
 
@@ -95,13 +96,13 @@ def test_elastic_run_end_to_end_and_rerun_reuses_searches(tmp_path):
     data = load_dataset(config.data)
     store = Store(tmp_path / "s.db", write=True)
     assert run_supernet(config, data, store) == SupernetRun(searched=6, reused=0)
-    rows = store.evaluation_rows("elastic")
+    rows = records.evaluation_rows(store, "elastic")
     assert len(rows) == 2 * 3 * 24
     for strategy in ("random", "nsga2", "linas"):
         for seed in (0, 1):
             mine = [tuple(r["config"]) for r in rows if r["strategy"] == strategy and r["seed"] == seed]
             assert len(mine) == 24 == len(set(mine))
-    searches = store.searches("elastic")
+    searches = records.searches(store, "elastic")
     parent = searches[0]["rounds"]["parent"]
     assert parent["params"] == 16 * 16 + 16 + 2 * (16 * 16 + 16) + 16 * 4 + 4 and parent["latency"] > 0
     mine = [r for r in rows if r["strategy"] == "linas" and r["seed"] == 0]
@@ -116,7 +117,7 @@ def test_elastic_run_end_to_end_and_rerun_reuses_searches(tmp_path):
     assert summary.retrained.n >= 2 and -1 <= summary.retrained.kendall_tau <= 1
     assert len(summary.taus["linas"]) >= 1
     assert run_supernet(config, data, store) == SupernetRun(searched=0, reused=6)
-    assert store.evaluation_rows("elastic") == rows
+    assert records.evaluation_rows(store, "elastic") == rows
     store.close()
 
 
@@ -221,7 +222,7 @@ def test_every_progress_phase_of_an_elastic_run_ends_exactly_at_its_total(tmp_pa
     store = Store(tmp_path / "s.db", write=True)
     first, again = Recording(), Recording()
     run_supernet(config, data, store, first)
-    retrained = len(store.retrained("elastic"))
+    retrained = len(records.retrained(store, "elastic"))
     assert [p[:2] for p in first.phases] == [["training super-networks", 2], ["searching", 3 * 20],
                                              ["retraining front configurations", retrained * 3]]
     run_supernet(config, data, store, again)  # super-network, searches and retrained front reused

@@ -76,9 +76,10 @@ class Study:
         import pandas as pd
 
         from .analysis.probe_quality import probe_quality
+        from .mask.audits import audit_rows
 
         with self._db() as db:
-            rows = probe_quality(db.audit_rows(self.name))
+            rows = probe_quality(audit_rows(db, self.name))
         return pd.DataFrame([
             {"sparsity": r.sparsity, "arm": r.arm, "probe": r.probe, "audited": r.candidates, "seeds": r.regret_val.n,
              **{f"{name}": getattr(r, name).mean for name in PROBE_QUALITY},

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..analysis.export import EXPORT_COLUMNS, export_rows
 from ..errors import SparsearchError, inert
+from .audits import AUDIT_COLUMNS, audit_rows
 from .study import check_data, run_mask_study, validate
 
 
@@ -27,9 +28,7 @@ class MaskKind:
 
     def export(self, store, experiment: str, table: str) -> tuple[list[str], list[dict]]:
         if table == "audits":
-            from ..store import AUDIT_COLUMNS
-
-            return list(AUDIT_COLUMNS), store.audit_rows(experiment)
+            return list(AUDIT_COLUMNS), audit_rows(store, experiment)
         return list(EXPORT_COLUMNS), export_rows(store, experiment)
 
     def summary(self, store, experiment: str, config):
@@ -64,7 +63,7 @@ class MaskKind:
                               "bootstrap CI):")
                 for line in lines:
                     console.print(f"  {line}", soft_wrap=True)
-        audits = store.audit_rows(experiment)
+        audits = audit_rows(store, experiment)
         if audits:
             console.print(probe_quality_table(audits, f"{inert(experiment)}: probe quality on N fully trained candidates"))
 

@@ -33,6 +33,7 @@ from ..specs import RunSpec, TrialSpec
 from ..spaces.node import full_mask
 from ..spaces.weight import WeightMask
 from ..store import PlanLink, Store, TrialRecord
+from .audits import record_audits
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progre
 
     store.begin_experiment(name, to_toml(config), len(assignments))
     store.record(name, [], [_link(a) for a in assignments if a.key in done])
-    store.record_audits(name, [(_link(a), a.plan.audit) for a in assignments if a.plan.audit is not None])
+    record_audits(store, name, [(_link(a), a.plan.audit) for a in assignments if a.plan.audit is not None])
     progress.phase("training", len(pending) * config.train.epochs)
     failed = 0
     jobs = (_population(trainer, [group[0] for group in population]) for population in populations)

@@ -12,6 +12,7 @@ from ..analysis.export import export_rows
 from ..analysis.paired import Comparison, compare
 from ..analysis.summary import ArmRow, arm_rows, diverged_note
 from ..errors import SparsearchError
+from ..mask.audits import audit_rows
 from ..store import Store
 
 BASELINES = ("random", "dense")
@@ -59,7 +60,7 @@ def collect(store: Store, experiment: str) -> ReportData:
         dense_target=_dense_target(rows),
         comparisons=compare(rows, BASELINES),
         notes=_notes(store, experiment, rows, summary),
-        audits=store.audit_rows(experiment),
+        audits=audit_rows(store, experiment),
     )
 
 

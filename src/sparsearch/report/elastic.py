@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from ..config import Config
 from ..store import Store
+from ..supernet import records
 from ..supernet.analysis import SupernetSummary, front, summarize
 from .environment import environment
 from .figures import add_band, new_figure, add_legend, style_axes, series_styles
@@ -34,8 +35,8 @@ def write_elastic_report(store: Store, experiment: str, config: Config, out_dir:
     if summary is None:
         index.write_text(_page(experiment, config, store.config_of(experiment), None, []), encoding="utf-8")
         return index
-    rows = store.evaluation_rows(experiment)
-    parents = {(s["strategy"], s["seed"]): s["rounds"]["parent"] for s in store.searches(experiment)}
+    rows = records.evaluation_rows(store, experiment)
+    parents = {(s["strategy"], s["seed"]): s["rounds"]["parent"] for s in records.searches(store, experiment)}
     styles = series_styles(list(summary.mean_curves))
     made = {"hypervolume": _hypervolume_figure(summary, styles),
             "fronts": _fronts_figure(rows, parents, objectives, styles)}

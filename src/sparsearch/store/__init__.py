@@ -1,5 +1,6 @@
 """Persistence of experiments and trials."""
 
-from .sqlite import AUDIT_COLUMNS, FAILURE_COLUMNS, STORED_COLUMNS, PlanLink, Store, TrialRecord
+from .schema import record_key
+from .sqlite import FAILURE_COLUMNS, STORED_COLUMNS, PlanLink, Store, TrialRecord
 
-__all__ = ["AUDIT_COLUMNS", "FAILURE_COLUMNS", "STORED_COLUMNS", "PlanLink", "Store", "TrialRecord"]
+__all__ = ["FAILURE_COLUMNS", "STORED_COLUMNS", "PlanLink", "Store", "TrialRecord", "record_key"]

@@ -1,13 +1,16 @@
 """The store's tables, its version, and the migrations that bring an older store up to date.
 
 The version lives in SQLite's `user_version`; the file is marked as ours by `application_id`.
-A migration is a list of statements run in one transaction with the version bump, so a store
-is either wholly at the old version or wholly at the new one.
+A migration is a list of statements (or functions of the connection, for data that moves) run in
+one transaction with the version bump, so a store is either wholly at the old version or wholly
+at the new one.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import time
 
 APPLICATION_ID = 0x53505253  # "SPRS"
 
@@ -48,7 +51,60 @@ TABLES_V1 = [
     )""",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {
+def move_records(db) -> None:
+    """Schema 6 -> 7's data step: every row of the six kind-specific tables into records and
+    artifacts, values as JSON (Python's float repr: exact)."""
+
+    now = time.time()
+
+    def put(experiment, type_, key, value, unit=0, artifact=None):
+        db.execute("INSERT INTO records (experiment, type, key, value, unit, artifact, created) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)", (experiment, type_, key, json.dumps(value), unit, artifact, now))
+
+    audit_columns = ("probe", "n", "kendall_val", "spearman_val", "kendall_test", "spearman_test", "regret_val",
+                     "regret_test", "scores", "val_acc", "test_acc")
+    for experiment, arm, sparsity, seed, *values in db.execute(
+            f"SELECT experiment, arm, sparsity, seed, {', '.join(audit_columns)} FROM audits").fetchall():
+        value = dict(zip(audit_columns, values))
+        for column in ("scores", "val_acc", "test_acc"):
+            value[column] = json.loads(value[column])
+        put(experiment, "audit", record_key(arm, sparsity, seed), {"arm": arm, "sparsity": sparsity, "seed": seed, **value})
+    evaluation_columns = ("config", "widths", "val_acc", "val_loss", "params", "flops", "latency")
+    for experiment, strategy, seed, key, rounds in db.execute(
+            "SELECT experiment, strategy, seed, key, rounds FROM searches").fetchall():
+        evaluations = []
+        for row in db.execute(f"SELECT {', '.join(evaluation_columns)} FROM evaluations WHERE experiment = ? AND "
+                              f"strategy = ? AND seed = ? ORDER BY idx", (experiment, strategy, seed)).fetchall():
+            evaluations.append(dict(zip(evaluation_columns, row)) | {"config": json.loads(row[0]),
+                                                                     "widths": json.loads(row[1])})
+        rounds = json.loads(rounds)
+        put(experiment, "search", record_key(strategy, seed),
+            {"strategy": strategy, "seed": seed, "key": key, "rounds": rounds, "evaluations": evaluations},
+            unit=1, artifact=rounds.get("supernet"))
+    retrained: dict = {}
+    for experiment, seed, config, inherited, again in db.execute(
+            "SELECT experiment, seed, config, inherited_acc, retrained_acc FROM retrained ORDER BY experiment, seed, "
+            "config").fetchall():
+        retrained.setdefault((experiment, seed), []).append(
+            {"seed": seed, "config": json.loads(config), "inherited_acc": inherited, "retrained_acc": again})
+    for (experiment, seed), rows in retrained.items():
+        put(experiment, "retrained", record_key(seed), rows)
+    for key, weights, curves in db.execute("SELECT key, weights, curves FROM supernets").fetchall():
+        db.execute("INSERT OR REPLACE INTO artifacts (key, tensors, created) VALUES (?, ?, ?)", (key, weights, now))
+        db.execute("INSERT INTO shared_records (type, key, value, created) VALUES ('supernet', ?, ?, ?)",
+                   (key, curves, now))
+    for fan_in, fan_out, batch, relu, threads, seconds in db.execute(
+            "SELECT fan_in, fan_out, batch, relu, threads, seconds FROM latency").fetchall():
+        db.execute("INSERT INTO shared_records (type, key, value, created) VALUES ('latency', ?, ?, ?)",
+                   (record_key(fan_in, fan_out, batch, bool(relu), threads), json.dumps(seconds), now))
+
+
+def record_key(*fields) -> str:
+    """A record's key: the JSON of the fields that identify it (e.g. strategy and seed)."""
+    return json.dumps(list(fields))
+
+
+MIGRATIONS: dict[int, list] = {
     # version 1 -> 2: final weights of trials, as safetensors bytes, on request
     1: [
         """CREATE TABLE weights (
@@ -150,13 +206,38 @@ MIGRATIONS: dict[int, list[str]] = {
             PRIMARY KEY (experiment, arm, sparsity, seed)
         )""",
     ],
+    # version 6 -> 7: the generic core. Records a kind or an arm declares (searches and their
+    # evaluations, retrained fronts, probe audits) become typed JSON records of an experiment;
+    # super-network weights become artifacts and their curves, like the latency cache, shared
+    # records; the six tables that held them go (moved row by row, numbers exact: move_records).
+    6: [
+        """CREATE TABLE records (
+            experiment TEXT NOT NULL REFERENCES experiments(name) ON DELETE CASCADE,
+            type TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            unit INTEGER NOT NULL,
+            artifact TEXT,
+            created REAL NOT NULL,
+            PRIMARY KEY (experiment, type, key)
+        )""",
+        "CREATE INDEX records_artifact ON records (artifact)",
+        """CREATE TABLE shared_records (
+            type TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            created REAL NOT NULL,
+            PRIMARY KEY (type, key)
+        )""",
+        move_records,
+        *(f"DROP TABLE {table}" for table in ("evaluations", "searches", "retrained", "audits", "latency", "supernets")),
+    ],
 }
 
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
+_STATEMENTS = [*TABLES_V1, *(s for step in MIGRATIONS.values() for s in step if isinstance(s, str))]
 TABLES = frozenset(
-    re.match(r"CREATE TABLE (\w+)", statement).group(1)
-    for statement in [*TABLES_V1, *(s for step in MIGRATIONS.values() for s in step)]
-    if statement.startswith("CREATE TABLE")
-)
+    re.match(r"CREATE TABLE (\w+)", s).group(1) for s in _STATEMENTS if s.startswith("CREATE TABLE")
+) - {re.match(r"DROP TABLE (\w+)", s).group(1) for s in _STATEMENTS if s.startswith("DROP TABLE")}
 """Every table a store at SCHEMA_VERSION holds."""

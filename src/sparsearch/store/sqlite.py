@@ -14,15 +14,13 @@ request) and which trial answers which (experiment, arm, sparsity, seed).
 from __future__ import annotations
 
 import json
-import math
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
@@ -30,8 +28,6 @@ from torch import Tensor
 
 from ..errors import SparsearchError
 
-if TYPE_CHECKING:
-    from ..analysis.probe_quality import ProbeAudit
 from .lock import WriterLock
 from .schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, TABLES, TABLES_V1
 
@@ -80,13 +76,6 @@ class PlanLink:
 
 
 FAILURE_COLUMNS = ("experiment", "arm", "sparsity", "seed", "trial_key", "reason")
-
-AUDIT_FIELDS = ("probe", "n", "kendall_val", "spearman_val", "kendall_test", "spearman_test", "regret_val", "regret_test",
-                "scores", "val_acc", "test_acc")
-AUDIT_COLUMNS = ("experiment", "arm", "sparsity", "seed", *AUDIT_FIELDS)
-
-SEARCH_SUPERNET = "json_extract(rounds, '$.supernet')"
-"""The key of the super-network a stored search ran on (searches recorded before it was kept: NULL)."""
 
 MEMORY = ":memory:"
 """A store path that keeps everything in memory (nothing is written to disk)."""
@@ -291,7 +280,7 @@ class Store:
     def _migrate_from(self, version: int) -> None:
         for step in range(version, SCHEMA_VERSION):
             for statement in MIGRATIONS[step]:
-                self.db.execute(statement)
+                statement(self.db) if callable(statement) else self.db.execute(statement)
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _errors(self):
@@ -349,11 +338,12 @@ class Store:
             self.db.execute("DELETE FROM failures WHERE experiment = ?", (name,))
 
     def experiments(self) -> list[dict]:
-        """Every experiment: name, planned and done counts (trials, or searches of an elastic
-        experiment), trials that failed in its last run, status, last update."""
+        """Every experiment: name, planned and done counts (planned trials, and records that
+        answer a planned unit such as a search), trials that failed in its last run, status,
+        last update."""
         rows = self.db.execute(
             "SELECT e.name, e.planned, (SELECT COUNT(*) FROM plan p WHERE p.experiment = e.name) + "
-            "(SELECT COUNT(*) FROM searches s WHERE s.experiment = e.name), "
+            "(SELECT COALESCE(SUM(r.unit), 0) FROM records r WHERE r.experiment = e.name), "
             "(SELECT COUNT(*) FROM failures f WHERE f.experiment = e.name), e.updated FROM experiments e "
             "ORDER BY e.created"
         ).fetchall()
@@ -377,24 +367,26 @@ class Store:
         return config
 
     def remove(self, name: str) -> int:
-        """Delete an experiment, those of its trials and super-networks no other experiment
-        uses; return how many trials were deleted."""
+        """Delete an experiment with its records, and those of its trials and of the artifacts
+        its records name (a super-network, with its shared record) no other experiment uses;
+        return how many trials were deleted."""
         self.config_of(name)
         with self.transaction():
             self.db.execute("CREATE TEMP TABLE doomed AS SELECT trial_key FROM plan WHERE experiment = ?", (name,))
-            self.db.execute(f"CREATE TEMP TABLE doomed_supernets AS SELECT {SEARCH_SUPERNET} AS key FROM searches "
-                            f"WHERE experiment = ?", (name,))
+            self.db.execute("CREATE TEMP TABLE doomed_artifacts AS SELECT artifact AS key FROM records "
+                            "WHERE experiment = ? AND artifact IS NOT NULL", (name,))
             self.db.execute("DELETE FROM experiments WHERE name = ?", (name,))
             cursor = self.db.execute(
                 "DELETE FROM trials WHERE key IN (SELECT trial_key FROM temp.doomed) "
                 "AND key NOT IN (SELECT trial_key FROM plan)"
             )
-            self.db.execute(
-                "DELETE FROM supernets WHERE key IN (SELECT key FROM temp.doomed_supernets) AND key NOT IN "
-                f"(SELECT {SEARCH_SUPERNET} FROM searches WHERE {SEARCH_SUPERNET} IS NOT NULL)"
-            )
+            for table in ("artifacts", "shared_records"):
+                self.db.execute(
+                    f"DELETE FROM {table} WHERE key IN (SELECT key FROM temp.doomed_artifacts) AND key NOT IN "
+                    "(SELECT artifact FROM records WHERE artifact IS NOT NULL)"
+                )
             self.db.execute("DROP TABLE temp.doomed")
-            self.db.execute("DROP TABLE temp.doomed_supernets")
+            self.db.execute("DROP TABLE temp.doomed_artifacts")
         return cursor.rowcount
 
     # trials ------------------------------------------------------------------------------
@@ -492,28 +484,46 @@ class Store:
                 [(key, save_safetensors(tensors), now) for key, tensors in artifacts.items()],
             )
 
-    def record_audits(self, experiment: str, audits: list[tuple[PlanLink, ProbeAudit]]) -> None:
-        """Replace the experiment's probe audits: (slot as a link, its audit) each."""
+    # records -----------------------------------------------------------------------------
+    def write_records(self, experiment: str, type: str, values: dict[str, object], *, unit: bool = False,
+                      artifacts: dict[str, str] | None = None, replace_all: bool = False) -> None:
+        """In one transaction: store each of `values` (key -> JSON-able value) as a record of
+        `type` of `experiment`, replacing one of the same key (`replace_all`: every record of
+        that type of the experiment). `unit`: each answers one planned unit of the experiment
+        (`experiments` counts it as done); `artifacts`: the artifact a record's key uses (kept
+        while a record names it, removed with the last experiment that does)."""
+        now = time.time()
         with self.transaction():
-            self.db.execute("DELETE FROM audits WHERE experiment = ?", (experiment,))
+            if replace_all:
+                self.db.execute("DELETE FROM records WHERE experiment = ? AND type = ?", (experiment, type))
             self.db.executemany(
-                f"INSERT INTO audits (experiment, arm, sparsity, seed, {', '.join(AUDIT_FIELDS)}) "
-                f"VALUES (?, ?, ?, ?, {', '.join('?' * len(AUDIT_FIELDS))})",
-                [(experiment, link.arm, link.sparsity, link.seed,
-                  *(_encode(_finite_or_none(getattr(a, f))) for f in AUDIT_FIELDS)) for link, a in audits],
+                "INSERT OR REPLACE INTO records (experiment, type, key, value, unit, artifact, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(experiment, type, key, json.dumps(value), int(unit), (artifacts or {}).get(key), now)
+                 for key, value in values.items()],
             )
 
-    def audit_rows(self, experiment: str) -> list[dict]:
-        """Every probe audit of an experiment (AUDIT_COLUMNS), ordered by arm, sparsity, seed."""
-        cursor = self.db.execute(
-            f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audits WHERE experiment = ? ORDER BY arm, sparsity, seed",
-            (experiment,),
-        )
-        rows = [dict(zip(AUDIT_COLUMNS, row)) for row in cursor]
-        for row in rows:
-            for column in ("scores", "val_acc", "test_acc"):
-                row[column] = json.loads(row[column])
-        return rows
+    def records(self, experiment: str, type: str, key: str | None = None) -> dict[str, object]:
+        """Records of `type` of `experiment` (only `key`'s, if given): key -> value, in key order."""
+        where, args = ("AND key = ?", (experiment, type, key)) if key is not None else ("", (experiment, type))
+        cursor = self.db.execute(f"SELECT key, value FROM records WHERE experiment = ? AND type = ? {where} ORDER BY key",
+                                 args)
+        return {k: json.loads(value) for k, value in cursor}
+
+    def write_shared(self, type: str, values: dict[str, object]) -> None:
+        """Store records of `type` that belong to no one experiment (a cache: the latency table)."""
+        now = time.time()
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO shared_records (type, key, value, created) VALUES (?, ?, ?, ?)",
+                [(type, key, json.dumps(value), now) for key, value in values.items()],
+            )
+
+    def shared(self, type: str, key: str | None = None) -> dict[str, object]:
+        """Shared records of `type` (only `key`'s, if given): key -> value, in key order."""
+        where, args = ("AND key = ?", (type, key)) if key is not None else ("", (type,))
+        cursor = self.db.execute(f"SELECT key, value FROM shared_records WHERE type = ? {where} ORDER BY key", args)
+        return {k: json.loads(value) for k, value in cursor}
 
     def trial(self, key: str) -> dict:
         """The stored trial `key`: its mask (JSON), spec and metrics."""
@@ -542,76 +552,6 @@ class Store:
         )
         return {key: json.loads(curves) for key, curves in cursor}
 
-    # super-network search ------------------------------------------------------------------
-    def supernet(self, key: str) -> tuple[dict[str, Tensor], dict] | None:
-        """A stored super-network's weights (safetensors) and training curves, or None."""
-        row = self.db.execute("SELECT weights, curves FROM supernets WHERE key = ?", (key,)).fetchone()
-        return None if row is None else (load_safetensors(row[0]), json.loads(row[1]))
-
-    def record_supernet(self, key: str, weights: dict[str, Tensor], curves: dict) -> None:
-        with self.transaction():
-            self.db.execute(
-                "INSERT OR REPLACE INTO supernets (key, weights, curves) VALUES (?, ?, ?)",
-                (key, save_safetensors(weights), json.dumps(curves)),
-            )
-
-    def search_key(self, experiment: str, strategy: str, seed: int) -> str | None:
-        row = self.db.execute(
-            "SELECT key FROM searches WHERE experiment = ? AND strategy = ? AND seed = ?", (experiment, strategy, seed)
-        ).fetchone()
-        return None if row is None else row[0]
-
-    def record_search(self, experiment: str, strategy: str, seed: int, key: str, rounds: list, rows: list[dict]) -> None:
-        """One search and all its evaluations, in one transaction (replacing an outdated one)."""
-        with self.transaction():
-            self.db.execute("DELETE FROM searches WHERE experiment = ? AND strategy = ? AND seed = ?",
-                            (experiment, strategy, seed))
-            self.db.execute("INSERT INTO searches (experiment, strategy, seed, key, rounds) VALUES (?, ?, ?, ?, ?)",
-                            (experiment, strategy, seed, key, json.dumps(rounds)))
-            self.db.executemany(
-                "INSERT INTO evaluations (experiment, strategy, seed, idx, config, widths, val_acc, val_loss, params, "
-                "flops, latency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(experiment, strategy, seed, i, json.dumps(r["config"]), json.dumps(r["widths"]), r["val_acc"],
-                  r["val_loss"], r["params"], r["flops"], r["latency"]) for i, r in enumerate(rows)],
-            )
-
-    def searches(self, experiment: str) -> list[dict]:
-        cursor = self.db.execute(
-            "SELECT strategy, seed, rounds FROM searches WHERE experiment = ? ORDER BY strategy, seed", (experiment,)
-        )
-        return [{"strategy": st, "seed": seed, "rounds": json.loads(rounds)} for st, seed, rounds in cursor]
-
-    def evaluation_rows(self, experiment: str) -> list[dict]:
-        """Every evaluated configuration of an elastic experiment, in evaluation order."""
-        columns = ("experiment", "strategy", "seed", "idx", "config", "widths", "val_acc", "val_loss", "params",
-                   "flops", "latency")
-        cursor = self.db.execute(
-            f"SELECT {', '.join(columns)} FROM evaluations WHERE experiment = ? ORDER BY strategy, seed, idx",
-            (experiment,),
-        )
-        return [dict(zip(columns, row)) | {"config": json.loads(row[4]), "widths": json.loads(row[5])} for row in cursor]
-
-    def record_retrained(self, experiment: str, seed: int, rows: list[tuple[list[int], float, float]]) -> None:
-        """Replace the seed's retrained front configurations: (config, inherited, retrained accuracy) each."""
-        with self.transaction():
-            self.db.execute("DELETE FROM retrained WHERE experiment = ? AND seed = ?", (experiment, seed))
-            self.db.executemany(
-                "INSERT OR REPLACE INTO retrained (experiment, seed, config, inherited_acc, retrained_acc) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(experiment, seed, json.dumps(c), a, b) for c, a, b in rows],
-            )
-
-    def retrained(self, experiment: str) -> list[dict]:
-        cursor = self.db.execute(
-            "SELECT seed, config, inherited_acc, retrained_acc FROM retrained WHERE experiment = ? ORDER BY seed, config",
-            (experiment,),
-        )
-        return [{"seed": s, "config": json.loads(c), "inherited_acc": a, "retrained_acc": b} for s, c, a, b in cursor]
-
-    def latency_table(self, threads: int) -> "LatencyRows":
-        """The cached per-layer latencies measured with `threads` threads, as a mutable mapping."""
-        return LatencyRows(self, threads)
-
     def trial_rows(self, experiment: str | None = None) -> tuple[list[dict], dict[str, list[float]]]:
         """One row per planned, completed trial (STORED_COLUMNS), ordered by experiment,
         sparsity, arm and seed, and each row's validation-accuracy curve by trial key."""
@@ -626,47 +566,6 @@ class Store:
         fetched = cursor.fetchall()  # the stored columns, then the validation curve alone (not every curve)
         rows = [dict(zip(STORED_COLUMNS, row[:-1])) for row in fetched]
         return rows, {row["trial_key"]: json.loads(fetched_row[-1] or "null") for row, fetched_row in zip(rows, fetched)}
-
-
-class LatencyRows(MutableMapping):
-    """The store's latency table as a mapping (fan_in, fan_out, batch, relu) -> seconds; each
-    new entry is committed at once, so measurements survive a killed run."""
-
-    def __init__(self, store: Store, threads: int):
-        self.store, self.threads = store, threads
-
-    def __getitem__(self, key):
-        row = self.store.db.execute(
-            "SELECT seconds FROM latency WHERE fan_in = ? AND fan_out = ? AND batch = ? AND relu = ? AND threads = ?",
-            (*key[:3], int(key[3]), self.threads),
-        ).fetchone()
-        if row is None:
-            raise KeyError(key)
-        return row[0]
-
-    def __setitem__(self, key, seconds):
-        with self.store.transaction():
-            self.store.db.execute(
-                "INSERT OR REPLACE INTO latency (fan_in, fan_out, batch, relu, threads, seconds) VALUES (?, ?, ?, ?, ?, ?)",
-                (*key[:3], int(key[3]), self.threads, seconds),
-            )
-
-    def __delitem__(self, key):
-        raise TypeError("latency entries are never deleted")
-
-    def __iter__(self):
-        cursor = self.store.db.execute(
-            "SELECT fan_in, fan_out, batch, relu FROM latency WHERE threads = ?", (self.threads,)
-        )
-        return ((a, b, c, bool(d)) for a, b, c, d in cursor)
-
-    def __len__(self):
-        return self.store.db.execute("SELECT COUNT(*) FROM latency WHERE threads = ?", (self.threads,)).fetchone()[0]
-
-
-def _finite_or_none(value):
-    """NaN (an undefined correlation) is stored as NULL; lists are kept as they are."""
-    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def _encode(value):

@@ -20,6 +20,7 @@ from ..analysis.probe_quality import rank_correlation
 from ..analysis.summary import mean_interval
 from ..moo import hypervolume_curve, non_dominated
 from ..store import Store
+from . import records
 
 
 def objective_matrix(rows: list[dict], objectives: list[str], parent: dict) -> np.ndarray:
@@ -56,8 +57,8 @@ class SupernetSummary:
 def summarize(store: Store, experiment: str, objectives: list[str], population: int) -> SupernetSummary | None:
     """The summary of the finished searches (a strategy or seed still missing is left out of the
     comparisons that need it); None while no search has finished."""
-    rows = store.evaluation_rows(experiment)
-    searches = store.searches(experiment)
+    rows = records.evaluation_rows(store, experiment)
+    searches = records.searches(store, experiment)
     if not searches:
         return None
     by_search = defaultdict(list)
@@ -81,7 +82,7 @@ def summarize(store: Store, experiment: str, objectives: list[str], population: 
     return SupernetSummary(
         at=at, curves=curves, mean_curves=mean_curves, comparisons=comparisons,
         to_reach_random=_evaluations_to_reach(curves, strategies, seeds, at), taus=_taus(searches),
-        retrained=_retrained(store.retrained(experiment)),
+        retrained=_retrained(records.retrained(store, experiment)),
     )
 
 

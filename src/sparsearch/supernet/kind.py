@@ -10,6 +10,7 @@ from ..errors import SparsearchError, inert
 from ..moo.evaluations import space_size
 from ..nets import check_settings
 from ..spaces.elastic import ElasticSpace
+from . import records
 from .run import check_data, run_supernet
 
 
@@ -45,7 +46,7 @@ class SupernetKind:
         return run_supernet(config, data, store, progress, executor)
 
     def export(self, store, experiment: str, table: str) -> tuple[list[str], list[dict]]:
-        rows = store.evaluation_rows(experiment)
+        rows = records.evaluation_rows(store, experiment)
         return (list(rows[0]) if rows else []), rows
 
     def summary(self, store, experiment: str, config):
@@ -97,13 +98,13 @@ class SupernetKind:
         from .latency import LatencyTable, table_error
 
         space = ElasticSpace(tuple(config.parent.hidden), tuple(config.supernet.widths))
-        search = next(iter(store.searches(config.experiment.name)), None)
+        search = next(iter(records.searches(store, config.experiment.name)), None)
         if search is None:
             return
         n_features, *_, n_classes = search["rounds"]["parent"]["widths"]
         middle = np.full(len(space.hidden), len(space.fractions) // 2)
         networks = [(n_features, *space.widths(c), n_classes) for c in (space.largest(), middle, space.smallest())]
-        error = table_error(LatencyTable(store.latency_table(config.engine.thread_choice.count)), networks,
+        error = table_error(LatencyTable(records.LatencyRows(store, config.engine.thread_choice.count)), networks,
                             config.supernet.latency_batch)
         console.print(
             f"Latency table vs whole-network timings at batch {config.supernet.latency_batch}: mean |error| "
@@ -117,8 +118,8 @@ class SupernetKind:
 
         from .analysis import front as pareto_front
 
-        rows = [r for r in store.evaluation_rows(experiment) if r["seed"] == seed]
-        parents = {s["strategy"]: s["rounds"]["parent"] for s in store.searches(experiment) if s["seed"] == seed}
+        rows = [r for r in records.evaluation_rows(store, experiment) if r["seed"] == seed]
+        parents = {s["strategy"]: s["rounds"]["parent"] for s in records.searches(store, experiment) if s["seed"] == seed}
         if not rows:
             raise SparsearchError(f"no evaluations for seed {seed} of {experiment!r}; pass --seed below "
                                   f"{config.experiment.seeds}")

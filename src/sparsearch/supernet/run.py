@@ -27,6 +27,7 @@ from ..specs import SearchSpec, SupernetSpec
 from ..spaces.elastic import ElasticSpace
 from ..store import Store
 from .evaluate import inherited_scores
+from . import records
 from .latency import LatencyTable
 from .train import train_supernet
 
@@ -100,7 +101,7 @@ def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress
     widths = parent_widths(data.n_features, space.hidden, data.n_classes)
     name = config.experiment.name
     seeds = range(config.experiment.seeds)
-    latency = LatencyTable(store.latency_table(config.engine.thread_choice.count)) if "latency" in search_cfg.objectives else None
+    latency = LatencyTable(records.LatencyRows(store, config.engine.thread_choice.count)) if "latency" in search_cfg.objectives else None
     supernets = _supernets(config, data, space, widths, store, seeds, progress)
     store.begin_experiment(name, to_toml(config), len(seeds) * len(search_cfg.strategies))
     progress.phase("searching", len(seeds) * len(search_cfg.strategies) * search_cfg.evaluations)
@@ -112,7 +113,7 @@ def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress
         for strategy in search_cfg.strategies:
             search_key = SearchSpec(key, strategy, seed, tuple(search_cfg.objectives), search_cfg.evaluations,
                                     search_cfg.search_population, search_cfg.predictor, search_cfg.latency_batch).key
-            if store.search_key(name, strategy, seed) == search_key:
+            if records.search_key(store, name, strategy, seed) == search_key:
                 reused += 1
                 progress.advance(search_cfg.evaluations)
                 continue
@@ -120,7 +121,7 @@ def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress
                          population=search_cfg.search_population, predictor=search_cfg.predictor,
                          on_batch=_increments(progress.advance))
             rows = [evaluate.details[tuple(int(v) for v in c)] for c in log.configs]
-            store.record_search(name, strategy, seed, search_key,
+            records.record_search(store, name, strategy, seed, search_key,
                                 {"rounds": log.rounds, "parent": evaluate.parent, "supernet": key}, rows)
             searched += 1
             searched_seeds.add(seed)
@@ -146,7 +147,7 @@ def _supernets(config, data, space, widths, store: Store, seeds, progress: Progr
     keys = {seed: SupernetSpec(RECIPE_VERSION, data.name, data.fingerprint, tuple(widths), tuple(space.fractions), seed,
                                config.train.model_dump(), config.supernet.model_dump(), config.engine.precision).key
             for seed in seeds}
-    stored = {seed: store.supernet(key) for seed, key in keys.items()}
+    stored = {seed: records.supernet(store, key) for seed, key in keys.items()}
     progress.phase("training super-networks", sum(s is None for s in stored.values()) * config.supernet.epochs)
     out = {}
     for seed, key in keys.items():
@@ -154,14 +155,14 @@ def _supernets(config, data, space, widths, store: Store, seeds, progress: Progr
             out[seed] = from_state_dict(stored[seed][0]), key
             continue
         layers, curves = train_supernet(init_parent(widths, seed), space, data, config, seed, on_epoch=progress.advance)
-        store.record_supernet(key, state_dict(layers), curves)
+        records.record_supernet(store, key, state_dict(layers), curves)
         out[seed] = layers, key
     return out
 
 
 def _front_picks(config, store: Store, name: str, seed: int) -> list[dict]:
     """Up to `supernet.retrain` configurations of this seed's joint front, spread evenly along it."""
-    rows = [r for r in store.evaluation_rows(name) if r["seed"] == seed]
+    rows = [r for r in records.evaluation_rows(store, name) if r["seed"] == seed]
     unique = {tuple(r["config"]): r for r in rows}
     points = np.array([[1 - r["val_acc"], r["params"]] for r in unique.values()])
     front = sorted((r for r, keep in zip(unique.values(), non_dominated(points)) if keep), key=lambda r: r["params"])
@@ -173,7 +174,7 @@ def _retrain_fronts(config, data, space, widths, store: Store, name: str, seeds,
     """Retrain each seed's front picks from scratch and record inherited vs retrained validation
     accuracy; a seed whose searches were all reused and whose picks are already retrained is kept."""
     stored = defaultdict(list)
-    for row in store.retrained(name):
+    for row in records.retrained(store, name):
         stored[row["seed"]].append(row["config"])
     picks = {seed: _front_picks(config, store, name, seed) for seed in seeds}
     picks = {seed: rows for seed, rows in picks.items()
@@ -194,4 +195,4 @@ def _retrain_fronts(config, data, space, widths, store: Store, name: str, seeds,
                 metrics = trial_metrics(curves.train_loss[p].tolist(), curves.val_acc[p].tolist(),
                                         curves.test_acc[p].tolist())
                 retrained.append((row["config"], row["val_acc"], metrics["best_val_acc"]))
-        store.record_retrained(name, seed, retrained)
+        records.record_retrained(store, name, seed, retrained)
