@@ -6,20 +6,26 @@ import io
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, ConfigDict, Field
 from typer.testing import CliRunner
 
 import sparsearch
 from sparsearch.analysis.export import EXPORT_COLUMNS, export_rows
 from sparsearch.cli import app
-from sparsearch.kinds import KINDS, experiment_kind
+from sparsearch.kinds import KINDS, experiment_kind, settings
 from sparsearch.store import PlanLink, TrialRecord
 
 
 class CoinFlips:
-    """A toy kind: one "trial" per seed whose test accuracy is the share of a seed's labels in class 0."""
+    """A toy kind: one "trial" per seed; seed 0's test accuracy is the share of test labels in
+    class 0, seed s's is `bias` + s / 100 (its own setting, `[kinds.coin] bias`)."""
 
     name = "coin"
     tables = ("trials",)
+
+    class Settings(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        bias: float = Field(0.5, ge=0, le=1)
 
     def validate(self, config):
         if config.experiment.seeds > 5:
@@ -34,7 +40,8 @@ class CoinFlips:
         store.begin_experiment(name, sparsearch.config.to_toml(config), config.experiment.seeds)
         trials, links = [], []
         for seed in range(config.experiment.seeds):
-            share = float((data.y_test == 0).float().mean()) if seed == 0 else 0.5 + seed / 100
+            bias = settings(config).bias
+            share = float((data.y_test == 0).float().mean()) if seed == 0 else bias + seed / 100
             key = f"coin-{seed}"
             trials.append(TrialRecord(key, data.name, [], 0.0, 0.0, 0, 0, share, share, share, 1, 1, 0.0, "ok",
                                       {"val_acc": [share]}, {"seed": seed}))
@@ -97,11 +104,27 @@ def test_a_kind_registered_outside_the_package_runs_lists_exports_and_reports(co
     assert front.exit_code == 2 and "a coin experiment, which has no Pareto front" in front.stderr
 
 
-def test_a_kind_validates_before_the_store_is_touched(coin, tmp_path):
+def test_a_kind_owns_its_settings_table(coin, tmp_path):
+    study = sparsearch.run({**coin, "kinds": {"coin": {"bias": 0.25}}}, store=tmp_path / "s.db")
+    assert study.summary()[1:] == [0.26, 0.27]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"experiment": {"name": "flips", "seeds": 9, "kind": "coin"}}, "experiment.seeds: the coin kind takes at most 5, got 9"),
+    ({"kinds": {"coin": {"bias": 2}}}, "kinds.coin: bias: Input should be less than or equal to 1"),
+    ({"kinds": {"coin": {"biass": 0.1}}}, "kinds.coin: biass: unknown key"),
+    ({"kinds": {"dice": {}}}, "experiment.kind: unknown kind 'dice'; known: coin, mask, supernet"),
+])
+def test_a_kind_validates_before_the_store_is_touched(coin, tmp_path, change, message):
     store = tmp_path / "s.db"
-    with pytest.raises(sparsearch.SparsearchError, match="the coin kind takes at most 5, got 9"):
-        sparsearch.run({**coin, "experiment": {**coin["experiment"], "seeds": 9}}, store=store)
+    with pytest.raises(sparsearch.SparsearchError, match=message):
+        sparsearch.run({**coin, **change}, store=store)
     assert not store.exists()
+
+
+def test_a_kind_without_settings_refuses_a_table(tmp_path):
+    with pytest.raises(sparsearch.SparsearchError, match=r"^kinds.mask: the mask kind has no settings, got x$"):
+        sparsearch.run({"kinds": {"mask": {"x": 1}}}, store=tmp_path / "s.db")
 
 
 def test_an_unknown_kind_is_one_line_naming_the_known_ones(tmp_path):
@@ -118,7 +141,7 @@ def test_register_kind_names_what_a_kind_lacks():
         def validate(self, config):
             pass
 
-    with pytest.raises(sparsearch.SparsearchError, match="kind 'half' lacks tables, check_data, run, export"):
+    with pytest.raises(sparsearch.SparsearchError, match="kind 'half' lacks tables, Settings, check_data, run, export"):
         sparsearch.register_kind(Half())
     with pytest.raises(sparsearch.SparsearchError, match="needs a non-empty string `name`, got ''"):
         sparsearch.register_kind(type("Nameless", (CoinFlips,), {"name": ""})())

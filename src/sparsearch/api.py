@@ -13,7 +13,7 @@ from .engine.executor import torch_settings
 from .engine.executors import open_executor
 from .engine.precision import SlowPrecisionWarning, slow_bf16_note
 from .errors import SparsearchError, one_line
-from .kinds import kind_of
+from .kinds import kind_of, settings
 from .progress import Progress
 from .reruns import admit
 from .store import Store
@@ -71,6 +71,7 @@ def run(
     config = Config() if config is None else as_config(config)
     config = with_engine(config, executor=executor, address=address)
     kind = kind_of(config)
+    settings(config)  # a kind's own [kinds.NAME] table
     kind.validate(config)
     device = resolve_device(config.engine.device)  # a missing GPU is said here, before the store is touched
     where = open_executor(config.engine)  # so is a missing Ray

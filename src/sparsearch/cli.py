@@ -376,12 +376,13 @@ def config_command(
     check: Optional[Path] = typer.Option(None, "--check", help="Validate a config file and print it in full."),
 ):
     """Print the default config as commented TOML (a starting point), or validate one and print it in full."""
-    from .kinds import kind_of
+    from .kinds import kind_of, settings
 
     if default == (check is not None):
         raise SparsearchError("pass exactly one of --default or --check FILE")
     config = Config() if default else load_config(check)
     kind = kind_of(config)
+    settings(config)
     kind.validate(config)
     sys.stdout.write(annotated_toml(kind.settings_in_full(config)))
 

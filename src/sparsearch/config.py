@@ -244,6 +244,9 @@ class Config(_Section):
     engine: EngineConfig = Field(default_factory=EngineConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     supernet: SupernetConfig = Field(default_factory=SupernetConfig)
+    kinds: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="[kinds.NAME]: a registered experiment kind's own settings (validated by it)"
+    )
 
 
 def _one_line(error: ValidationError, source: str) -> str:

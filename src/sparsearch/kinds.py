@@ -17,10 +17,13 @@ from .errors import SparsearchError
 
 
 class ExperimentKind(Protocol):
-    """One kind of experiment. `tables` names what `export` can give, the default first."""
+    """One kind of experiment. `tables` names what `export` can give, the default first;
+    `Settings`, a pydantic model of the kind's own `[kinds.NAME]` table, or None (`settings`
+    reads it validated)."""
 
     name: str
     tables: tuple[str, ...]
+    Settings: type | None
 
     def validate(self, config) -> None:
         """Refuse, in one line, what the config gets wrong, before data or store are touched."""
@@ -53,7 +56,7 @@ class ExperimentKind(Protocol):
         """`config` with every setting of this kind spelled out (what `config --check` prints)."""
 
 
-MEMBERS = ("name", "tables", "validate", "check_data", "run", "export", "summary", "compare", "report", "show",
+MEMBERS = ("name", "tables", "Settings", "validate", "check_data", "run", "export", "summary", "compare", "report", "show",
            "done_line", "settings_in_full")
 """What `register_kind` checks a kind has."""
 
@@ -89,5 +92,21 @@ def experiment_kind(name: str) -> ExperimentKind:
 
 
 def kind_of(config) -> ExperimentKind:
-    """The kind a validated config asks for."""
+    """The kind a validated config asks for (every `[kinds.NAME]` table must name a known kind)."""
+    for name in config.kinds:
+        experiment_kind(name)
     return experiment_kind(config.experiment.kind)
+
+
+def settings(config):
+    """The config's kind's own settings: its `[kinds.NAME]` table validated by its `Settings`
+    (None for a kind without settings, which refuses a table)."""
+    from .config import validated
+
+    kind = kind_of(config)
+    raw = config.kinds.get(kind.name, {})
+    if kind.Settings is None:
+        if raw:
+            raise SparsearchError(f"kinds.{kind.name}: the {kind.name} kind has no settings, got {', '.join(raw)}")
+        return None
+    return validated(kind.Settings, raw, f"kinds.{kind.name}")

@@ -16,6 +16,7 @@ class MaskKind:
 
     name = "mask"
     tables = ("trials", "audits")
+    Settings = None  # [search] and each arm's [arms.NAME]
 
     def validate(self, config) -> None:
         validate(config)

@@ -19,6 +19,7 @@ class SupernetKind:
 
     name = "supernet"
     tables = ("evaluations",)
+    Settings = None  # the [supernet] table, older than [kinds.NAME]
 
     def validate(self, config) -> None:
         """An MLP parent, widths that keep a unit of every layer, and no more evaluations per
