@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 import torch
+from torch import nn
 from typer.testing import CliRunner
 
 from sparsearch.cli import app
@@ -123,3 +124,15 @@ def assert_close_across_kernels(got, expected, msg=None, scale=None):
         scale = float(expected.detach().abs().max()) if expected.numel() else 0.0
     torch.testing.assert_close(got, expected, rtol=0, atol=ACROSS_KERNELS * float(scale),
                                msg=None if msg is None else lambda detail: f"{msg}: {detail}")
+
+
+def linears_of(layers):
+    """One unstacked MLP's (weight [in, out], bias) layers as `nn.Linear` modules."""
+    out = []
+    for w, b in layers:
+        linear = nn.Linear(w.shape[0], w.shape[1])
+        with torch.no_grad():
+            linear.weight.copy_(w.t())
+            linear.bias.copy_(b)
+        out.append(linear)
+    return out

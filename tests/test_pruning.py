@@ -1,8 +1,8 @@
 import pytest
 import torch
-from torch import nn
 from torch.nn.utils import prune
 
+from conftest import linears_of
 from sparsearch.errors import SparsearchError
 from sparsearch.nets.mlp import init_parent, parent_widths
 from sparsearch.pruning import (
@@ -95,17 +95,6 @@ def test_unknown_allocation_raises():
 
 
 # --- magnitude vs torch.nn.utils.prune --------------------------------------------------------
-
-
-def linears_of(layers):
-    out = []
-    for w, b in layers:
-        linear = nn.Linear(w.shape[0], w.shape[1])
-        with torch.no_grad():
-            linear.weight.copy_(w.t())
-            linear.bias.copy_(b)
-        out.append(linear)
-    return out
 
 
 @pytest.mark.parametrize("sparsity", [0.3, 0.8, 0.95, 0.999])

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import assert_close_across_kernels
+from conftest import assert_close_across_kernels, linears_of
 from sparsearch.errors import SparsearchError
 from sparsearch.nets.base import stacked
 from sparsearch.nets.mlp import MLP, forward, init_parent, parent_widths
@@ -32,17 +32,6 @@ def small_net(dtype=torch.float32, seed=0):
 
 def shapes_of(layers):
     return [tuple(w.shape) for w, _ in layers]
-
-
-def linears_of(layers):
-    out = []
-    for w, b in layers:
-        linear = nn.Linear(w.shape[0], w.shape[1])
-        with torch.no_grad():
-            linear.weight.copy_(w.t())
-            linear.bias.copy_(b)
-        out.append(linear)
-    return out
 
 
 def one_layer_grad(layers, x, y, temperature):

@@ -5,7 +5,7 @@ import torch
 
 from sparsearch.errors import SparsearchError
 from sparsearch.store import PlanLink, Store, TrialRecord
-from sparsearch.store.schema import SCHEMA_VERSION, TABLES_V1
+from sparsearch.store.schema import SCHEMA_VERSION, TABLES, TABLES_V1
 from sparsearch.analysis.export import export_rows
 
 
@@ -207,3 +207,13 @@ def test_export_epochs_to_the_dense_parents_target(store):
     store.begin_experiment("solo", "x = 1", planned=1)
     store.record("solo", [], [PlanLink("random", 0.5, 0, "s0")])
     assert [r["epochs_to_dense_target"] for r in export_rows(store, "solo")] == [None]
+
+
+def test_a_new_store_is_created_at_the_latest_schema_with_no_freed_pages(tmp_path):
+    store = Store(tmp_path / "s.db", write=True)
+    tables = {row[0] for row in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == TABLES == {"experiments", "trials", "plan", "weights", "artifacts", "failures", "records",
+                                "shared_records"}
+    assert store.db.execute("PRAGMA freelist_count").fetchone()[0] == 0  # no table created only to be dropped
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    store.close()

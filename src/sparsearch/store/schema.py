@@ -241,3 +241,13 @@ TABLES = frozenset(
     re.match(r"CREATE TABLE (\w+)", s).group(1) for s in _STATEMENTS if s.startswith("CREATE TABLE")
 ) - {re.match(r"DROP TABLE (\w+)", s).group(1) for s in _STATEMENTS if s.startswith("DROP TABLE")}
 """Every table a store at SCHEMA_VERSION holds."""
+
+
+def _table_of(statement: str) -> str | None:
+    found = re.match(r"CREATE (?:TABLE (\w+)|INDEX \w+ ON (\w+))", statement)
+    return None if found is None else found.group(1) or found.group(2)
+
+
+FRESH = [s for s in _STATEMENTS if _table_of(s) in TABLES]
+"""What creates a new store at SCHEMA_VERSION: every table and index it holds, none it would
+later drop (so no freed pages sit in a new file)."""

@@ -29,7 +29,7 @@ from torch import Tensor
 from ..errors import SparsearchError
 
 from .lock import WriterLock
-from .schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, TABLES, TABLES_V1
+from .schema import APPLICATION_ID, FRESH, MIGRATIONS, SCHEMA_VERSION, TABLES
 
 STORED_COLUMNS = (
     "experiment", "arm", "dataset", "sparsity", "node_sparsity", "weight_sparsity", "seed", "params",
@@ -273,9 +273,11 @@ class Store:
             self.db.execute("PRAGMA synchronous = NORMAL")
         with self.transaction():
             if version == 0:
-                for statement in TABLES_V1:
+                for statement in FRESH:
                     self.db.execute(statement)
-            self._migrate_from(max(version, 1))
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            else:
+                self._migrate_from(version)
 
     def _migrate_from(self, version: int) -> None:
         for step in range(version, SCHEMA_VERSION):
