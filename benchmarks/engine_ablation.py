@@ -16,18 +16,18 @@ from sparsearch.bench import Networks
 from sparsearch.config import DataConfig, TrainConfig
 from sparsearch.data import load_dataset
 from sparsearch.engine import trainer
-from sparsearch.nets.mlp import parent_widths
+from sparsearch.nets.mlp import MLP, parent_widths
 
 POPULATION = 64
 
 
-def best_rate(layers, data, repeats: int = 3) -> float:
+def best_rate(parent, layers, data, repeats: int = 3) -> float:
     seeds = list(range(POPULATION))
-    trainer.train_population(layers, seeds, data, TrainConfig(epochs=1))
+    trainer.train_population(parent, layers, seeds, data, TrainConfig(epochs=1))
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        trainer.train_population(layers, seeds, data, TrainConfig(epochs=2))
+        trainer.train_population(parent, layers, seeds, data, TrainConfig(epochs=2))
         best = min(best, time.perf_counter() - start)
     return POPULATION * 2 / best
 
@@ -44,13 +44,14 @@ def gemm_relu_gflops(population: int, rows: int = 64, fan_in: int = 64, fan_out:
 def main() -> None:
     torch.set_num_threads(2)
     data = load_dataset(DataConfig())
-    layers = Networks.build(parent_widths(64, [300, 100], 10), 0.0, POPULATION).compacted()
-    full = best_rate(layers, data)
+    parent = MLP(parent_widths(64, [300, 100], 10))
+    layers = Networks.build(parent, 0.0, POPULATION).compacted()
+    full = best_rate(parent, layers, data)
     population = torch.zeros(POPULATION)
     with mock.patch.object(trainer, "evaluate", lambda *a: (population, population)):
-        no_eval = best_rate(layers, data)
+        no_eval = best_rate(parent, layers, data)
     with mock.patch.object(torch, "relu_", lambda h: h):
-        no_relu = best_rate(layers, data)
+        no_relu = best_rate(parent, layers, data)
     print(f"net-epochs/s at population {POPULATION}: full {full:.1f}, without evaluation {no_eval:.1f} "
           f"(+{100 * (no_eval / full - 1):.0f}%), without ReLU {no_relu:.1f} (+{100 * (no_relu / full - 1):.0f}%)")
     for p in (32, 64, 256):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sparsearch.config import Config
 from sparsearch.data import load_dataset
-from sparsearch.experiment import run_experiment
+from sparsearch.mask.study import run_mask_study
 from sparsearch.store import Store
 from sparsearch.store.sqlite import MEMORY
 
@@ -22,7 +22,7 @@ from sparsearch.store.sqlite import MEMORY
 def timed_run(config: Config, data, path: str) -> float:
     start = time.perf_counter()
     store = Store(path, write=True)
-    run_experiment(config, data, store)
+    run_mask_study(config, data, store)
     store.close()
     return time.perf_counter() - start
 
