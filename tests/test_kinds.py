@@ -113,7 +113,7 @@ def test_a_kind_owns_its_settings_table(coin, tmp_path):
     ({"experiment": {"name": "flips", "seeds": 9, "kind": "coin"}}, "experiment.seeds: the coin kind takes at most 5, got 9"),
     ({"kinds": {"coin": {"bias": 2}}}, "kinds.coin: bias: Input should be less than or equal to 1"),
     ({"kinds": {"coin": {"biass": 0.1}}}, "kinds.coin: biass: unknown key"),
-    ({"kinds": {"dice": {}}}, "experiment.kind: unknown kind 'dice'; known: coin, mask, supernet"),
+    ({"kinds": {"dice": {}}}, "kinds.dice: unknown kind 'dice'; known: coin, mask, supernet"),
 ])
 def test_a_kind_validates_before_the_store_is_touched(coin, tmp_path, change, message):
     store = tmp_path / "s.db"
@@ -145,4 +145,6 @@ def test_register_kind_names_what_a_kind_lacks():
         sparsearch.register_kind(Half())
     with pytest.raises(sparsearch.SparsearchError, match="needs a non-empty string `name`, got ''"):
         sparsearch.register_kind(type("Nameless", (CoinFlips,), {"name": ""})())
+    with pytest.raises(sparsearch.SparsearchError, match="'mask' is a built-in kind's name, which it would replace"):
+        sparsearch.register_kind(type("Mask", (CoinFlips,), {"name": "mask"})())
     assert "half" not in KINDS

@@ -68,10 +68,16 @@ def register_kind(kind: ExperimentKind) -> None:
     name = getattr(kind, "name", None)
     if not isinstance(name, str) or not name:
         raise SparsearchError(f"register_kind: the kind needs a non-empty string `name`, got {name!r}")
+    if name in BUILTIN:
+        raise SparsearchError(f"register_kind: {name!r} is a built-in kind's name, which it would replace; give your "
+                              f"kind a name of its own")
     missing = [member for member in MEMBERS if not hasattr(kind, member)]
     if missing:
         raise SparsearchError(f"register_kind: kind {name!r} lacks {', '.join(missing)} (see sparsearch.ExperimentKind)")
     KINDS[name] = kind
+
+
+BUILTIN = ("mask", "supernet")
 
 
 def _builtins() -> None:
@@ -79,22 +85,21 @@ def _builtins() -> None:
         from .mask.kind import MASK
         from .supernet.kind import SUPERNET
 
-        KINDS.setdefault("mask", MASK)
-        KINDS.setdefault("supernet", SUPERNET)
+        KINDS.update(mask=MASK, supernet=SUPERNET)
 
 
-def experiment_kind(name: str) -> ExperimentKind:
-    """The registered kind `name`, or a one-line error naming the known ones."""
+def experiment_kind(name: str, field: str = "experiment.kind") -> ExperimentKind:
+    """The registered kind `name`, or a one-line error (about `field`) naming the known ones."""
     _builtins()
     if name not in KINDS:
-        raise SparsearchError(f"experiment.kind: unknown kind {name!r}; known: {', '.join(sorted(KINDS))}")
+        raise SparsearchError(f"{field}: unknown kind {name!r}; known: {', '.join(sorted(KINDS))}")
     return KINDS[name]
 
 
 def kind_of(config) -> ExperimentKind:
     """The kind a validated config asks for (every `[kinds.NAME]` table must name a known kind)."""
     for name in config.kinds:
-        experiment_kind(name)
+        experiment_kind(name, f"kinds.{name}")
     return experiment_kind(config.experiment.kind)
 
 
