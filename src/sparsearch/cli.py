@@ -233,12 +233,11 @@ def front(
     seed: int = typer.Option(0, help="Which seed's searches."),
 ):
     """Print the Pareto front (validation error against costs) of each strategy for one seed."""
-    from .config import config_from_dict, tomllib
-    from .kinds import kind_of
+    from .study import Study
 
     with _open(store, write=False) as db:
-        config = config_from_dict(tomllib.loads(db.config_of(experiment)))
-        kind = kind_of(config)
+        study = Study(db, experiment)
+        config, kind = study.config, study.kind
         if not hasattr(kind, "front_tables"):
             raise SparsearchError(f"{experiment!r} is a {kind.name} experiment, which has no Pareto front; `front` "
                                   f"needs a search ([experiment] kind = \"supernet\")")
@@ -326,8 +325,7 @@ def export(
 ):
     """Write one row per trained network (or, with --evaluations, per evaluated configuration)."""
     from .analysis.export import EXPORT_COLUMNS
-    from .config import config_from_dict, tomllib
-    from .kinds import kind_of
+    from .study import Study
 
     if experiment is not None and not experiment.strip():
         raise SparsearchError(f"--experiment {experiment!r}: pass an experiment name (see `sparsearch ls`)")
@@ -340,7 +338,7 @@ def export(
         elif table != "trials":
             raise SparsearchError(f"--{table} needs --experiment NAME")
         names = [experiment] if experiment else sorted(e["name"] for e in db.experiments())
-        kinds = {name: kind_of(config_from_dict(tomllib.loads(db.config_of(name)))) for name in names}
+        kinds = {name: Study(db, name).kind for name in names}
         chosen = [name for name in names if table in kinds[name].tables]
         if names and not chosen:
             has = sorted({t for kind in kinds.values() for t in kind.tables})
