@@ -45,6 +45,14 @@ WEIGHT = {
     "arms": {"lottery": {"prune_rate": 0.5}},
 }
 """Weight space: trained parents and lottery rounds (trainings before planning) and gmp's step hooks."""
+STRUCTURED = {
+    **NODE,
+    "experiment": {"name": "on-ray-structured", "seeds": 2},
+    "search": {"sparsities": [0.5], "arms": ["l1_norm", "taylor", "fpgm", "tuned", "scratch_b"]},
+    "arms": {"tuned": {"arm": "l1_norm", "start": "trained", "finetune_epochs": 3},
+             "scratch_b": {"arm": "fpgm", "start": "reinit", "budget": "flops"}},
+}
+"""Structured node criteria on trained parents, trials fine-tuned for other epochs and Scratch-B's longer ones."""
 
 
 TOKEN = secrets.token_hex(32)
@@ -132,16 +140,16 @@ def run_killing_a_worker(tmp_path, cluster, config, store):
         driver.kill()
 
 
-@pytest.mark.parametrize("raw", [NODE, WEIGHT], ids=["node", "weight"])
-def test_an_experiment_run_on_a_ray_cluster_exports_what_the_in_process_run_exports(tmp_path, cluster, raw):
+@pytest.mark.parametrize("raw, rows", [(NODE, 15), (WEIGHT, 18), (STRUCTURED, 10)], ids=["node", "weight", "structured"])
+def test_an_experiment_run_on_a_ray_cluster_exports_what_the_in_process_run_exports(tmp_path, cluster, raw, rows):
     config = config_file(tmp_path, raw)
     address = cluster()
     store = tmp_path / "ray.db"
     code, out, err = finished(sparsearch("run", config, "--store", store, "--address", address, "--quiet"))
     assert code == 0, err
-    rows = export(store)
-    assert rows == in_process_export(tmp_path, config)
-    assert len(rows) == (15 if raw is NODE else 18) and {r["status"] for r in rows} == {"ok"}
+    exported = export(store)
+    assert exported == in_process_export(tmp_path, config)
+    assert len(exported) == rows and {r["status"] for r in exported} == {"ok"}
 
 
 def test_a_worker_killed_mid_task_is_retried_and_every_trial_lands_once(tmp_path, cluster):

@@ -53,3 +53,10 @@ def test_a_spec_encodes_and_keys_as_earlier_releases_did(spec, stored, key):
 def test_a_changed_field_changes_the_key():
     spec, _, key = CASES["node trial"]
     assert TrialSpec(spec.run, spec.space, spec.arm, spec.mask, spec.start, spec.hook, 4).key != key
+
+
+def test_a_trial_trained_for_other_than_the_recipe_epochs_keys_its_epochs():
+    spec, stored, key = CASES["node trial"]
+    longer = replace(spec, epochs=40)
+    assert longer.to_json() == {**stored, "epochs": 40}
+    assert longer.key == canonical_key({**stored, "epochs": 40}) != key

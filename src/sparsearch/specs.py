@@ -54,7 +54,9 @@ class RunSpec:
 @dataclass(frozen=True)
 class TrialSpec(_Keyed):
     """A mask study's trial: the run, the space, the arm and its settings (`Arm.spec`), the mask's
-    digest, the starting weights, the step hook and the data order."""
+    digest, the starting weights, the step hook, the data order and, where the arm trains it for
+    other than the recipe's epochs (fine-tuning, Scratch-B), its epochs (absent otherwise, so
+    the keys of recipe-length trials are those of earlier releases)."""
 
     run: RunSpec
     space: str
@@ -63,10 +65,12 @@ class TrialSpec(_Keyed):
     start: object
     hook: object
     order_seed: int
+    epochs: int | None = None
 
     def to_json(self) -> dict:
         return {**self.run.to_json(), "space": self.space, "arm": self.arm, "mask": self.mask, "start": self.start,
-                "hook": self.hook, "order_seed": self.order_seed}
+                "hook": self.hook, "order_seed": self.order_seed,
+                **({} if self.epochs is None else {"epochs": self.epochs})}
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,12 @@ from .random import Random
 from .random_search import RandomSearch
 from .shuffle import Shuffle
 from .snip import Snip
+from .structured import Fpgm, L1Norm, Slimming, Taylor
 from .synflow import Synflow
 
 ARMS: dict[str, type[Arm]] = {}
 BUILT_IN: tuple[type[Arm], ...] = (Dense, Random, RandomSearch, Oracle, Magnitude, Lottery, LotteryReinit,
-                                   LotteryRandom, Gmp, Snip, Grasp, Synflow, Shuffle)
+                                   LotteryRandom, Gmp, Snip, Grasp, Synflow, Shuffle, L1Norm, Taylor, Fpgm, Slimming)
 
 
 def register_arm(cls: type[Arm]) -> type[Arm]:

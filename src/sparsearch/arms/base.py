@@ -84,9 +84,10 @@ class ArmRequest:
 
 @dataclass(frozen=True)
 class TrialPlan:
-    """What to train for one seed: a mask, the starting weights (at the parent's shapes) and,
-    for arms that prune during training, a step hook. The specs say what determines each part
-    and go into the trial key."""
+    """What to train for one seed: a mask, the starting weights (at the parent's shapes), for
+    arms that prune during training a step hook, and the epochs to train (None: the recipe's;
+    fine-tuning and Scratch-B train for others). The specs say what determines each part and go
+    into the trial key."""
 
     mask: Mask
     start: Params
@@ -94,6 +95,7 @@ class TrialPlan:
     hook: StepHook | None = None
     hook_spec: object = None
     audit: ProbeAudit | None = None  # how the arm's probe ranked trained candidates (random_search)
+    epochs: int | None = None
 
 
 class Arm:
@@ -137,6 +139,9 @@ class Arm:
 
     def check(self, epochs: int) -> None:
         """Refuse settings that conflict with the training recipe (raise SparsearchError)."""
+
+    def check_parent(self, parent) -> None:
+        """Refuse a parent the arm cannot work on (raise SparsearchError), before the store is touched."""
 
     def check_scale(self, config: Config) -> None:
         """Refuse settings whose work would allocate more than this machine's memory

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -223,6 +223,12 @@ class Trainer:
 
     def setting(self) -> Setting:
         return Setting(self.parent, self.data, self.recipe, self.precision, self.device)
+
+    def for_epochs(self, epochs: int | None) -> "Trainer":
+        """This trainer with the recipe trained for `epochs` (None or the recipe's: itself)."""
+        if epochs is None or epochs == self.recipe.epochs:
+            return self
+        return replace(self, recipe=self.recipe.model_copy(update={"epochs": epochs}))
 
     def train_many(self, populations: Iterable[Chunk], on_epoch: OnEpoch | None = None
                    ) -> Iterator[tuple[int, Curves | TaskFailure]]:

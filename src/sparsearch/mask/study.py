@@ -92,11 +92,13 @@ def validate(config: Config) -> dict[str, Arm]:
 
 def check_data(config: Config, data: Dataset) -> None:
     """What needs the data, checked before the store is touched: the parent builds at the data's
-    shape, one network of it trains within the memory budget and, in the node space, it compacts
-    (a user's module whose channel groups cannot be traced says so here) and keeps a node of every
-    group at every sparsity."""
+    shape, every arm works on it, one network of it trains within the memory budget and, in the
+    node space, it compacts (a user's module whose channel groups cannot be traced says so here)
+    and keeps a node of every group at every sparsity."""
     parent = build_parent(config.parent, data.shape, data.n_classes)
     check_training(parent, config)
+    for arm in build_arms(config).values():
+        arm.check_parent(parent)
     if config.search.space == "node":
         parent.compact(parent.init(0), [full_mask(parent.widths[1:-1])])
         parent.check_node_sparsities(config.search.sparsities)
@@ -161,7 +163,7 @@ class Planning:
                 left -= len(self.seeds)
                 for seed, plan in zip(self.seeds, plans):
                     spec = TrialSpec(self.run, self.config.search.space, arm.spec(), plan.mask.digest(),
-                                     plan.start_spec, plan.hook_spec, seed)
+                                     plan.start_spec, plan.hook_spec, seed, _epochs(plan, self.config))
                     out.append(Assignment(Slot(name, sparsity, seed), plan, spec))
                 progress.advance(len(self.seeds))
         return out
@@ -191,20 +193,31 @@ def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progre
     store.begin_experiment(name, to_toml(config), len(assignments))
     store.record(name, [], [_link(a) for a in assignments if a.key in done])
     record_audits(store, name, [(_link(a), a.plan.audit) for a in assignments if a.plan.audit is not None])
-    progress.phase("training", len(pending) * config.train.epochs)
+    progress.phase("training", sum(len(p) * _trained_epochs(p, config) for p in populations))
     failed = 0
-    jobs = (_population(trainer, [group[0] for group in population]) for population in populations)
-    for index, result in trainer.train_many(jobs, progress.advance):
-        links = [_link(a) for group in populations[index] for a in group]
-        if isinstance(result, TaskFailure):
-            store.record_failures(name, links, result.reason)
-            failed += len(populations[index])
-            continue
-        trials, weights = _records(trainer, [group[0] for group in populations[index]], result,
-                                   config.store.save_weights)
-        store.record(name, trials, links, weights)
+    for epochs in sorted({_trained_epochs(p, config) for p in populations}):
+        todo = [p for p in populations if _trained_epochs(p, config) == epochs]
+        jobs = (_population(trainer, [group[0] for group in population]) for population in todo)
+        for index, result in trainer.for_epochs(epochs).train_many(jobs, progress.advance):
+            links = [_link(a) for group in todo[index] for a in group]
+            if isinstance(result, TaskFailure):
+                store.record_failures(name, links, result.reason)
+                failed += len(todo[index])
+                continue
+            trials, weights = _records(trainer, [group[0] for group in todo[index]], result, config.store.save_weights)
+            store.record(name, trials, links, weights)
     return MaskRun(export_rows(store, name), trained=len(pending) - failed, failed=failed,
                    reused=len(assignments) - sum(map(len, pending.values())), pretrained=planning.cache.trained_now)
+
+
+def _epochs(plan: TrialPlan, config: Config) -> int | None:
+    """The epochs a trial's key records: None when it trains for the recipe's."""
+    return None if plan.epochs in (None, config.train.epochs) else plan.epochs
+
+
+def _trained_epochs(population: list[list[Assignment]], config: Config) -> int:
+    """The epochs a population of trials trains for."""
+    return population[0][0].plan.epochs or config.train.epochs
 
 
 def _link(assignment: Assignment) -> PlanLink:
@@ -213,11 +226,11 @@ def _link(assignment: Assignment) -> PlanLink:
 
 
 def _populations(groups: list[list[Assignment]], max_population: int) -> list[list[list[Assignment]]]:
-    """Split groups of identical trials into populations of equal shapes, at most
+    """Split groups of identical trials into populations of equal shapes and epochs, at most
     `max_population` networks each."""
     by_shape: dict[tuple, list[list[Assignment]]] = defaultdict(list)
     for group in groups:
-        by_shape[group[0].plan.mask.shape_key()].append(group)
+        by_shape[(group[0].spec.epochs or 0, group[0].plan.mask.shape_key())].append(group)
     return [
         same[start : start + max_population]
         for _, same in sorted(by_shape.items(), reverse=True)

@@ -13,7 +13,9 @@ A kind may also offer `loss_and_grads(params, x, y, grads, decay, dtype) -> loss
 training step written out by hand (the MLP's: nets/mlp_step.py); the engine differentiates any
 other kind's `forward` with autograd (engine/step.py). A kind with BatchNorm offers
 `calibrate(params, x)`, which sets its normalization statistics from training data before
-every evaluation (Ioffe & Szegedy 2015, Algorithm 2).
+every evaluation (Ioffe & Szegedy 2015, Algorithm 2), and `norm_parameters(params)`: the
+BatchNorm (gamma, beta) [P, out] that normalizes each layer's outputs (None for a layer without
+one). A kind whose weights are [in, out] says `weight_layout = "in_out"` (out first otherwise).
 """
 
 from __future__ import annotations

@@ -152,6 +152,7 @@ class MLP:
 
     widths: tuple[int, ...]
     kind: str = "mlp"
+    weight_layout = "in_out"  # weights are [in, out] (nets/base.py)
 
     @classmethod
     def from_config(cls, config, shape: tuple[int, ...], n_classes: int) -> "MLP":

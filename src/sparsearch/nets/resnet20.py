@@ -176,6 +176,10 @@ class ResNet20:
         w, b = params[-1]
         return torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
 
+    def norm_parameters(self, params: Params) -> list[tuple[Tensor, Tensor] | None]:
+        """Each convolution's BatchNorm (gamma, beta), [P, out] each; None for the classifier."""
+        return [*((layer[1], layer[2]) for layer in params[:-1]), None]
+
     @torch.no_grad()
     def calibrate(self, params: Params, x_train: Tensor) -> None:
         """Set every network's BatchNorm running mean and variance, in place, by Ioffe &

@@ -52,10 +52,30 @@ def sample_mask(hidden: tuple[int, ...], sparsity: float, gen: torch.Generator) 
     return NodeMask(tuple(keep))
 
 
-def mask_from_unit_scores(scores: list[Tensor], sparsity: float) -> NodeMask:
-    """Keep each hidden layer's highest-scoring units (the lower index on ties)."""
-    keep = []
+NODE_ALLOCATIONS = ("uniform", "global")
+
+
+def mask_from_unit_scores(scores: list[Tensor], sparsity: float, allocation: str = "uniform") -> NodeMask:
+    """Keep the highest-scoring units (the lower index on ties): `uniform`, each group's share
+    at `sparsity`; `global`, as many units in all, ranked across groups, each group keeping at
+    least its best unit (so none is emptied)."""
+    if allocation == "uniform":
+        return NodeMask(tuple(tuple(sorted(_ranked(layer)[: kept_units(len(layer), sparsity)].tolist()))
+                              for layer in scores))
+    if allocation != "global":
+        raise ValueError(f"node allocation must be one of {NODE_ALLOCATIONS}, got {allocation!r}")
+    best = [int(_ranked(layer)[0]) for layer in scores]
+    flat = torch.cat([layer.double().nan_to_num(nan=-torch.inf) for layer in scores])
+    offsets = [0]
     for layer in scores:
-        order = torch.sort(-layer, stable=True).indices[: kept_units(len(layer), sparsity)]
-        keep.append(tuple(sorted(order.tolist())))
-    return NodeMask(tuple(keep))
+        offsets.append(offsets[-1] + len(layer))
+    flat[[o + b for o, b in zip(offsets, best)]] = torch.inf
+    total = sum(kept_units(len(layer), sparsity) for layer in scores)
+    chosen = set(_ranked(flat)[:total].tolist())
+    return NodeMask(tuple(tuple(u - start for u in range(start, end) if u in chosen)
+                          for start, end in zip(offsets, offsets[1:])))
+
+
+def _ranked(scores: Tensor) -> Tensor:
+    """Indices from the highest score down, the lower index first on ties; NaN last."""
+    return torch.sort(-scores.nan_to_num(nan=-torch.inf), stable=True).indices
