@@ -32,6 +32,14 @@ BASE = {
 }
 
 
+TIMINGS = ("train_seconds", "search_seconds")
+"""Export columns of wall time, the ones that cannot repeat from run to run."""
+
+
+def without_timings(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k not in TIMINGS} for row in rows]
+
+
 def toml(**changes) -> str:
     """BASE with `section={key: value}` merged in (a value of None drops the key)."""
     document = {name: dict(table) for name, table in BASE.items()}

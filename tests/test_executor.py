@@ -16,6 +16,7 @@ from sparsearch.engine.ray_executor import INSTALL_HINT
 from sparsearch.errors import SparsearchError
 from sparsearch.mask.study import run_mask_study
 from sparsearch.store import Store
+from conftest import without_timings as comparable
 
 RAW = {
     "experiment": {"name": "executors", "seeds": 3},
@@ -53,10 +54,6 @@ def run_with(executor=IN_PROCESS):
     config = config_from_dict(RAW)
     store = Store(":memory:", write=True)
     return store, run_mask_study(config, load_dataset(config.data), store, executor=executor)
-
-
-def comparable(rows):
-    return [{k: v for k, v in row.items() if k != "train_seconds"} for row in rows]
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import tomli_w
 from sparsearch.store import Store
 from sparsearch.analysis.export import export_rows
 from sparsearch.supernet import records
+from conftest import without_timings
 
 LENET_LOTTERY = {
     "experiment": {"name": "kill", "seeds": 2},
@@ -61,7 +62,7 @@ def _work(store: Path, query: str) -> int:
 
 def _mask_export(store: Path) -> list[dict]:
     with Store.open(store) as db:
-        return [{k: v for k, v in row.items() if k != "train_seconds"} for row in export_rows(db, "kill")]
+        return without_timings(export_rows(db, "kill"))
 
 
 def _supernet_export(store: Path) -> tuple:

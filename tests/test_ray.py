@@ -21,6 +21,7 @@ from sparsearch.engine.ray_executor import FAULT_PAUSE_IN_TASK, LOCAL_INSTANCE
 from sparsearch.store import Store
 from sparsearch.store.sqlite import FAULT_PAUSE
 from sparsearch.analysis.export import export_rows
+from conftest import without_timings
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'sparsearch[ray]'; make test installs it)")
 
@@ -109,7 +110,7 @@ def config_file(tmp_path, raw, name="c.toml") -> Path:
 
 def export(store_path) -> list[dict]:
     with Store.open(store_path) as store:
-        return [{k: v for k, v in row.items() if k != "train_seconds"} for row in export_rows(store)]
+        return without_timings(export_rows(store))
 
 
 def in_process_export(tmp_path, config) -> list[dict]:

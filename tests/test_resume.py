@@ -22,6 +22,7 @@ from sparsearch.api import run
 from sparsearch.store import Store
 from sparsearch.store.sqlite import FAULT_PAUSE
 from sparsearch.analysis.export import export_rows
+from conftest import without_timings as comparable
 
 CONFIG = {
     "experiment": {"name": "resume", "seeds": 3},
@@ -41,11 +42,6 @@ def write_config(tmp_path, raw=SLOW):
     path = tmp_path / "c.toml"
     path.write_text(tomli_w.dumps(raw))
     return path
-
-
-def comparable(rows):
-    """Export rows without wall time, the one column that cannot repeat."""
-    return [{k: v for k, v in row.items() if k != "train_seconds"} for row in rows]
 
 
 def run_in_memory(raw):

@@ -27,6 +27,10 @@ from .nets.mlp import forward
 JACOB_K = 1e-5
 """The constant k of Mellor et al.'s Jacobian-covariance score."""
 
+FORWARD, FORWARD_BACKWARD, HESSIAN_GRADIENT = 1, 3, 6
+"""Forward-pass equivalents per example: a forward pass; a backward pass counts two (a training
+step is three); a Hessian-gradient product by double backprop is a second forward-backward."""
+
 
 @dataclass(frozen=True)
 class ProbeInput:
@@ -131,6 +135,22 @@ def naswot(p: ProbeInput) -> Tensor:
 
 PROBES = {f.__name__: f for f in (init_loss, steps, early, grad_norm, snip, grasp, synflow, fisher, jacob_cov, naswot)}
 """Every probe by name; `[arms.random_search] probe` takes one of these."""
+
+
+def probe_passes(probe: str, *, batch: int, steps: int, epochs: int, batch_size: int, n_train: int,
+                 n_val: int) -> float:
+    """Forward-pass equivalents of single examples `probe` spends on one candidate: its passes
+    over the probe batch of `batch` examples, plus for `steps` its SGD steps of `batch_size` and
+    for `early` its epochs of training and the validation pass it reads (not the test pass the
+    trainer also makes)."""
+    return {
+        "init_loss": FORWARD * batch,
+        "steps": FORWARD_BACKWARD * steps * batch_size + FORWARD * batch,
+        "early": FORWARD_BACKWARD * epochs * n_train + FORWARD * n_val,
+        "grad_norm": FORWARD_BACKWARD * batch, "snip": FORWARD_BACKWARD * batch,
+        "grasp": HESSIAN_GRADIENT * batch, "synflow": FORWARD_BACKWARD,  # one all-ones input
+        "fisher": FORWARD_BACKWARD * batch, "jacob_cov": FORWARD_BACKWARD * batch, "naswot": FORWARD * batch,
+    }[probe]
 
 MLP_PROBES = ("fisher", "naswot")
 """Probes that read an MLP's hidden ReLU activations: MLP parents only."""

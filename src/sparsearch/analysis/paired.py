@@ -12,7 +12,7 @@ controls, several sparsities, and no single-run claims.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
@@ -54,6 +54,7 @@ class Comparison:
     p_holm: float  # Holm-adjusted Wilcoxon p across the sparsities of this family
     effect_size: float  # Cohen's d_z
     censored: int = 0  # pairs where one side never reached the target (an infinite difference)
+    search_cost: float | None = None  # the arm's mean search cost over the pairs, dense-parent epochs (None: not recorded)
 
     @property
     def verdict(self) -> str:
@@ -170,17 +171,20 @@ def compare(rows: list[dict], baselines: tuple[str, ...] = ("random", "dense")) 
                 family = []
                 for sparsity in sparsities:
                     base_sparsity = 0.0 if baseline == "dense" else sparsity
-                    pairs = [
-                        (_value(by_key[(sparsity, arm, seed)], metric), _value(by_key[(base_sparsity, baseline, seed)], metric))
+                    rows_of = [
+                        (by_key[(sparsity, arm, seed)], by_key[(base_sparsity, baseline, seed)])
                         for (sp, a, seed) in sorted(by_key)
                         if sp == sparsity and a == arm and (base_sparsity, baseline, seed) in by_key
                     ]
-                    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+                    pairs = [(_value(r, metric), _value(b, metric), r.get("search_cost")) for r, b in rows_of]
+                    pairs = [(a, b, cost) for a, b, cost in pairs if a is not None and b is not None]
                     if pairs:
-                        diffs = np.array([0.0 if a == b else a - b for a, b in pairs], dtype=float)  # never vs never: 0
-                        family.append((sparsity, diffs))
-                adjusted = holm([wilcoxon_p(d) for _, d in family])
-                out += [paired(metric, sparsity, arm, baseline, diffs, p) for (sparsity, diffs), p in zip(family, adjusted)]
+                        diffs = np.array([0.0 if a == b else a - b for a, b, _ in pairs], dtype=float)  # never vs never: 0
+                        costs = [cost for _, _, cost in pairs]
+                        family.append((sparsity, diffs, None if None in costs else float(np.mean(costs))))
+                adjusted = holm([wilcoxon_p(d) for _, d, _ in family])
+                out += [replace(paired(metric, sparsity, arm, baseline, diffs, p), search_cost=cost)
+                        for (sparsity, diffs, cost), p in zip(family, adjusted)]
     return out
 
 
@@ -199,6 +203,8 @@ def verdict(c: Comparison) -> str:
         f"{_num(scale * c.ci_high, unit)}]"
     )
     numbers = f"{diff}, Holm p = {c.p_holm:.2g}, n = {c.n}"
+    if c.search_cost is not None:
+        numbers += f", search cost {c.search_cost:.3g} dense-parent epochs"
     if c.p_holm >= ALPHA and (c.ci_low > 0 or c.ci_high < 0):
         numbers += "; the CI excludes 0 but, unlike the Holm p, is not adjusted for multiple comparisons"
     where = f"({label})" if c.sparsity is None else f"at {c.sparsity:g} ({label})"

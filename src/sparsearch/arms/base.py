@@ -25,7 +25,7 @@ from ..nets.base import Params
 from ..seeding import generator
 from ..spaces.node import NodeMask
 from ..spaces.weight import WeightMask
-from .training import TrainingCache
+from .training import Spend, TrainingCache
 
 Mask = NodeMask | WeightMask
 
@@ -77,6 +77,16 @@ class ArmRequest:
         n = self.trainer.data.x_train.shape[0]
         return torch.randperm(n, generator=generator("probe-batch", seed))[: self.probe_batch]
 
+    @property
+    def probe_examples(self) -> int:
+        """How many examples a probe batch holds."""
+        return min(self.probe_batch, self.trainer.data.x_train.shape[0])
+
+    def probe_spend(self, passes_per_example: float) -> Spend:
+        """What scoring the parent on the probe batch spends, `passes_per_example` forward-pass
+        equivalents per example (forward 1, backward 2)."""
+        return Spend(self.cache.pass_epochs(passes_per_example * self.probe_examples))
+
     def probe_data(self, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         idx = self.probe_indices(seed)
         return self.trainer.data.x_train[idx], self.trainer.data.y_train[idx]
@@ -86,8 +96,8 @@ class ArmRequest:
 class TrialPlan:
     """What to train for one seed: a mask, the starting weights (at the parent's shapes), for
     arms that prune during training a step hook, and the epochs to train (None: the recipe's;
-    fine-tuning and Scratch-B train for others). The specs say what determines each part and go
-    into the trial key."""
+    fine-tuning and Scratch-B train for others), and what choosing it spent. The specs say what
+    determines each part and go into the trial key."""
 
     mask: Mask
     start: Params
@@ -96,6 +106,7 @@ class TrialPlan:
     hook_spec: object = None
     audit: ProbeAudit | None = None  # how the arm's probe ranked trained candidates (random_search)
     epochs: int | None = None
+    search: Spend = Spend()  # what choosing the mask spent, training and scoring (not this trial's own training)
 
 
 class Arm:
@@ -157,9 +168,9 @@ class Arm:
         raise NotImplementedError
 
 
-def at_init(request: ArmRequest, seed: int, mask: Mask) -> TrialPlan:
-    """Train `mask` from the seed's parent initialisation."""
-    return TrialPlan(mask, request.parent(seed), {"init": seed})
+def at_init(request: ArmRequest, seed: int, mask: Mask, search: Spend = Spend()) -> TrialPlan:
+    """Train `mask` from the seed's parent initialisation; choosing it spent `search`."""
+    return TrialPlan(mask, request.parent(seed), {"init": seed}, search=search)
 
 
 class PerSeedArm(Arm):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..pruning import mask_from_scores
 from ..saliency import first, grasp, one
 from ..spaces.weight import WeightMask
+from ..probes import HESSIAN_GRADIENT
 from .base import ArmRequest, PerSeedArm, TrialPlan, at_init
 
 
@@ -22,4 +23,4 @@ class Grasp(PerSeedArm):
         scores = first(grasp(request.trainer.parent, one(request.parent(seed)), *request.probe_data(seed),
                              TEMPERATURE))
         mask = mask_from_scores(scores, request.sparsity, request.allocation)
-        return at_init(request, seed, WeightMask(tuple(mask)))
+        return at_init(request, seed, WeightMask(tuple(mask)), request.probe_spend(HESSIAN_GRADIENT))

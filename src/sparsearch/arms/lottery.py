@@ -22,7 +22,7 @@ from ..pruning import mask_from_scores
 from ..saliency import first, magnitude, one
 from ..spaces.weight import WeightMask, full_weight_mask
 from .base import Arm, ArmRequest, TrialPlan
-from .training import Training, trained_spec
+from .training import Spend, Training, trained_spec
 
 
 class LotteryParams(BaseModel):
@@ -50,8 +50,8 @@ class Lottery(Arm):
 
     def plan(self, request: ArmRequest) -> list[TrialPlan]:
         starts = self.rewind_points(request)
-        tickets = self.tickets(request)
-        return [TrialPlan(tickets[seed], *starts[seed]) for seed in request.seeds]
+        tickets, spent = self.tickets(request), self.spent(request)
+        return [TrialPlan(tickets[seed], *starts[seed], search=spent[seed]) for seed in request.seeds]
 
     def rewind_points(self, request: ArmRequest) -> dict[int, tuple[Params, object]]:
         """(weights, start spec) each seed's ticket is rewound to: init, or the dense parent at epoch k."""
@@ -63,19 +63,28 @@ class Lottery(Arm):
 
     def tickets(self, request: ArmRequest) -> dict[int, WeightMask]:
         """Each seed's lottery mask at this sparsity (the trajectory is computed once per run)."""
+        return {seed: ticket for seed, (ticket, _) in self._memo(request).items()}
+
+    def spent(self, request: ArmRequest) -> dict[int, Spend]:
+        """What finding each seed's ticket at this sparsity spent: the trained parent and every
+        round trained before this target (counted for each arm that uses the ticket)."""
+        return {seed: spend for seed, (_, spend) in self._memo(request).items()}
+
+    def _memo(self, request: ArmRequest) -> dict[int, tuple[WeightMask, Spend]]:
         key = ("lottery", self.params, request.seeds)
         if key not in request.memo:
             request.memo[key] = self._trajectory(request)
         return {seed: request.memo[key][seed][request.sparsity] for seed in request.seeds}
 
-    def _trajectory(self, request: ArmRequest) -> dict[int, dict[float, WeightMask]]:
+    def _trajectory(self, request: ArmRequest) -> dict[int, dict[float, tuple[WeightMask, Spend]]]:
         seeds, rate = request.seeds, self.params.prune_rate
         starts = self.rewind_points(request)
         parents = request.cache.trained_parents(seeds, snapshot_epoch=self.params.rewind_epoch or None)
         trained = {seed: parents[seed][0] for seed in seeds}
+        spent = request.cache.parent_spend(seeds)
         masks = {seed: full_weight_mask(request.weight_shapes) for seed in seeds}
         sparsity, rounds = 0.0, 1
-        tickets: dict[int, dict[float, WeightMask]] = {seed: {} for seed in seeds}
+        tickets: dict[int, dict[float, tuple[WeightMask, Spend]]] = {seed: {} for seed in seeds}
         for target in request.sparsities:
             while True:
                 following = 1 - (1 - sparsity) * (1 - rate)
@@ -84,12 +93,13 @@ class Lottery(Arm):
                 pruned = {s: prune_smallest(trained[s], masks[s], level, request.allocation) for s in seeds}
                 if final:
                     for s in seeds:
-                        tickets[s][target] = pruned[s]
+                        tickets[s][target] = (pruned[s], spent[s])
                     break
                 masks, sparsity, rounds = pruned, following, rounds + 1
                 jobs = [Training(*starts[s], s, masks[s]) for s in seeds]
                 results = request.cache.trained(jobs, f"lottery round {rounds}")
                 trained = {s: final_weights for s, (final_weights, _) in zip(seeds, results)}
+                spent = {s: spent[s] + round_spend for s, round_spend in zip(seeds, request.cache.spent(jobs))}
         return tickets
 
 

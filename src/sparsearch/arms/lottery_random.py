@@ -17,9 +17,9 @@ class LotteryRandom(Arm):
 
     def plan(self, request: ArmRequest) -> list[TrialPlan]:
         lottery = request.peer("lottery")
-        tickets, starts = lottery.tickets(request), lottery.rewind_points(request)
+        tickets, starts, spent = lottery.tickets(request), lottery.rewind_points(request), lottery.spent(request)
         return [
             TrialPlan(WeightMask(tuple(shuffle_within_layers(list(tickets[seed].layers), request.rng(self.name, seed)))),
-                      *starts[seed])
+                      *starts[seed], search=spent[seed])
             for seed in request.seeds
         ]

@@ -26,4 +26,6 @@ class LotteryReinit(Arm):
             jobs = [Training(start, spec, seed) for start, spec, seed in zip(starts, specs, request.seeds)]
             starts = [snapshot for _, snapshot in request.cache.trained(jobs, "reinit parents", snapshot_epoch=k)]
             specs = [{**spec, "trained_epochs": k} for spec in specs]
-        return [TrialPlan(tickets[seed], start, spec) for seed, start, spec in zip(request.seeds, starts, specs)]
+        spent = lottery.spent(request)
+        return [TrialPlan(tickets[seed], start, spec, search=spent[seed])
+                for seed, start, spec in zip(request.seeds, starts, specs)]

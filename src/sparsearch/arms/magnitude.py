@@ -31,6 +31,7 @@ class Magnitude(Arm):
 
     def plan(self, request: ArmRequest) -> list[TrialPlan]:
         parents = request.cache.trained_parents(request.seeds)
+        spent = request.cache.parent_spend(request.seeds)
         plans = []
         for seed in request.seeds:
             trained, _ = parents[seed]
@@ -40,7 +41,8 @@ class Magnitude(Arm):
             else:
                 mask = WeightMask(tuple(mask_from_scores(scores, request.sparsity, request.allocation)))
             if self.params.rewind == "init":
-                plans.append(at_init(request, seed, mask))
+                plans.append(at_init(request, seed, mask, spent[seed]))
             else:
-                plans.append(TrialPlan(mask, trained, trained_spec(seed, request.trainer.recipe.epochs)))
+                plans.append(TrialPlan(mask, trained, trained_spec(seed, request.trainer.recipe.epochs),
+                                       search=spent[seed]))
         return plans

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import Config
 from .base import Arm, ArmRequest, TrialPlan
-from .random_search import candidate_masks, check_candidates, trained_candidates
+from .random_search import candidate_masks, candidate_spend, check_candidates, trained_candidates
 
 
 class Oracle(Arm):
@@ -31,8 +31,10 @@ class Oracle(Arm):
     def plan(self, request: ArmRequest) -> list[TrialPlan]:
         masks = {seed: candidate_masks(request, seed, self.params.candidates) for seed in request.seeds}
         metrics = trained_candidates(request, masks, f"oracle at {request.sparsity}")
+        spent = candidate_spend(request, masks)
         plans = []
         for seed in request.seeds:
             val = [m["best_val_acc"] for m in metrics[seed]]
-            plans.append(TrialPlan(masks[seed][val.index(max(val))], request.parent(seed), {"init": seed}))
+            plans.append(TrialPlan(masks[seed][val.index(max(val))], request.parent(seed), {"init": seed},
+                                   search=spent[seed]))
         return plans

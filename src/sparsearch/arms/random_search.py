@@ -25,10 +25,10 @@ from ..analysis.probe_quality import audit
 from ..config import Config
 from ..engine.memory import refuse_over
 from ..engine.probe import probe_scores
-from ..probes import PROBES
+from ..probes import PROBES, probe_passes
 from ..spaces.node import NodeMask, sample_mask
 from .base import Arm, ArmRequest, TrialPlan
-from .training import Training
+from .training import Spend, Training, total
 
 STREAM = "random_search"
 """The random stream every candidate-drawing arm shares."""
@@ -53,13 +53,22 @@ def candidate_masks(request: ArmRequest, seed: int, count: int) -> list[NodeMask
     return [sample_mask(request.hidden, request.sparsity, rng) for _ in range(count)]
 
 
+def _candidate_jobs(request: ArmRequest, masks_by_seed: dict[int, list[NodeMask]]) -> list[Training]:
+    return [Training(request.parent(seed), {"init": seed}, seed, mask)
+            for seed, masks in masks_by_seed.items() for mask in masks]
+
+
 def trained_candidates(request: ArmRequest, masks_by_seed: dict[int, list[NodeMask]], label: str):
     """Trial metrics of every candidate trained fully from the seed's init, all seeds as one
     population (cached in the store, shared by every arm that asks)."""
-    jobs = [Training(request.parent(seed), {"init": seed}, seed, mask)
-            for seed, masks in masks_by_seed.items() for mask in masks]
-    curves = iter(request.cache.curves(jobs, label))
+    curves = iter(request.cache.curves(_candidate_jobs(request, masks_by_seed), label))
     return {seed: [trial_metrics(**next(curves)) for _ in masks] for seed, masks in masks_by_seed.items()}
+
+
+def candidate_spend(request: ArmRequest, masks_by_seed: dict[int, list[NodeMask]]) -> dict[int, Spend]:
+    """What training every candidate of each seed fully spent (`trained_candidates`)."""
+    spends = iter(request.cache.spent(_candidate_jobs(request, masks_by_seed), "curves"))
+    return {seed: total(next(spends) for _ in masks) for seed, masks in masks_by_seed.items()}
 
 
 class RandomSearch(Arm):
@@ -101,8 +110,18 @@ class RandomSearch(Arm):
     def plan(self, request: ArmRequest) -> list[TrialPlan]:
         scored = {seed: self.scored(request, seed) for seed in request.seeds}
         audits = self._audits(request, scored) if self.params.audit else {}
-        return [TrialPlan(masks[best(scores)], request.parent(seed), {"init": seed}, audit=audits.get(seed))
+        return [TrialPlan(masks[best(scores)], request.parent(seed), {"init": seed}, audit=audits.get(seed),
+                          search=self.spend(request, masks))
                 for seed, (masks, scores) in scored.items()]
+
+    def spend(self, request: ArmRequest, masks: list[NodeMask]) -> Spend:
+        """What probing the candidates `masks` spent (the audit's trainings measure the probe and
+        choose nothing, so they are not counted)."""
+        data, p = request.trainer.data, self.params
+        each = probe_passes(p.probe, batch=request.probe_examples, steps=p.probe_steps, epochs=p.early_epochs,
+                            batch_size=request.trainer.recipe.batch_size, n_train=data.x_train.shape[0],
+                            n_val=data.x_val.shape[0])
+        return Spend(sum(request.cache.pass_epochs(each, mask) for mask in masks))
 
     def _audits(self, request: ArmRequest, scored: dict) -> dict:
         n = self.params.audit

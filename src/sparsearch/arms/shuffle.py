@@ -26,5 +26,5 @@ class Shuffle(Arm):
         plans = []
         for seed, original in zip(request.seeds, request.peer(self.params.of).plan(request)):
             shuffled = shuffle_within_layers(list(original.mask.layers), request.rng(self.name, seed))
-            plans.append(at_init(request, seed, WeightMask(tuple(shuffled))))
+            plans.append(at_init(request, seed, WeightMask(tuple(shuffled)), original.search))
         return plans

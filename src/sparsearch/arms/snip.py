@@ -8,6 +8,7 @@ from ..pruning import mask_from_scores
 from ..saliency import first, one, snip
 from ..spaces.node import mask_from_unit_scores
 from ..spaces.weight import WeightMask
+from ..probes import FORWARD_BACKWARD
 from .base import ArmRequest, PerSeedArm, TrialPlan, at_init
 
 
@@ -17,7 +18,9 @@ class Snip(PerSeedArm):
 
     def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
         scores = first(snip(request.trainer.parent, one(request.parent(seed)), *request.probe_data(seed)))
+        spent = request.probe_spend(FORWARD_BACKWARD)
         if request.space == "node":
-            return at_init(request, seed, mask_from_unit_scores(request.trainer.parent.unit_scores(scores), request.sparsity))
+            mask = mask_from_unit_scores(request.trainer.parent.unit_scores(scores), request.sparsity)
+            return at_init(request, seed, mask, spent)
         mask = mask_from_scores(scores, request.sparsity, request.allocation)
-        return at_init(request, seed, WeightMask(tuple(mask)))
+        return at_init(request, seed, WeightMask(tuple(mask)), spent)

@@ -24,11 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..errors import SparsearchError
 from ..nets.base import Parent, stacked
+from ..probes import FORWARD_BACKWARD
 from ..seeding import stable_seed
 from ..spaces.node import NodeMask, full_mask, mask_from_unit_scores
 from ..unit_importance import bn_scale, fpgm, has_batchnorm, l1_norm, taylor, unit_scores
 from .base import Arm, ArmRequest, TrialPlan
-from .training import trained_spec
+from .training import Spend, trained_spec
 
 SCRATCH_B_CAP = 2.0
 """Scratch-B trains at most this many times the recipe's epochs (Liu et al. 2019)."""
@@ -61,24 +62,30 @@ class StructuredArm(Arm):
     def filter_scores(self, request: ArmRequest, seeds: tuple[int, ...], trained) -> list:
         raise NotImplementedError
 
+    def scoring_spend(self, request: ArmRequest) -> Spend:
+        """What scoring one trained parent spends beyond training it (none for weight-only criteria)."""
+        return Spend()
+
     def plan(self, request: ArmRequest) -> list[TrialPlan]:
         parents = request.cache.trained_parents(request.seeds)
+        spent = request.cache.parent_spend(request.seeds)
         trained = stacked([parents[seed][0] for seed in request.seeds])
         scores = unit_scores(request.trainer.parent, self.filter_scores(request, request.seeds, trained))
         return [self._trial(request, seed, mask_from_unit_scores(units, request.sparsity, self.params.allocation),
-                            parents[seed][0])
+                            parents[seed][0], spent[seed] + self.scoring_spend(request))
                 for seed, units in zip(request.seeds, scores)]
 
-    def _trial(self, request: ArmRequest, seed: int, mask: NodeMask, trained) -> TrialPlan:
+    def _trial(self, request: ArmRequest, seed: int, mask: NodeMask, trained, spent: Spend) -> TrialPlan:
         p, parent = self.params, request.trainer.parent
         if p.start == "trained":
-            return TrialPlan(mask, trained, trained_spec(seed, request.trainer.recipe.epochs), epochs=p.finetune_epochs)
+            return TrialPlan(mask, trained, trained_spec(seed, request.trainer.recipe.epochs), epochs=p.finetune_epochs,
+                             search=spent)
         if p.start == "reinit":
             start, spec = parent.init(stable_seed("reinit", seed)), {"reinit": seed}
         else:
             start, spec = request.parent(seed), {"init": seed}
         return TrialPlan(mask, start, spec, epochs=scratch_b_epochs(parent, mask, request.trainer.recipe.epochs)
-                         if p.budget == "flops" else None)
+                         if p.budget == "flops" else None, search=spent)
 
 
 def scratch_b_epochs(parent: Parent, mask: NodeMask, epochs: int) -> int:
@@ -100,6 +107,9 @@ class Taylor(StructuredArm):
     """`taylor`: |sum of w * dL/dw| over a node's filters on the seed's probe batch (Molchanov et al. 2019)."""
 
     name = "taylor"
+
+    def scoring_spend(self, request):
+        return request.probe_spend(FORWARD_BACKWARD)
 
     def filter_scores(self, request, seeds, trained):
         x, y = zip(*(request.probe_data(seed) for seed in seeds))

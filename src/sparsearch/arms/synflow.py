@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..pruning import synflow_mask
 from ..spaces.weight import WeightMask
+from ..probes import FORWARD_BACKWARD
 from .base import ArmRequest, PerSeedArm, TrialPlan, at_init
+from .training import Spend
 
 
 class Synflow(PerSeedArm):
@@ -22,4 +24,5 @@ class Synflow(PerSeedArm):
     def choose(self, request: ArmRequest, seed: int) -> TrialPlan:
         mask = synflow_mask(request.trainer.parent, request.parent(seed), request.sparsity, request.allocation,
                             self.params.iterations)
-        return at_init(request, seed, WeightMask(tuple(mask)))
+        spent = Spend(request.cache.pass_epochs(self.params.iterations * FORWARD_BACKWARD))  # one input per round
+        return at_init(request, seed, WeightMask(tuple(mask)), spent)

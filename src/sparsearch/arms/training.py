@@ -3,10 +3,13 @@
 Every such training runs as one population across seeds through the run's `Trainer`, and its
 result is cached twice: in memory for the run (arms and sparsities share it), and in the
 store, keyed by a hash of everything that determines it, so a resumed run retrains nothing
-that was finished (an interrupted lottery keeps its finished rounds)."""
+that was finished (an interrupted lottery keeps its finished rounds). Each training's seconds
+are kept beside it (a shared record), so what choosing a mask spent (`Spend`) counts a reused
+training as it counts a new one."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import torch
@@ -15,8 +18,8 @@ from ..engine.trainer import Trainer
 from ..nets.base import Params, cloned, joined, rows, stacked
 from ..progress import Progress
 from ..specs import RunSpec, TrainingSpec
-from ..spaces.node import NodeMask
-from ..spaces.weight import WeightMask
+from ..spaces.node import NodeMask, full_mask
+from ..spaces.weight import WeightMask, full_weight_mask
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,28 @@ class Training:
 
 CURVES = ("train_loss", "val_acc", "test_acc")
 
+TRAINING_SECONDS = "training_seconds"
+"""Shared record type: a stored training's seconds (per network), by its key."""
+
+
+@dataclass(frozen=True)
+class Spend:
+    """What choosing a mask spent: `epochs` in dense-parent epochs (network-epochs of training,
+    each weighted by its network's FLOPs relative to the dense parent; a forward pass over the
+    training set is a third of an epoch, a backward pass two thirds) and `seconds` (None where
+    some of it ran before seconds were recorded)."""
+
+    epochs: float = 0.0
+    seconds: float | None = 0.0
+
+    def __add__(self, other: "Spend") -> "Spend":
+        seconds = None if self.seconds is None or other.seconds is None else self.seconds + other.seconds
+        return Spend(self.epochs + other.epochs, seconds)
+
+
+def total(spends) -> Spend:
+    return sum(spends, Spend())
+
 
 def trained_spec(seed: int, epochs: int) -> dict:
     """The start spec of weights obtained by training seed's dense parent `epochs` epochs."""
@@ -46,7 +71,10 @@ class TrainingCache:
         self.progress = progress or Progress()
         self.parents: dict[int, Params] = {}
         self.memory: dict[str, object] = {}  # trained weights (Params) or curves (named tensors)
+        self.seconds: dict[str, float] = {}  # each training's seconds per network, by key
         self.trained_now = 0  # networks this run had to train (not found in memory or the store)
+        self.training_seconds = 0.0  # wall seconds this run spent training them
+        self._dense_flops: dict[type, int] = {}  # the parent's FLOPs, measured in each space
 
     def parent(self, seed: int) -> Params:
         if seed not in self.parents:
@@ -80,7 +108,9 @@ class TrainingCache:
             compacted = [self.trainer.parent.compact(j.start, [j.mask]) for j in todo]
             layers = joined(compacted)
             self.progress.phase(label, len(todo) * self.trainer.recipe.epochs)
+            started = time.perf_counter()
             result = self.trainer.train(layers, [j.seed for j in todo], on_epoch=self.progress.advance)
+            self._record_seconds([keys[i] for i in missing], time.perf_counter() - started)
             found = {keys[i]: {name: getattr(result, name)[p].clone() for name in CURVES}
                      for p, i in enumerate(missing)}
             if self.store is not None:
@@ -89,10 +119,50 @@ class TrainingCache:
             self.trained_now += len(todo)
         return [{name: self.memory[k][name].tolist() for name in CURVES} for k in keys]
 
+    def flops_ratio(self, mask: WeightMask | NodeMask | None) -> float:
+        """The FLOPs of `mask`'s network relative to the dense parent's (1 for no mask)."""
+        if mask is None:
+            return 1.0
+        parent, space = self.trainer.parent, type(mask)
+        if space not in self._dense_flops:  # a weight-space parent may have no node groups
+            full = full_weight_mask(parent.weight_shapes) if space is WeightMask else full_mask(parent.widths[1:-1])
+            self._dense_flops[space] = parent.cost(full).flops
+        return parent.cost(mask).flops / self._dense_flops[space]
+
+    def pass_epochs(self, passes: float, mask: WeightMask | NodeMask | None = None) -> float:
+        """Dense-parent epochs of `passes` forward-pass equivalents of single examples (a
+        backward pass counts 2) through the network of `mask` (the parent's if None)."""
+        return passes / (3 * self.trainer.data.x_train.shape[0]) * self.flops_ratio(mask)
+
+    def spent(self, jobs: list[Training], what: str = "weights") -> list[Spend]:
+        """What each job's training spent, whether it ran now or was found: the recipe's epochs
+        weighted by its network's FLOPs, and its seconds as recorded when it ran."""
+        epochs = self.trainer.recipe.epochs
+        keys = [self.key(job, epochs, what) for job in jobs]
+        self._load_seconds([k for k in keys if k not in self.seconds])
+        return [Spend(epochs * self.flops_ratio(job.mask), self.seconds.get(key)) for job, key in zip(jobs, keys)]
+
+    def parent_spend(self, seeds: tuple[int, ...]) -> dict[int, Spend]:
+        """What each seed's trained dense parent spent (`trained_parents`)."""
+        return dict(zip(seeds, self.spent(self._parent_jobs(seeds))))
+
     def _load(self, keys: list[str], curves: bool = False) -> None:
         if self.store is not None and keys:
             for key, tensors in self.store.artifacts(keys).items():
                 self.memory[key] = tensors if curves else self.trainer.parent.from_state_dict(tensors)
+
+    def _load_seconds(self, keys: list[str]) -> None:
+        if self.store is not None:
+            for key in keys:
+                self.seconds.update(self.store.shared(TRAINING_SECONDS, key))
+
+    def _record_seconds(self, keys: list[str], seconds: float) -> None:
+        """Note `seconds` of training for the networks `keys` (shared evenly), in the store too."""
+        self.training_seconds += seconds
+        each = {key: seconds / len(keys) for key in keys}
+        self.seconds.update(each)
+        if self.store is not None:
+            self.store.write_shared(TRAINING_SECONDS, each)
 
     def _train(self, jobs: list[Training], keys: list[list[str]], label: str, snapshot_epoch: int | None) -> None:
         layers = stacked([j.start for j in jobs])
@@ -100,8 +170,10 @@ class TrainingCache:
         if jobs[0].mask is not None:
             masks = [torch.stack([j.mask.layers[i] for j in jobs]) for i in range(len(layers))]
         self.progress.phase(label, len(jobs) * self.trainer.recipe.epochs)
+        started = time.perf_counter()
         curves = self.trainer.train(layers, [j.seed for j in jobs], masks=masks, snapshot_epoch=snapshot_epoch,
                                     on_epoch=self.progress.advance, evaluate_epochs=False)
+        self._record_seconds([ks[0] for ks in keys], time.perf_counter() - started)
         found = {}
         for p, ks in enumerate(keys):
             found[ks[0]] = cloned(rows(curves.final, p))
@@ -114,6 +186,8 @@ class TrainingCache:
 
     def trained_parents(self, seeds: tuple[int, ...], snapshot_epoch: int | None = None):
         """Each seed's dense parent trained with the recipe (and, if asked, after `snapshot_epoch` epochs)."""
-        jobs = [Training(self.parent(s), {"init": s}, s) for s in seeds]
-        return dict(zip(seeds, self.trained(jobs, "trained parents", snapshot_epoch)))
+        return dict(zip(seeds, self.trained(self._parent_jobs(seeds), "trained parents", snapshot_epoch)))
+
+    def _parent_jobs(self, seeds: tuple[int, ...]) -> list[Training]:
+        return [Training(self.parent(s), {"init": s}, s) for s in seeds]
 

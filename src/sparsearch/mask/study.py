@@ -8,6 +8,7 @@ training data in the same order (seed): the comparison is paired.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -15,8 +16,9 @@ import torch
 
 from ..analysis.convergence import trial_metrics
 from ..analysis.export import export_rows
+from ..analysis.search_cost import record_search
 from ..arms import Arm, ArmRequest, TrialPlan, build_arm, build_arms
-from ..arms.training import TrainingCache
+from ..arms.training import Spend, TrainingCache
 from ..config import Config, to_toml
 from ..data import Dataset
 from ..engine import RECIPE_VERSION
@@ -52,6 +54,7 @@ class Assignment:
     slot: Slot
     plan: TrialPlan
     spec: TrialSpec
+    search: Spend  # what choosing the mask spent: the arm's, plus its measured scoring time
 
     @property
     def key(self) -> str:
@@ -150,21 +153,24 @@ class Planning:
         The trainings an arm runs while it plans (trained parents, lottery rounds, oracle and
         audit candidates) report phases of their own through the cache; the arm's planning phase
         opens after its first sparsity's trainings and reopens with what remains after later
-        ones, so no advance of planning lands in a training's phase."""
+        ones, so no advance of planning lands in a training's phase. The time an arm spends
+        choosing beyond those trainings (scoring, drawing) is shared by its seeds' search spend."""
         out = []
         for name, arm in self.arms.items():
             sparsities = arm.sparsities(self.config.search.sparsities)
             left = len(sparsities) * len(self.seeds)
             for sparsity in sparsities:
-                trained = self.cache.trained_now
+                trained, training_seconds, started = self.cache.trained_now, self.cache.training_seconds, time.perf_counter()
                 plans = self.plan(name, sparsity)
+                scoring = Spend(0.0, (time.perf_counter() - started - (self.cache.training_seconds - training_seconds))
+                                / len(self.seeds))
                 if sparsity == sparsities[0] or self.cache.trained_now != trained:
                     progress.phase(f"planning {name}", left)
                 left -= len(self.seeds)
                 for seed, plan in zip(self.seeds, plans):
                     spec = TrialSpec(self.run, self.config.search.space, arm.spec(), plan.mask.digest(),
                                      plan.start_spec, plan.hook_spec, seed, _epochs(plan, self.config))
-                    out.append(Assignment(Slot(name, sparsity, seed), plan, spec))
+                    out.append(Assignment(Slot(name, sparsity, seed), plan, spec, plan.search + scoring))
                 progress.advance(len(self.seeds))
         return out
 
@@ -193,6 +199,7 @@ def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progre
     store.begin_experiment(name, to_toml(config), len(assignments))
     store.record(name, [], [_link(a) for a in assignments if a.key in done])
     record_audits(store, name, [(_link(a), a.plan.audit) for a in assignments if a.plan.audit is not None])
+    record_search(store, name, {a.key: (a.search.epochs, a.search.seconds) for a in assignments})
     progress.phase("training", sum(len(p) * _trained_epochs(p, config) for p in populations))
     failed = 0
     for epochs in sorted({_trained_epochs(p, config) for p in populations}):
