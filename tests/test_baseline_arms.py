@@ -182,7 +182,7 @@ def test_configs_that_do_not_fit_are_one_line_errors():
                                    "arms": {"lottery": {"rewind_epoch": 30}}}))
     with pytest.raises(SparsearchError, match="search.allocation: allowed:"):
         config_from_dict({"search": {"allocation": "layerwise"}})
-    with pytest.raises(SparsearchError, match=r"^search.arms: unknown arm 'lotery'; known: dense, fpgm, gmp, grasp, "):
+    with pytest.raises(SparsearchError, match=r"^search.arms: unknown arm 'lotery'; known: dense, evolution, fpgm, gmp, grasp, "):
         validate(config_from_dict({"search": {"arms": ["lotery"]}}))
     with pytest.raises(SparsearchError, match=r"^arms.gmp: start \(0.8\) must be below end \(0.75\)$"):
         validate(config_from_dict({"search": {"space": "weight", "arms": ["gmp"]}, "arms": {"gmp": {"start": 0.8}}}))

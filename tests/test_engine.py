@@ -203,3 +203,26 @@ def test_chunked_training_gives_the_same_numbers_as_one_program(synthetic):
         assert torch.equal(getattr(whole, name), getattr(chunked, name))
     for (w1, b1), (w2, b2) in zip(whole.final, chunked.final):
         assert torch.equal(w1, w2) and torch.equal(b1, b2)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("recipe", [*RECIPES, RECIPES[0].model_copy(update={"weight_decay": 1e-3})],
+                         ids=["sgd", "adam", "sgd-decay"])
+def test_a_training_continued_from_its_state_equals_the_training_in_one_go(synthetic, recipe, precision):
+    seeds = [0, 1, 2]
+    start = stack(members(synthetic, seeds, 0.5))
+    net = trainer(synthetic, 256)
+    engine = Trainer(net.parent, synthetic, recipe.model_copy(update={"epochs": 5}), precision=precision)
+    whole = engine.train(start, seeds)
+    first = engine.train(start, seeds, stop_epoch=2, keep_state=True)
+    expected_buffers = 0 if recipe.optimizer == "sgd" and not recipe.momentum else (1 if recipe.optimizer == "sgd" else 2)
+    assert len(first.state) == expected_buffers and first.val_acc.shape == (3, 2)
+    rest = engine.train(first.final, seeds, start_epoch=2, optimizer_state=first.state, keep_state=True)
+    for name in ("train_loss", "val_acc", "test_acc"):
+        assert torch.equal(torch.cat([getattr(first, name), getattr(rest, name)], 1), getattr(whole, name)), name
+    assert all(torch.equal(a, b) for la, lb in zip(rest.final, whole.final) for a, b in zip(la, lb))
+    # chunked across populations, the state travels with its networks
+    one_network = net.parent.footprint(first.final, recipe.batch_size)[0]  # chunks of one network
+    small = Trainer(net.parent, synthetic, engine.recipe, max_memory=one_network, precision=precision)
+    parts = small.train(first.final, seeds, start_epoch=2, optimizer_state=first.state)
+    assert torch.equal(parts.val_acc, rest.val_acc)

@@ -49,11 +49,15 @@ WEIGHT = {
 STRUCTURED = {
     **NODE,
     "experiment": {"name": "on-ray-structured", "seeds": 2},
-    "search": {"sparsities": [0.5], "arms": ["l1_norm", "taylor", "fpgm", "tuned", "scratch_b"]},
+    "search": {"sparsities": [0.5], "arms": ["l1_norm", "taylor", "fpgm", "tuned", "scratch_b", "successive_halving",
+                                              "evolution"]},
     "arms": {"tuned": {"arm": "l1_norm", "start": "trained", "finetune_epochs": 3},
-             "scratch_b": {"arm": "fpgm", "start": "reinit", "budget": "flops"}},
+             "scratch_b": {"arm": "fpgm", "start": "reinit", "budget": "flops"},
+             "successive_halving": {"candidates": 9},
+             "evolution": {"population": 4, "children": 2, "sample": 2, "evaluations": 6, "fitness_epochs": 2}},
 }
-"""Structured node criteria on trained parents, trials fine-tuned for other epochs and Scratch-B's longer ones."""
+"""The search methods of issue 23: structured criteria on trained parents, trials fine-tuned for
+other epochs and Scratch-B's longer ones, successive halving's continued rungs, evolution."""
 
 
 TOKEN = secrets.token_hex(32)
@@ -141,7 +145,7 @@ def run_killing_a_worker(tmp_path, cluster, config, store):
         driver.kill()
 
 
-@pytest.mark.parametrize("raw, rows", [(NODE, 15), (WEIGHT, 18), (STRUCTURED, 10)], ids=["node", "weight", "structured"])
+@pytest.mark.parametrize("raw, rows", [(NODE, 15), (WEIGHT, 18), (STRUCTURED, 14)], ids=["node", "weight", "structured"])
 def test_an_experiment_run_on_a_ray_cluster_exports_what_the_in_process_run_exports(tmp_path, cluster, raw, rows):
     config = config_file(tmp_path, raw)
     address = cluster()

@@ -6,6 +6,7 @@ from ..config import Config
 from ..errors import SparsearchError
 from .base import Arm, ArmRequest, TrialPlan
 from .dense import Dense
+from .evolution import Evolution
 from .gmp import Gmp
 from .grasp import Grasp
 from .lottery import Lottery
@@ -18,11 +19,13 @@ from .random_search import RandomSearch
 from .shuffle import Shuffle
 from .snip import Snip
 from .structured import Fpgm, L1Norm, Slimming, Taylor
+from .successive_halving import SuccessiveHalving
 from .synflow import Synflow
 
 ARMS: dict[str, type[Arm]] = {}
 BUILT_IN: tuple[type[Arm], ...] = (Dense, Random, RandomSearch, Oracle, Magnitude, Lottery, LotteryReinit,
-                                   LotteryRandom, Gmp, Snip, Grasp, Synflow, Shuffle, L1Norm, Taylor, Fpgm, Slimming)
+                                   LotteryRandom, Gmp, Snip, Grasp, Synflow, Shuffle, L1Norm, Taylor, Fpgm, Slimming,
+                                   SuccessiveHalving, Evolution)
 
 
 def register_arm(cls: type[Arm]) -> type[Arm]:

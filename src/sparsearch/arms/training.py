@@ -58,6 +58,24 @@ def total(spends) -> Spend:
     return sum(spends, Spend())
 
 
+def _packed(weights: Params, state: list[Params]) -> dict[str, torch.Tensor]:
+    """One network's weights and optimizer buffers as named tensors (an artifact)."""
+    named = {}
+    for prefix, params in (("weights", weights), *((f"state{k}", s) for k, s in enumerate(state))):
+        named.update((f"{prefix}.{i}.{j}", t.contiguous()) for i, layer in enumerate(params) for j, t in enumerate(layer))
+    return named
+
+
+def _unpacked(named: dict[str, torch.Tensor]) -> tuple[Params, list[Params]]:
+    groups: dict[str, dict[int, dict[int, torch.Tensor]]] = {}
+    for name, tensor in named.items():
+        prefix, i, j = name.split(".")
+        groups.setdefault(prefix, {}).setdefault(int(i), {})[int(j)] = tensor
+    params = {prefix: [tuple(layer[j] for j in sorted(layer)) for _, layer in sorted(layers.items())]
+              for prefix, layers in groups.items()}
+    return params["weights"], [params[f"state{k}"] for k in range(len(params) - 1)]
+
+
 def trained_spec(seed: int, epochs: int) -> dict:
     """The start spec of weights obtained by training seed's dense parent `epochs` epochs."""
     return {"trained_parent": seed, "epochs": epochs}
@@ -72,6 +90,7 @@ class TrainingCache:
         self.parents: dict[int, Params] = {}
         self.memory: dict[str, object] = {}  # trained weights (Params) or curves (named tensors)
         self.seconds: dict[str, float] = {}  # each training's seconds per network, by key
+        self.checkpoints: dict[str, tuple[Params, list[Params]]] = {}  # weights and optimizer state, by key
         self.trained_now = 0  # networks this run had to train (not found in memory or the store)
         self.training_seconds = 0.0  # wall seconds this run spent training them
         self._dense_flops: dict[type, int] = {}  # the parent's FLOPs, measured in each space
@@ -97,27 +116,70 @@ class TrainingCache:
             self._train([jobs[i] for i in missing], [keys[i] for i in missing], label, snapshot_epoch)
         return [(self.memory[ks[0]], self.memory[ks[1]] if snapshot_epoch else None) for ks in keys]
 
-    def curves(self, jobs: list[Training], label: str) -> list[dict[str, list[float]]]:
+    def curves(self, jobs: list[Training], label: str, epochs: int | None = None,
+               resume_from: int = 0, checkpoint: bool = False) -> list[dict[str, list[float]]]:
         """Per-epoch train loss, validation and test accuracy of each node-masked job trained
-        (compacted) with the recipe; the jobs not cached are trained as one population."""
-        keys = [self.key(job, self.trainer.recipe.epochs, "curves") for job in jobs]
+        (compacted) for the first `epochs` epochs of the recipe (all of them if None); the jobs
+        not cached are trained as one population, from their start, or from their checkpoints
+        after `resume_from` epochs (`keep_checkpoints`; one that is missing is retrained to
+        there first). With `checkpoint` the trainings keep their checkpoints in memory, to be
+        continued. The first `epochs` epochs of the recipe are the same whether trained at once
+        or continued, so both share one key."""
+        epochs = epochs or self.trainer.recipe.epochs
+        keys = [self.key(job, epochs, "curves") for job in jobs]
         self._load([k for k in keys if k not in self.memory], curves=True)
         missing = [i for i, k in enumerate(keys) if k not in self.memory]
         if missing:
             todo = [jobs[i] for i in missing]
-            compacted = [self.trainer.parent.compact(j.start, [j.mask]) for j in todo]
-            layers = joined(compacted)
-            self.progress.phase(label, len(todo) * self.trainer.recipe.epochs)
+            layers, state, before = self._resume(todo, resume_from, label)
+            self.progress.phase(label, len(todo) * (epochs - resume_from))
             started = time.perf_counter()
-            result = self.trainer.train(layers, [j.seed for j in todo], on_epoch=self.progress.advance)
+            result = self.trainer.train(layers, [j.seed for j in todo], on_epoch=self.progress.advance,
+                                        start_epoch=resume_from, stop_epoch=epochs, optimizer_state=state,
+                                        keep_state=checkpoint)
             self._record_seconds([keys[i] for i in missing], time.perf_counter() - started)
-            found = {keys[i]: {name: getattr(result, name)[p].clone() for name in CURVES}
+            found = {keys[i]: {name: torch.cat([before[p][name], getattr(result, name)[p]]) for name in CURVES}
                      for p, i in enumerate(missing)}
             if self.store is not None:
                 self.store.record_artifacts(found)
             self.memory.update(found)
+            if checkpoint:
+                for p, job in enumerate(todo):
+                    self.checkpoints[self.key(job, epochs, "checkpoint")] = (
+                        cloned(rows(result.final, p)), [cloned(rows(s, p)) for s in result.state])
             self.trained_now += len(todo)
         return [{name: self.memory[k][name].tolist() for name in CURVES} for k in keys]
+
+    def keep_checkpoints(self, jobs: list[Training], epochs: int) -> None:
+        """Store the checkpoints after `epochs` epochs that this run made for `jobs` (the ones
+        a later `curves(..., resume_from=epochs)` continues)."""
+        keys = [self.key(job, epochs, "checkpoint") for job in jobs]
+        fresh = {k: _packed(*self.checkpoints[k]) for k in keys if k in self.checkpoints}
+        if self.store is not None and fresh:
+            self.store.record_artifacts(fresh)
+
+    def _resume(self, jobs: list[Training], epochs: int, label: str):
+        """Stacked compacted networks of `jobs` after `epochs` epochs, their optimizer state
+        (None at 0) and their curves so far, from checkpoints in memory or the store."""
+        if epochs == 0:
+            empty = {name: torch.zeros(0) for name in CURVES}
+            return joined([self.trainer.parent.compact(j.start, [j.mask]) for j in jobs]), None, [empty] * len(jobs)
+        keys = [self.key(job, epochs, "checkpoint") for job in jobs]
+        if self.store is not None:
+            wanted = [k for k in keys if k not in self.checkpoints]
+            self.checkpoints.update((k, _unpacked(t)) for k, t in self.store.artifacts(wanted).items())
+        lost = [(job, key) for job, key in zip(jobs, keys) if key not in self.checkpoints]
+        if lost:  # interrupted between storing a rung's curves and its checkpoints: the same training again
+            layers = joined([self.trainer.parent.compact(j.start, [j.mask]) for j, _ in lost])
+            result = self.trainer.train(layers, [j.seed for j, _ in lost], stop_epoch=epochs, keep_state=True,
+                                        evaluate_epochs=False)
+            for p, (_, key) in enumerate(lost):
+                self.checkpoints[key] = (cloned(rows(result.final, p)), [cloned(rows(s, p)) for s in result.state])
+        before = [{name: torch.tensor(c[name]) for name in CURVES} for c in self.curves(jobs, label, epochs)]
+        weights = [self.checkpoints[k][0] for k in keys]
+        states = [self.checkpoints[k][1] for k in keys]
+        state = [stacked([s[i] for s in states]) for i in range(len(states[0]))]
+        return stacked(weights), state, before
 
     def flops_ratio(self, mask: WeightMask | NodeMask | None) -> float:
         """The FLOPs of `mask`'s network relative to the dense parent's (1 for no mask)."""
@@ -134,13 +196,16 @@ class TrainingCache:
         backward pass counts 2) through the network of `mask` (the parent's if None)."""
         return passes / (3 * self.trainer.data.x_train.shape[0]) * self.flops_ratio(mask)
 
-    def spent(self, jobs: list[Training], what: str = "weights") -> list[Spend]:
-        """What each job's training spent, whether it ran now or was found: the recipe's epochs
-        weighted by its network's FLOPs, and its seconds as recorded when it ran."""
-        epochs = self.trainer.recipe.epochs
+    def spent(self, jobs: list[Training], what: str = "weights", epochs: int | None = None,
+              resume_from: int = 0) -> list[Spend]:
+        """What each job's training spent, whether it ran now or was found: its epochs (the
+        recipe's, or those from `resume_from` to `epochs` of `curves`) weighted by its network's
+        FLOPs, and its seconds as recorded when it ran."""
+        epochs = epochs or self.trainer.recipe.epochs
         keys = [self.key(job, epochs, what) for job in jobs]
         self._load_seconds([k for k in keys if k not in self.seconds])
-        return [Spend(epochs * self.flops_ratio(job.mask), self.seconds.get(key)) for job, key in zip(jobs, keys)]
+        return [Spend((epochs - resume_from) * self.flops_ratio(job.mask), self.seconds.get(key))
+                for job, key in zip(jobs, keys)]
 
     def parent_spend(self, seeds: tuple[int, ...]) -> dict[int, Spend]:
         """What each seed's trained dense parent spent (`trained_parents`)."""

@@ -30,7 +30,10 @@ from .precision import Precision
 class Chunk:
     """Networks to train together: stacked `layers`, the data order of each, optional weight
     masks (bool, shaped like each layer's stacked weight) and step hooks, the epoch after which to snapshot the
-    weights, and whether to evaluate every epoch."""
+    weights, and whether to evaluate every epoch. A chunk may train part of the recipe: epochs
+    `start_epoch` + 1 to `stop_epoch` (the recipe's last if None), continuing from the
+    optimizer's `optimizer_state` after `start_epoch` epochs, and return its state at the end
+    (`keep_state`)."""
 
     layers: Params
     order_seeds: list[int]
@@ -38,6 +41,10 @@ class Chunk:
     hooks: list[StepHook | None] | None = None
     snapshot_epoch: int | None = None
     evaluate_epochs: bool = True
+    start_epoch: int = 0
+    stop_epoch: int | None = None
+    optimizer_state: list[Params] | None = None
+    keep_state: bool = False
 
     @property
     def size(self) -> int:
@@ -48,6 +55,9 @@ class Chunk:
             network_rows(self.layers, rows), self.order_seeds[rows],
             None if self.masks is None else [m[rows] for m in self.masks],
             None if self.hooks is None else self.hooks[rows], self.snapshot_epoch, self.evaluate_epochs,
+            self.start_epoch, self.stop_epoch,
+            None if self.optimizer_state is None else [network_rows(s, rows) for s in self.optimizer_state],
+            self.keep_state,
         )
 
 

@@ -12,6 +12,10 @@ fp32 buffer, with per-layer views, and steps it with one pass per update term:
   rounding fewer per element.
 - Adam steps the flat buffer with `torch.optim.Adam` (decay 0: the buffer holds dL/dW).
 
+`state()` gives the optimizer's buffers in the parameters' layout (the momentum; Adam's two
+moments), and a new optimizer given them and the steps taken continues the same training
+exactly (tests/test_engine.py: k epochs, then the rest, equal all epochs at once).
+
 Every update is elementwise, so a network's numbers do not depend on its population
 (tests/test_engine.py trains networks together and alone and compares them bitwise)."""
 
@@ -46,6 +50,10 @@ def accumulate(buffer: Tensor, new: Tensor, decay: float) -> None:
         torch.add(new, buffer, alpha=decay, out=buffer)
 
 
+def _flat(layers: Params) -> Tensor:
+    return torch.cat([t.detach().reshape(-1) for pair in layers for t in pair]).float()
+
+
 def _views(buffer: Tensor, shapes: list[tuple[torch.Size, ...]]) -> Params:
     out, offset = [], 0
     for pair in shapes:
@@ -62,12 +70,13 @@ class FlatOptimizer:
     """A population's parameters (copies of `layers`), their gradient buffer and the recipe's
     optimizer; `params` and `grads` are per-layer views into the flat buffers."""
 
-    def __init__(self, layers: Params, recipe: TrainConfig):
-        shapes = [tuple(t.shape for t in layer) for layer in layers]
-        self.flat = torch.cat([t.detach().reshape(-1) for pair in layers for t in pair]).float()
+    def __init__(self, layers: Params, recipe: TrainConfig, state: list[Params] | None = None, steps_taken: int = 0):
+        """`state` (from `state()`) and `steps_taken` continue a training; without, it starts."""
+        self.shapes = [tuple(t.shape for t in layer) for layer in layers]
+        self.flat = _flat(layers)
         self.grad = torch.zeros_like(self.flat)
-        self.params: Params = _views(self.flat, shapes)
-        self.grads: Params = _views(self.grad, shapes)
+        self.params: Params = _views(self.flat, self.shapes)
+        self.grads: Params = _views(self.grad, self.shapes)
         self.recipe = recipe
         self.decay = recipe.momentum if recipe.optimizer == "sgd" else 0.0
         """What a step multiplies the gradient buffer by before adding its gradient."""
@@ -75,6 +84,19 @@ class FlatOptimizer:
         if recipe.optimizer == "adam":
             self.flat.grad = self.grad
             self._adam = torch.optim.Adam([self.flat], lr=recipe.lr, weight_decay=recipe.weight_decay)
+            if state:
+                self._adam.state[self.flat] = {"step": torch.tensor(float(steps_taken)), "exp_avg": _flat(state[0]),
+                                               "exp_avg_sq": _flat(state[1])}
+        elif state and self.decay:
+            self.grad.copy_(_flat(state[0]))
+
+    def state(self) -> list[Params]:
+        """Copies of the optimizer's buffers, each shaped like the parameters: SGD's momentum
+        (none without momentum), Adam's first and second moments (none before a step)."""
+        if self._adam is not None:
+            moments = self._adam.state.get(self.flat, {})
+            return [cloned(_views(moments[name], self.shapes)) for name in ("exp_avg", "exp_avg_sq") if name in moments]
+        return [cloned(self.grads)] if self.decay else []
 
     @torch.no_grad()
     def step(self) -> None:

@@ -41,8 +41,9 @@ stays about this size: a cache-sized working set (larger ones make evaluation me
 
 @dataclass
 class Curves:
-    """Per-epoch records of a population, each [P, epochs], its final (masked) parameters,
-    final weight masks (if masked) and, if asked for, the parameters after one epoch."""
+    """Per-epoch records of a population, each [P, epochs trained], its final (masked)
+    parameters, final weight masks (if masked) and, if asked for, the parameters after one
+    epoch and the optimizer's state at the end (`FlatOptimizer.state`)."""
 
     train_loss: Tensor
     val_acc: Tensor
@@ -51,15 +52,20 @@ class Curves:
     final: Params | None = None
     masks: list[Tensor] | None = None
     snapshot: Params | None = None
+    state: list[Params] | None = None
 
 
-def batch_orders(order_seeds: list[int], n: int, batch_size: int, device: str | torch.device = "cpu"
-                 ) -> Iterator[Tensor]:
+def batch_orders(order_seeds: list[int], n: int, batch_size: int, device: str | torch.device = "cpu",
+                 from_epoch: int = 0) -> Iterator[Tensor]:
     """Endless mini-batch indices [P, b]: network p reads the training set in the order of
     its seed, one fresh permutation per epoch; networks sharing a seed share the order. The
-    permutations are drawn on the CPU (the same on every device) and moved to `device`."""
+    permutations are drawn on the CPU (the same on every device) and moved to `device`. With
+    `from_epoch` = k the first k epochs' permutations are drawn and skipped (a continued training)."""
     unique = sorted(set(order_seeds))
     gens = {s: generator("data-order", s) for s in unique}
+    for s in unique:
+        for _ in range(from_epoch):
+            torch.randperm(n, generator=gens[s])
     rows = torch.tensor([unique.index(s) for s in order_seeds])
     while True:
         perms = torch.stack([torch.randperm(n, generator=gens[s]) for s in unique])[rows].to(device)
@@ -145,16 +151,18 @@ def train_chunk(setting: Setting, chunk: Chunk, on_epoch: OnEpoch | None = None)
     start = time.perf_counter()
     recipe, parent, dtype, device = setting.recipe, setting.parent, dtype_of(setting.precision), setting.device
     data = dataset_on(setting.data, device)
-    optimizer = FlatOptimizer(moved(chunk.layers, device), recipe)
+    n = data.x_train.shape[0]
+    state = None if chunk.optimizer_state is None else [moved(s, device) for s in chunk.optimizer_state]
+    optimizer = FlatOptimizer(moved(chunk.layers, device), recipe, state,
+                              chunk.start_epoch * steps_per_epoch(n, recipe.batch_size))
     params = optimizer.params
     masking = None if chunk.masks is None else Masking(moved(chunk.masks, device), chunk.hooks)
     if masking is not None:
         masking.zero_pruned(params)
-    n = data.x_train.shape[0]
-    batches = batch_orders(chunk.order_seeds, n, recipe.batch_size, device)
+    batches = batch_orders(chunk.order_seeds, n, recipe.batch_size, device, chunk.start_epoch)
     losses, vals, tests = [], [], []
     snapshot = None
-    for epoch in range(1, recipe.epochs + 1):
+    for epoch in range(chunk.start_epoch + 1, (chunk.stop_epoch or recipe.epochs) + 1):
         losses.append(
             sgd_steps(parent, optimizer, data, batches, steps_per_epoch(n, recipe.batch_size), masking, dtype)
         )
@@ -173,6 +181,7 @@ def train_chunk(setting: Setting, chunk: Chunk, on_epoch: OnEpoch | None = None)
         on_cpu(torch.stack(losses, 1)), on_cpu(torch.stack(vals, 1)) if vals else empty,
         on_cpu(torch.stack(tests, 1)) if tests else empty, time.perf_counter() - start,
         on_cpu(optimizer.snapshot()), None if masking is None else on_cpu(masking.final()), on_cpu(snapshot),
+        [on_cpu(s) for s in optimizer.state()] if chunk.keep_state else None,
     )
 
 
@@ -188,10 +197,11 @@ def _joined(parts: list[Curves]) -> Curves:
         return joined([get(p) for p in parts])
 
     masks = None if parts[0].masks is None else [torch.cat([p.masks[i] for p in parts]) for i in range(len(parts[0].masks))]
+    state = None if parts[0].state is None else [joined([p.state[i] for p in parts]) for i in range(len(parts[0].state))]
     return Curves(
         torch.cat([p.train_loss for p in parts]), torch.cat([p.val_acc for p in parts]),
         torch.cat([p.test_acc for p in parts]), sum(p.seconds for p in parts),
-        layers(lambda p: p.final), masks, layers(lambda p: p.snapshot),
+        layers(lambda p: p.final), masks, layers(lambda p: p.snapshot), state,
     )
 
 
@@ -272,14 +282,21 @@ class Trainer:
         snapshot_epoch: int | None = None,
         on_epoch: OnEpoch | None = None,
         evaluate_epochs: bool = True,
+        start_epoch: int = 0,
+        stop_epoch: int | None = None,
+        optimizer_state: list[Params] | None = None,
+        keep_state: bool = False,
     ) -> Curves:
         """Train the stacked networks `layers` for `recipe.epochs`; network p reads data in the
         order of `order_seeds[p]`. With `masks` (bool [P, in, out] per layer) the weights are
         masked throughout, and `hooks` may change a network's mask after any step. Returns
         per-epoch train loss, val and test accuracy (empty [P, 0] without `evaluate_epochs`,
         for trainings whose curves nobody reads), and the final parameters and masks. Training
-        and evaluation run in the trainer's precision (engine/precision.py)."""
-        population = Chunk(layers, order_seeds, masks, hooks, snapshot_epoch, evaluate_epochs)
+        and evaluation run in the trainer's precision (engine/precision.py). Epochs
+        `start_epoch` + 1 to `stop_epoch` alone continue a training from its `optimizer_state`
+        after `start_epoch` epochs; `keep_state` returns the state at the end (`Curves.state`)."""
+        population = Chunk(layers, order_seeds, masks, hooks, snapshot_epoch, evaluate_epochs, start_epoch, stop_epoch,
+                           optimizer_state, keep_state)
         ((_, result),) = self.train_many([population], on_epoch)
         if isinstance(result, TaskFailure):
             raise SparsearchError(f"training failed: {result.reason}; rerun to resume (finished work is stored)")
