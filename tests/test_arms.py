@@ -63,3 +63,18 @@ def test_arms_hold_their_settings_like_estimators():
         Lottery(prune_rate=1.5)
     with pytest.raises(SparsearchError, match=r"^arms.lottery.rate: unknown setting; lottery takes: prune_rate, rewind_epoch$"):
         Lottery(rate=0.2)
+
+
+def test_every_built_in_arm_s_full_settings_write_as_toml_and_read_back_to_the_same_arm():
+    """`config --check` and the stored config write each arm's settings in full; TOML has no
+    null, so an unset optional setting is left out and reads back unset."""
+    from sparsearch.arms import BUILT_IN, with_arm_settings
+    from sparsearch.config import config_from_dict, to_toml
+    import tomllib
+
+    for cls in BUILT_IN:
+        space = cls.spaces[0]
+        raw = {"search": {"space": space, "arms": [cls.name], **({"allocation": "global"} if space == "weight" else {})}}
+        full = with_arm_settings(config_from_dict(raw))
+        again = config_from_dict(tomllib.loads(to_toml(full)))
+        assert ARMS[cls.name](**again.arms.get(cls.name, {})).params == cls().params, cls.name

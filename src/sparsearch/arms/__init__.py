@@ -102,7 +102,7 @@ def build_arms(config: Config) -> dict[str, Arm]:
 def with_arm_settings(config: Config) -> Config:
     """`config` with a full `[arms.NAME]` table for every listed arm that has settings."""
     arms = {name: build_arm(config, name) for name in config.search.arms}
-    tables = {name: _table(name, type(arm), arm.params.model_dump()) for name, arm in arms.items()}
+    tables = {name: _table(name, type(arm), arm.params.model_dump(exclude_none=True)) for name, arm in arms.items()}
     return config.model_copy(update={"arms": {**config.arms, **{k: v for k, v in tables.items() if v}}})
 
 
