@@ -322,6 +322,8 @@ def export(
     evaluations: bool = typer.Option(False, "--evaluations", help="Elastic experiments: every evaluated configuration."),
     audits: bool = typer.Option(False, "--audits", help="Probe audits: per arm, sparsity and seed, how the probe ranked "
                                                          "fully trained candidates."),
+    anytime: bool = typer.Option(False, "--anytime", help="Search trajectories: per search arm, sparsity and seed, the "
+                                                           "best validation accuracy seen against search cost."),
 ):
     """Write one row per trained network (or, with --evaluations, per evaluated configuration)."""
     from .analysis.export import EXPORT_COLUMNS
@@ -329,9 +331,9 @@ def export(
 
     if experiment is not None and not experiment.strip():
         raise SparsearchError(f"--experiment {experiment!r}: pass an experiment name (see `sparsearch ls`)")
-    if evaluations and audits:
-        raise SparsearchError("pass at most one of --evaluations and --audits")
-    table = "evaluations" if evaluations else "audits" if audits else "trials"
+    if evaluations + audits + anytime > 1:
+        raise SparsearchError("pass at most one of --evaluations, --audits and --anytime")
+    table = "evaluations" if evaluations else "audits" if audits else "anytime" if anytime else "trials"
     with _open(store, write=False) as db:
         if experiment:
             db.config_of(experiment)  # names the known experiments if this one is not

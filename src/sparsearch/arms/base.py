@@ -107,6 +107,7 @@ class TrialPlan:
     audit: ProbeAudit | None = None  # how the arm's probe ranked trained candidates (random_search)
     epochs: int | None = None
     search: Spend = Spend()  # what choosing the mask spent, training and scoring (not this trial's own training)
+    anytime: tuple[tuple[float, float], ...] = ()  # a search's (cumulative cost, best validation accuracy seen) steps
 
 
 class Arm:

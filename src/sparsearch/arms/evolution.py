@@ -90,21 +90,23 @@ class Evolution(Arm):
         alive = {seed: candidate_masks(request, seed, p.population) for seed in seeds}
         history: dict[int, list[tuple[float, NodeMask]]] = {seed: [] for seed in seeds}
         spent = {seed: Spend() for seed in seeds}
-        fitness = self._train(request, alive, epochs, "initial population", history, spent)
+        anytime: dict[int, list[tuple[float, float]]] = {seed: [] for seed in seeds}
+        fitness = self._train(request, alive, epochs, "initial population", history, spent, anytime)
         generation = 0
         while len(history[seeds[0]]) < p.evaluations:
             generation += 1
             count = min(p.children, p.evaluations - len(history[seeds[0]]))
             children = {seed: [self._child(alive[seed], fitness[seed], request.hidden, rngs[seed])
                                for _ in range(count)] for seed in seeds}
-            scores = self._train(request, children, epochs, f"generation {generation}", history, spent)
+            scores = self._train(request, children, epochs, f"generation {generation}", history, spent, anytime)
             for seed in seeds:
                 alive[seed] = alive[seed][count:] + children[seed]
                 fitness[seed] = fitness[seed][count:] + scores[seed]
         plans = []
         for seed in seeds:
             best = max(range(len(history[seed])), key=lambda i: (history[seed][i][0], -i))
-            plans.append(TrialPlan(history[seed][best][1], request.parent(seed), {"init": seed}, search=spent[seed]))
+            plans.append(TrialPlan(history[seed][best][1], request.parent(seed), {"init": seed}, search=spent[seed],
+                                   anytime=tuple(anytime[seed])))
         return plans
 
     def _child(self, alive: list[NodeMask], fitness: list[float], widths, rng: torch.Generator) -> NodeMask:
@@ -113,9 +115,9 @@ class Evolution(Arm):
         return mutated(alive[parent], widths, rng)
 
     def _train(self, request: ArmRequest, masks: dict[int, list[NodeMask]], epochs: int, label: str,
-               history: dict, spent: dict) -> dict[int, list[float]]:
+               history: dict, spent: dict, anytime: dict) -> dict[int, list[float]]:
         """Fitness of each seed's `masks`, all seeds trained as one population; noted in
-        `history` and `spent`."""
+        `history`, `spent` and `anytime`."""
         jobs = [Training(request.parent(seed), {"init": seed}, seed, mask) for seed in masks for mask in masks[seed]]
         curves = iter(request.cache.curves(jobs, f"{self.name} at {request.sparsity:g}: {label}", epochs))
         spends = iter(request.cache.spent(jobs, "curves", epochs))
@@ -124,4 +126,5 @@ class Evolution(Arm):
             scores[seed] = [max(next(curves)["val_acc"]) for _ in members]
             history[seed] += list(zip(scores[seed], members))
             spent[seed] += total(next(spends) for _ in members)
+            anytime[seed].append((spent[seed].epochs, max(score for score, _ in history[seed])))
         return scores

@@ -35,6 +35,8 @@ class Oracle(Arm):
         plans = []
         for seed in request.seeds:
             val = [m["best_val_acc"] for m in metrics[seed]]
+            each = spent[seed].epochs / len(val)
+            anytime = tuple(((k + 1) * each, max(val[: k + 1])) for k in range(len(val)))  # in the stream's order
             plans.append(TrialPlan(masks[seed][val.index(max(val))], request.parent(seed), {"init": seed},
-                                   search=spent[seed]))
+                                   search=spent[seed], anytime=anytime))
         return plans

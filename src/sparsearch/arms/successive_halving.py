@@ -92,6 +92,7 @@ class SuccessiveHalving(Arm):
         seeds, cache = request.seeds, request.cache
         finalists: dict[int, list] = {seed: [] for seed in seeds}
         spent = {seed: Spend() for seed in seeds}
+        anytime: dict[int, list[tuple[float, float]]] = {seed: [] for seed in seeds}
         drawn = 0
         brackets = self.brackets(request.trainer.recipe.epochs)
         for b, bracket in enumerate(brackets, 1):
@@ -113,6 +114,8 @@ class SuccessiveHalving(Arm):
                     scores[seed] = [max(next(curves)["val_acc"]) for _ in alive[seed]]
                     for _ in alive[seed]:
                         spent[seed] += next(spends)
+                    seen = max([*scores[seed], *(v for _, v in anytime[seed][-1:])])
+                    anytime[seed].append((spent[seed].epochs, seen))
                 if last:
                     for seed in seeds:
                         finalists[seed] += [(score, masks[seed][c]) for score, c in zip(scores[seed], alive[seed])]
@@ -125,7 +128,8 @@ class SuccessiveHalving(Arm):
         plans = []
         for seed in seeds:
             best = _best([score for score, _ in finalists[seed]], 1)[0]
-            plans.append(TrialPlan(finalists[seed][best][1], request.parent(seed), {"init": seed}, search=spent[seed]))
+            plans.append(TrialPlan(finalists[seed][best][1], request.parent(seed), {"init": seed}, search=spent[seed],
+                                   anytime=tuple(anytime[seed])))
         return plans
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..analysis.export import EXPORT_COLUMNS, export_rows
 from ..errors import SparsearchError, inert
+from .anytime import ANYTIME_COLUMNS, anytime_rows
 from .audits import AUDIT_COLUMNS, audit_rows
 from .study import check_data, run_mask_study, validate
 
@@ -15,7 +16,7 @@ class MaskKind:
     """Arms x sparsities x seeds; one trained network per cell."""
 
     name = "mask"
-    tables = ("trials", "audits")
+    tables = ("trials", "audits", "anytime")
     Settings = None  # [search] and each arm's [arms.NAME]
 
     def validate(self, config) -> None:
@@ -30,6 +31,8 @@ class MaskKind:
     def export(self, store, experiment: str, table: str) -> tuple[list[str], list[dict]]:
         if table == "audits":
             return list(AUDIT_COLUMNS), audit_rows(store, experiment)
+        if table == "anytime":
+            return list(ANYTIME_COLUMNS), anytime_rows(store, experiment)
         return list(EXPORT_COLUMNS), export_rows(store, experiment)
 
     def summary(self, store, experiment: str, config):

@@ -35,6 +35,7 @@ from ..specs import RunSpec, TrialSpec
 from ..spaces.node import full_mask
 from ..spaces.weight import WeightMask
 from ..store import PlanLink, Store, TrialRecord
+from .anytime import record_anytime
 from .audits import record_audits
 
 
@@ -200,6 +201,7 @@ def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progre
     store.record(name, [], [_link(a) for a in assignments if a.key in done])
     record_audits(store, name, [(_link(a), a.plan.audit) for a in assignments if a.plan.audit is not None])
     record_search(store, name, {a.key: (a.search.epochs, a.search.seconds) for a in assignments})
+    record_anytime(store, name, [(_link(a), a.plan.anytime) for a in assignments if a.plan.anytime])
     progress.phase("training", sum(len(p) * _trained_epochs(p, config) for p in populations))
     failed = 0
     for epochs in sorted({_trained_epochs(p, config) for p in populations}):

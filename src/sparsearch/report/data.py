@@ -12,6 +12,7 @@ from ..analysis.export import export_rows
 from ..analysis.paired import Comparison, compare
 from ..analysis.summary import ArmRow, arm_rows, diverged_note
 from ..errors import SparsearchError
+from ..mask.anytime import anytime_rows
 from ..mask.audits import audit_rows
 from ..store import Store
 
@@ -31,6 +32,7 @@ class ReportData:
     comparisons: list[Comparison]
     notes: list[str]  # what the report could not compute, and why
     audits: list[dict]  # probe audits (random_search with audit = N), one per arm, sparsity, seed
+    anytime: list[dict]  # search trajectories (mask/anytime.py), one row per step
 
     @property
     def arms(self) -> list[str]:
@@ -61,6 +63,7 @@ def collect(store: Store, experiment: str) -> ReportData:
         comparisons=compare(rows, BASELINES),
         notes=_notes(store, experiment, rows, summary),
         audits=audit_rows(store, experiment),
+        anytime=anytime_rows(store, experiment),
     )
 
 

@@ -104,6 +104,43 @@ def learning_curves(curves: dict[tuple[float, str], tuple], styles: dict[str, St
     return fig
 
 
+def anytime(steps: list[dict], rows: list[dict], styles: dict[str, Style], space: str) -> Figure:
+    """Per sparsity: the best validation accuracy each search had seen against the search cost
+    it had spent (dense-parent epochs, log scale), mean over seeds step by step; every other arm
+    that spent something as one marker (its mean cost, the mean best validation accuracy of
+    its trials); `random`, which spends nothing, as a dotted line."""
+    sparsities = sorted({s["sparsity"] for s in steps})
+    fig, axes = new_figure(len(sparsities), panel=(4.6, 3.4), sharey=True)
+    for ax, sparsity in zip(axes, sparsities):
+        for arm in dict.fromkeys(s["arm"] for s in steps if s["sparsity"] == sparsity):
+            by_seed: dict[int, list[tuple[float, float]]] = {}
+            for s in steps:
+                if s["sparsity"] == sparsity and s["arm"] == arm:
+                    by_seed.setdefault(s["seed"], []).append((s["cost"], s["best_val_acc"]))
+            length = min(map(len, by_seed.values()))
+            cost = [np.mean([path[k][0] for path in by_seed.values()]) for k in range(length)]
+            accuracy = [100 * np.mean([path[k][1] for path in by_seed.values()]) for k in range(length)]
+            ax.plot(cost, accuracy, drawstyle="steps-post", color=styles[arm].color, marker=styles[arm].marker,
+                    markersize=3, linewidth=1.4, label=_label(arm))
+        searched = {s["arm"] for s in steps}
+        here = [r for r in rows if r["sparsity"] == sparsity]
+        for arm in dict.fromkeys(r["arm"] for r in here):
+            mine = [r for r in here if r["arm"] == arm]
+            costs = [r["search_cost"] for r in mine]
+            accuracy = 100 * np.mean([r["best_val_acc"] for r in mine])
+            if arm == "random":
+                ax.axhline(accuracy, color=styles[arm].color, linestyle=":", linewidth=1.2, label=_label(arm))
+            elif arm not in searched and None not in costs and np.mean(costs) > 0:
+                ax.plot([np.mean(costs)], [accuracy], linestyle="none", color=styles[arm].color,
+                        marker=styles[arm].marker, markersize=6, label=_label(arm))
+        ax.set_xscale("log")
+        style_axes(ax, "search cost (dense-parent epochs)",
+                   "best validation accuracy seen (%)" if ax.get_subplotspec().is_first_col() else None,
+                   f"{space} sparsity {sparsity:g}")
+    add_legend(fig, axes, styles)
+    return fig
+
+
 def paired_differences(comparisons: list[Comparison], styles: dict[str, Style], space: str) -> Figure:
     """Forest plot of test-accuracy differences (arm minus baseline) per sparsity with their
     bootstrap 95% CI, one panel per baseline; filled markers where Holm p < ALPHA."""

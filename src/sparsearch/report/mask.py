@@ -30,6 +30,14 @@ CAPTIONS = {
         "candidates; right = the probe prefers it) against its validation accuracy after full training, one panel "
         "per sparsity. A probe with signal puts the best-trained candidates on the right."
     ),
+    "anytime": (
+        "Search at equal budget: the best validation accuracy each search had seen against what it had spent "
+        "(dense-parent epochs, log scale), mean over seeds after each of its trainings (oracle: each fully trained "
+        "candidate, in draw order, i.e. random search with full training; successive halving: each rung; evolution: "
+        "each generation). Successive halving's early rungs and evolution's fitness see partly trained networks. "
+        "Markers: other arms that spent something (mean cost, mean best validation accuracy of their trials); "
+        "dotted: random, which spends nothing."
+    ),
     "accuracy_vs_cost": (
         "Test accuracy against parameter count and FLOPs per example (log scale), mean over seeds with 95% "
         "t-interval error bars."
@@ -54,6 +62,8 @@ def _figures(data: ReportData, out_dir: Path) -> list[SavedFigure]:
     }
     if data.comparisons:
         made["paired_differences"] = figures.paired_differences(data.comparisons, styles, data.space)
+    if data.anytime:
+        made["anytime"] = figures.anytime(data.anytime, data.rows, styles, data.space)
     made["accuracy_vs_cost"] = figures.accuracy_vs_cost(data.summary, styles)
     if data.audits:
         made["probe_quality"] = figures.probe_quality(data.audits, styles)

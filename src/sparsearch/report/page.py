@@ -50,6 +50,7 @@ def render(data: ReportData, figures: list[SavedFigure], environment: dict[str, 
             _summary(data),
             _verdicts(data.comparisons),
             _comparisons(data.comparisons),
+            _gains(data.comparisons),
             _probe_quality(data.audits),
             figures_html(figures, "" if data.comparisons else "No paired-differences figure: there are no comparisons."),
             f'<section id="config"><h2>Configuration</h2><pre>{escape(data.config)}</pre></section>',
@@ -60,8 +61,9 @@ def render(data: ReportData, figures: list[SavedFigure], environment: dict[str, 
     meta = (f"dataset {datasets} &middot; {data.seeds} seed(s) &middot; {len(data.rows)} trained networks &middot;\n"
             f"generated {escape(environment['date'])}")
     probes = '<a href="#probes">probes</a>' if data.audits else ""
+    gains = '<a href="#gains">gains</a>' if _gain_rows(data.comparisons) else ""
     nav = ('<nav><a href="#summary">summary</a><a href="#verdicts">verdicts</a><a href="#comparisons">comparisons</a>'
-           f'{probes}<a href="#figures">figures</a><a href="#config">configuration</a>'
+           f'{gains}{probes}<a href="#figures">figures</a><a href="#config">configuration</a>'
            '<a href="#environment">environment</a></nav>')
     notes_html = f'<ul class="notes">{notes}</ul>' if notes else ""
     return document(name, meta, nav, f"{notes_html}\n{sections}")
@@ -168,6 +170,38 @@ same seed). 95% CI: BCa bootstrap over seeds; "k never": k pairs have one side t
 so only the Wilcoxon test (never ranked worst) applies. d_z: mean difference over the SD of the differences. Rows in bold:
 Holm p &lt; {ALPHA:g}. Tests need at least 2 seeds.</p>
 {table_html(headers, rows, text_columns={1, 2, 3}, row_classes=classes)}
+</section>"""
+
+
+def _gain_rows(comparisons: list[Comparison]) -> list[Comparison]:
+    """Test-accuracy comparisons against `random` with a recorded search cost."""
+    return [c for c in comparisons if c.metric == "test_acc" and c.baseline == "random" and c.search_cost is not None]
+
+
+def _gains(comparisons: list[Comparison]) -> str:
+    """Every arm's gain over the mean random architecture with what it spent (Yang et al.
+    2020), and, where the experiment has an oracle, the share of the oracle's gain and cost."""
+    chosen = _gain_rows(comparisons)
+    if not chosen:
+        return ""
+    oracle = {c.sparsity: c for c in chosen if c.arm == "oracle"}
+    headers = ["sparsity", "arm", "n", "gain over random (pts)", "95% CI", "Holm p", "search cost (dense-parent epochs)",
+               "share of oracle's gain", "share of oracle's cost"]
+    rows = []
+    for c in sorted(chosen, key=lambda c: (c.sparsity, c.search_cost, c.arm)):
+        o = oracle.get(c.sparsity)
+        share = "n/a" if o is None or o.mean_diff <= 0 else f"{c.mean_diff / o.mean_diff:.0%}"
+        cost = "n/a" if o is None or not o.search_cost else f"{c.search_cost / o.search_cost:.1%}"
+        rows.append([f"{c.sparsity:g}", c.arm, str(c.n), f"{100 * c.mean_diff:+.2f}",
+                     f"[{100 * c.ci_low:+.2f}, {100 * c.ci_high:+.2f}]", _p(c.p_holm) if c.n >= 2 else "n/a",
+                     f"{c.search_cost:.3g}", share, cost])
+    return f"""<section id="gains"><h2>Gain over random architectures, with its cost</h2>
+<p class="hint">Each arm's test accuracy minus that of a random node mask of the same seed and sparsity (the mean random
+architecture, Yang et al. 2020), paired by seed, with the search cost it spent choosing (dense-parent epochs: trainings
+weighted by their FLOPs and scoring passes; docs/method.md). Where the experiment has an oracle (every candidate trained
+fully), the share of the oracle's gain an arm captures and the share of its cost it spends ("n/a" where the oracle does
+not gain).</p>
+{table_html(headers, rows, text_columns={1})}
 </section>"""
 
 
