@@ -79,3 +79,40 @@ def test_the_report_shows_searches_at_equal_budget_and_export_writes_their_steps
     assert result.exit_code == 0, result.output
     steps = list(csv.DictReader(io.StringIO(result.stdout)))
     assert {s["arm"] for s in steps} == set(ARMS) and len(steps) == 3 * (9 + 3 + 3)
+
+
+def test_a_budget_stops_each_search_at_that_many_dense_parent_epochs(synthetic):
+    probe = Planning(config(), synthetic)
+    ratio = probe.cache.flops_ratio(candidate_masks(probe.request(0.5), 0, 1)[0])
+    n = synthetic.x_train.shape[0]
+    each_probe = min(256, n) / (3 * n) * ratio  # init_loss: one forward pass over the probe batch
+    budgets = {"oracle": {"candidates": 9, "budget": 3.5 * EPOCHS * ratio},
+               "successive_halving": {"candidates": 9, "budget": 15 * ratio},
+               "evolution": {**ARMS["evolution"], "budget": 5.5 * 3 * ratio},
+               "random_search": {"candidates": 9, "budget": 2.5 * each_probe}}
+    planning = Planning(config_from_dict({**config().model_dump(mode="json", exclude_none=True), "arms": budgets}),
+                        synthetic)
+    unlimited = Planning(config(), synthetic)
+    request = planning.request(0.5)
+    metrics = trained_candidates(request, {seed: candidate_masks(request, seed, 3) for seed in (0, 1)}, "first three")
+    for seed, plan in enumerate(planning.plan("oracle", 0.5)):  # the first 3 candidates fit
+        val = [m["best_val_acc"] for m in metrics[seed]]
+        assert plan.mask == candidate_masks(request, seed, 3)[val.index(max(val))]
+        assert len(plan.anytime) == 3 and plan.search.epochs == pytest.approx(3 * EPOCHS * ratio)
+    # successive halving: 9 candidates cost 9 + 3 * 2 + 6 = 21 network-epochs, 5 cost 5 + 1 * 2 + 6 = 13 (6 cost 16)
+    assert [p.search.epochs for p in planning.plan("successive_halving", 0.5)] == pytest.approx([13 * ratio] * 2)
+    # evolution: 5 evaluations of 3 epochs fit: the population of 4, then one child
+    assert [len(p.anytime) for p in planning.plan("evolution", 0.5)] == [2, 2]
+    assert [p.search.epochs for p in planning.plan("evolution", 0.5)] == pytest.approx([5 * 3 * ratio] * 2)
+    # random search: 2 probes fit
+    assert [p.search.epochs for p in planning.plan("random_search", 0.5)] == pytest.approx([2 * each_probe] * 2)
+    assert planning.plan("random_search", 0.5)[0].search.epochs < unlimited.plan("random_search", 0.5)[0].search.epochs
+
+
+def test_a_budget_with_hyperband_is_a_one_line_error():
+    from sparsearch.errors import SparsearchError
+    from sparsearch.mask.study import validate
+
+    with pytest.raises(SparsearchError, match=r"^arms.successive_halving: budget applies to plain successive halving"):
+        validate(config_from_dict({"search": {"arms": ["successive_halving"]},
+                                   "arms": {"successive_halving": {"hyperband": True, "budget": 10.0}}}))

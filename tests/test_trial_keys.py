@@ -50,6 +50,17 @@ def test_a_spec_encodes_and_keys_as_earlier_releases_did(spec, stored, key):
     assert spec.key == key
 
 
+def test_arms_that_gained_optional_settings_record_what_they_recorded_before():
+    """`budget` (issue 23) is unset by default and left out, so stored random_search and oracle
+    trials keep their keys."""
+    from sparsearch.arms import ARMS
+
+    assert ARMS["random_search"]().spec() == {"name": "random_search", "params": {
+        "candidates": 100, "probe": "init_loss", "probe_steps": 10, "early_epochs": 3, "audit": 0}}
+    assert ARMS["oracle"]().spec() == {"name": "oracle", "params": {"candidates": 100}}
+    assert ARMS["oracle"](budget=5.0).spec() == {"name": "oracle", "params": {"candidates": 100, "budget": 5.0}}
+
+
 def test_a_changed_field_changes_the_key():
     spec, _, key = CASES["node trial"]
     assert TrialSpec(spec.run, spec.space, spec.arm, spec.mask, spec.start, spec.hook, 4).key != key

@@ -143,8 +143,9 @@ class Arm:
         return f"{type(self).__name__}({args})"
 
     def spec(self) -> dict:
-        """What the trial key records about the arm: its name and settings."""
-        return {"name": type(self).name, "params": self.params.model_dump()}
+        """What the trial key records about the arm: its name and settings, an optional setting
+        left unset (None) left out, so adding one keeps every stored trial's key."""
+        return {"name": type(self).name, "params": self.params.model_dump(exclude_none=True)}
 
     def sparsities(self, requested: list[float]) -> list[float]:
         return list(requested)
@@ -167,6 +168,17 @@ class Arm:
     def plan(self, request: ArmRequest) -> list[TrialPlan]:
         """One trial plan per seed of `request.seeds`, in that order."""
         raise NotImplementedError
+
+
+BUDGET_DESCRIPTION = "stop the search at this search cost, in dense-parent epochs (none if unset)"
+
+
+def affordable(budget: float | None, each: float, most: int) -> int:
+    """How many steps costing `each` a search may take within `budget` dense-parent epochs:
+    `most` without a budget, at least one (a search that chooses must evaluate something)."""
+    if budget is None or each <= 0:
+        return most
+    return max(1, min(most, int(budget / each + 1e-9)))
 
 
 def at_init(request: ArmRequest, seed: int, mask: Mask, search: Spend = Spend()) -> TrialPlan:

@@ -13,6 +13,8 @@ initialisation (test data never chooses). After `evaluations` trained networks, 
 population included, the fittest ever evaluated (the earliest on ties) is the trial's mask,
 trained from the parent's initialisation as every node arm's trial is. Real et al. ran
 tournaments asynchronously on many workers; a generation of `children` is its synchronous form.
+With `budget` it stops after the evaluations that fit in it (the population shrinking to them
+if they are fewer).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..config import QUICK_EPOCHS, Config
 from ..errors import SparsearchError
 from ..spaces.node import NodeMask
-from .base import Arm, ArmRequest, TrialPlan
+from .base import BUDGET_DESCRIPTION, Arm, ArmRequest, TrialPlan, affordable
 from .random_search import candidate_masks, check_candidates
 from .training import Spend, Training, total
 
@@ -56,6 +58,7 @@ class Evolution(Arm):
         evaluations: int = Field(100, ge=2, description="networks trained in all, the initial population included")
         fitness_epochs: int | None = Field(None, ge=1, description="epochs of the recipe a fitness training runs "
                                                                    "(the recipe's if unset)")
+        budget: float | None = Field(None, gt=0, description=BUDGET_DESCRIPTION)
 
         @model_validator(mode="after")
         def _fits(self):
@@ -86,16 +89,19 @@ class Evolution(Arm):
     def plan(self, request: ArmRequest) -> list[TrialPlan]:
         p, seeds = self.params, request.seeds
         epochs = p.fitness_epochs or request.trainer.recipe.epochs
+        first = candidate_masks(request, seeds[0], 1)[0]
+        evaluations = affordable(p.budget, epochs * request.cache.flops_ratio(first), p.evaluations)
+        population = min(p.population, evaluations)
         rngs = {seed: request.rng(self.name, seed) for seed in seeds}
-        alive = {seed: candidate_masks(request, seed, p.population) for seed in seeds}
+        alive = {seed: candidate_masks(request, seed, population) for seed in seeds}
         history: dict[int, list[tuple[float, NodeMask]]] = {seed: [] for seed in seeds}
         spent = {seed: Spend() for seed in seeds}
         anytime: dict[int, list[tuple[float, float]]] = {seed: [] for seed in seeds}
         fitness = self._train(request, alive, epochs, "initial population", history, spent, anytime)
         generation = 0
-        while len(history[seeds[0]]) < p.evaluations:
+        while len(history[seeds[0]]) < evaluations:
             generation += 1
-            count = min(p.children, p.evaluations - len(history[seeds[0]]))
+            count = min(p.children, population, evaluations - len(history[seeds[0]]))
             children = {seed: [self._child(alive[seed], fitness[seed], request.hidden, rngs[seed])
                                for _ in range(count)] for seed in seeds}
             scores = self._train(request, children, epochs, f"generation {generation}", history, spent, anytime)

@@ -2,14 +2,15 @@
 accuracy (test data is never used to choose). With full training as its "probe" it is what
 random search means in NAS (Li & Talwalkar 2019, "Random Search and Reproducibility for Neural
 Architecture Search") and the ceiling any probe could reach among these candidates at this
-training budget. It draws the same candidates as every `random_search` variant."""
+training budget. It draws the same candidates as every `random_search` variant. With `budget`
+it trains only the first candidates whose training fits in it."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import Config
-from .base import Arm, ArmRequest, TrialPlan
+from .base import BUDGET_DESCRIPTION, Arm, ArmRequest, TrialPlan, affordable
 from .random_search import candidate_masks, candidate_spend, check_candidates, trained_candidates
 
 
@@ -20,6 +21,7 @@ class Oracle(Arm):
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid", frozen=True)
         candidates: int = Field(100, ge=1, description="random node masks trained per seed and sparsity")
+        budget: float | None = Field(None, gt=0, description=BUDGET_DESCRIPTION)
 
     @classmethod
     def quick(cls, table: dict) -> dict:
@@ -29,7 +31,10 @@ class Oracle(Arm):
         check_candidates(self, self.params.candidates, config)
 
     def plan(self, request: ArmRequest) -> list[TrialPlan]:
-        masks = {seed: candidate_masks(request, seed, self.params.candidates) for seed in request.seeds}
+        first = candidate_masks(request, request.seeds[0], 1)[0]
+        count = affordable(self.params.budget, request.trainer.recipe.epochs * request.cache.flops_ratio(first),
+                           self.params.candidates)
+        masks = {seed: candidate_masks(request, seed, count) for seed in request.seeds}
         metrics = trained_candidates(request, masks, f"oracle at {request.sparsity}")
         spent = candidate_spend(request, masks)
         plans = []

@@ -27,7 +27,7 @@ from ..engine.memory import refuse_over
 from ..engine.probe import probe_scores
 from ..probes import PROBES, probe_passes
 from ..spaces.node import NodeMask, sample_mask
-from .base import Arm, ArmRequest, TrialPlan
+from .base import BUDGET_DESCRIPTION, Arm, ArmRequest, TrialPlan, affordable
 from .training import Spend, Training, total
 
 STREAM = "random_search"
@@ -82,6 +82,7 @@ class RandomSearch(Arm):
         probe_steps: int = Field(10, ge=1, description="with probe = steps: SGD steps before scoring")
         early_epochs: int = Field(3, ge=1, description="with probe = early: epochs of training before scoring")
         audit: int = Field(0, ge=0, description="also train this many candidates fully to audit the probe")
+        budget: float | None = Field(None, gt=0, description=BUDGET_DESCRIPTION)
 
         @model_validator(mode="after")
         def _audit_within_candidates(self):
@@ -100,8 +101,9 @@ class RandomSearch(Arm):
         check_candidates(self, self.params.candidates, config)
 
     def scored(self, request: ArmRequest, seed: int) -> tuple[list[NodeMask], torch.Tensor]:
-        """This seed's K candidates and their probe scores (higher is better)."""
-        masks = candidate_masks(request, seed, self.params.candidates)
+        """This seed's K candidates (those within the budget) and their probe scores (higher is better)."""
+        each = self.spend(request, candidate_masks(request, seed, 1)).epochs
+        masks = candidate_masks(request, seed, affordable(self.params.budget, each, self.params.candidates))
         scores = probe_scores(request.trainer, request.parent(seed), masks, request.probe_indices(seed),
                               PROBES[self.params.probe], order_seed=seed, steps=self.params.probe_steps,
                               epochs=self.params.early_epochs)

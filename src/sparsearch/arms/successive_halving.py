@@ -15,7 +15,8 @@ round(max * eta^(i - s)) epochs and holds floor(n / eta^i) candidates. `hyperban
 their brackets s = s_max .. 0: bracket s takes the next ceil((s_max + 1) / (s + 1) * eta^s)
 candidates of the stream and starts at max * eta^-s epochs; the best of every bracket's last
 rung wins. Every seed's rung trains as one population; each rung's curves and its survivors'
-checkpoints are stored, so an interrupted search resumes at the rung it was in.
+checkpoints are stored, so an interrupted search resumes at the rung it was in. With `budget`
+plain successive halving starts from the most candidates whose rungs fit in it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..config import QUICK_EPOCHS, Config
 from ..errors import SparsearchError
-from .base import Arm, ArmRequest, TrialPlan
+from .base import BUDGET_DESCRIPTION, Arm, ArmRequest, TrialPlan
 from .random_search import candidate_masks, check_candidates
 from .training import Spend, Training
 
@@ -50,9 +51,13 @@ class SuccessiveHalving(Arm):
         min_epochs: int = Field(1, ge=1, description="epochs of the first rung (at least)")
         max_epochs: int | None = Field(None, ge=1, description="epochs of the last rung (the recipe's if unset)")
         hyperband: bool = False
+        budget: float | None = Field(None, gt=0, description=BUDGET_DESCRIPTION + "; plain successive halving only")
 
         @model_validator(mode="after")
         def _fits(self):
+            if self.hyperband and self.budget is not None:
+                raise ValueError("budget applies to plain successive halving; with hyperband = true the brackets "
+                                 "set the cost (Li et al. 2018)")
             if self.hyperband and self.candidates is not None:
                 raise ValueError("with hyperband = true the brackets set the candidates (Li et al. 2018); "
                                  f"drop candidates = {self.candidates}")
@@ -76,16 +81,20 @@ class SuccessiveHalving(Arm):
                                       f"the rungs train a prefix of the recipe")
 
     def check_scale(self, config: Config) -> None:
-        total = sum(bracket[0][0] for bracket in self.brackets(config.train.epochs))
+        total = sum(bracket[0][0] for bracket in self.brackets(config.train.epochs, each=0.0))  # the most, budget or not
         check_candidates(self, total, config)
 
-    def brackets(self, epochs: int) -> list[list[tuple[int, int]]]:
-        """Each bracket's rungs, (candidates, epochs) each."""
+    def brackets(self, epochs: int, each: float = 1.0) -> list[list[tuple[int, int]]]:
+        """Each bracket's rungs, (candidates, epochs) each; with a budget, plain successive
+        halving takes the most candidates whose rungs cost (`each` per network-epoch) fit in it."""
         p = self.params
         top = p.max_epochs or epochs
         s_max = int(math.floor(math.log(top / p.min_epochs, p.eta) + 1e-9))
         if not p.hyperband:
-            return [rungs(p.candidates or DEFAULT_CANDIDATES, s_max, top, p.eta)]
+            n = p.candidates or DEFAULT_CANDIDATES
+            while n > 1 and p.budget is not None and _cost(rungs(n, s_max, top, p.eta)) * each > p.budget + 1e-9:
+                n -= 1
+            return [rungs(n, s_max, top, p.eta)]
         return [rungs(math.ceil((s_max + 1) / (s + 1) * p.eta**s), s, top, p.eta) for s in range(s_max, -1, -1)]
 
     def plan(self, request: ArmRequest) -> list[TrialPlan]:
@@ -94,7 +103,8 @@ class SuccessiveHalving(Arm):
         spent = {seed: Spend() for seed in seeds}
         anytime: dict[int, list[tuple[float, float]]] = {seed: [] for seed in seeds}
         drawn = 0
-        brackets = self.brackets(request.trainer.recipe.epochs)
+        first = candidate_masks(request, seeds[0], 1)[0]
+        brackets = self.brackets(request.trainer.recipe.epochs, cache.flops_ratio(first))
         for b, bracket in enumerate(brackets, 1):
             first = bracket[0][0]
             masks = {seed: candidate_masks(request, seed, drawn + first)[drawn:] for seed in seeds}
@@ -131,6 +141,11 @@ class SuccessiveHalving(Arm):
             plans.append(TrialPlan(finalists[seed][best][1], request.parent(seed), {"init": seed}, search=spent[seed],
                                    anytime=tuple(anytime[seed])))
         return plans
+
+
+def _cost(bracket: list[tuple[int, int]]) -> int:
+    """Network-epochs a bracket trains: each rung's candidates from the previous rung's epochs on."""
+    return sum(n * (epochs - previous) for (n, epochs), previous in zip(bracket, [0] + [e for _, e in bracket]))
 
 
 def _best(scores: list[float], count: int) -> list[int]:
