@@ -17,6 +17,7 @@ epochs times the FLOPs its pruning saved, at most twice as long (Scratch-B, as L
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar, Literal
 
 import torch
@@ -53,14 +54,15 @@ class StructuredParams(BaseModel):
 
 
 class StructuredArm(Arm):
-    """A criterion scoring the trained parent's nodes (`filter_scores`)."""
+    """A criterion scoring the trained parent's filters (`filter_scores`: by default the
+    weight-only `criterion` of unit_importance.py)."""
 
     spaces = ("node",)
     Params = StructuredParams
-    criterion: ClassVar[str]
+    criterion: ClassVar[Callable[..., list]]  # (parent, stacked trained parents) -> filter scores per layer
 
     def filter_scores(self, request: ArmRequest, seeds: tuple[int, ...], trained) -> list:
-        raise NotImplementedError
+        return type(self).criterion(request.trainer.parent, trained)
 
     def scoring_spend(self, request: ArmRequest) -> Spend:
         """What scoring one trained parent spends beyond training it (none for weight-only criteria)."""
@@ -98,9 +100,26 @@ class L1Norm(StructuredArm):
     """`l1_norm`: a node's score is the L1 norm of its filters (Li et al. 2017)."""
 
     name = "l1_norm"
+    criterion = staticmethod(l1_norm)
 
-    def filter_scores(self, request, seeds, trained):
-        return l1_norm(request.trainer.parent, trained)
+
+class Fpgm(StructuredArm):
+    """`fpgm`: a node's filters' distances to the other filters of their layers (He et al. 2019)."""
+
+    name = "fpgm"
+    criterion = staticmethod(fpgm)
+
+
+class Slimming(StructuredArm):
+    """`slimming`: |gamma| of a node's BatchNorm (Liu et al. 2017); parents with BatchNorm only."""
+
+    name = "slimming"
+    criterion = staticmethod(bn_scale)
+
+    def check_parent(self, parent: Parent) -> None:
+        if not has_batchnorm(parent):
+            raise SparsearchError(f"arms.{self.name}: ranks nodes by their BatchNorm scale, and parent kind "
+                                  f"{parent.kind!r} has no BatchNorm; use resnet20 or another arm (l1_norm, taylor, fpgm)")
 
 
 class Taylor(StructuredArm):
@@ -114,26 +133,3 @@ class Taylor(StructuredArm):
     def filter_scores(self, request, seeds, trained):
         x, y = zip(*(request.probe_data(seed) for seed in seeds))
         return taylor(request.trainer.parent, trained, torch.stack(x), torch.stack(y))
-
-
-class Fpgm(StructuredArm):
-    """`fpgm`: a node's filters' distances to the other filters of their layers (He et al. 2019)."""
-
-    name = "fpgm"
-
-    def filter_scores(self, request, seeds, trained):
-        return fpgm(request.trainer.parent, trained)
-
-
-class Slimming(StructuredArm):
-    """`slimming`: |gamma| of a node's BatchNorm (Liu et al. 2017); parents with BatchNorm only."""
-
-    name = "slimming"
-
-    def check_parent(self, parent: Parent) -> None:
-        if not has_batchnorm(parent):
-            raise SparsearchError(f"arms.{self.name}: ranks nodes by their BatchNorm scale, and parent kind "
-                                  f"{parent.kind!r} has no BatchNorm; use resnet20 or another arm (l1_norm, taylor, fpgm)")
-
-    def filter_scores(self, request, seeds, trained):
-        return bn_scale(request.trainer.parent, trained)
