@@ -102,9 +102,10 @@ def test_weight_space_experiment_and_networks_back_with_their_accuracy(tmp_path)
 
 
 def test_node_space_experiment_trains_thinner_networks(tmp_path):
-    study = sparsearch.run(config("node", ["dense", "random", "random_search"]), store=tmp_path / "n.db")
+    arms = ["dense", "random", "random_search", "l1_norm", "taylor", "fpgm"]
+    study = sparsearch.run(config("node", arms), store=tmp_path / "n.db")
     trials = study.trials()
-    assert len(trials) == 3 * 2 and (trials.final_test_acc > 0.2).all()
+    assert len(trials) == len(arms) * 2 and (trials.final_test_acc > 0.2).all()
     sparse = trials[trials.arm != "dense"]
     assert (sparse.node_sparsity == 0.5).all() and (sparse.params < trials.params.max()).all()
     test = load_dataset(DataConfig(name="digits"))
