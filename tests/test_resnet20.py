@@ -260,14 +260,15 @@ def test_resnet20_refuses_what_it_cannot_build():
 
 
 @pytest.mark.parametrize("space, arms", [("weight", ["dense", "random", "magnitude", "snip", "synflow"]),
-                                         ("node", ["dense", "random", "random_search"])])
+                                         ("node", ["dense", "random", "random_search", "slimming", "taylor",
+                                                   "successive_halving"])])
 def test_end_to_end_runs(tmp_path, space, arms):
     data = Dataset.from_arrays(*blob_arrays(200), name="blobs3")
     config = {"experiment": {"name": f"resnet-{space}", "seeds": 2}, "parent": {"kind": "resnet20", "channels": SMALL},
               "train": {"epochs": 1, "batch_size": 32}, "engine": {"threads": 1}, "store": {"save_weights": True},
               "search": {"space": space, "sparsities": [0.5], "arms": arms}}
     if "random_search" in arms:
-        config["arms"] = {"random_search": {"candidates": 3}}
+        config["arms"] = {"random_search": {"candidates": 3}, "successive_halving": {"candidates": 3}}
     study = sparsearch.run(config, store=tmp_path / "s.db", data=data)
     trials = study.trials()
     assert set(trials.arm) == set(arms) and (trials.status == "ok").all()

@@ -113,3 +113,24 @@ def test_slimming_on_a_parent_without_batchnorm_is_refused_before_the_store(tmp_
                    files={"c.toml": to_toml(cfg)})
     assert line == ("error: arms.slimming: ranks nodes by their BatchNorm scale, and parent kind 'mlp' has no "
                     "BatchNorm; use resnet20 or another arm (l1_norm, taylor, fpgm)")
+
+
+def test_slimming_keeps_each_inner_group_s_channels_of_largest_batchnorm_scale_on_resnet20():
+    import sparsearch
+    from test_resnet20 import SMALL, blob_arrays
+
+    data = sparsearch.Dataset.from_arrays(*blob_arrays(120), name="blobs3")
+    cfg = config_from_dict({"experiment": {"seeds": 1}, "parent": {"kind": "resnet20", "channels": SMALL},
+                            "train": {"epochs": 1, "batch_size": 32},
+                            "search": {"space": "node", "sparsities": [0.5], "arms": ["slimming"]}})
+    planning = Planning(cfg, data)
+    (plan,) = planning.plan("slimming", 0.5)
+    trained, _ = planning.cache.trained_parents((0,))[0]
+    module = planning.trainer.parent.module(trained)
+    groups = planning.trainer.parent.groups
+    for stage in (1, 2, 3):
+        for block in range(3):
+            gamma = getattr(module, f"layer{stage}")[block].bn1.weight.detach().abs()
+            kept = plan.mask.keep[(stage - 1) * 4 + 1 + block]  # groups: S1, its 3 inner groups, S2, ...
+            expected = torch.topk(gamma, len(gamma) - round(0.5 * len(gamma))).indices.sort().values.tolist()
+            assert list(kept) == expected and len(gamma) == groups[(stage - 1) * 4 + 1 + block]
