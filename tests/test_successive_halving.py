@@ -110,3 +110,16 @@ def test_a_run_interrupted_in_a_rung_resumes_without_retraining_finished_rungs(t
 def test_settings_that_do_not_fit_are_one_line_errors(settings, message):
     with pytest.raises(SparsearchError, match=message):
         validate(config({"successive_halving": {"candidates": K, **settings}}))
+
+
+def test_hyperband_runs_li_et_al_s_brackets_on_successive_candidates(synthetic):
+    planning = Planning(config({"successive_halving": {"hyperband": True}}), synthetic)
+    plans = planning.plan("successive_halving", 0.5)
+    request = planning.request(0.5)
+    stream = {seed: candidate_masks(request, seed, 9 + 5 + 3) for seed in range(2)}
+    ratio = planning.cache.flops_ratio(stream[0][0])
+    # brackets (9 from 1 epoch, 3 on to 3, 1 on to 9), (5 from 3, 1 on to 9), (3 at 9): 21 + 21 + 27 network-epochs
+    for seed, plan in enumerate(plans):
+        assert plan.search.epochs == pytest.approx(69 * ratio)
+        assert plan.mask in stream[seed]
+        assert len(plan.anytime) == 3 + 2 + 1
