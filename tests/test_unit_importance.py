@@ -107,7 +107,8 @@ def test_each_layer_scores_as_torch_pruning_scores_it(kind, criterion):
         for i, layer in enumerate(_weighted(module)[:-1]):
             reference = _reference(importance, layer)
             scale = reference.abs().max()
-            torch.testing.assert_close(ours[i][p], reference, rtol=1e-4, atol=1e-5 * scale,
+            # different kernels (stacked vs one module): a tolerance that holds across CPUs; a wrong formula is off by O(1)
+            torch.testing.assert_close(ours[i][p], reference, rtol=1e-3, atol=1e-4 * scale,
                                        msg=f"{kind} layer {i} network {p}")
 
 
@@ -127,7 +128,7 @@ def test_taylor_after_batchnorm_is_the_gradient_of_a_gate_on_each_channel():
         F.cross_entropy(module(x[p]), y[p]).backward()
         for i, gate in enumerate(gates):
             reference = gate.grad.abs()
-            torch.testing.assert_close(ours[i][p], reference, rtol=1e-4, atol=1e-5 * reference.max(),
+            torch.testing.assert_close(ours[i][p], reference, rtol=1e-3, atol=1e-4 * reference.max(),
                                        msg=f"layer {i} network {p}")
 
 

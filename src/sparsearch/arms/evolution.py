@@ -26,8 +26,8 @@ from ..config import QUICK_EPOCHS, Config
 from ..errors import SparsearchError
 from ..spaces.node import NodeMask
 from .base import BUDGET_DESCRIPTION, Arm, ArmRequest, TrialPlan, affordable
-from .random_search import candidate_masks, check_candidates
-from .training import Spend, Training, total
+from .random_search import candidate_epoch_cost, candidate_jobs, candidate_masks, check_candidates
+from .training import Spend, total
 
 
 def mutated(mask: NodeMask, widths: tuple[int, ...], rng: torch.Generator) -> NodeMask:
@@ -89,8 +89,7 @@ class Evolution(Arm):
     def plan(self, request: ArmRequest) -> list[TrialPlan]:
         p, seeds = self.params, request.seeds
         epochs = p.fitness_epochs or request.trainer.recipe.epochs
-        first = candidate_masks(request, seeds[0], 1)[0]
-        evaluations = affordable(p.budget, epochs * request.cache.flops_ratio(first), p.evaluations)
+        evaluations = affordable(p.budget, epochs * candidate_epoch_cost(request), p.evaluations)
         population = min(p.population, evaluations)
         rngs = {seed: request.rng(self.name, seed) for seed in seeds}
         alive = {seed: candidate_masks(request, seed, population) for seed in seeds}
@@ -124,7 +123,7 @@ class Evolution(Arm):
                history: dict, spent: dict, anytime: dict) -> dict[int, list[float]]:
         """Fitness of each seed's `masks`, all seeds trained as one population; noted in
         `history`, `spent` and `anytime`."""
-        jobs = [Training(request.parent(seed), {"init": seed}, seed, mask) for seed in masks for mask in masks[seed]]
+        jobs = candidate_jobs(request, masks)
         curves = iter(request.cache.curves(jobs, f"{self.name} at {request.sparsity:g}: {label}", epochs))
         spends = iter(request.cache.spent(jobs, "curves", epochs))
         scores = {}

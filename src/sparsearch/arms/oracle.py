@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import Config
 from .base import BUDGET_DESCRIPTION, Arm, ArmRequest, TrialPlan, affordable
-from .random_search import candidate_masks, candidate_spend, check_candidates, trained_candidates
+from .random_search import (candidate_epoch_cost, candidate_masks, candidate_spend, check_candidates,
+                            trained_candidates)
 
 
 class Oracle(Arm):
@@ -31,8 +32,7 @@ class Oracle(Arm):
         check_candidates(self, self.params.candidates, config)
 
     def plan(self, request: ArmRequest) -> list[TrialPlan]:
-        first = candidate_masks(request, request.seeds[0], 1)[0]
-        count = affordable(self.params.budget, request.trainer.recipe.epochs * request.cache.flops_ratio(first),
+        count = affordable(self.params.budget, request.trainer.recipe.epochs * candidate_epoch_cost(request),
                            self.params.candidates)
         masks = {seed: candidate_masks(request, seed, count) for seed in request.seeds}
         metrics = trained_candidates(request, masks, f"oracle at {request.sparsity}")

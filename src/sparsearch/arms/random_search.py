@@ -53,7 +53,14 @@ def candidate_masks(request: ArmRequest, seed: int, count: int) -> list[NodeMask
     return [sample_mask(request.hidden, request.sparsity, rng) for _ in range(count)]
 
 
-def _candidate_jobs(request: ArmRequest, masks_by_seed: dict[int, list[NodeMask]]) -> list[Training]:
+def candidate_epoch_cost(request: ArmRequest) -> float:
+    """Dense-parent epochs one epoch of a candidate costs (every candidate at a sparsity has
+    the same shapes)."""
+    return request.cache.flops_ratio(candidate_masks(request, request.seeds[0], 1)[0])
+
+
+def candidate_jobs(request: ArmRequest, masks_by_seed: dict[int, list[NodeMask]]) -> list[Training]:
+    """Each seed's candidate `masks` trained from that seed's parent initialisation, seed by seed."""
     return [Training(request.parent(seed), {"init": seed}, seed, mask)
             for seed, masks in masks_by_seed.items() for mask in masks]
 
@@ -61,13 +68,13 @@ def _candidate_jobs(request: ArmRequest, masks_by_seed: dict[int, list[NodeMask]
 def trained_candidates(request: ArmRequest, masks_by_seed: dict[int, list[NodeMask]], label: str):
     """Trial metrics of every candidate trained fully from the seed's init, all seeds as one
     population (cached in the store, shared by every arm that asks)."""
-    curves = iter(request.cache.curves(_candidate_jobs(request, masks_by_seed), label))
+    curves = iter(request.cache.curves(candidate_jobs(request, masks_by_seed), label))
     return {seed: [trial_metrics(**next(curves)) for _ in masks] for seed, masks in masks_by_seed.items()}
 
 
 def candidate_spend(request: ArmRequest, masks_by_seed: dict[int, list[NodeMask]]) -> dict[int, Spend]:
     """What training every candidate of each seed fully spent (`trained_candidates`)."""
-    spends = iter(request.cache.spent(_candidate_jobs(request, masks_by_seed), "curves"))
+    spends = iter(request.cache.spent(candidate_jobs(request, masks_by_seed), "curves"))
     return {seed: total(next(spends) for _ in masks) for seed, masks in masks_by_seed.items()}
 
 
@@ -102,7 +109,7 @@ class RandomSearch(Arm):
 
     def scored(self, request: ArmRequest, seed: int) -> tuple[list[NodeMask], torch.Tensor]:
         """This seed's K candidates (those within the budget) and their probe scores (higher is better)."""
-        each = self.spend(request, candidate_masks(request, seed, 1)).epochs
+        each = self.spend(request, 1).epochs
         masks = candidate_masks(request, seed, affordable(self.params.budget, each, self.params.candidates))
         scores = probe_scores(request.trainer, request.parent(seed), masks, request.probe_indices(seed),
                               PROBES[self.params.probe], order_seed=seed, steps=self.params.probe_steps,
@@ -113,17 +120,17 @@ class RandomSearch(Arm):
         scored = {seed: self.scored(request, seed) for seed in request.seeds}
         audits = self._audits(request, scored) if self.params.audit else {}
         return [TrialPlan(masks[best(scores)], request.parent(seed), {"init": seed}, audit=audits.get(seed),
-                          search=self.spend(request, masks))
+                          search=self.spend(request, len(masks)))
                 for seed, (masks, scores) in scored.items()]
 
-    def spend(self, request: ArmRequest, masks: list[NodeMask]) -> Spend:
-        """What probing the candidates `masks` spent (the audit's trainings measure the probe and
+    def spend(self, request: ArmRequest, count: int) -> Spend:
+        """What probing `count` candidates spent (the audit's trainings measure the probe and
         choose nothing, so they are not counted)."""
         data, p = request.trainer.data, self.params
         each = probe_passes(p.probe, batch=request.probe_examples, steps=p.probe_steps, epochs=p.early_epochs,
                             batch_size=request.trainer.recipe.batch_size, n_train=data.x_train.shape[0],
                             n_val=data.x_val.shape[0])
-        return Spend(sum(request.cache.pass_epochs(each, mask) for mask in masks))
+        return Spend(count * request.cache.pass_epochs(each) * candidate_epoch_cost(request))
 
     def _audits(self, request: ArmRequest, scored: dict) -> dict:
         n = self.params.audit

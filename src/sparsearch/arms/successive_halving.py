@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..config import QUICK_EPOCHS, Config
 from ..errors import SparsearchError
 from .base import BUDGET_DESCRIPTION, Arm, ArmRequest, TrialPlan
-from .random_search import candidate_masks, check_candidates
-from .training import Spend, Training
+from .random_search import candidate_epoch_cost, candidate_jobs, candidate_masks, check_candidates
+from .training import Spend
 
 DEFAULT_CANDIDATES = 100
 
@@ -103,8 +103,7 @@ class SuccessiveHalving(Arm):
         spent = {seed: Spend() for seed in seeds}
         anytime: dict[int, list[tuple[float, float]]] = {seed: [] for seed in seeds}
         drawn = 0
-        first = candidate_masks(request, seeds[0], 1)[0]
-        brackets = self.brackets(request.trainer.recipe.epochs, cache.flops_ratio(first))
+        brackets = self.brackets(request.trainer.recipe.epochs, candidate_epoch_cost(request))
         for b, bracket in enumerate(brackets, 1):
             first = bracket[0][0]
             masks = {seed: candidate_masks(request, seed, drawn + first)[drawn:] for seed in seeds}
@@ -112,8 +111,7 @@ class SuccessiveHalving(Arm):
             alive = {seed: list(range(first)) for seed in seeds}
             previous = 0
             for r, (_, epochs) in enumerate(bracket):
-                jobs = [Training(request.parent(seed), {"init": seed}, seed, masks[seed][c])
-                        for seed in seeds for c in alive[seed]]
+                jobs = candidate_jobs(request, {seed: [masks[seed][c] for c in alive[seed]] for seed in seeds})
                 label = (f"{self.name} at {request.sparsity:g}: {f'bracket {b}, ' if len(brackets) > 1 else ''}"
                          f"rung {r + 1} to epoch {epochs}")
                 last = r == len(bracket) - 1
@@ -132,8 +130,8 @@ class SuccessiveHalving(Arm):
                     break
                 keep = bracket[r + 1][0]
                 alive = {seed: [alive[seed][i] for i in _best(scores[seed], keep)] for seed in seeds}
-                cache.keep_checkpoints([Training(request.parent(seed), {"init": seed}, seed, masks[seed][c])
-                                        for seed in seeds for c in alive[seed]], epochs)
+                cache.keep_checkpoints(candidate_jobs(request, {seed: [masks[seed][c] for c in alive[seed]]
+                                                                for seed in seeds}), epochs)
                 previous = epochs
         plans = []
         for seed in seeds:
