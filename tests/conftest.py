@@ -32,7 +32,7 @@ BASE = {
 }
 
 
-TIMINGS = ("train_seconds", "search_seconds")
+TIMINGS = ("train_seconds", "search_seconds", "latency_ms", "latency_b1_ms", "latency_iqr_ms", "latency_kernel")
 """Export columns of wall time, the ones that cannot repeat from run to run."""
 
 

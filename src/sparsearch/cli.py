@@ -369,6 +369,39 @@ def export(
             raise SparsearchError(f"cannot write {out_file}: {error.strerror}; pass another --out") from None
 
 
+@app.command()
+@user_errors
+def measure(
+    experiment: str = typer.Argument(..., help="A mask study (see `sparsearch ls`)."),
+    store: Path = STORE,
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or mps (overrides engine.device)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (overrides engine.threads)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Throughput batch (overrides measure.batch_size)."),
+    warmup: Optional[int] = typer.Option(None, "--warmup", help="Untimed calls first (overrides measure.warmup)."),
+    repeats: Optional[int] = typer.Option(None, "--repeats", help="Timed samples (overrides measure.repeats)."),
+    kernel: Optional[str] = typer.Option(None, "--kernel", help="torch or onnxruntime (overrides measure.kernel)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+):
+    """Time every trial's network on this machine and print accuracy, FLOPs and latency per arm."""
+    from .analysis.export import export_rows
+    from .display import RichProgress, speed_table
+    from .measure.trials import measure_stored
+
+    settings = dict(device=device, threads=threads, batch_size=batch_size, warmup=warmup, repeats=repeats, kernel=kernel)
+    with _open(store, write=True) as db:
+        if quiet:
+            measured = measure_stored(db, experiment, **settings)
+        else:
+            with RichProgress(err, "measuring one network at a time") as progress:
+                measured = measure_stored(db, experiment, progress=progress, **settings)
+        rows = export_rows(db, experiment)
+    table = speed_table(rows, f"{inert(experiment)}: measured speed")
+    if table is not None:
+        out.print(table)
+    reused = len({r["trial_key"] for r in rows if r["latency_ms"] is not None}) - measured
+    out.print(f"{measured} networks measured now, {reused} reused (export: latency_* columns)")
+
+
 @app.command("config")
 @user_errors
 def config_command(

@@ -232,6 +232,18 @@ class StoreConfig(_Section):
     save_weights: bool = Field(False, description="also store every trained network's final weights (safetensors)")
 
 
+class MeasureConfig(_Section):
+    """Measured speed: every trial's network timed on the run's device (docs/method.md)."""
+
+    latency: bool = Field(False, description="time every trial's network after training (also: `sparsearch measure`)")
+    batch_size: int = Field(256, ge=1, le=1_000_000, description="the throughput batch (batch 1 is timed too)")
+    warmup: int = Field(10, ge=0, le=100_000, description="untimed calls before the timed ones")
+    repeats: int = Field(50, ge=1, le=100_000, description="timed samples; their median and interquartile range are kept")
+    kernel: Literal["torch", "onnxruntime"] = Field(
+        "torch", description="torch: the fastest of the network's torch kernels (compacted; masked dense, CSR, 2:4 on "
+        "CUDA); onnxruntime: the exported network in ONNX Runtime (pip install -e '.[onnx]')")
+
+
 class Config(_Section):
     experiment: ExperimentConfig = Field(default_factory=ExperimentConfig)
     data: DataConfig = Field(default_factory=DataConfig)
@@ -243,6 +255,7 @@ class Config(_Section):
     )
     engine: EngineConfig = Field(default_factory=EngineConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    measure: MeasureConfig = Field(default_factory=MeasureConfig)
     supernet: SupernetConfig = Field(default_factory=SupernetConfig)
     kinds: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="[kinds.NAME]: a registered experiment kind's own settings (validated by it)"
@@ -280,12 +293,17 @@ def config_from_dict(raw: dict, source: str = "") -> Config:
 def with_engine(config: Config, **changes) -> Config:
     """`config` with `[engine]` settings changed (those not None), validated like the file's.
     An `address` without an `executor` means the Ray executor (an address names a cluster)."""
-    changes = {key: value for key, value in changes.items() if value is not None}
-    if "address" in changes:
+    if changes.get("address") is not None:
         changes.setdefault("executor", "ray")
+    return with_settings(config, "engine", **changes)
+
+
+def with_settings(config: Config, section: str, **changes) -> Config:
+    """`config` with settings of `[section]` changed (those not None), validated like the file's."""
+    changes = {key: value for key, value in changes.items() if value is not None}
     if not changes:
         return config
-    return config_from_dict({**config.model_dump(), "engine": {**config.engine.model_dump(), **changes}})
+    return config_from_dict({**config.model_dump(), section: {**getattr(config, section).model_dump(), **changes}})
 
 
 CONFIG_CAP = 2**20

@@ -79,6 +79,31 @@ def summary_table(rows: list[dict], title: str) -> Table:
     return table
 
 
+def speed_table(rows: list[dict], title: str) -> Table | None:
+    """Per (sparsity, arm): accuracy, FLOPs and measured latency, each cost also as the dense
+    parent's over this one's (None when no trial was measured)."""
+    from .analysis.speed import speed_rows
+
+    speeds = speed_rows(rows)
+    if not speeds:
+        return None
+    devices = sorted({r["latency_device"] for r in rows if r.get("latency_device")})
+    table = Table(title=title, title_justify="left", caption=f"measured on {'; '.join(devices)}; ×: the dense parent's "
+                  "FLOPs or latency over this arm's (FLOPs predict, latency measures)", caption_justify="left")
+    for header in ("sparsity", "arm", "measured", "test acc %", "FLOPs", "FLOPs ×", "latency ms", "latency ×",
+                   "batch 1 ms", "kernel"):
+        table.add_column(header, justify="left" if header in ("arm", "kernel") else "right", no_wrap=True)
+    for row in speeds:
+        table.add_row(f"{row.sparsity:g}", row.arm, str(row.measured), f"{100 * row.test_acc:.2f}", f"{row.flops:,.0f}",
+                      _ratio(row.flops_ratio), f"{row.latency_ms:.4g}", _ratio(row.speedup), f"{row.latency_b1_ms:.4g}",
+                      row.kernels)
+    return table
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
 def probe_quality_table(audits: list[dict], title: str) -> Table:
     """Per (sparsity, arm): how the arm's probe ranked its audited, fully trained candidates."""
     from .analysis.probe_quality import probe_quality

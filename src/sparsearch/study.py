@@ -33,11 +33,11 @@ class Study:
         return f"Study({self.name!r}, kind={self.config.experiment.kind!r})"
 
     @contextmanager
-    def _db(self) -> Iterator[Store]:
+    def _db(self, write: bool = False) -> Iterator[Store]:
         if isinstance(self._store, Store):
             yield self._store
         else:
-            with Store.open(self._store) as db:
+            with Store.open(self._store, write=write) as db:
                 yield db
 
     @property
@@ -130,6 +130,17 @@ class Study:
         with self._db() as db:
             return kind_of(config).report(db, self.name, config, Path(out_dir))
 
+    def measure(self, *, device: str | None = None, threads: int | None = None, progress=None, **settings):
+        """Time every trial's network on `device` (`[engine] device` if None: "auto", "cpu", "cuda"
+        or "mps") with `threads` torch threads, under the experiment's `[measure]` settings changed
+        by `settings` (batch_size, warmup, repeats, kernel), and return `trials()` with its
+        `latency_*` columns. Trials already measured under the same setup are reused."""
+        from .measure.trials import measure_stored
+
+        with self._db(write=True) as db:
+            measure_stored(db, self.name, device=device, threads=threads, progress=progress, **settings)
+        return self.trials()
+
     def network(self, trial_key: str) -> nn.Module:
         """The trained network of `trial_key` (see `load_network`)."""
         with self._db() as db:
@@ -144,13 +155,6 @@ def load_network(store: Store | str | Path, trial_key: str) -> nn.Module:
     if not isinstance(store, Store):
         with Store.open(store) as db:
             return load_network(db, trial_key)
-    from .nets import from_spec
-    from .spaces.weight import WeightMask
+    from .networks import trial_network
 
-    trial = store.trial(trial_key)
-    weights = store.weights(trial_key)
-    parent = from_spec(trial["spec"]["parent"])
-    mask = trial["mask"]
-    weight_mask = WeightMask.from_json(mask) if isinstance(mask, dict) and mask.get("space") == "weight" else None
-    module = parent.module(parent.from_state_dict(weights), weight_mask)
-    return module.eval()
+    return trial_network(store, trial_key)

@@ -54,7 +54,7 @@ class MaskKind:
         return write_mask_report(store, experiment, config, out_dir)
 
     def show(self, store, experiment: str, config, console) -> None:
-        from ..display import probe_quality_table, summary_table, verdict_lines
+        from ..display import probe_quality_table, speed_table, summary_table, verdict_lines
 
         rows = export_rows(store, experiment)
         if not rows:
@@ -67,6 +67,9 @@ class MaskKind:
                               "bootstrap CI):")
                 for line in lines:
                     console.print(f"  {line}", soft_wrap=True)
+            speeds = speed_table(rows, f"{inert(experiment)}: measured speed")
+            if speeds is not None:
+                console.print(speeds)
         audits = audit_rows(store, experiment)
         if audits:
             console.print(probe_quality_table(audits, f"{inert(experiment)}: probe quality on N fully trained candidates"))

@@ -27,6 +27,7 @@ from ..engine.memory import check_training
 from ..engine.executor import IN_PROCESS, Chunk, Executor, TaskFailure
 from ..engine.trainer import Curves, Trainer
 from ..errors import SparsearchError, one_line
+from ..measure.trials import check_measure, measure_experiment
 from ..nets import build_parent, check_settings
 from ..nets.base import joined, rows, stacked
 from ..probes import MLP_PROBES, PROBES
@@ -106,6 +107,8 @@ def check_data(config: Config, data: Dataset) -> None:
     if config.search.space == "node":
         parent.compact(parent.init(0), [full_mask(parent.widths[1:-1])])
         parent.check_node_sparsities(config.search.sparsities)
+    if config.measure.latency:
+        check_measure(parent, config)
 
 
 def run_spec(config: Config, trainer: Trainer) -> RunSpec:
@@ -215,6 +218,8 @@ def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progre
                 continue
             trials, weights = _records(trainer, [group[0] for group in todo[index]], result, config.store.save_weights)
             store.record(name, trials, links, weights)
+    if config.measure.latency:  # after training: nothing else of the run computes while trials are timed
+        measure_experiment(store, name, config, trainer.device, config.engine.thread_choice.count, progress)
     return MaskRun(export_rows(store, name), trained=len(pending) - failed, failed=failed,
                    reused=len(assignments) - sum(map(len, pending.values())), pretrained=planning.cache.trained_now)
 

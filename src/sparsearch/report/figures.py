@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import ScaledTranslation
 
 from ..analysis.paired import ALPHA, METRICS, Comparison
-from ..analysis.summary import ArmRow, Interval
+from ..analysis.summary import ArmRow, Interval, mean_interval
 from ..arms import ARMS
 
 PANEL = (4.6, 3.2)  # inches per panel
@@ -185,6 +185,42 @@ def accuracy_vs_cost(summary: list[ArmRow], styles: dict[str, Style]) -> Figure:
             _accuracy_series(ax, [getattr(r, cost) for r in arm_rows], arm_rows, arm, styles[arm], (index, len(arms)))
         style_axes(ax, f"{label} (log scale)", "test accuracy (%)" if ax is axes[0] else None)
     add_legend(fig, axes, styles)
+    return fig
+
+
+def speed(rows: list[dict], styles: dict[str, Style]) -> Figure:
+    """Measured latency per arm (log x): test accuracy against it (means over seeds per sparsity,
+    95% t-intervals), and each trial's FLOPs against it, with the line where latency falls in
+    proportion to FLOPs from the dense parent's (what FLOPs predict)."""
+    measured = [r for r in rows if r.get("latency_ms") is not None]
+    fig, axes = new_figure(2, panel=(4.4, 3.4))
+    arms = list(dict.fromkeys(r["arm"] for r in measured))
+    for index, arm in enumerate(arms):
+        mine = [r for r in measured if r["arm"] == arm]
+        cells = [[r for r in mine if r["sparsity"] == s] for s in sorted({r["sparsity"] for r in mine})]
+        intervals = [mean_interval([r["test_acc"] for r in cell]) for cell in cells]
+        errors = [100 * _half(i) for i in intervals]
+        bars = axes[0].errorbar([float(np.mean([r["latency_ms"] for r in cell])) for cell in cells],
+                                [100 * i.mean for i in intervals], yerr=errors if any(errors) else None,
+                                color=styles[arm].color, marker=styles[arm].marker, capsize=3, linewidth=1.4,
+                                label=_label(arm))
+        _dodge(axes[0], bars, index, len(arms))
+        axes[1].scatter([r["latency_ms"] for r in mine], [r["flops"] for r in mine], s=14, alpha=0.7,
+                        color=styles[arm].color, marker=styles[arm].marker, label=_label(arm), linewidths=0)
+    dense = [r for r in measured if r["arm"] == "dense"]
+    if dense:
+        flops, latency = float(np.mean([r["flops"] for r in dense])), float(np.mean([r["latency_ms"] for r in dense]))
+        span = np.geomspace(min(r["flops"] for r in measured), max(r["flops"] for r in measured), 20)
+        axes[1].plot(latency * span / flops, span, color="0.5", linestyle="--", linewidth=1,
+                     label="latency ∝ FLOPs (from dense)")
+    style_axes(axes[0], "latency, ms per batch (log scale)", "test accuracy (%)")
+    style_axes(axes[1], "latency, ms per batch (log scale)", "FLOPs per example (log scale)",
+               "; ".join(sorted({r["latency_device"] for r in measured})))
+    for ax in axes:
+        ax.set_xscale("log")
+    axes[1].set_yscale("log")
+    extra = [h for h in axes[1].get_lines() if h.get_label().startswith("latency")]
+    add_legend(fig, axes, styles, extra)
     return fig
 
 

@@ -38,6 +38,12 @@ CAPTIONS = {
         "Markers: other arms that spent something (mean cost, mean best validation accuracy of their trials); "
         "dotted: random, which spends nothing."
     ),
+    "speed": (
+        "Measured speed (docs/method.md, \"Measured speed\"): test accuracy against each arm's measured latency at the "
+        "throughput batch (left; means over seeds per sparsity, 95% t-intervals), and each trial's FLOPs against its "
+        "latency (right). The dashed line is where latency would fall in proportion to FLOPs from the dense parent: "
+        "points right of it ran slower than their FLOPs predict."
+    ),
     "accuracy_vs_cost": (
         "Test accuracy against parameter count and FLOPs per example (log scale), mean over seeds with 95% "
         "t-interval error bars."
@@ -65,6 +71,8 @@ def _figures(data: ReportData, out_dir: Path) -> list[SavedFigure]:
     if data.anytime:
         made["anytime"] = figures.anytime(data.anytime, data.rows, styles, data.space)
     made["accuracy_vs_cost"] = figures.accuracy_vs_cost(data.summary, styles)
+    if any(row.get("latency_ms") is not None for row in data.rows):
+        made["speed"] = figures.speed(data.rows, styles)
     if data.audits:
         made["probe_quality"] = figures.probe_quality(data.audits, styles)
     return [save(fig, out_dir, name, CAPTIONS[name]) for name, fig in made.items()]

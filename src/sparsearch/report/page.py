@@ -52,6 +52,7 @@ def render(data: ReportData, figures: list[SavedFigure], environment: dict[str, 
             _comparisons(data.comparisons),
             _gains(data.comparisons),
             _probe_quality(data.audits),
+            _speed(data.rows),
             figures_html(figures, "" if data.comparisons else "No paired-differences figure: there are no comparisons."),
             f'<section id="config"><h2>Configuration</h2><pre>{escape(data.config)}</pre></section>',
             environment_html(environment),
@@ -61,6 +62,7 @@ def render(data: ReportData, figures: list[SavedFigure], environment: dict[str, 
     meta = (f"dataset {datasets} &middot; {data.seeds} seed(s) &middot; {len(data.rows)} trained networks &middot;\n"
             f"generated {escape(environment['date'])}")
     probes = '<a href="#probes">probes</a>' if data.audits else ""
+    probes += '<a href="#speed">speed</a>' if any(r.get("latency_ms") is not None for r in data.rows) else ""
     gains = '<a href="#gains">gains</a>' if _gain_rows(data.comparisons) else ""
     nav = ('<nav><a href="#summary">summary</a><a href="#verdicts">verdicts</a><a href="#comparisons">comparisons</a>'
            f'{gains}{probes}<a href="#figures">figures</a><a href="#config">configuration</a>'
@@ -202,6 +204,28 @@ weighted by their FLOPs and scoring passes; docs/method.md). Where the experimen
 fully), the share of the oracle's gain an arm captures and the share of its cost it spends ("n/a" where the oracle does
 not gain).</p>
 {table_html(headers, rows, text_columns={1})}
+</section>"""
+
+
+def _speed(rows: list[dict]) -> str:
+    """Accuracy, FLOPs and measured latency per sparsity and arm (empty when nothing was measured)."""
+    from ..analysis.speed import speed_rows
+
+    speeds = speed_rows(rows)
+    if not speeds:
+        return ""
+    ratio = (lambda v: "" if v is None else f"{v:.2f}")
+    table = [[f"{r.sparsity:g}", r.arm, str(r.measured), f"{100 * r.test_acc:.2f}", f"{r.flops:,.0f}", ratio(r.flops_ratio),
+              f"{r.latency_ms:.4g}", ratio(r.speedup), f"{r.latency_b1_ms:.4g}", r.kernels] for r in speeds]
+    headers = ["sparsity", "arm", "measured", "test acc (%)", "FLOPs", "dense FLOPs ×", "latency (ms)", "dense latency ×",
+               "batch 1 (ms)", "fastest kernel"]
+    devices = "; ".join(sorted({r["latency_device"] for r in rows if r.get("latency_device")}))
+    return f"""<section id="speed"><h2>Measured speed</h2>
+<p class="hint">Each trial's network timed alone on {escape(devices)} (median of the timed samples at the throughput batch,
+and at batch 1), with the fastest kernel it can honestly run: compacted (node space); masked dense, CSR or 2:4 (weight
+space). ×: the dense parent's FLOPs or latency over the arm's: where the latency ratio falls short of the FLOPs ratio,
+fewer FLOPs did not mean as much less time.</p>
+{table_html(headers, table, text_columns={1, 9})}
 </section>"""
 
 

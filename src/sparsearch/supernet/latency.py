@@ -7,10 +7,10 @@ from a table of per-layer timings: the time of one `x @ W + b` (+ ReLU) of shape
 the sum of its layers' entries. `table_error` states how far that sum is from timing the
 whole network.
 
-Method (ours): CPU, float32, contiguous tensors, `torch.no_grad()`, the same `torch.addmm`
-(+ in-place ReLU) kernel `nn.Linear` uses. After warm-up, an inner loop of k calls is timed,
-with k doubled until one measurement lasts at least `min_seconds` (2 ms); the result is the
-median over `repeats` such measurements, divided by k. These functions never change torch's
+Method: CPU, float32, contiguous tensors, `torch.no_grad()`, the same `torch.addmm` (+ in-place
+ReLU) kernel `nn.Linear` uses, timed as every measured network is (measure/timing.py's
+`time_call`): after warm-up, an inner loop of k calls, k doubled until one loop lasts at least
+`min_seconds` (2 ms); the median over `repeats` such loops, divided by k. These functions never change torch's
 thread count (the caller sets it) and do no I/O: the table's entries live in whatever
 mapping the caller passes in (e.g. one backed by the SQLite store).
 
@@ -23,19 +23,18 @@ for its second thread, and the timings then measure contention rather than the l
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable, MutableMapping, Sequence
 
 import torch
 from torch import Tensor
 
 from ..errors import SparsearchError
+from ..measure.timing import time_call
 
 Key = tuple[int, int, int, bool]  # (fan_in, fan_out, batch, relu)
 REPEATS = 7
 MIN_SECONDS = 2e-3
 WARMUP = 3
-_MAX_INNER = 1 << 20
 
 
 def _positive(name: str, value: int) -> int:
@@ -74,30 +73,6 @@ def _make_layers(
     ]
 
 
-def _median_seconds(fn: Callable[[], object], repeats: int, min_seconds: float) -> float:
-    """Median seconds per call of `fn` over `repeats` timed loops of k calls each, k chosen
-    (by doubling) so that one loop lasts at least `min_seconds`."""
-    repeats = _positive("repeats", repeats)
-    for _ in range(WARMUP):
-        fn()
-    k = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(k):
-            fn()
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds or k >= _MAX_INNER:
-            break
-        k *= 2
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(k):
-            fn()
-        samples.append((time.perf_counter() - start) / k)
-    return statistics.median(samples)
-
-
 def _time_widths(
     widths: tuple[int, ...], batch: int, relu_last: bool, repeats: int, min_seconds: float
 ) -> float:
@@ -105,7 +80,7 @@ def _time_widths(
     with torch.no_grad():
         layers = _make_layers(widths, relu_last, gen)
         x = torch.randn(batch, widths[0], generator=gen).contiguous()
-        return _median_seconds(lambda: _forward(x, layers), repeats, min_seconds)
+        return time_call(lambda: _forward(x, layers), WARMUP, _positive("repeats", repeats), "cpu", min_seconds).median
 
 
 def time_layer(
