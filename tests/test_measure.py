@@ -172,6 +172,13 @@ def test_a_run_with_latency_on_measures_every_trial_once_per_setup(tmp_path, spa
         assert record["ms"] == min(k["ms"] for k in record["kernels"].values())
         assert record["setup"] == {"device": f"cpu: {cpu_model()}, 1 thread", "batch_size": 32, "warmup": 1,
                                    "repeats": 3, "kernel": "torch"}
+    table = study.table("kernels")  # every kernel's figures per trial; the fastest is the headline
+    assert len(table) == len(trials) * len(kernels) and set(table.kernel) == kernels
+    fastest = table[table.fastest].set_index("trial_key")
+    assert len(fastest) == len(trials)
+    for row in trials.itertuples():
+        assert fastest.loc[row.trial_key, "kernel"] == row.latency_kernel
+        assert fastest.loc[row.trial_key, "latency_ms"] == row.latency_ms
     again = sparsearch.run(_config(tmp_path, space, space, latency=True), store=store)
     assert _speed_records(store) == records  # reused, not timed again
     assert again.outcome.trained == 0
@@ -189,6 +196,10 @@ def test_measure_afterwards_reuses_per_setup_and_exports_the_latest(tmp_path):
     assert "later: measured speed" in first.output and "compact" in first.output
     second = runner.invoke(app, ["measure", "later", "--store", str(store), "--quiet"])
     assert f"0 networks measured now, {keys} reused" in second.output
+    exported = runner.invoke(app, ["export", "--store", str(store), "--experiment", "later", "--kernels"])
+    lines = exported.output.strip().splitlines()
+    assert lines[0].startswith("experiment,arm,sparsity,seed,weight_sparsity,kernel,latency_ms")
+    assert len(lines) == 1 + len(study.trials()) and all(",compact," in line for line in lines[1:])
     trials = study.measure(batch_size=8)  # another setup: measured anew, and the export shows it
     assert len(_speed_records(store)) == 2 * keys
     newest = {r["trial"]: r for r in _speed_records(store) if r["setup"]["batch_size"] == 8}

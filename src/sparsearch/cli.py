@@ -324,6 +324,7 @@ def export(
                                                          "fully trained candidates."),
     anytime: bool = typer.Option(False, "--anytime", help="Search trajectories: per search arm, sparsity and seed, the "
                                                            "best validation accuracy seen against search cost."),
+    kernels: bool = typer.Option(False, "--kernels", help="Measured speed: per trial, every kernel it was timed with."),
 ):
     """Write one row per trained network (or, with --evaluations, per evaluated configuration)."""
     from .analysis.export import EXPORT_COLUMNS
@@ -331,9 +332,10 @@ def export(
 
     if experiment is not None and not experiment.strip():
         raise SparsearchError(f"--experiment {experiment!r}: pass an experiment name (see `sparsearch ls`)")
-    if evaluations + audits + anytime > 1:
-        raise SparsearchError("pass at most one of --evaluations, --audits and --anytime")
-    table = "evaluations" if evaluations else "audits" if audits else "anytime" if anytime else "trials"
+    if evaluations + audits + anytime + kernels > 1:
+        raise SparsearchError("pass at most one of --evaluations, --audits, --anytime and --kernels")
+    table = ("evaluations" if evaluations else "audits" if audits else "anytime" if anytime else "kernels" if kernels
+             else "trials")
     with _open(store, write=False) as db:
         if experiment:
             db.config_of(experiment)  # names the known experiments if this one is not

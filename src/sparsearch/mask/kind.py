@@ -16,7 +16,7 @@ class MaskKind:
     """Arms x sparsities x seeds; one trained network per cell."""
 
     name = "mask"
-    tables = ("trials", "audits", "anytime")
+    tables = ("trials", "audits", "anytime", "kernels")
     Settings = None  # [search] and each arm's [arms.NAME]
 
     def validate(self, config) -> None:
@@ -33,6 +33,10 @@ class MaskKind:
             return list(AUDIT_COLUMNS), audit_rows(store, experiment)
         if table == "anytime":
             return list(ANYTIME_COLUMNS), anytime_rows(store, experiment)
+        if table == "kernels":
+            from ..measure.trials import KERNEL_COLUMNS, kernel_rows
+
+            return list(KERNEL_COLUMNS), kernel_rows(export_rows(store, experiment), store)
         return list(EXPORT_COLUMNS), export_rows(store, experiment)
 
     def summary(self, store, experiment: str, config):

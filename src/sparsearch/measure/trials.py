@@ -174,13 +174,37 @@ def _record_key(trial_key: str, setup: Setup) -> str:
     return f"{trial_key} {setup.digest}"
 
 
+KERNEL_COLUMNS = ("experiment", "arm", "sparsity", "seed", "weight_sparsity", "kernel", "latency_ms", "latency_b1_ms",
+                  "latency_iqr_ms", "fastest", "latency_device", "trial_key")
+
+
+def latest_measurements(store: Store, experiment: str) -> dict[str, dict]:
+    """The experiment's measurement records under its latest setup, by trial key."""
+    records = list(store.records(experiment, SPEED).values())
+    latest = max(records, key=lambda r: r["measured"])["setup"] if records else None
+    return {r["trial"]: r for r in records if r["setup"] == latest}
+
+
+def kernel_rows(rows: list[dict], store: Store) -> list[dict]:
+    """One row per export row and kernel timed (KERNEL_COLUMNS): every kernel's figures, so a
+    reader sees e.g. at which sparsity CSR overtakes masked dense."""
+    out = []
+    for experiment in dict.fromkeys(row["experiment"] for row in rows):
+        chosen = latest_measurements(store, experiment)
+        for row in (row for row in rows if row["experiment"] == experiment and row["trial_key"] in chosen):
+            record = chosen[row["trial_key"]]
+            out += [{**{k: row[k] for k in ("experiment", "arm", "sparsity", "seed", "weight_sparsity", "trial_key")},
+                     "kernel": name, "latency_ms": k["ms"], "latency_b1_ms": k["b1_ms"], "latency_iqr_ms": k["iqr_ms"],
+                     "fastest": name == record["kernel"], "latency_device": record["setup"]["device"]}
+                    for name, k in record["kernels"].items()]
+    return out
+
+
 def add_latency_columns(store: Store, rows: list[dict]) -> None:
     """Set LATENCY_COLUMNS of every export row from its experiment's latest measurement setup
     (None where a trial was not measured under it)."""
     for experiment in {row["experiment"] for row in rows}:
-        records = list(store.records(experiment, SPEED).values())
-        latest = max(records, key=lambda r: r["measured"])["setup"] if records else None
-        chosen = {r["trial"]: r for r in records if r["setup"] == latest}
+        chosen = latest_measurements(store, experiment)
         for row in (row for row in rows if row["experiment"] == experiment):
             record = chosen.get(row["trial_key"])
             values = (None,) * len(LATENCY_COLUMNS) if record is None else (
