@@ -135,6 +135,11 @@ class Study:
         with self._db() as db:
             return load_network(db, trial_key)
 
+    def export_model(self, trial_key: str, path: str | Path) -> Path:
+        """Write the trained network of `trial_key` as `.onnx`, `.safetensors` or `.pt2` (see
+        `export_model`); return the path written."""
+        return export_model(self._store, trial_key, path)
+
 
 def load_network(store: Store | str | Path, trial_key: str) -> nn.Module:
     """A stored trial's final network as a ready `nn.Module`: for a node mask the compacted
@@ -144,13 +149,41 @@ def load_network(store: Store | str | Path, trial_key: str) -> nn.Module:
     if not isinstance(store, Store):
         with Store.open(store) as db:
             return load_network(db, trial_key)
+    return _stored_network(store, trial_key)[0]
+
+
+def export_model(store: Store | str | Path, trial_key: str, path: str | Path) -> Path:
+    """Write a stored trial's final network (`load_network`, weight masks folded in) to `path`
+    in the format its suffix names: `.onnx` (opset 17), `.safetensors` (state dict and what
+    rebuilds it: `model_export.load_exported`) or `.pt2` (`torch.export`); return the path.
+    Refuses, before reading the store, a suffix, folder or missing package it cannot write with."""
+    from .model_export import check_destination, write_network
+
+    destination = check_destination(path)
+    if not isinstance(store, Store):
+        with Store.open(store) as db:
+            return export_model(db, trial_key, destination)
+    module, info = _stored_network(store, trial_key)
+    return write_network(module, destination, info)
+
+
+def _stored_network(store: Store, trial_key: str):
+    """(the trial's network as `load_network` returns it, its `model_export.NetworkInfo`)."""
+    from .model_export import NetworkInfo
     from .nets import from_spec
     from .spaces.weight import WeightMask
 
     trial = store.trial(trial_key)
     weights = store.weights(trial_key)
-    parent = from_spec(trial["spec"]["parent"])
+    spec = trial["spec"]
+    parent = from_spec(spec["parent"])
     mask = trial["mask"]
     weight_mask = WeightMask.from_json(mask) if isinstance(mask, dict) and mask.get("space") == "weight" else None
-    module = parent.module(parent.from_state_dict(weights), weight_mask)
-    return module.eval()
+    params = parent.from_state_dict(weights)
+    module = parent.module(params, weight_mask)
+    groups = [len(keep) for keep in mask] if isinstance(mask, list) else list(parent.widths[1:-1])  # node: kept
+    info = NetworkInfo(trial_key=trial_key, parent=spec["parent"], space=spec.get("space"),
+                       arm=(spec.get("arm") or {}).get("name"),
+                       widths=(parent.widths[0], *groups, parent.widths[-1]),
+                       shapes={name: list(t.shape) for name, t in parent.state_dict(params).items()})
+    return module.eval(), info
