@@ -263,3 +263,13 @@ def test_a_supernet_experiment_is_not_measured_here(tmp_path):
     assert runner.invoke(app, ["run", str(tmp_path / "c.toml"), "--store", str(tmp_path / "s.db"), "--quiet"]).exit_code == 0
     result = runner.invoke(app, ["measure", "sn", "--store", str(tmp_path / "s.db")])
     assert result.exit_code == 2 and "measure times the trials of mask studies" in result.output
+
+
+def test_onnxruntime_times_the_exported_network(tmp_path):
+    pytest.importorskip("onnxruntime", reason="onnxruntime is the optional extra sparsearch[onnx]")
+    study = sparsearch.run(_config(tmp_path, "ort", "weight"), store=tmp_path / "s.db")
+    trials = study.measure(kernel="onnxruntime")
+    assert (trials.latency_kernel == "onnxruntime").all() and (trials.latency_ms > 0).all()
+    records = _speed_records(tmp_path / "s.db")
+    assert {r["setup"]["kernel"] for r in records} == {"onnxruntime"}
+    assert all(set(r["kernels"]) == {"onnxruntime"} for r in records)

@@ -20,10 +20,10 @@ from .kinds import ExperimentKind, register_kind
 from .nets import register_parent
 from .progress import Progress
 from .store import Store
-from .study import Study, load_network
+from .study import Study, export_model, load_network
 
 __all__ = [
     "Arm", "ArmRequest", "Config", "Dataset", "ExperimentKind", "PerSeedArm", "Progress", "SparsearchError", "Store",
-    "Study", "TrialPlan", "at_init", "load_network", "register_arm", "register_dataset", "register_kind",
+    "Study", "TrialPlan", "at_init", "export_model", "load_network", "register_arm", "register_dataset", "register_kind",
     "register_parent", "run",
 ]

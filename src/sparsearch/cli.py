@@ -404,6 +404,20 @@ def measure(
     out.print(f"{measured} networks measured now, {reused} reused (export: latency_* columns)")
 
 
+@app.command("export-model")
+@user_errors
+def export_model(
+    trial_key: str = typer.Argument(..., metavar="KEY", help="The trial (the trial_key column of `sparsearch export`)."),
+    store: Path = STORE,
+    out_file: Path = typer.Option(..., "--out", help="net.onnx (ONNX opset 17), net.safetensors (state dict and what "
+                                                     "rebuilds it) or net.pt2 (torch.export)."),
+):
+    """Write a trained network, its masks applied (compacted or folded in), as ONNX, safetensors or torch.export."""
+    from .study import export_model as write
+
+    out.print(inert(str(write(store, trial_key, out_file))), soft_wrap=True)
+
+
 @app.command("config")
 @user_errors
 def config_command(

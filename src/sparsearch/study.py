@@ -146,6 +146,11 @@ class Study:
         with self._db() as db:
             return load_network(db, trial_key)
 
+    def export_model(self, trial_key: str, path: str | Path) -> Path:
+        """Write the trained network of `trial_key` as `.onnx`, `.safetensors` or `.pt2` (see
+        `export_model`); return the path written."""
+        return export_model(self._store, trial_key, path)
+
 
 def load_network(store: Store | str | Path, trial_key: str) -> nn.Module:
     """A stored trial's final network as a ready `nn.Module`: for a node mask the compacted
@@ -158,3 +163,25 @@ def load_network(store: Store | str | Path, trial_key: str) -> nn.Module:
     from .networks import trial_network
 
     return trial_network(store, trial_key)
+
+
+def export_model(store: Store | str | Path, trial_key: str, path: str | Path) -> Path:
+    """Write a stored trial's final network (`load_network`, weight masks folded in) to `path`
+    in the format its suffix names: `.onnx` (opset 17), `.safetensors` (state dict and what
+    rebuilds it: `model_export.load_exported`) or `.pt2` (`torch.export`); return the path.
+    Refuses, before reading the store, a suffix, folder or missing package it cannot write with."""
+    from .model_export import NetworkInfo, check_destination, write_network
+    from .networks import trial_parts
+
+    destination = check_destination(path)
+    if not isinstance(store, Store):
+        with Store.open(store) as db:
+            return export_model(db, trial_key, destination)
+    parts = trial_parts(store, trial_key)
+    spec, mask, parent = parts.trial["spec"], parts.trial["mask"], parts.parent
+    groups = [len(keep) for keep in mask] if isinstance(mask, list) else list(parent.widths[1:-1])  # node: kept
+    info = NetworkInfo(trial_key=trial_key, parent=spec["parent"], space=spec.get("space"),
+                       arm=(spec.get("arm") or {}).get("name"),
+                       widths=(parent.widths[0], *groups, parent.widths[-1]),
+                       shapes={name: list(t.shape) for name, t in parent.state_dict(parts.params).items()})
+    return write_network(parts.module(), destination, info)

@@ -17,19 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..model_export import folded
+
 COMPACT, MASKED, CSR, SEMI_STRUCTURED = "compact", "masked", "csr", "2:4"
-
-
-def folded(module: nn.Module) -> nn.Module:
-    """A copy of `module` in eval mode whose `torch.nn.utils.prune` masks are folded into its
-    weights (pruned weights are zeros of a plain dense parameter)."""
-    computed = {id(layer.weight): layer.weight.detach().clone()  # prune's masked weight is no graph leaf
-                for layer in module.modules() if hasattr(layer, "weight_mask")}
-    module = copy.deepcopy(module, computed).eval()
-    for layer in module.modules():
-        if hasattr(layer, "weight_mask"):
-            nn.utils.prune.remove(layer, "weight")
-    return module
 
 
 class CsrLinear(nn.Module):

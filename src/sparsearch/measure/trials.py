@@ -86,20 +86,30 @@ def check_measure(parent, config: Config) -> None:
     refuse_over(parent.footprint(meta_params(parent), batch)[0], "measure.batch_size", batch,
                 "timing one network", "use a smaller batch or raise engine.max_memory_gb", config.engine.max_memory)
     if config.measure.kernel == "onnxruntime":
-        from ..model_export import require_onnx
+        from ..model_export import require
 
-        require_onnx()
+        if resolve_device(config.engine.device) != "cpu":
+            raise SparsearchError(f'measure.kernel = "onnxruntime" times on the CPU; with engine.device = '
+                                  f'{config.engine.device!r} pass --device cpu or use kernel = "torch"')
+        require("onnx", "measure.kernel = \"onnxruntime\"")
+        require("onnxruntime", "measure.kernel = \"onnxruntime\"")
 
 
 Runner = Callable[[torch.Tensor], Callable[[], object]]
 
 
-def _runners(module: torch.nn.Module, space: str, device: str, backend: str) -> dict[str, Runner]:
+def _runners(module: torch.nn.Module, space: str, device: str, backend: str, features: int,
+             threads: int) -> dict[str, Runner]:
     """Kernel name -> a function that binds an input and returns the call to time."""
     if backend == "onnxruntime":
-        from ..model_export import onnxruntime_runner
+        from ..model_export import onnx_session
 
-        return {"onnxruntime": onnxruntime_runner(module)}
+        session = onnx_session(module, features, threads)
+
+        def run_session(x: torch.Tensor) -> Callable[[], object]:
+            feed = {"features": x.cpu().numpy()}
+            return lambda: session.run(None, feed)
+        return {"onnxruntime": run_session}
 
     def bind(net: torch.nn.Module) -> Runner:
         def call(x: torch.Tensor) -> Callable[[], object]:
@@ -112,13 +122,14 @@ def _runners(module: torch.nn.Module, space: str, device: str, backend: str) -> 
     return {name: bind(net) for name, net in inference_modules(module, space, device).items()}
 
 
-def measure_network(module: torch.nn.Module, space: str, features: int, setup: Setup, device: str) -> dict:
+def measure_network(module: torch.nn.Module, space: str, features: int, setup: Setup, device: str,
+                    threads: int) -> dict:
     """Time `module` (a trial's network) with every kernel it can run, at batch 1 and at the
     setup's batch size: the fastest at the batch size and what every kernel measured (ms)."""
     timings: dict[str, dict[int, Timing]] = {}
     inputs = {batch: torch.randn(batch, features, generator=torch.Generator().manual_seed(batch)).to(device)
               for batch in sorted({1, setup.batch_size})}
-    for name, runner in _runners(module, space, device, setup.kernel).items():
+    for name, runner in _runners(module, space, device, setup.kernel, features, threads).items():
         timings[name] = {batch: time_call(runner(x), setup.warmup, setup.repeats, device) for batch, x in inputs.items()}
     fastest = min(timings, key=lambda name: timings[name][setup.batch_size].median)
     kernels = {name: {"ms": 1e3 * t[setup.batch_size].median, "b1_ms": 1e3 * t[1].median,
@@ -142,7 +153,7 @@ def measure_experiment(store: Store, experiment: str, config: Config, device: st
         trial = store.trial(key)
         module = trial_network(store, key, stored_weights=False)
         features = from_spec(trial["spec"]["parent"]).widths[0]
-        record = measure_network(module, trial["spec"]["space"], features, setup, device)
+        record = measure_network(module, trial["spec"]["space"], features, setup, device, threads)
         store.write_records(experiment, SPEED, {_record_key(key, setup): {
             **record, "trial": key, "setup": asdict(setup), "measured": time.time()}})
         progress.advance(1)

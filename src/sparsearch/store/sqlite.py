@@ -543,7 +543,7 @@ class Store:
         """The final weights of trial `key`, named as an `nn.Sequential` of Linear/ReLU layers."""
         row = self.db.execute("SELECT data FROM weights WHERE trial_key = ?", (key,)).fetchone()
         if row is None:
-            raise SparsearchError(f"no weights stored for trial {key}; rerun with [store] save_weights = true")
+            raise SparsearchError(f"no weights stored for trial {key!r}; rerun with [store] save_weights = true")
         return load_safetensors(row[0])
 
     def curves(self, experiment: str) -> dict[str, dict[str, list[float]]]:
