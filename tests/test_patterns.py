@@ -1,11 +1,26 @@
-"""N:M and block weight masks (issue 24, item 6): the formulas on hand-made scores."""
+"""N:M and block weight masks (issue 24, item 6): the formulas on hand-made scores, every
+weight-space arm that ranks weights (and the lottery and shuffle controls) keeping exactly N of
+every M on an MLP and a convolutional parent, unstructured masks unchanged, refusals in one line
+before the store, and a run comparing unstructured and 2:4 magnitude side by side."""
+
+import csv
+import io
 
 import pytest
 import torch
 
+from conftest import toml
+from sparsearch.config import DataConfig, config_from_dict
+from sparsearch.data import load_dataset
 from sparsearch.errors import SparsearchError
-from sparsearch.pruning import NM, Block, mask_from_scores, parse_pattern, random_scores, shuffle_within_layers
+from sparsearch.mask.study import Planning, validate
+from sparsearch.progress import Progress
+from sparsearch.pruning import (NM, Block, kept_per_layer, mask_from_scores, parse_pattern, random_scores,
+                                shuffle_within_layers)
 from sparsearch.pruning.patterns import rows_view
+from sparsearch.saliency import first, magnitude, one
+from test_bad_inputs import _refused, check_with, run_with
+from test_cli import sparsearch
 
 NAN = float("nan")
 
@@ -168,3 +183,226 @@ def test_shuffling_under_a_pattern_keeps_every_groups_count():
     mask_ = mask_from_scores(scores, 0.5, "global")
     assert all(torch.equal(a, b) for a, b in zip(shuffle_within_layers(mask_, torch.Generator().manual_seed(7)),
                                                  shuffle_within_layers(mask_, torch.Generator().manual_seed(7), None)))
+
+
+# --- the arms ------------------------------------------------------------------------------
+
+PATTERNED = ["random", "magnitude", "lottery", "gmp", "snip", "grasp", "synflow"]
+CONTROLS = ["lottery_reinit", "lottery_random", "shuffle"]
+PARENTS = {"mlp": ({"hidden": [16, 8]}, "in_out"), "cnn1d": ({"kind": "cnn1d", "channels": [4, 4, 4]}, "out_in")}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_dataset(DataConfig(name="synthetic", samples=240))
+
+
+def arms_config(parent, pattern, sparsities=(0.5, 0.9), arms=PATTERNED + CONTROLS, allocation="global"):
+    tables = {name: {"pattern": pattern} for name in PATTERNED} if pattern is not None else {}
+    tables.setdefault("synflow", {})["iterations"] = 5
+    tables.setdefault("gmp", {})["events"] = 3
+    tables["shuffle"] = {"of": "snip"}
+    return config_from_dict({
+        "experiment": {"name": "patterns", "seeds": 2}, "data": {"name": "synthetic", "samples": 240},
+        "parent": PARENTS[parent][0], "train": {"epochs": 2, "batch_size": 48},
+        "search": {"space": "weight", "sparsities": list(sparsities), "arms": list(arms), "allocation": allocation},
+        "arms": tables,
+    })
+
+
+def gmp_masks(plan):
+    """The masks gmp's hook leaves after each of its events, pruning the start weights."""
+    weights, masks, seen = [w for w, _ in plan.start], list(plan.mask.layers), []
+    for step in sorted(set(plan.hook.steps)):
+        masks = plan.hook(step, [w * m for w, m in zip(weights, masks)], masks)
+        seen.append(masks)
+    return seen
+
+
+@pytest.mark.parametrize("parent", PARENTS)
+def test_every_arm_that_ranks_weights_keeps_exactly_n_of_every_m_at_one_minus_n_over_m(parent, data):
+    layout = PARENTS[parent][1]
+    planning = Planning(arms_config(parent, "2:4"), data)
+    slots = {(a.slot.arm, a.slot.sparsity) for a in planning.assignments(Progress())}
+    assert slots == {(arm, 0.5) for arm in PATTERNED + CONTROLS}  # 0.9 is no 2:4 sparsity: none runs there
+    for arm in PATTERNED + CONTROLS:
+        for plan in planning.plan(arm, 0.5):
+            if arm == "gmp":
+                events = gmp_masks(plan)
+                for earlier, later in zip(events, events[1:]):  # pruned weights stay pruned
+                    assert all(not bool((b & ~a).any()) for a, b in zip(earlier, later))
+                for masks in events[:-1]:  # earlier events never leave a group below N
+                    for kept in masks:
+                        assert bool((group_counts(kept, layout, 4)[0] >= 2).all())
+                assert_n_of_m(events[-1], layout, 2, 4)
+            else:
+                assert_n_of_m(plan.mask.layers, layout, 2, 4)
+    if parent == "cnn1d":  # the first convolution's rows are 1 x kernel 5: a group of 4 keeps 2, the fifth weight stays
+        first_layer = planning.plan("magnitude", 0.5)[0].mask.layers[0]
+        assert first_layer.shape == (4, 1, 5) and int(first_layer.sum()) == 4 * 3
+
+
+@pytest.mark.parametrize("allocation", ["uniform", "erk"])
+def test_n_m_ignores_the_allocation_and_lottery_rounds_keep_each_groups_n_best(allocation, data, monkeypatch):
+    import sparsearch.arms.lottery as lottery
+
+    rounds = []
+
+    def recording(weights, mask_, level, *args):
+        pruned = prune_smallest(weights, mask_, level, *args)
+        rounds.append((level, mask_, pruned))
+        return pruned
+
+    prune_smallest = lottery.prune_smallest
+    monkeypatch.setattr(lottery, "prune_smallest", recording)
+    planning = Planning(arms_config("mlp", "2:4", arms=["magnitude", "lottery"], allocation=allocation), data)
+    for arm in ("magnitude", "lottery"):
+        for plan in planning.plan(arm, 0.5):
+            assert_n_of_m(plan.mask.layers, "in_out", 2, 4)
+            assert plan.mask.kept() == [16 * 16 // 2, 16 * 8 // 2, 8 * 4 // 2]
+    # rounds at 0.2, 0.36, 0.488 for each of 2 seeds, then the ticket at 0.5: survivors only, never
+    # below N in a group, and (uniform, where each group's N best fit the layer's count) the allocation's counts
+    assert sorted({round(level, 3) for level, _, _ in rounds}) == [0.2, 0.36, 0.488, 0.5]
+    shapes = [(16, 16), (16, 8), (8, 4)]
+    for level, before, after in rounds:
+        assert all(not bool((a & ~b).any()) for a, b in zip(after.layers, before.layers))
+        for kept in after.layers:
+            assert bool((group_counts(kept, "in_out", 4)[0] >= 2).all())
+        if allocation == "uniform" and level < 0.5:
+            assert after.kept() == kept_per_layer(shapes, level, "uniform")
+
+
+@pytest.mark.parametrize("parent", PARENTS)
+def test_an_unset_or_unstructured_pattern_leaves_every_mask_and_key_as_it_was(parent, data):
+    assignments = {}
+    for pattern in (None, "unstructured"):
+        planning = Planning(arms_config(parent, pattern, sparsities=(0.5, 0.75)), data)
+        assignments[pattern] = {(a.slot, a.key, a.plan.mask.digest()) for a in planning.assignments(Progress())}
+        assert {a[0].sparsity for a in assignments[pattern]} == {0.5, 0.75}
+    assert assignments[None] == assignments["unstructured"]
+    # the arms call the scoring functions as before: magnitude and random by hand
+    planning = Planning(arms_config(parent, None, sparsities=(0.5, 0.75)), data)
+    trained = planning.cache.trained_parents((0, 1))
+    request = planning.request(0.75)
+    for seed, plan in enumerate(planning.plan("magnitude", 0.75)):
+        expected = mask_from_scores(first(magnitude(one(trained[seed][0]))), 0.75, "global")
+        assert all(torch.equal(a, b) for a, b in zip(plan.mask.layers, expected))
+    for seed, plan in enumerate(planning.plan("random", 0.75)):
+        expected = mask_from_scores(random_scores(request.weight_shapes, request.rng("random", seed)), 0.75, "global")
+        assert all(torch.equal(a, b) for a, b in zip(plan.mask.layers, expected))
+    assert "pattern" not in planning.peer("magnitude").spec()["params"]
+    assert "pattern" not in planning.plan("gmp", 0.75)[0].hook_spec
+
+
+def test_block_patterns_keep_whole_blocks_in_every_round(data):
+    cfg = arms_config("mlp", "block2x4", sparsities=(0.75,), arms=["random", "magnitude", "lottery", "gmp", "synflow"])
+    planning = Planning(cfg, data)
+    assert {a.slot.sparsity for a in planning.assignments(Progress())} == {0.75}
+    for arm in ("random", "magnitude", "lottery", "synflow"):
+        for kept in planning.plan(arm, 0.75)[0].mask.layers:
+            kept_blocks(rows_view(kept, "in_out"), 2, 4)
+    for masks in gmp_masks(planning.plan("gmp", 0.75)[0]):
+        for kept in masks:
+            kept_blocks(rows_view(kept, "in_out"), 2, 4)
+
+
+def test_a_pattern_keys_its_trials_apart_and_a_variant_compares_side_by_side(data):
+    cfg = config_from_dict({
+        "experiment": {"name": "side", "seeds": 1}, "data": {"name": "synthetic", "samples": 240},
+        "parent": {"hidden": [16, 8]}, "train": {"epochs": 2, "batch_size": 48},
+        "search": {"space": "weight", "sparsities": [0.5, 0.75], "arms": ["magnitude", "magnitude_24", "magnitude_b4"]},
+        "arms": {"magnitude_24": {"arm": "magnitude", "pattern": "2:4"},
+                 "magnitude_b4": {"arm": "magnitude", "pattern": "block4x4"}},
+    })
+    planning = Planning(cfg, data)
+    slots = {(a.slot.arm, a.slot.sparsity): a for a in planning.assignments(Progress())}
+    assert set(slots) == {("magnitude", 0.5), ("magnitude", 0.75), ("magnitude_24", 0.5), ("magnitude_b4", 0.5),
+                          ("magnitude_b4", 0.75)}
+    assert slots[("magnitude_24", 0.5)].spec.arm == {"name": "magnitude", "params": {"rewind": "finetune", "pattern": "2:4"}}
+    assert len({slots[(arm, 0.5)].key for arm in ("magnitude", "magnitude_24", "magnitude_b4")}) == 3
+
+
+# --- refusals: one line, before the store -------------------------------------------------
+
+WEIGHT = {"space": "weight", "sparsities": [0.75, 0.9]}
+REFUSALS = {
+    "2:4 where the sparsities lack 0.5": (
+        run_with(search={**WEIGHT, "arms": ["dense", "magnitude_24"]},
+                 arms={"magnitude_24": {"arm": "magnitude", "pattern": "2:4"}}),
+        'arms.magnitude_24.pattern: "2:4" keeps 2 of every 4 weights (sparsity 0.5), but search.sparsities '
+        "[0.75, 0.9] does not list 0.5"),
+    "gmp 1:4 where the sparsities lack 0.75": (
+        run_with(search={**WEIGHT, "sparsities": [0.5], "arms": ["gmp"]}, arms={"gmp": {"pattern": "1:4"}}),
+        'arms.gmp.pattern: "1:4" keeps 1 of every 4 weights (sparsity 0.75), but search.sparsities [0.5] does not '
+        "list 0.75"),
+    "a lottery control of a 2:4 ticket (lottery not listed)": (
+        run_with(search={**WEIGHT, "arms": ["lottery_random"]}, arms={"lottery": {"pattern": "2:4"}}),
+        'arms.lottery.pattern: "2:4" keeps 2 of every 4 weights (sparsity 0.5), but search.sparsities [0.75, 0.9] '
+        "does not list 0.5"),
+    "shuffle of a 2:4 snip": (
+        run_with(search={**WEIGHT, "arms": ["shuffle"]}, arms={"snip": {"pattern": "2:4"}}),
+        'arms.snip.pattern: "2:4" keeps 2'),
+    "a pattern in the node space": (
+        run_with(search={"arms": ["dense", "magnitude"]}, arms={"magnitude": {"pattern": "block4x4"}}),
+        'arms.magnitude.pattern: "block4x4" groups weights, not units; with search.space = "node" leave it unset '
+        '(or "unstructured")'),
+    "a pattern of the wrong type": (
+        run_with(search={**WEIGHT, "arms": ["snip"]}, arms={"snip": {"pattern": 24}}),
+        "arms.snip.pattern: Input should be a valid string"),
+    "a pattern on an arm without one": (
+        run_with(search={**WEIGHT, "arms": ["lottery_reinit"]}, arms={"lottery_reinit": {"pattern": "2:4"}}),
+        "arms.lottery_reinit.pattern: unknown setting; lottery_reinit takes: none"),
+    **{f"pattern {bad!r}": (
+        run_with(search={**WEIGHT, "arms": ["random"]}, arms={"random": {"pattern": bad}}),
+        f"arms.random.pattern: must be \"unstructured\", \"N:M\" with 1 <= N < M (e.g. \"2:4\") or \"blockRxC\" with "
+        f"R, C >= 1 (e.g. \"block4x4\"), got {bad!r}") for bad in ("3:2", "0:4", "2:4:1", "block0x4", "blk4")},
+    "config --check of a 2:4 arm": (
+        check_with(search={**WEIGHT, "arms": ["synflow"]}, arms={"synflow": {"pattern": "2:4"}}),
+        'arms.synflow.pattern: "2:4" keeps 2 of every 4 weights'),
+}
+
+
+@pytest.mark.parametrize("case, message", REFUSALS.values(), ids=REFUSALS.keys())
+def test_a_pattern_that_cannot_run_is_one_line_exit_2_and_the_store_unchanged(case, message, tmp_path, finished_store):
+    line = _refused(case, tmp_path, finished_store)
+    assert line.startswith("error: c.toml: " + message) or line.startswith("error: " + message), line
+
+
+def test_the_api_refuses_before_any_training(data):
+    with pytest.raises(SparsearchError, match=r'^arms.grasp.pattern: "2:4" keeps 2 of every 4 weights \(sparsity 0.5\), '
+                                              r"but search.sparsities \[0.9\] does not list 0.5$"):
+        validate(arms_config("mlp", "2:4", sparsities=(0.9,), arms=["grasp"]))
+
+
+# --- end to end ---------------------------------------------------------------------------
+
+def run_config(arms):
+    return toml(experiment={"name": "nm", "seeds": 2}, parent={"hidden": [16, 8]},
+                train={"epochs": 2, "batch_size": 40}, search={"space": "weight", "sparsities": [0.5, 0.75], "arms": arms},
+                arms={"magnitude_24": {"arm": "magnitude", "pattern": "2:4"}})
+
+
+@pytest.mark.slow
+def test_a_run_compares_2_4_magnitude_beside_unstructured_magnitude(tmp_path):
+    (tmp_path / "c.toml").write_text(run_config(["dense", "random", "magnitude", "magnitude_24"]))
+    store = str(tmp_path / "s.db")
+    result = sparsearch("run", str(tmp_path / "c.toml"), "--store", store, "--quiet", "--report", str(tmp_path / "r"))
+    assert result.returncode == 0, result.stderr
+    assert "magnitude_24" in result.stdout and (tmp_path / "r" / "index.html").is_file()
+    exported = sparsearch("export", "--store", store, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert sorted({(r["arm"], r["sparsity"]) for r in rows}) == [
+        ("dense", "0.0"), ("magnitude", "0.5"), ("magnitude", "0.75"), ("magnitude_24", "0.5"), ("random", "0.5"),
+        ("random", "0.75")]
+    for r in rows:
+        assert r["status"] == "ok"
+        if r["arm"] == "magnitude_24":  # every row of every layer divides into groups of 4: exactly half kept
+            assert float(r["weight_sparsity"]) == 0.5
+    # the unstructured arm's trials are those of a run without the 2:4 variant
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "c.toml").write_text(run_config(["dense", "random", "magnitude"]))
+    again = sparsearch("run", str(alone / "c.toml"), "--store", str(alone / "s.db"), "--quiet")
+    assert again.returncode == 0, again.stderr
+    keys = list(csv.DictReader(io.StringIO(sparsearch("export", "--store", str(alone / "s.db"), "--format", "csv").stdout)))
+    assert {r["trial_key"] for r in keys} == {r["trial_key"] for r in rows if r["arm"] != "magnitude_24"}
