@@ -61,7 +61,7 @@ def test_arms_hold_their_settings_like_estimators():
     assert RandomSearch().params.candidates == 100
     with pytest.raises(SparsearchError, match=r"^arms.lottery.prune_rate: Input should be less than 1$"):
         Lottery(prune_rate=1.5)
-    with pytest.raises(SparsearchError, match=r"^arms.lottery.rate: unknown setting; lottery takes: prune_rate, rewind_epoch$"):
+    with pytest.raises(SparsearchError, match=r"^arms.lottery.rate: unknown setting; lottery takes: prune_rate, rewind_epoch, pattern$"):
         Lottery(rate=0.2)
 
 

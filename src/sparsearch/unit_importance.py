@@ -32,13 +32,13 @@ import torch
 from torch import Tensor
 
 from .engine.step import per_network_loss
-from .nets.base import Params, Parent
+from .nets.base import Params, Parent, weight_layout
 
 
 def filters(parent: Parent, weight: Tensor) -> Tensor:
     """A stacked weight [P, ...] as its filters [P, out, fan_in] (a view): the incoming weights
     of each output, whatever the parent's weight layout (an MLP's is [in, out])."""
-    if getattr(parent, "weight_layout", "out_in") == "in_out":
+    if weight_layout(parent) == "in_out":
         return weight.transpose(1, 2)
     return weight.flatten(2)
 

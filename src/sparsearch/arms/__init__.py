@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..config import Config
 from ..errors import SparsearchError
-from .base import Arm, ArmRequest, TrialPlan
+from .base import Arm, ArmRequest, TrialPlan, planned_sparsities
 from .dense import Dense
 from .evolution import Evolution
 from .gmp import Gmp
@@ -79,12 +79,13 @@ def build_arm(config: Config, name: str) -> Arm:
     arm = cls.named(name, **settings)
     arm.check(config.train.epochs)
     arm.check_scale(config)
+    arm.check_search(config.search)
     return arm
 
 
 def build_arms(config: Config) -> dict[str, Arm]:
-    """Every arm of `config.search.arms`, validated against the space and the recipe; raises
-    SparsearchError naming the key at fault."""
+    """Every arm of `config.search.arms`, validated (with the peers it reads) against the space,
+    the recipe and `[search]`; raises SparsearchError naming the key at fault."""
     for name in config.arms:
         _class_and_settings(config, name)
     arms = {}
@@ -95,6 +96,7 @@ def build_arms(config: Config) -> dict[str, Arm]:
             raise SparsearchError(
                 f"search.arms: {name!r} works in space {works_in} only; set search.space or drop the arm"
             )
+        planned_sparsities(arm, config.search.sparsities, lambda peer: build_arm(config, peer))
         arms[name] = arm
     return arms
 
@@ -116,4 +118,5 @@ def quick_arms(config: Config) -> Config:
     return config.model_copy(update={"arms": {**config.arms, **{k: v for k, v in tables.items() if v}}})
 
 
-__all__ = ["ARMS", "Arm", "ArmRequest", "TrialPlan", "build_arm", "build_arms", "quick_arms", "register_arm", "with_arm_settings"]
+__all__ = ["ARMS", "Arm", "ArmRequest", "TrialPlan", "build_arm", "build_arms", "planned_sparsities", "quick_arms",
+           "register_arm", "with_arm_settings"]

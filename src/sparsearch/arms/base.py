@@ -17,11 +17,11 @@ import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..analysis.probe_quality import ProbeAudit
-from ..config import Config
+from ..config import Config, SearchConfig
 from ..engine.masking import StepHook
 from ..engine.trainer import Trainer
 from ..errors import SparsearchError
-from ..nets.base import Params
+from ..nets.base import Params, weight_layout
 from ..seeding import generator
 from ..spaces.node import NodeMask
 from ..spaces.weight import WeightMask
@@ -62,6 +62,11 @@ class ArmRequest:
     @property
     def weight_shapes(self) -> tuple[tuple[int, ...], ...]:
         return self.trainer.parent.weight_shapes
+
+    @property
+    def weight_layout(self) -> str:
+        """The parent's weight layout: "in_out" where weights are [in, out] (an MLP's), else "out_in"."""
+        return weight_layout(self.trainer.parent)
 
     def parent(self, seed: int) -> Params:
         """The parent of replicate `seed` at initialisation, unstacked."""
@@ -139,7 +144,7 @@ class Arm:
         return arm
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params.model_dump().items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.model_dump(exclude_none=True).items())
         return f"{type(self).__name__}({args})"
 
     def spec(self) -> dict:
@@ -148,10 +153,22 @@ class Arm:
         return {"name": type(self).name, "params": self.params.model_dump(exclude_none=True)}
 
     def sparsities(self, requested: list[float]) -> list[float]:
+        """The sparsities of `requested` (`search.sparsities`) the arm runs at; SparsearchError
+        if it can run at none of them."""
         return list(requested)
+
+    def peers(self) -> tuple[str, ...]:
+        """The arms whose choices this one reads through `ArmRequest.peer` (a control reads the
+        ticket or mask it controls for): it runs only at their sparsities, and they are checked
+        with it before the store is touched."""
+        return ()
 
     def check(self, epochs: int) -> None:
         """Refuse settings that conflict with the training recipe (raise SparsearchError)."""
+
+    def check_search(self, search: SearchConfig) -> None:
+        """Refuse settings that conflict with the shared `[search]` table (space, sparsities,
+        allocation) (raise SparsearchError), before the store is touched."""
 
     def check_parent(self, parent) -> None:
         """Refuse a parent the arm cannot work on (raise SparsearchError), before the store is touched."""
@@ -168,6 +185,14 @@ class Arm:
     def plan(self, request: ArmRequest) -> list[TrialPlan]:
         """One trial plan per seed of `request.seeds`, in that order."""
         raise NotImplementedError
+
+
+def planned_sparsities(arm: Arm, requested: list[float], peer: Callable[[str], Arm]) -> list[float]:
+    """The sparsities `arm` runs at: its own choice among `requested`, narrowed by each of its peers'."""
+    chosen = arm.sparsities(list(requested))
+    for name in arm.peers():
+        chosen = peer(name).sparsities(chosen)
+    return chosen
 
 
 BUDGET_DESCRIPTION = "stop the search at this search cost, in dense-parent epochs (none if unset)"

@@ -9,6 +9,12 @@ next round would pass a target, the last trained weights are pruned to exactly t
 The winning ticket (mask at the target, weights at the rewind point) is the trial. Unlike the
 paper, the output layer is pruned like the others. Every seed advances in lockstep, so round r
 of all seeds is one population; each finished round is kept in the store.
+
+With `pattern = "N:M"` (arms/patterned.py) the ticket's target is 1 - N/M, the only sparsity
+the arm runs at, and its mask keeps exactly N of every M weights of a row; earlier rounds
+remove `prune_rate` of the survivors as usual (`search.allocation`) but never a weight among
+its group's N best survivors, so the last pruning reaches N:M from the survivors alone. With a
+block pattern every round removes whole blocks.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from ..pruning import mask_from_scores
 from ..saliency import first, magnitude, one
 from ..spaces.weight import WeightMask, full_weight_mask
 from .base import Arm, ArmRequest, TrialPlan
+from .patterned import Patterned, PatternSetting
 from .training import Spend, Training, trained_spec
 
 
@@ -29,9 +36,10 @@ class LotteryParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     prune_rate: float = Field(0.2, gt=0, lt=1, description="fraction of the remaining weights removed per round")
     rewind_epoch: int = Field(0, ge=0, description="rewind to the parent after this many epochs (0 = init)")
+    pattern: PatternSetting = None
 
 
-class Lottery(Arm):
+class Lottery(Patterned, Arm):
     name = "lottery"
     spaces = ("weight",)
     Params = LotteryParams
@@ -85,12 +93,13 @@ class Lottery(Arm):
         masks = {seed: full_weight_mask(request.weight_shapes) for seed in seeds}
         sparsity, rounds = 0.0, 1
         tickets: dict[int, dict[float, tuple[WeightMask, Spend]]] = {seed: {} for seed in seeds}
-        for target in request.sparsities:
+        for target in self.sparsities(list(request.sparsities)):
             while True:
                 following = 1 - (1 - sparsity) * (1 - rate)
                 final = following >= target
                 level = target if final else following
-                pruned = {s: prune_smallest(trained[s], masks[s], level, request.allocation) for s in seeds}
+                pruned = {s: prune_smallest(trained[s], masks[s], level, request.allocation, self.params.pattern,
+                                            request.weight_layout) for s in seeds}
                 if final:
                     for s in seeds:
                         tickets[s][target] = (pruned[s], spent[s])
@@ -103,7 +112,9 @@ class Lottery(Arm):
         return tickets
 
 
-def prune_smallest(weights: Params, mask: WeightMask, sparsity: float, allocation: str) -> WeightMask:
-    """Remove the smallest surviving weights until `sparsity`; pruned weights stay pruned."""
+def prune_smallest(weights: Params, mask: WeightMask, sparsity: float, allocation: str, pattern: str | None = None,
+                   layout: str = "out_in") -> WeightMask:
+    """Remove the smallest surviving weights until `sparsity`, in `pattern` (weights laid out as
+    `layout`); pruned weights stay pruned."""
     scores = [s.masked_fill(~m, -float("inf")) for s, m in zip(first(magnitude(one(weights))), mask.layers)]
-    return WeightMask(tuple(mask_from_scores(scores, sparsity, allocation)))
+    return WeightMask(tuple(mask_from_scores(scores, sparsity, allocation, pattern, layout)))

@@ -3,7 +3,8 @@ initialisation, the control of Frankle & Carbin 2019 showing that the ticket's i
 matter. With `rewind_epoch = k` the fresh network first trains dense for k epochs, as the
 ticket's parent did before its rewind point (Frankle et al. 2020, "Linear Mode Connectivity and
 the Lottery Ticket Hypothesis"), so the control has the ticket's budget: k dense epochs, then
-the recipe's epochs under the mask, in the seed's data order."""
+the recipe's epochs under the mask, in the seed's data order. Under the ticket's `pattern` the
+control runs where the ticket does (1 - N/M for N:M)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from .training import Training
 class LotteryReinit(Arm):
     name = "lottery_reinit"
     spaces = ("weight",)
+
+    def peers(self) -> tuple[str, ...]:
+        return ("lottery",)
 
     def plan(self, request: ArmRequest) -> list[TrialPlan]:
         lottery = request.peer("lottery")

@@ -1,7 +1,8 @@
 """`magnitude`: train the parent, prune the smallest |w|, retrain (Han et al. 2015, "Learning
 both Weights and Connections for Efficient Neural Networks").
 
-Weight space: global or per-layer (`search.allocation`) magnitude of the trained weights.
+Weight space: global or per-layer (`search.allocation`) magnitude of the trained weights, in
+the arm's `pattern` (N:M or blocks, arms/patterned.py).
 Node space: a unit's score is the sum of its incoming weights' |w|. Retraining starts from the
 trained weights (`rewind = "finetune"`) or from the initialisation (`"init"`). The parents of
 all seeds are trained as one population.
@@ -13,21 +14,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ..pruning import mask_from_scores
 from ..saliency import first, magnitude, one
 from ..spaces.node import mask_from_unit_scores
-from ..spaces.weight import WeightMask
 from .base import Arm, ArmRequest, TrialPlan, at_init
+from .patterned import Patterned, PatternSetting
 from .training import trained_spec
 
 
-class Magnitude(Arm):
+class Magnitude(Patterned, Arm):
     name = "magnitude"
     spaces = ("node", "weight")
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid", frozen=True)
         rewind: Literal["finetune", "init"] = "finetune"
+        pattern: PatternSetting = None
 
     def plan(self, request: ArmRequest) -> list[TrialPlan]:
         parents = request.cache.trained_parents(request.seeds)
@@ -39,7 +40,7 @@ class Magnitude(Arm):
             if request.space == "node":
                 mask = mask_from_unit_scores(request.trainer.parent.unit_scores(scores), request.sparsity)
             else:
-                mask = WeightMask(tuple(mask_from_scores(scores, request.sparsity, request.allocation)))
+                mask = self.weight_mask(request, scores)
             if self.params.rewind == "init":
                 plans.append(at_init(request, seed, mask, spent[seed]))
             else:

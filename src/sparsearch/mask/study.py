@@ -17,7 +17,7 @@ import torch
 from ..analysis.convergence import trial_metrics
 from ..analysis.export import export_rows
 from ..analysis.search_cost import record_search
-from ..arms import Arm, ArmRequest, TrialPlan, build_arm, build_arms
+from ..arms import Arm, ArmRequest, TrialPlan, build_arm, build_arms, planned_sparsities
 from ..arms.training import Spend, TrainingCache
 from ..config import Config, to_toml
 from ..data import Dataset
@@ -161,7 +161,7 @@ class Planning:
         choosing beyond those trainings (scoring, drawing) is shared by its seeds' search spend."""
         out = []
         for name, arm in self.arms.items():
-            sparsities = arm.sparsities(self.config.search.sparsities)
+            sparsities = planned_sparsities(arm, self.config.search.sparsities, self.peer)
             left = len(sparsities) * len(self.seeds)
             for sparsity in sparsities:
                 trained, training_seconds, started = self.cache.trained_now, self.cache.training_seconds, time.perf_counter()

@@ -58,6 +58,11 @@ def population_size(params: Params) -> int:
     return params[0][0].shape[0]
 
 
+def weight_layout(parent) -> str:
+    """The parent kind's weight layout: "in_out" where weights are [in, out] (an MLP's), else "out_in"."""
+    return getattr(parent, "weight_layout", "out_in")
+
+
 class Parent(Protocol):
     """One parent architecture at one data shape."""
 

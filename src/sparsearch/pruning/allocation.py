@@ -4,6 +4,13 @@ Counts follow `torch.nn.utils.prune`: a layer of n weights at sparsity s removes
 (Python's round, halves to even); global allocation removes `round(s * N)` over all N weights.
 ERK is the Erdős–Rényi(-Kernel) allocation of RigL (Evci et al. 2020), as used for random
 pruning by Liu et al. 2022; for dense layers ER and ERK coincide.
+
+Under a pattern (patterns.py) the counts change as follows. N:M keeps N of every M weights of
+each row in every layer whatever the allocation; at a sparsity below 1 - N/M (an intermediate
+round of lottery, gmp or synflow) the allocation's counts hold, but no weight among the N best
+of its group is removed, so the final round reaches exactly N:M without bringing back a pruned
+weight. Blocks are kept whole: the best-scored blocks whose size is nearest the allocation's
+count (per layer, at least one block; or over all layers for "global").
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ import torch
 from torch import Tensor
 
 from ..errors import SparsearchError
+from .patterns import NM, Block, Pattern, block_scores, expand_blocks, from_rows, n_of_m, nearest_prefix, \
+    parse_pattern, ranking_key, rows_view
 
 ALLOCATIONS = ("uniform", "erk", "global")
 
@@ -86,17 +95,25 @@ def _keep_top(scores: Tensor, k: int) -> Tensor:
     return keep
 
 
-def mask_from_scores(scores: list[Tensor], sparsity: float, allocation: str) -> list[Tensor]:
+def mask_from_scores(scores: list[Tensor], sparsity: float, allocation: str, pattern: str | Pattern | None = None,
+                     layout: str = "out_in") -> list[Tensor]:
     """Bool masks (True = kept) keeping the highest scores at `sparsity`.
 
     "uniform" and "erk" keep `kept_per_layer` weights in each layer; "global" removes
     round(s * N) over all layers together (as `torch.nn.utils.prune.global_unstructured`).
     Ties go to the lower flat index (layers in order, then row-major); NaN scores rank lowest.
+    A `pattern` ("2:4", "block4x4"; None or "unstructured": none) groups the weights of layers
+    whose weights are laid out as `layout` ("out_in", or an MLP's "in_out"): see the module.
     """
     sparsity = check_sparsity(sparsity)
     _check_allocation(allocation)
+    pattern = parse_pattern(pattern)
     if not scores:
         raise SparsearchError("mask_from_scores needs the scores of at least one layer")
+    if isinstance(pattern, NM):
+        return _n_of_m(scores, sparsity, allocation, pattern, layout)
+    if isinstance(pattern, Block):
+        return _blocks(scores, sparsity, allocation, pattern, layout)
     flats = [s.detach().reshape(-1).to(torch.float64) for s in scores]
     if allocation == "global":
         total = sum(f.numel() for f in flats)
@@ -106,6 +123,52 @@ def mask_from_scores(scores: list[Tensor], sparsity: float, allocation: str) -> 
     shapes = [_weight_shape(s) for s in scores]
     counts = kept_per_layer(shapes, sparsity, allocation)
     return [_keep_top(f, k).reshape(s.shape) for f, k, s in zip(flats, counts, scores)]
+
+
+def _n_of_m(scores: list[Tensor], sparsity: float, allocation: str, pattern: NM, layout: str) -> list[Tensor]:
+    """N:M masks at its own sparsity; below it, the allocation's counts without removing any
+    weight among the N best of its group (those `protected`)."""
+    if sparsity > pattern.sparsity and not pattern.matches(sparsity):
+        raise SparsearchError(f'pattern "{pattern}" keeps {pattern.n} of every {pattern.m} weights (sparsity '
+                              f"{pattern.sparsity:g}); it cannot prune to sparsity {sparsity:g}")
+    shapes = [_weight_shape(s) for s in scores]
+    protected = [from_rows(n_of_m(rows_view(ranking_key(s), layout), pattern), s.shape, layout) for s in scores]
+    if pattern.matches(sparsity):
+        return protected
+    flats = [ranking_key(s).reshape(-1) for s in scores]
+    if allocation == "global":
+        total = sum(f.numel() for f in flats)
+        keep = _keep_beyond(torch.cat(flats), torch.cat([p.reshape(-1) for p in protected]),
+                            total - round(sparsity * total))
+        return [p.reshape(s) for p, s in zip(torch.split(keep, [f.numel() for f in flats]), shapes)]
+    counts = kept_per_layer(shapes, sparsity, allocation)
+    return [_keep_beyond(f, p.reshape(-1), k).reshape(s) for f, p, k, s in zip(flats, protected, counts, shapes)]
+
+
+def _keep_beyond(key: Tensor, protected: Tensor, k: int) -> Tensor:
+    """Bool mask over flat `key`: every `protected` entry, and the best of the others up to k in all."""
+    rest = torch.nonzero(~protected).flatten()
+    keep = protected.clone()
+    keep[rest[_keep_top(key[rest], k - int(protected.sum()))]] = True
+    return keep
+
+
+def _blocks(scores: list[Tensor], sparsity: float, allocation: str, pattern: Block, layout: str) -> list[Tensor]:
+    """Block masks: whole blocks, ranked by their mean score, as near the allocation's count as
+    whole blocks come (per layer at least one block; or over all layers for "global")."""
+    shapes = [_weight_shape(s) for s in scores]
+    views = [rows_view(ranking_key(s), layout) for s in scores]
+    pooled = [block_scores(v, pattern) for v in views]
+    if allocation == "global":
+        total = sum(math.prod(s) for s in shapes)
+        keep = nearest_prefix(torch.cat([p.reshape(-1) for p, _ in pooled]), torch.cat([n.reshape(-1) for _, n in pooled]),
+                              total - round(sparsity * total), at_least_one=False)
+        kept = [k.reshape(p.shape) for k, (p, _) in zip(torch.split(keep, [p.numel() for p, _ in pooled]), pooled)]
+    else:
+        counts = kept_per_layer(shapes, sparsity, allocation)
+        kept = [nearest_prefix(p.reshape(-1), n.reshape(-1), k, at_least_one=True).reshape(p.shape)
+                for (p, n), k in zip(pooled, counts)]
+    return [from_rows(expand_blocks(k, pattern, v.shape), s, layout) for k, v, s in zip(kept, views, shapes)]
 
 
 def _weight_shape(score: Tensor) -> tuple[int, ...]:
