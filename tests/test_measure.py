@@ -202,9 +202,13 @@ def test_measure_afterwards_reuses_per_setup_and_exports_the_latest(tmp_path):
     assert len(lines) == 1 + len(study.trials()) and all(",compact," in line for line in lines[1:])
     trials = study.measure(batch_size=8)  # another setup: measured anew, and the export shows it
     assert len(_speed_records(store)) == 2 * keys
-    newest = {r["trial"]: r for r in _speed_records(store) if r["setup"]["batch_size"] == 8}
+    by_batch = {b: {r["trial"]: r for r in _speed_records(store) if r["setup"]["batch_size"] == b} for b in (8, 32)}
     for row in trials.itertuples():
-        assert row.latency_ms == newest[row.trial_key]["ms"]
+        assert row.latency_ms == by_batch[8][row.trial_key]["ms"]
+    trials = study.measure()  # the first setup again: every figure reused, and shown again
+    assert len(_speed_records(store)) == 2 * keys
+    for row in trials.itertuples():
+        assert row.latency_ms == by_batch[32][row.trial_key]["ms"]
     shown = runner.invoke(app, ["show", "later", "--store", str(store)])
     assert "measured speed" in shown.output and "cpu: " in shown.output
     out = tmp_path / "report"

@@ -7,7 +7,8 @@ A trial is timed with its final weights where the store kept them, else with the
 initialisation under the trial's mask: the same shapes and the same sparsity pattern, which is
 all these kernels' speed depends on. Measurements are records of the experiment, keyed by the
 trial and the measurement's setup (device, CPU model or GPU name, threads, batch size, warm-up,
-repeats, backend), so a rerun reuses them and another device adds its own."""
+repeats, backend), so a rerun reuses them and another device adds its own; the export shows
+the setup the experiment was last measured under."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ from ..store import Store
 from .kernels import inference_modules
 from .timing import Timing, time_call
 
-SPEED = "speed"
-"""The record type: one measured trial under one setup."""
+SPEED, SHOWN = "speed", "speed-setup"
+"""The record types: one measured trial under one setup; the setup the export shows (the last measured under)."""
 
 LATENCY_COLUMNS = ("latency_ms", "latency_b1_ms", "latency_iqr_ms", "latency_kernel", "latency_device")
 
@@ -146,6 +147,7 @@ def measure_experiment(store: Store, experiment: str, config: Config, device: st
     known = store.records(experiment, SPEED)
     rows, _ = store.trial_rows(experiment)
     todo = list(dict.fromkeys(row["trial_key"] for row in rows if _record_key(row["trial_key"], setup) not in known))
+    store.write_records(experiment, SHOWN, {SHOWN: asdict(setup)})
     if not todo:
         return 0
     progress.phase("measuring latency", len(todo))
@@ -190,10 +192,9 @@ KERNEL_COLUMNS = ("experiment", "arm", "sparsity", "seed", "weight_sparsity", "k
 
 
 def latest_measurements(store: Store, experiment: str) -> dict[str, dict]:
-    """The experiment's measurement records under its latest setup, by trial key."""
-    records = list(store.records(experiment, SPEED).values())
-    latest = max(records, key=lambda r: r["measured"])["setup"] if records else None
-    return {r["trial"]: r for r in records if r["setup"] == latest}
+    """The experiment's measurement records under the setup it was last measured under, by trial key."""
+    shown = store.records(experiment, SHOWN, SHOWN).get(SHOWN)
+    return {r["trial"]: r for r in store.records(experiment, SPEED).values() if r["setup"] == shown}
 
 
 def kernel_rows(rows: list[dict], store: Store) -> list[dict]:
@@ -212,8 +213,8 @@ def kernel_rows(rows: list[dict], store: Store) -> list[dict]:
 
 
 def add_latency_columns(store: Store, rows: list[dict]) -> None:
-    """Set LATENCY_COLUMNS of every export row from its experiment's latest measurement setup
-    (None where a trial was not measured under it)."""
+    """Set LATENCY_COLUMNS of every export row from the setup its experiment was last measured
+    under (None where a trial was not measured under it)."""
     for experiment in {row["experiment"] for row in rows}:
         chosen = latest_measurements(store, experiment)
         for row in (row for row in rows if row["experiment"] == experiment):
