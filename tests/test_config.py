@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from sparsearch.arms import build_arms, quick_arms, with_arm_settings
@@ -101,3 +103,15 @@ def test_version_and_help_speak_to_users():
 
     assert CliRunner().invoke(app, ["--version"]).stdout == f"sparsearch {__version__}\n"
     assert "Search, train and benchmark sparse sub-networks" in CliRunner().invoke(app, ["--help"]).stdout
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_config_validates_as_sparsearch_run_would(path):
+    from sparsearch.kinds import kind_of, settings
+
+    config = load_config(path)
+    settings(config)
+    kind_of(config).validate(config)
