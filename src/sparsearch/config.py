@@ -293,8 +293,8 @@ def config_from_dict(raw: dict, source: str = "") -> Config:
 def with_engine(config: Config, **changes) -> Config:
     """`config` with `[engine]` settings changed (those not None), validated like the file's.
     An `address` without an `executor` means the Ray executor (an address names a cluster)."""
-    if changes.get("address") is not None:
-        changes.setdefault("executor", "ray")
+    if changes.get("address") is not None and changes.get("executor") is None:
+        changes["executor"] = "ray"
     return with_settings(config, "engine", **changes)
 
 
