@@ -159,7 +159,7 @@ def test_weight_space_networks_load_with_prune_buffers_and_reproduce_their_accur
     study = sparsearch.run(config, store=tmp_path / "s.db")
     test = load_dataset(study.config.data)
     for row in study.trials().itertuples():
-        net = sparsearch.load_network(tmp_path / "s.db", row.trial_key)
+        net = sparsearch.load_network(tmp_path / "s.db", row.trial_key, "final")
         linears = [m for m in net if isinstance(m, torch.nn.Linear)]
         assert all(hasattr(m, "weight_mask") and hasattr(m, "weight_orig") for m in linears)
         kept = sum(int(m.weight_mask.sum()) for m in linears)

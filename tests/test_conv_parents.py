@@ -165,10 +165,11 @@ def test_lenet5_end_to_end_with_networks_back_and_a_report(tmp_path, images, spa
     assert sparse[column].between(0.45, 0.55).all()
     assert trials.final_test_acc.mean() > 0.3  # four classes: chance is 0.25
     for row in trials.itertuples():
-        net = study.network(row.trial_key)
-        with torch.no_grad():
-            accuracy = (net(images.x_test).argmax(1) == images.y_test).float().mean().item()
-        assert accuracy == pytest.approx(row.final_test_acc, abs=1e-6), row.arm
+        for which, stored in (("best", row.test_acc), ("final", row.final_test_acc)):
+            net = study.network(row.trial_key, which)
+            with torch.no_grad():
+                accuracy = (net(images.x_test).argmax(1) == images.y_test).float().mean().item()
+            assert accuracy == pytest.approx(stored, abs=1e-6), (row.arm, which)
     index = study.report(tmp_path / "report")
     assert index.exists() and "lenet5" in index.read_text()
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+import sparsearch
 from sparsearch.config import DataConfig
 from sparsearch.data import load_dataset
 from sparsearch.data.splits import Pool, split, standardize
@@ -300,3 +301,28 @@ def test_synthetic_is_seeded_and_separable_but_not_trivially():
     nearest = torch.cdist(torch.cat([ds.x_val, ds.x_test]), means).argmin(dim=1)
     accuracy = (nearest == torch.cat([ds.y_val, ds.y_test])).float().mean().item()
     assert 0.85 < accuracy < 1.0
+
+
+def test_arrays_datasets_transform_their_raw_test_examples():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(3, 2, size=(60, 5)).astype(np.float32), np.arange(60) % 3
+    x_test = rng.normal(3, 2, size=(10, 5)).astype(np.float32)
+    data = sparsearch.Dataset.from_arrays(x, y, x_test=x_test, y_test=np.arange(10) % 3)
+    assert torch.equal(data.transform(x_test), data.x_test)
+    built = sparsearch.Dataset("own", *(getattr(data, s) for s in ("x_train", "y_train", "x_val", "y_val", "x_test",
+                                                                     "y_test")), n_classes=3)
+    assert built.mean is None and torch.equal(built.transform(x_test), torch.as_tensor(x_test))
+
+
+def test_load_dataset_is_public_by_name_or_config_with_settings():
+    by_name = sparsearch.load_dataset("synthetic", samples=200, seed=1)
+    by_config = sparsearch.load_dataset(DataConfig(name="synthetic", samples=200, seed=1))
+    assert by_name.fingerprint == by_config.fingerprint
+    assert sparsearch.load_dataset(DataConfig(name="synthetic", samples=200), seed=1).fingerprint == by_name.fingerprint
+    assert "load_dataset" in sparsearch.__all__
+    with pytest.raises(sparsearch.SparsearchError, match=r"^data.name: unknown dataset 'nope'"):
+        sparsearch.load_dataset("nope")
+    with pytest.raises(sparsearch.SparsearchError, match=r"^load_dataset: sampels: unknown key"):
+        sparsearch.load_dataset("synthetic", sampels=200)
+    with pytest.raises(sparsearch.SparsearchError, match=r"^load_dataset: data must be a dataset's name"):
+        sparsearch.load_dataset(3)

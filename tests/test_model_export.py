@@ -18,6 +18,7 @@ from sparsearch.cli import app
 from sparsearch.model_export import EXTRA_FILE, FORMAT, OPSET, folded, load_exported, onnx_session
 from sparsearch.nets import PARENTS, from_spec
 
+from conftest import sql
 from custom_cnn import small_cnn
 from refusal import refused
 from test_resnet20 import SMALL as RESNET_CHANNELS, blob_arrays
@@ -215,11 +216,16 @@ def test_refusals_name_the_value_and_what_to_do(trials, tmp_path):
     assert "is a folder" in line
 
 
-def test_a_trial_without_stored_weights_is_refused_by_the_real_command(finished_store, tmp_path):
+def test_a_trial_whose_weights_cannot_be_rebuilt_exactly_is_refused_by_the_real_command(finished_store, tmp_path):
     key = sparsearch.Study(finished_store, "tiny").trials().trial_key.iloc[0]
+
+    def unstored_with_other_curves(store):  # as if trained by another torch: its retraining cannot match
+        sql(store, "DELETE FROM weights")
+        sql(store, f"UPDATE trials SET curves = json_set(curves, '$.val_acc[0]', 0.5) WHERE key = '{key}'")
+
     line = refused(["export-model", key, "--store", "{store}", "--out", str(tmp_path / "net.safetensors")],
-                   tmp_path, finished_store, env={"PYTHONPATH": str(SRC)})
-    assert line == f"error: no weights stored for trial {key!r}; rerun with [store] save_weights = true"
+                   tmp_path, finished_store, prepare=unstored_with_other_curves, env={"PYTHONPATH": str(SRC)})
+    assert line.startswith(f"error: trial {key!r} retrained to other curves than stored")
     assert not (tmp_path / "net.safetensors").exists()
 
 

@@ -96,7 +96,7 @@ def test_weight_space_experiment_and_networks_back_with_their_accuracy(tmp_path)
         net = study.network(row.trial_key)
         with torch.no_grad():
             accuracy = (net(test.x_test).argmax(1) == test.y_test).float().mean().item()
-        assert accuracy == pytest.approx(row.final_test_acc, abs=1e-6)
+        assert accuracy == pytest.approx(row.test_acc, abs=1e-6)
     mask = WeightMask(tuple(torch.ones(s, dtype=torch.bool) for s in parent().weight_shapes))
     assert parent().cost(mask).params == sum(p.numel() for p in small_cnn(SHAPE, 10).parameters())
 
@@ -114,7 +114,7 @@ def test_node_space_experiment_trains_thinner_networks(tmp_path):
     assert (net.conv1.out_channels, net.conv2.out_channels) == (3, 4)
     with torch.no_grad():
         accuracy = (net(test.x_test).argmax(1) == test.y_test).float().mean().item()
-    assert accuracy == pytest.approx(row.final_test_acc, abs=1e-6)
+    assert accuracy == pytest.approx(row.test_acc, abs=1e-6)
 
 
 def test_an_untraceable_module_fails_the_node_space_in_one_line_before_the_store_exists(tmp_path):

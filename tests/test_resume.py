@@ -114,7 +114,7 @@ def test_saved_weights_load_into_nn_sequential_and_reproduce_the_test_accuracy(t
     result = run(config, store=store, data=data).outcome  # retrains, bitwise identically, to get the weights
     assert result.trained == 3 and comparable(result.rows) == comparable(without.rows)
     row = result.rows[0]
-    state = store.weights(row["trial_key"])
+    state = store.weights(row["trial_key"]).final
     model = nn.Sequential(nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 4))
     model.load_state_dict(state)
     with torch.no_grad():

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from sparsearch.errors import SparsearchError
-from sparsearch.store import PlanLink, Store, TrialRecord
+from sparsearch.store import PlanLink, Store, TrialRecord, TrialWeights
 from sparsearch.store.schema import SCHEMA_VERSION, TABLES, TABLES_V1
 from sparsearch.analysis.export import export_rows
 
@@ -53,8 +53,8 @@ def test_a_failed_write_leaves_no_partial_trial(store):
 def test_weights_roundtrip_as_safetensors(store):
     tensors = {"0.weight": torch.randn(3, 2), "0.bias": torch.randn(3)}
     store.begin_experiment("e", "", planned=1)
-    store.record("e", [trial("k1")], [PlanLink("random", 0.5, 0, "k1")], {"k1": tensors})
-    loaded = store.weights("k1")
+    store.record("e", [trial("k1")], [PlanLink("random", 0.5, 0, "k1")], {"k1": TrialWeights(tensors)})
+    loaded = store.weights("k1").final
     assert loaded.keys() == tensors.keys() and all(torch.equal(loaded[k], tensors[k]) for k in tensors)
     assert store.db.execute("SELECT format FROM weights").fetchone()[0] == "safetensors"
     with pytest.raises(SparsearchError, match="save_weights = true"):
@@ -66,7 +66,7 @@ def test_remove_deletes_only_trials_no_other_experiment_uses(store):
     store.begin_experiment("b", "", planned=1)
     store.record("a", [trial("shared"), trial("own")],
                  [PlanLink("random", 0.5, 0, "shared"), PlanLink("random", 0.5, 1, "own")],
-                 {"own": {"w": torch.ones(1)}})
+                 {"own": TrialWeights({"w": torch.ones(1)})})
     store.record("b", [], [PlanLink("random", 0.5, 0, "shared")])
     assert store.remove("a") == 1
     assert store.done_keys(["shared", "own"]) == {"shared"}
@@ -151,8 +151,8 @@ def test_a_version_1_store_is_migrated_in_place_keeping_its_trials(tmp_path):
     store = Store(path, write=True)
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert [r["trial_key"] for r in export_rows(store, "old")] == ["k"]
-    store.record("old", [trial("k2")], [PlanLink("random", 0.5, 1, "k2")], {"k2": {"w": torch.zeros(2)}})
-    assert store.weights("k2")["w"].shape == (2,)
+    store.record("old", [trial("k2")], [PlanLink("random", 0.5, 1, "k2")], {"k2": TrialWeights({"w": torch.zeros(2)})})
+    assert store.weights("k2").final["w"].shape == (2,)
     store.close()
 
 

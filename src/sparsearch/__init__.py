@@ -14,7 +14,7 @@ from .api import run
 from .arms import Arm, ArmRequest, TrialPlan, register_arm
 from .arms.base import PerSeedArm, at_init
 from .config import Config
-from .data import Dataset, register_dataset
+from .data import Dataset, load_dataset, register_dataset
 from .errors import SparsearchError
 from .kinds import ExperimentKind, register_kind
 from .nets import register_parent
@@ -24,6 +24,6 @@ from .study import Study, export_model, load_network
 
 __all__ = [
     "Arm", "ArmRequest", "Config", "Dataset", "ExperimentKind", "PerSeedArm", "Progress", "SparsearchError", "Store",
-    "Study", "TrialPlan", "at_init", "export_model", "load_network", "register_arm", "register_dataset", "register_kind",
-    "register_parent", "run",
+    "Study", "TrialPlan", "at_init", "export_model", "load_dataset", "load_network", "register_arm", "register_dataset",
+    "register_kind", "register_parent", "run",
 ]

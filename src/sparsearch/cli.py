@@ -411,11 +411,17 @@ def export_model(
     store: Path = STORE,
     out_file: Path = typer.Option(..., "--out", help="net.onnx (ONNX opset 17), net.safetensors (state dict and what "
                                                      "rebuilds it) or net.pt2 (torch.export)."),
+    which: str = typer.Option("best", "--which", help="best: the weights at its best validation epoch (test_acc); "
+                                                      "final: after its last epoch (final_test_acc)."),
 ):
-    """Write a trained network, its masks applied (compacted or folded in), as ONNX, safetensors or torch.export."""
+    """Write a trained network, its masks applied (compacted or folded in), as ONNX, safetensors or torch.export;
+    a trial stored without its weights is retrained, bitwise as stored, to rebuild them."""
+    from .display import RichProgress
     from .study import export_model as write
 
-    out.print(inert(str(write(store, trial_key, out_file))), soft_wrap=True)
+    with RichProgress(err, transient=True) as progress:  # drawn only while a trial is retrained
+        written = write(store, trial_key, out_file, which, progress=progress)
+    out.print(inert(str(written)), soft_wrap=True)
 
 
 @app.command("config")

@@ -226,10 +226,24 @@ class SupernetConfig(_Section):
         return sorted(set(widths))
 
 
+AUTO_WEIGHTS_BYTES = 2**20
+"""`save_weights = "auto"` keeps the weights of networks whose state dict takes at most this
+(the default digits MLP's 0.19 MiB; not a dense resnet20's 1.03 MiB nor a conv6's 8.6 MiB)."""
+
+
 class StoreConfig(_Section):
     """What the store keeps besides metrics and curves."""
 
-    save_weights: bool = Field(False, description="also store every trained network's final weights (safetensors)")
+    save_weights: bool | Literal["auto"] = Field(
+        "auto", description="keep every trained network's weights, final and best-validation (safetensors): true, "
+        f"false, or auto: those of networks whose state dict takes at most {AUTO_WEIGHTS_BYTES // 2**20} MiB")
+
+    @field_validator("save_weights", mode="before")
+    @classmethod
+    def _auto_or_bool(cls, value: object) -> object:
+        if value != "auto" and not isinstance(value, bool):
+            raise ValueError(f'must be true, false or "auto", got {value!r}')
+        return value
 
 
 class MeasureConfig(_Section):

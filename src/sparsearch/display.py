@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 
 class RichProgress(RunProgress):
     """One bar per phase of the run, drawn on stderr, below a `header` line printed when the
-    first phase starts (after everything that can be refused was checked)."""
+    first phase starts (after everything that can be refused was checked); nothing is drawn
+    before a phase starts, and a `transient` bar is cleared when done."""
 
-    def __init__(self, console: Console, header: str | None = None):
+    def __init__(self, console: Console, header: str | None = None, transient: bool = False):
         self.header = header
         self.bar = Progress(
             TextColumn("{task.description:<15}"),
@@ -31,18 +32,21 @@ class RichProgress(RunProgress):
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=console,
+            transient=transient,
         )
         self.task = None
 
     def __enter__(self):
-        self.bar.start()
         return self
 
     def __exit__(self, *exc):
-        self.bar.stop()
+        if self.task is not None:
+            self.bar.stop()
         return False
 
     def phase(self, label: str, total: int) -> None:
+        if self.task is None:
+            self.bar.start()
         if self.header is not None:
             self.bar.console.print(self.header, markup=False, highlight=False)
             self.header = None

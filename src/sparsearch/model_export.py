@@ -59,6 +59,7 @@ class NetworkInfo:
     arm: str | None
     widths: tuple[int, ...]  # flat input features, the kept nodes of each group, classes
     shapes: dict[str, list[int]]  # each parameter's shape as exported, by its state-dict name
+    weights: str = "best"  # "best": at the trial's best validation epoch (its test_acc); "final": after its last
 
     @property
     def n_features(self) -> int:

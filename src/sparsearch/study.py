@@ -6,6 +6,8 @@ run that made it (and a store path can be reopened by any later process)."""
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -141,47 +143,102 @@ class Study:
             measure_stored(db, self.name, device=device, threads=threads, progress=progress, **settings)
         return self.trials()
 
-    def network(self, trial_key: str) -> nn.Module:
-        """The trained network of `trial_key` (see `load_network`)."""
+    def network(self, trial_key: str, which: str = "best", *, data=None, progress=None) -> nn.Module:
+        """The trained network of `trial_key` (see `load_network`), rebuilt where needed as this
+        experiment planned it."""
         with self._db() as db:
-            return load_network(db, trial_key)
+            return _parts(db, trial_key, which, data, progress, self.name).module()
 
-    def export_model(self, trial_key: str, path: str | Path) -> Path:
+    def export_model(self, trial_key: str, path: str | Path, which: str = "best", *, data=None, progress=None) -> Path:
         """Write the trained network of `trial_key` as `.onnx`, `.safetensors` or `.pt2` (see
         `export_model`); return the path written."""
-        return export_model(self._store, trial_key, path)
+        return export_model(self._store, trial_key, path, which, data=data, progress=progress, experiment=self.name)
 
 
-def load_network(store: Store | str | Path, trial_key: str) -> nn.Module:
-    """A stored trial's final network as a ready `nn.Module`: for a node mask the compacted
-    (thinner) network; for a weight mask the parent's shapes with `torch.nn.utils.prune`
-    `weight_mask` buffers on the masked layers. Needs the trial's weights in the store
-    (`[store] save_weights = true`)."""
+class RebuildWarning(UserWarning):
+    """A trial's network is being rebuilt by retraining it (its weights were not stored)."""
+
+
+def load_network(store: Store | str | Path, trial_key: str, which: str = "best", *, data=None,
+                 progress=None) -> nn.Module:
+    """A stored trial's network as a ready `nn.Module` in eval mode: `which="best"` (the
+    default) the weights at its best validation epoch, whose test accuracy is the trial's
+    `test_acc`, or `"final"` those after its last epoch (`final_test_acc`). For a node mask the
+    compacted (thinner) network; for a weight mask the parent's shapes with
+    `torch.nn.utils.prune` `weight_mask` buffers on the masked layers. It reads raw features
+    standardized as the data's (`Dataset.transform`). A trial stored without those weights is
+    retrained, bitwise as stored, to rebuild them (mask/rebuild.py), on `data` if given (else
+    the dataset its experiment's config names), reporting to `progress` (else a warning, and a
+    bar on a terminal); nothing is written to the store."""
+    return _parts(store, trial_key, which, data, progress).module()
+
+
+def _parts(store: Store | str | Path, trial_key: str, which: str, data, progress, experiment: str | None = None):
+    """Trial `trial_key`'s network parts (networks.py), its weights stored or rebuilt."""
+    from .networks import check_which, stored_network, trial_parts
+
+    check_which(which)
     if not isinstance(store, Store):
         with Store.open(store) as db:
-            return load_network(db, trial_key)
-    from .networks import trial_network
+            return _parts(db, trial_key, which, data, progress, experiment)
+    store.trial(trial_key)  # an unknown key is said before anything else
+    weights = stored_network(store, trial_key, which)
+    if weights is None:
+        from .mask.rebuild import rebuilt_weights
 
-    return trial_network(store, trial_key)
+        with _reported(store, trial_key, progress) as shown:
+            weights = rebuilt_weights(store, trial_key, experiment=experiment, data=data, progress=shown)
+    return trial_parts(store, trial_key, which=which, weights=weights)
 
 
-def export_model(store: Store | str | Path, trial_key: str, path: str | Path) -> Path:
-    """Write a stored trial's final network (`load_network`, weight masks folded in) to `path`
-    in the format its suffix names: `.onnx` (opset 17), `.safetensors` (state dict and what
-    rebuilds it: `model_export.load_exported`) or `.pt2` (`torch.export`); return the path.
-    Refuses, before reading the store, a suffix, folder or missing package it cannot write with."""
+@contextmanager
+def _reported(store: Store, trial_key: str, progress) -> Iterator[object]:
+    """Where a rebuild reports: `progress` if given (its phase says what happens), else a warning
+    saying so and, on a terminal, a bar on stderr."""
+    if progress is not None:
+        yield progress
+        return
+    kept = "its final weights alone" if store.keys_with_weights([trial_key]) else "no weights"
+    warnings.warn(f"trial {trial_key!r} was stored with {kept}; retraining it, bitwise as stored, to rebuild its "
+                  f"network", RebuildWarning, stacklevel=_caller_level())
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+
+    from .display import RichProgress
+
+    with RichProgress(Console(stderr=True)) as bar:
+        yield bar
+
+
+def _caller_level() -> int:
+    """The warning stack level of the first caller outside sparsearch (and contextlib)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] in ("sparsearch", "contextlib"):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def export_model(store: Store | str | Path, trial_key: str, path: str | Path, which: str = "best", *, data=None,
+                 progress=None, experiment: str | None = None) -> Path:
+    """Write a stored trial's network `which` (`load_network`, rebuilt where needed; weight masks
+    folded in) to `path` in the format its suffix names: `.onnx` (opset 17), `.safetensors`
+    (state dict and what rebuilds it: `model_export.load_exported`) or `.pt2` (`torch.export`);
+    return the path. Refuses, before reading the store, a suffix, folder or missing package it
+    cannot write with."""
     from .model_export import NetworkInfo, check_destination, write_network
-    from .networks import trial_parts
 
     destination = check_destination(path)
     if not isinstance(store, Store):
         with Store.open(store) as db:
-            return export_model(db, trial_key, destination)
-    parts = trial_parts(store, trial_key)
+            return export_model(db, trial_key, destination, which, data=data, progress=progress, experiment=experiment)
+    parts = _parts(store, trial_key, which, data, progress, experiment)
     spec, mask, parent = parts.trial["spec"], parts.trial["mask"], parts.parent
     groups = [len(keep) for keep in mask] if isinstance(mask, list) else list(parent.widths[1:-1])  # node: kept
     info = NetworkInfo(trial_key=trial_key, parent=spec["parent"], space=spec.get("space"),
                        arm=(spec.get("arm") or {}).get("name"),
                        widths=(parent.widths[0], *groups, parent.widths[-1]),
-                       shapes={name: list(t.shape) for name, t in parent.state_dict(parts.params).items()})
+                       shapes={name: list(t.shape) for name, t in parent.state_dict(parts.params).items()},
+                       weights=which)
     return write_network(parts.module(), destination, info)

@@ -17,7 +17,7 @@ import torch
 from ..config import DataConfig, validated
 from ..errors import SparsearchError, described
 from . import builtin, cifar, idx
-from .splits import Pool, split, standardize
+from .splits import Pool, flat, split, standardized, statistics
 
 __all__ = ["LOADERS", "Dataset", "load_dataset", "register_dataset"]
 
@@ -47,7 +47,10 @@ def register_dataset(name: str, loader: Loader) -> None:
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """Standardized splits: features float32 [N, F] (flattened), labels int64 [N]; `shape` is
-    one example's shape as parents that read images see it (flat features when not given)."""
+    one example's shape as parents that read images see it (flat features when not given);
+    `mean` and `std` [F], the train split's statistics every split was standardized with (None
+    for a Dataset a loader built itself, whose features are as it gave them): `transform` applies
+    them to raw examples, giving what the networks read."""
 
     name: str
     x_train: torch.Tensor
@@ -58,6 +61,8 @@ class Dataset:
     y_test: torch.Tensor
     n_classes: int
     input_shape: tuple[int, ...] | None = None
+    mean: torch.Tensor | None = None
+    std: torch.Tensor | None = None
 
     def __post_init__(self):
         if self.input_shape is not None and math.prod(self.input_shape) != self.n_features:
@@ -71,6 +76,24 @@ class Dataset:
     @property
     def shape(self) -> tuple[int, ...]:
         return self.input_shape or (self.n_features,)
+
+    def transform(self, x) -> torch.Tensor:
+        """Raw examples `x` (an array or tensor [N, ...] of N examples as the loader read them, or
+        one example's flat features) as the networks read them: flat float32 features [N, F] standardized with
+        the train split's `mean` and `std` (bitwise as the splits were); flattened alone where
+        the dataset holds no statistics."""
+        if isinstance(x, torch.Tensor):
+            x = x.detach()
+        array = x if isinstance(x, torch.Tensor) else np.asarray(x)
+        if array.ndim == 1:
+            array = array.reshape(1, -1)  # one example
+        if array.ndim < 2 or math.prod(array.shape[1:]) != self.n_features or not _numeric(array):
+            raise SparsearchError(f"{self.name}: transform reads numeric examples [N, ...] of {self.n_features} "
+                                  f"features each, got shape {tuple(array.shape)} of {array.dtype}")
+        if self.mean is None:
+            return flat(array)
+        device = array.device if isinstance(array, torch.Tensor) else "cpu"
+        return standardized(array, self.mean.to(device), self.std.to(device))
 
     @cached_property
     def fingerprint(self) -> str:
@@ -97,6 +120,12 @@ class Dataset:
             raise SparsearchError(f"{name}: y_test was given without x_test; pass both or neither")
         test = None if x_test is None else (x_test, y_test)
         return _from_pool(_pool(name, x, y, test), config)
+
+
+def _numeric(array) -> bool:
+    if isinstance(array, torch.Tensor):
+        return not array.dtype.is_complex and array.dtype != torch.bool
+    return np.issubdtype(array.dtype, np.number)
 
 
 def _pool(name: str, x, y, test=None) -> Pool:
@@ -140,7 +169,8 @@ def _pool(name: str, x, y, test=None) -> Pool:
 
 def _from_pool(pool: Pool, cfg: DataConfig) -> Dataset:
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = split(pool, cfg)
-    x_train, x_val, x_test = standardize(x_train, x_val, x_test)
+    mean, std = statistics(x_train)
+    x_train, x_val, x_test = (standardized(x, mean, std) for x in (x_train, x_val, x_test))
     return Dataset(
         name=cfg.name,
         x_train=x_train,
@@ -151,11 +181,16 @@ def _from_pool(pool: Pool, cfg: DataConfig) -> Dataset:
         y_test=torch.as_tensor(y_test, dtype=torch.int64),
         n_classes=pool.n_classes,
         input_shape=None if pool.shape is None else tuple(int(n) for n in pool.shape),
+        mean=mean,
+        std=std,
     )
 
 
-def load_dataset(cfg: DataConfig) -> Dataset:
-    """Read or generate `cfg.name`, split it by `cfg.seed` and standardize it with the train split's statistics."""
+def load_dataset(data: DataConfig | str, **settings) -> Dataset:
+    """The dataset `data` names (a name, e.g. "digits", or a `DataConfig`) with `[data]`
+    `settings` (seed, val_fraction, test_fraction, samples, root, download), read or generated,
+    split by its seed and standardized with the train split's statistics: as a run loads it."""
+    cfg = _data_config(data, settings)
     if cfg.name not in LOADERS:
         raise SparsearchError(f"data.name: unknown dataset {cfg.name!r}; known: {', '.join(sorted(LOADERS))} "
                               f"(or sparsearch.register_dataset)")
@@ -173,3 +208,11 @@ def load_dataset(cfg: DataConfig) -> Dataset:
                                   f"(x, y, x_test, y_test), got {type(loaded).__name__}")
         loaded = _pool(cfg.name, loaded[0], loaded[1], tuple(loaded[2:]) or None)
     return _from_pool(loaded, cfg)
+
+
+def _data_config(data: DataConfig | str, settings: dict) -> DataConfig:
+    if isinstance(data, DataConfig):
+        return validated(DataConfig, {**data.model_dump(), **settings}, "load_dataset") if settings else data
+    if not isinstance(data, str):
+        raise SparsearchError(f"load_dataset: data must be a dataset's name or a DataConfig, got {data!r}")
+    return validated(DataConfig, {"name": data, **settings}, "load_dataset")

@@ -52,13 +52,25 @@ def split(pool: Pool, cfg: DataConfig) -> tuple[Part, Part, Part]:
     return parts
 
 
+def flat(x) -> torch.Tensor:
+    """Examples [N, ...] as flat float32 features [N, F]."""
+    return torch.as_tensor(x, dtype=torch.float32).reshape(len(x), -1)
+
+
+def statistics(x_train: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """The train split's per-feature mean and std [F] (std 1 for constant features)."""
+    train = flat(x_train)
+    std, mean = torch.std_mean(train, dim=0, correction=0)
+    return mean, torch.where(train.amax(dim=0) > train.amin(dim=0), std, torch.ones_like(std))
+
+
+def standardized(x, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """Examples `x` [N, ...] as flat features scaled by `mean` and `std`."""
+    return (flat(x) - mean) / std
+
+
 def standardize(x_train: np.ndarray, *others: np.ndarray) -> list[torch.Tensor]:
     """Flat float32 tensors [N, F] scaled by the train split's per-feature mean and std (std 1
     for constant features)."""
-    def flat(x: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(x, dtype=torch.float32).reshape(len(x), -1)
-
-    train = flat(x_train)
-    std, mean = torch.std_mean(train, dim=0, correction=0)
-    std = torch.where(train.amax(dim=0) > train.amin(dim=0), std, torch.ones_like(std))
-    return [(flat(x) - mean) / std for x in (x_train, *others)]
+    mean, std = statistics(x_train)
+    return [standardized(x, mean, std) for x in (x_train, *others)]

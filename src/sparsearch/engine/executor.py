@@ -33,7 +33,7 @@ class Chunk:
     weights, and whether to evaluate every epoch. A chunk may train part of the recipe: epochs
     `start_epoch` + 1 to `stop_epoch` (the recipe's last if None), continuing from the
     optimizer's `optimizer_state` after `start_epoch` epochs, and return its state at the end
-    (`keep_state`)."""
+    (`keep_state`) and each network's weights at its best validation epoch (`keep_best`)."""
 
     layers: Params
     order_seeds: list[int]
@@ -45,6 +45,7 @@ class Chunk:
     stop_epoch: int | None = None
     optimizer_state: list[Params] | None = None
     keep_state: bool = False
+    keep_best: bool = False
 
     @property
     def size(self) -> int:
@@ -57,7 +58,7 @@ class Chunk:
             None if self.hooks is None else self.hooks[rows], self.snapshot_epoch, self.evaluate_epochs,
             self.start_epoch, self.stop_epoch,
             None if self.optimizer_state is None else [network_rows(s, rows) for s in self.optimizer_state],
-            self.keep_state,
+            self.keep_state, self.keep_best,
         )
 
 

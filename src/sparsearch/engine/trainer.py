@@ -26,6 +26,7 @@ from ..data import Dataset
 from ..errors import SparsearchError
 from ..nets.base import Params, Parent, joined, population_size
 from ..seeding import generator
+from .best import BestWeights
 from .chunking import DEFAULT_MAX_MEMORY, chunk_slices
 from .device import dataset_on, moved, on_cpu
 from .executor import IN_PROCESS, Chunk, Executor, OnEpoch, Setting, TaskFailure
@@ -43,7 +44,9 @@ stays about this size: a cache-sized working set (larger ones make evaluation me
 class Curves:
     """Per-epoch records of a population, each [P, epochs trained], its final (masked)
     parameters, final weight masks (if masked) and, if asked for, the parameters after one
-    epoch and the optimizer's state at the end (`FlatOptimizer.state`)."""
+    epoch, the optimizer's state at the end (`FlatOptimizer.state`) and the parameters at each
+    network's best validation epoch, with that epoch's weight masks where hooks changed them
+    (engine/best.py)."""
 
     train_loss: Tensor
     val_acc: Tensor
@@ -53,6 +56,8 @@ class Curves:
     masks: list[Tensor] | None = None
     snapshot: Params | None = None
     state: list[Params] | None = None
+    best: Params | None = None
+    best_masks: list[Tensor] | None = None
 
 
 def batch_orders(order_seeds: list[int], n: int, batch_size: int, device: str | torch.device = "cpu",
@@ -162,6 +167,7 @@ def train_chunk(setting: Setting, chunk: Chunk, on_epoch: OnEpoch | None = None)
     batches = batch_orders(chunk.order_seeds, n, recipe.batch_size, device, chunk.start_epoch)
     losses, vals, tests = [], [], []
     snapshot = None
+    best = BestWeights(params, masking) if chunk.keep_best and chunk.evaluate_epochs else None
     for epoch in range(chunk.start_epoch + 1, (chunk.stop_epoch or recipe.epochs) + 1):
         losses.append(
             sgd_steps(parent, optimizer, data, batches, steps_per_epoch(n, recipe.batch_size), masking, dtype)
@@ -170,6 +176,8 @@ def train_chunk(setting: Setting, chunk: Chunk, on_epoch: OnEpoch | None = None)
             calibrate(parent, params, data)
             vals.append(evaluate(parent, params, data.x_val, data.y_val, dtype)[1])
             tests.append(evaluate(parent, params, data.x_test, data.y_test, dtype)[1])
+            if best is not None:
+                best.update(vals[-1], params, masking)
         if epoch == chunk.snapshot_epoch:
             snapshot = optimizer.snapshot()
         if on_epoch is not None:
@@ -182,6 +190,7 @@ def train_chunk(setting: Setting, chunk: Chunk, on_epoch: OnEpoch | None = None)
         on_cpu(torch.stack(tests, 1)) if tests else empty, time.perf_counter() - start,
         on_cpu(optimizer.snapshot()), None if masking is None else on_cpu(masking.final()), on_cpu(snapshot),
         [on_cpu(s) for s in optimizer.state()] if chunk.keep_state else None,
+        None if best is None else on_cpu(best.params), None if best is None else on_cpu(best.bool_masks()),
     )
 
 
@@ -196,12 +205,16 @@ def _joined(parts: list[Curves]) -> Curves:
             return None
         return joined([get(p) for p in parts])
 
-    masks = None if parts[0].masks is None else [torch.cat([p.masks[i] for p in parts]) for i in range(len(parts[0].masks))]
+    def masks(get):
+        first = get(parts[0])
+        return None if first is None else [torch.cat([get(p)[i] for p in parts]) for i in range(len(first))]
+
     state = None if parts[0].state is None else [joined([p.state[i] for p in parts]) for i in range(len(parts[0].state))]
     return Curves(
         torch.cat([p.train_loss for p in parts]), torch.cat([p.val_acc for p in parts]),
         torch.cat([p.test_acc for p in parts]), sum(p.seconds for p in parts),
-        layers(lambda p: p.final), masks, layers(lambda p: p.snapshot), state,
+        layers(lambda p: p.final), masks(lambda p: p.masks), layers(lambda p: p.snapshot), state,
+        layers(lambda p: p.best), masks(lambda p: p.best_masks),
     )
 
 

@@ -19,7 +19,7 @@ from ..analysis.export import export_rows
 from ..analysis.search_cost import record_search
 from ..arms import Arm, ArmRequest, TrialPlan, build_arm, build_arms, planned_sparsities
 from ..arms.training import Spend, TrainingCache
-from ..config import Config, to_toml
+from ..config import AUTO_WEIGHTS_BYTES, Config, to_toml
 from ..data import Dataset
 from ..engine import RECIPE_VERSION
 from ..engine.device import resolve_device
@@ -35,7 +35,7 @@ from ..progress import Progress
 from ..specs import RunSpec, TrialSpec
 from ..spaces.node import full_mask
 from ..spaces.weight import WeightMask
-from ..store import PlanLink, Store, TrialRecord
+from ..store import PlanLink, Store, TrialRecord, TrialWeights
 from .anytime import record_anytime
 from .audits import record_audits
 
@@ -171,12 +171,21 @@ class Planning:
                 if sparsity == sparsities[0] or self.cache.trained_now != trained:
                     progress.phase(f"planning {name}", left)
                 left -= len(self.seeds)
-                for seed, plan in zip(self.seeds, plans):
-                    spec = TrialSpec(self.run, self.config.search.space, arm.spec(), plan.mask.digest(),
-                                     plan.start_spec, plan.hook_spec, seed, _epochs(plan, self.config))
-                    out.append(Assignment(Slot(name, sparsity, seed), plan, spec, plan.search + scoring))
+                out.extend(self._assignment(Slot(name, sparsity, seed), plan, scoring)
+                           for seed, plan in zip(self.seeds, plans))
                 progress.advance(len(self.seeds))
         return out
+
+    def assignment(self, slot: Slot) -> Assignment:
+        """The trial answering `slot` alone (its arm plans every seed at its sparsity, as arms
+        do; no search spend is measured)."""
+        plans = self.plan(slot.arm, slot.sparsity)
+        return self._assignment(slot, plans[self.seeds.index(slot.seed)], Spend())
+
+    def _assignment(self, slot: Slot, plan: TrialPlan, scoring: Spend) -> Assignment:
+        spec = TrialSpec(self.run, self.config.search.space, self.peer(slot.arm).spec(), plan.mask.digest(),
+                         plan.start_spec, plan.hook_spec, slot.seed, _epochs(plan, self.config))
+        return Assignment(slot, plan, spec, plan.search + scoring)
 
 
 def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progress | None = None,
@@ -191,7 +200,7 @@ def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progre
     name = config.experiment.name
     keys = [a.key for a in assignments]
     done = store.done_keys(keys)
-    if config.store.save_weights:
+    if config.store.save_weights is True:  # "auto" keeps the weights of what it trains, retrains nothing for them
         done &= store.keys_with_weights(keys)  # retrain (bitwise identically) to obtain the weights
     pending: dict[str, list[Assignment]] = defaultdict(list)
     for assignment in assignments:
@@ -209,14 +218,15 @@ def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progre
     failed = 0
     for epochs in sorted({_trained_epochs(p, config) for p in populations}):
         todo = [p for p in populations if _trained_epochs(p, config) == epochs]
-        jobs = (_population(trainer, [group[0] for group in population]) for population in todo)
+        jobs = (population_chunk(trainer, [group[0] for group in population], config.store.save_weights is not False)
+                for population in todo)
         for index, result in trainer.for_epochs(epochs).train_many(jobs, progress.advance):
             links = [_link(a) for group in todo[index] for a in group]
             if isinstance(result, TaskFailure):
                 store.record_failures(name, links, result.reason)
                 failed += len(todo[index])
                 continue
-            trials, weights = _records(trainer, [group[0] for group in todo[index]], result, config.store.save_weights)
+            trials, weights = trial_records(trainer, [group[0] for group in todo[index]], result, config.store.save_weights)
             store.record(name, trials, links, weights)
     if config.measure.latency:  # after training: nothing else of the run computes while trials are timed
         measure_experiment(store, name, config, trainer.device, config.engine.thread_choice.count, progress)
@@ -229,9 +239,14 @@ def _epochs(plan: TrialPlan, config: Config) -> int | None:
     return None if plan.epochs in (None, config.train.epochs) else plan.epochs
 
 
+def trained_epochs(assignment: Assignment, config: Config) -> int:
+    """The epochs a trial trains for."""
+    return assignment.plan.epochs or config.train.epochs
+
+
 def _trained_epochs(population: list[list[Assignment]], config: Config) -> int:
     """The epochs a population of trials trains for."""
-    return population[0][0].plan.epochs or config.train.epochs
+    return trained_epochs(population[0][0], config)
 
 
 def _link(assignment: Assignment) -> PlanLink:
@@ -258,7 +273,7 @@ def _check_shapes(trainer: Trainer, populations: list[list[list[Assignment]]]) -
     shapes = {population[0][0].plan.mask.shape_key(): population[0][0] for population in populations}
     for assignment in shapes.values():
         try:
-            _population(trainer, [assignment])
+            population_chunk(trainer, [assignment])
         except SparsearchError:
             raise
         except (RuntimeError, IndexError, ValueError) as error:
@@ -269,9 +284,9 @@ def _check_shapes(trainer: Trainer, populations: list[list[list[Assignment]]]) -
             ) from None
 
 
-def _population(trainer: Trainer, assignments: list[Assignment]) -> Chunk:
+def population_chunk(trainer: Trainer, assignments: list[Assignment], keep_best: bool = False) -> Chunk:
     """One population to train: the trials' start weights, compacted (node space) or masked
-    (weight space), stacked."""
+    (weight space), stacked; `keep_best`: keeping each network's best-validation weights."""
     net = trainer.parent
     plans = [a.plan for a in assignments]
     weight_space = isinstance(plans[0].mask, WeightMask)
@@ -280,12 +295,15 @@ def _population(trainer: Trainer, assignments: list[Assignment]) -> Chunk:
     depth = len(members[0])
     masks = [torch.stack([p.mask.layers[i] for p in plans]) for i in range(depth)] if weight_space else None
     return Chunk(joined(members), [a.slot.seed for a in assignments], masks,
-                 [p.hook for p in plans] if weight_space else None)
+                 [p.hook for p in plans] if weight_space else None, keep_best=keep_best)
 
 
-def _records(trainer: Trainer, assignments: list[Assignment], curves: Curves, save_weights: bool
-             ) -> tuple[list[TrialRecord], dict]:
-    """A trained population's trial records and, if asked for, final weights by key."""
+def trial_records(trainer: Trainer, assignments: list[Assignment], curves: Curves, save_weights: bool | str
+             ) -> tuple[list[TrialRecord], dict[str, TrialWeights]]:
+    """A trained population's trial records and, as `save_weights` asks (true, false or "auto":
+    networks of at most AUTO_WEIGHTS_BYTES), their weights by key: the final ones and, where
+    its best validation epoch is not the last, the best ones (with that epoch's masks where
+    they differ from the final ones)."""
     net = trainer.parent
     trials, weights = [], {}
     for p, assignment in enumerate(assignments):
@@ -295,11 +313,27 @@ def _records(trainer: Trainer, assignments: list[Assignment], curves: Curves, sa
             "val_acc": curves.val_acc[p].tolist(),
             "test_acc": curves.test_acc[p].tolist(),
         }
+        metrics = trial_metrics(record["train_loss"], record["val_acc"], record["test_acc"])
         trials.append(TrialRecord(
-            key=assignment.key, dataset=trainer.data.name, mask=mask.to_json(), **vars(net.cost(mask)),
-            **trial_metrics(record["train_loss"], record["val_acc"], record["test_acc"]),
+            key=assignment.key, dataset=trainer.data.name, mask=mask.to_json(), **vars(net.cost(mask)), **metrics,
             train_seconds=curves.seconds / len(assignments), curves=record, spec=assignment.spec.to_json(),
         ))
-        if save_weights:
-            weights[assignment.key] = net.state_dict(rows(curves.final, p))
+        final = net.state_dict(rows(curves.final, p))
+        if save_weights is True or (save_weights == "auto" and state_bytes(final) <= AUTO_WEIGHTS_BYTES):
+            weights[assignment.key] = _weights(net, curves, p, final, metrics["best_epoch"] < len(record["val_acc"]))
     return trials, weights
+
+
+def _weights(net, curves: Curves, p: int, final: dict, best_differs: bool) -> TrialWeights:
+    """Network `p`'s weights to store."""
+    if not best_differs:
+        return TrialWeights(final)
+    masks = None if curves.best_masks is None else [m[p] for m in curves.best_masks]
+    if masks is not None and all(torch.equal(m, f[p]) for m, f in zip(masks, curves.masks)):
+        masks = None
+    return TrialWeights(final, net.state_dict(rows(curves.best, p)), masks)
+
+
+def state_bytes(state: dict[str, torch.Tensor]) -> int:
+    """Bytes of a state dict's tensors."""
+    return sum(t.numel() * t.element_size() for t in state.values())

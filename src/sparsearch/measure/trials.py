@@ -153,7 +153,7 @@ def measure_experiment(store: Store, experiment: str, config: Config, device: st
     progress.phase("measuring latency", len(todo))
     for key in todo:
         trial = store.trial(key)
-        module = trial_network(store, key, stored_weights=False)
+        module = trial_network(store, key, which="final", stored_weights=False)  # the trial's mask; timing reads no values
         features = from_spec(trial["spec"]["parent"]).widths[0]
         record = measure_network(module, trial["spec"]["space"], features, setup, device, threads)
         store.write_records(experiment, SPEED, {_record_key(key, setup): {

@@ -1,6 +1,6 @@
 """Persistence of experiments and trials."""
 
 from .schema import record_key
-from .sqlite import FAILURE_COLUMNS, STORED_COLUMNS, PlanLink, Store, TrialRecord
+from .sqlite import FAILURE_COLUMNS, STORED_COLUMNS, PlanLink, Store, TrialRecord, TrialWeights
 
-__all__ = ["FAILURE_COLUMNS", "STORED_COLUMNS", "PlanLink", "Store", "TrialRecord", "record_key"]
+__all__ = ["FAILURE_COLUMNS", "STORED_COLUMNS", "PlanLink", "Store", "TrialRecord", "TrialWeights", "record_key"]

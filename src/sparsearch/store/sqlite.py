@@ -1,5 +1,6 @@
-"""The experiment store: one SQLite file holding experiments, trials, their final weights (on
-request) and which trial answers which (experiment, arm, sparsity, seed).
+"""The experiment store: one SQLite file holding experiments, trials, their weights (final and
+best-validation, `[store] save_weights`) and which trial answers which (experiment, arm,
+sparsity, seed).
 
 - Trials are keyed by a hash of everything that determines their result, so a trial computed
   once is reused by any experiment that plans it.
@@ -73,6 +74,46 @@ class PlanLink:
     sparsity: float
     seed: int
     trial_key: str
+
+
+@dataclass(frozen=True)
+class TrialWeights:
+    """A trained network's weights as stored, each a state dict (named tensors): `final` at the
+    end of its training and `best` at its best validation epoch, None where that is the last
+    epoch (then they are the final ones) or where an older sparsearch kept the final ones alone;
+    `best_masks`, the weight masks of the best epoch where they differ from the trial's (an arm
+    that prunes during training), else None."""
+
+    final: dict[str, Tensor]
+    best: dict[str, Tensor] | None = None
+    best_masks: list[Tensor] | None = None
+
+
+FINAL_ONLY, WITH_BEST = "safetensors", "safetensors+best"
+"""Formats of a `weights` row: the final state dict alone (as every version wrote it), or one
+safetensors file with the final state dict under `final/`, the best under `best/` and the best
+epoch's weight masks as `best_mask/LAYER`."""
+
+
+def _encoded(weights: TrialWeights) -> tuple[str, bytes]:
+    if weights.best is None and weights.best_masks is None:
+        return FINAL_ONLY, save_safetensors(weights.final)
+    named = {f"final/{k}": t for k, t in weights.final.items()}
+    named.update((f"best/{k}", t) for k, t in (weights.best or {}).items())
+    named.update((f"best_mask/{i}", m) for i, m in enumerate(weights.best_masks or []))
+    return WITH_BEST, save_safetensors(named)
+
+
+def _decoded(format: str, data: bytes) -> TrialWeights:
+    named = load_safetensors(data)
+    if format == FINAL_ONLY:
+        return TrialWeights(named)
+    parts: dict[str, dict[str, Tensor]] = {"final": {}, "best": {}, "best_mask": {}}
+    for name, tensor in named.items():
+        part, rest = name.split("/", 1)
+        parts[part][rest] = tensor
+    masks = [parts["best_mask"][str(i)] for i in range(len(parts["best_mask"]))]
+    return TrialWeights(parts["final"], parts["best"] or None, masks or None)
 
 
 FAILURE_COLUMNS = ("experiment", "arm", "sparsity", "seed", "trial_key", "reason")
@@ -405,18 +446,24 @@ class Store:
         return self._keys_in("trials", "key", keys)
 
     def keys_with_weights(self, keys: list[str]) -> set[str]:
-        """Which of `keys` have stored final weights."""
+        """Which of `keys` have stored weights."""
         return self._keys_in("weights", "trial_key", keys)
+
+    def planned_by(self, key: str) -> list[tuple[str, PlanLink]]:
+        """Every (experiment, plan link) that trial `key` answers, by experiment."""
+        cursor = self.db.execute("SELECT experiment, arm, sparsity, seed, trial_key FROM plan WHERE trial_key = ? "
+                                 "ORDER BY experiment, arm, sparsity, seed", (key,))
+        return [(experiment, PlanLink(*link)) for experiment, *link in cursor]
 
     def record(
         self,
         experiment: str,
         trials: list[TrialRecord],
         links: list[PlanLink],
-        weights: dict[str, dict[str, Tensor]] | None = None,
+        weights: dict[str, TrialWeights] | None = None,
     ) -> None:
-        """In one transaction: insert `trials`, their final `weights` (trial key -> named
-        tensors) and the experiment's plan `links`."""
+        """In one transaction: insert `trials`, their `weights` (by trial key) and the
+        experiment's plan `links`."""
         now = time.time()
         with self.transaction():
             self.db.executemany(
@@ -425,8 +472,8 @@ class Store:
                 [tuple(_encode(v) for v in astuple(t)) + (now,) for t in trials],
             )
             self.db.executemany(
-                "INSERT OR REPLACE INTO weights (trial_key, format, data) VALUES (?, 'safetensors', ?)",
-                [(key, save_safetensors(tensors)) for key, tensors in (weights or {}).items()],
+                "INSERT OR REPLACE INTO weights (trial_key, format, data) VALUES (?, ?, ?)",
+                [(key, *_encoded(stored)) for key, stored in (weights or {}).items()],
             )
             self.db.executemany(
                 "INSERT OR REPLACE INTO plan (experiment, arm, sparsity, seed, trial_key) VALUES (?, ?, ?, ?, ?)",
@@ -539,12 +586,13 @@ class Store:
             record[column] = json.loads(record[column])
         return record
 
-    def weights(self, key: str) -> dict[str, Tensor]:
-        """The final weights of trial `key`, named as an `nn.Sequential` of Linear/ReLU layers."""
-        row = self.db.execute("SELECT data FROM weights WHERE trial_key = ?", (key,)).fetchone()
+    def weights(self, key: str) -> TrialWeights:
+        """The stored weights of trial `key`, each a state dict its parent kind names (an MLP's
+        as an `nn.Sequential` of Linear/ReLU layers)."""
+        row = self.db.execute("SELECT format, data FROM weights WHERE trial_key = ?", (key,)).fetchone()
         if row is None:
             raise SparsearchError(f"no weights stored for trial {key!r}; rerun with [store] save_weights = true")
-        return load_safetensors(row[0])
+        return _decoded(*row)
 
     def curves(self, experiment: str) -> dict[str, dict[str, list[float]]]:
         """Per-epoch curves (train_loss, val_acc, test_acc) of the experiment's trials, by trial key."""
