@@ -290,3 +290,28 @@ def test_the_conv_example_is_frankle_and_carbins_conv4_recipe():
     assert (config.parent.kind, config.train.optimizer, config.train.lr, config.train.batch_size) == (
         "conv4", "adam", 3e-4, 60)
     assert (config.train.schedule, config.data.val_fraction, config.data.augment) == ("constant", 0.1, [])
+
+
+def test_the_super_network_steps_at_the_scheduled_rate(synthetic, monkeypatch):
+    from sparsearch.nets.mlp import init_parent, parent_widths
+    from sparsearch.spaces.elastic import ElasticSpace
+    from sparsearch.supernet import train as supernet
+
+    config = config_from_dict({"experiment": {"kind": "supernet"}, "parent": {"hidden": [8, 8]},
+                               "train": {"batch_size": 100, "optimizer": "adamw", "schedule": "cosine",
+                                         "warmup_epochs": 1},
+                               "supernet": {"epochs": 3, "widths": [0.5, 1.0]}})
+    space = ElasticSpace((8, 8), (0.5, 1.0))
+    rates, real = [], supernet.set_learning_rate
+
+    def recording(optimizer, lr):
+        rates.append(lr)
+        real(optimizer, lr)
+
+    monkeypatch.setattr(supernet, "set_learning_rate", recording)
+    supernet.train_supernet(init_parent(parent_widths(synthetic.n_features, (8, 8), synthetic.n_classes), 0), space,
+                            synthetic, config, 0)
+    per_epoch = -(-synthetic.x_train.shape[0] // 100)
+    recipe = config.train.model_copy(update={"epochs": 3})  # annealed over [supernet] epochs
+    assert rates == [learning_rate(recipe, t, per_epoch) for t in range(3 * per_epoch)]
+    assert rates[0] < rates[per_epoch - 1] == max(rates) and rates[-1] < rates[per_epoch]
