@@ -48,7 +48,7 @@ def main() -> None:
         config = quick(config)
     torch.set_num_threads(1)
     data = load_dataset(config.data)
-    seeds = range(args.seeds if args.seeds is not None else config.experiment.seeds)
+    seeds = range(args.seeds) if args.seeds is not None else config.experiment.seed_list
     print(f"{data.name}, hidden {config.parent.hidden}, {config.supernet.epochs} epochs, "
           f"sandwich {config.supernet.sandwich}, distill {config.supernet.distill}")
     print("seed | largest sub-network | smallest sub-network | parent alone (val acc %)")

@@ -93,22 +93,50 @@ def fresh_like(module):
     return fresh
 
 
-def train_alone(model, seed, data, recipe):
-    """The textbook loop the engine must match: `model` trained with F.cross_entropy, autograd
-    and the recipe's torch.optim optimizer, reading the training set in the engine's order of
-    `seed`, for the recipe's epochs; returns `model`."""
+def reference_augment(x, shape, augment, seed, epoch, step):
+    """[data] augment written out without torchvision, one example at a time in numpy: the
+    draws of (seed, epoch, step) give each example its crop offsets and flip; it is padded with
+    zeros by a side's eighth (at least 1) with "crop", cropped back to its size at those
+    offsets, then mirrored left to right if its flip is 1 and "flip" is asked for."""
+    import numpy as np
+
+    from sparsearch.seeding import generator
+
+    channels, height, width = shape
+    pad = max(1, min(height, width) // 8) if "crop" in augment else 0
+    gen = generator("augment", seed, epoch, step)
+    offsets = torch.randint(0, 2 * pad + 1, (len(x), 2), generator=gen).numpy()
+    flips = torch.randint(0, 2, (len(x),), generator=gen).numpy()
+    out = []
+    for image, (dy, dx), flip in zip(x.numpy().reshape(-1, channels, height, width), offsets, flips):
+        crop = np.pad(image, ((0, 0), (pad, pad), (pad, pad)))[:, dy : dy + height, dx : dx + width]
+        out.append((crop[:, :, ::-1] if flip and "flip" in augment else crop).reshape(-1))
+    return torch.from_numpy(np.stack(out))
+
+
+def train_alone(model, seed, data, recipe, augment=()):
+    """The textbook loop the engine must match: `model` trained with F.cross_entropy (with the
+    recipe's label smoothing), autograd and the recipe's torch.optim optimizer at each step's
+    scheduled rate, reading the training set in the engine's order of `seed`, every batch
+    augmented by `reference_augment`, for the recipe's epochs; returns `model`."""
     import torch.nn.functional as F
 
     from sparsearch.engine.optim import make_optimizer
+    from sparsearch.engine.schedule import learning_rate, set_learning_rate
     from sparsearch.engine.trainer import batch_orders, steps_per_epoch
 
     optimizer = make_optimizer(list(model.parameters()), recipe)
     batches = batch_orders([seed], data.x_train.shape[0], recipe.batch_size)
-    for _ in range(recipe.epochs * steps_per_epoch(data.x_train.shape[0], recipe.batch_size)):
+    per_epoch = steps_per_epoch(data.x_train.shape[0], recipe.batch_size)
+    for step in range(recipe.epochs * per_epoch):
         idx = next(batches)[0]
-        loss = F.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
+        x = data.x_train[idx]
+        if augment:
+            x = reference_augment(x, data.shape, augment, seed, *divmod(step, per_epoch))
+        loss = F.cross_entropy(model(x), data.y_train[idx], label_smoothing=recipe.label_smoothing)
         optimizer.zero_grad()
         loss.backward()
+        set_learning_rate(optimizer, learning_rate(recipe, step, per_epoch))
         optimizer.step()
     return model
 

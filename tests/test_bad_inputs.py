@@ -40,6 +40,8 @@ CONFIG_CASES = {
     "seeds = 0": run_with(experiment={"seeds": 0}),
     "seeds a string": run_with(experiment={"seeds": "3"}),
     "seeds a float": run_with(experiment={"seeds": 1.5}),
+    "seeds listed twice": run_with(experiment={"seeds": [1, 1]}),
+    "seeds a negative list": run_with(experiment={"seeds": [-1]}),
     "empty name": run_with(experiment={"name": ""}),
     "unknown kind": run_with(experiment={"kind": "nas"}),
     "unknown dataset": run_with(data={"name": "imagenet"}),
@@ -58,6 +60,15 @@ CONFIG_CASES = {
     "epochs true": run_with(train={"epochs": True}),
     "lr inf": run_with(train={"lr": float("inf")}),
     "lr nan": run_with(train={"lr": float("nan")}),
+    "nesterov with adam": run_with(train={"optimizer": "adam", "nesterov": True}),
+    "step schedule without milestones": run_with(train={"schedule": "step"}),
+    "milestone past the epochs": run_with(train={"schedule": "step", "milestones": [2]}),
+    "milestones without step": run_with(train={"milestones": [1]}),
+    "warmup as long as training": run_with(train={"warmup_epochs": 2}),
+    "label_smoothing 1": run_with(train={"label_smoothing": 1.0}),
+    "unknown augmentation": run_with(data={"augment": ["rotate"]}),
+    "augment flat data": run_with(data={"augment": ["crop"]}),
+    "supernet with label smoothing": run_with(experiment={"kind": "supernet"}, train={"label_smoothing": 0.1}),
     "lr negative": run_with(train={"lr": -0.1}),
     "lr true": run_with(train={"lr": True}),
     "momentum 1": run_with(train={"momentum": 1.0}),
@@ -215,7 +226,7 @@ def test_issue_29_added_at_least_sixty_cases_across_its_classes():
 
 def test_messages_quote_what_they_got(tmp_path, finished_store):
     line = _refused(run_with(experiment={"seeds": True}), tmp_path, finished_store)
-    assert line == "error: c.toml: experiment.seeds: Input should be a valid integer, got True"
+    assert line == "error: c.toml: experiment.seeds: must be a count from 1 to 10000 or a list of seeds, got True"
     line = _refused(run_with(train={"lr": float("inf")}), tmp_path, finished_store)
     assert line == "error: c.toml: train.lr: Input should be a finite number, got inf"
 

@@ -88,7 +88,7 @@ def test_config_default_is_commented_and_round_trips(tmp_path):
     from sparsearch.cli import app
 
     printed = CliRunner().invoke(app, ["config", "--default"]).stdout
-    assert "# seeds 0..N-1; arms are compared paired by seed\nseeds = 10\n" in printed
+    assert "# seeds 0..N-1, or a list of seeds; arms are compared paired by seed\nseeds = 10\n" in printed
     assert "# samples = (unset)" in printed and "[arms.random_search]" in printed
     (tmp_path / "c.toml").write_text(printed)
     assert load_config(tmp_path / "c.toml") == with_arm_settings(Config())

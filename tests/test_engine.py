@@ -7,7 +7,7 @@ from sparsearch.config import TrainConfig
 from sparsearch.engine.chunking import chunk_slices, mlp_footprint, network_bytes
 from sparsearch.engine.probe import probe_scores
 from sparsearch.probes import init_loss, steps as steps_probe
-from sparsearch.engine.optim import FlatOptimizer, make_optimizer
+from sparsearch.engine.optim import FlatOptimizer
 from sparsearch.engine.step import autograd_loss_and_grads
 from sparsearch.engine.trainer import Trainer, batch_orders, steps_per_epoch, train_population
 from sparsearch.nets.mlp import MLP, compact, forward, init_parent, parent_widths
@@ -123,15 +123,31 @@ def test_a_parent_without_a_hand_written_step_trains_through_autograd_to_the_sam
         torch.testing.assert_close(w1, w2, rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_flat_optimizer_steps_as_torch_optim(optimizer):
-    recipe = TrainConfig(optimizer=optimizer, lr=0.1, momentum=0.9, weight_decay=0.01)
+OPTIMIZERS = {
+    "sgd": (dict(optimizer="sgd"), lambda ts, r: torch.optim.SGD(ts, r.lr, momentum=0.9, weight_decay=0.01)),
+    "nesterov": (dict(optimizer="sgd", nesterov=True),
+                 lambda ts, r: torch.optim.SGD(ts, r.lr, momentum=0.9, weight_decay=0.01, nesterov=True)),
+    "adam": (dict(optimizer="adam"), lambda ts, r: torch.optim.Adam(ts, r.lr, weight_decay=0.01)),
+    "adamw": (dict(optimizer="adamw"), lambda ts, r: torch.optim.AdamW(ts, r.lr, weight_decay=0.01)),
+}
+
+
+@pytest.mark.parametrize("schedule", [{}, {"schedule": "cosine", "warmup_epochs": 1}], ids=["constant", "cosine"])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_flat_optimizer_steps_as_torch_optim(optimizer, schedule):
+    """Each optimizer against torch's own, built here, stepped with torch's LambdaLR at the
+    rate of engine/schedule.py (tests/test_recipes.py checks those rates against torch's schedulers)."""
+    from sparsearch.engine.schedule import learning_rate
+
+    settings, torch_optimizer = OPTIMIZERS[optimizer]
+    recipe = TrainConfig(lr=0.1, momentum=0.9, weight_decay=0.01, epochs=3, **settings, **schedule)
     gen = torch.Generator().manual_seed(1)
     layers = [(torch.randn(2, 3, 4, generator=gen), torch.randn(2, 4, generator=gen))]
-    flat = FlatOptimizer(layers, recipe)
+    flat = FlatOptimizer(layers, recipe, steps_per_epoch=2)
     tensors = [t.clone().requires_grad_(True) for pair in layers for t in pair]
-    reference = make_optimizer(tensors, recipe)
-    for _ in range(4):
+    reference = torch_optimizer(tensors, recipe)
+    rates = torch.optim.lr_scheduler.LambdaLR(reference, lambda t: learning_rate(recipe, t, 2) / recipe.lr)
+    for _ in range(6):
         grads = [torch.randn(t.shape, generator=gen) for t in tensors]
         for buffer, g in zip([t for pair in flat.grads for t in pair], grads):
             buffer.mul_(flat.decay).add_(g)
@@ -139,6 +155,7 @@ def test_flat_optimizer_steps_as_torch_optim(optimizer):
         for t, g in zip(tensors, grads):
             t.grad = g
         reference.step()
+        rates.step()
     for got, expected in zip([t for pair in flat.params for t in pair], tensors):
         assert_close_across_kernels(got, expected.detach())
 

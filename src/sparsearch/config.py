@@ -10,7 +10,7 @@ import re
 import sys
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -25,6 +25,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 Model = TypeVar("Model", bound=BaseModel)
+
+MAX_SEEDS = 10_000
 
 MOVED = {
     **{key: "[arms.random_search]" for key in ("candidates", "probe", "probe_steps")},
@@ -48,11 +50,32 @@ class ExperimentConfig(_Section):
     """What is run: its name in the store, how many seeds, which kind of experiment."""
 
     name: str = Field("digits-node-search", min_length=1, description="the experiment's name in the store")
-    seeds: int = Field(10, ge=1, le=10_000, description="seeds 0..N-1; arms are compared paired by seed")
+    seeds: int | list[int] = Field(10, description="seeds 0..N-1, or a list of seeds; arms are compared paired by seed")
     kind: str = Field(
         "mask", min_length=1,
         description="mask: arms choose masks, trained and compared; supernet: sub-network search; or a registered kind",
     )
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _count_or_list(cls, seeds: object) -> object:
+        def whole(n: object) -> bool:
+            return isinstance(n, int) and not isinstance(n, bool)
+
+        if isinstance(seeds, list):
+            if not 1 <= len(seeds) <= MAX_SEEDS or not all(whole(s) and s >= 0 for s in seeds):
+                raise ValueError(f"a list of seeds must hold 1 to {MAX_SEEDS} non-negative integers, got {seeds!r}")
+            if len(set(seeds)) != len(seeds):
+                raise ValueError(f"seeds must be distinct, got {seeds!r}")
+        elif not (whole(seeds) and 1 <= seeds <= MAX_SEEDS):
+            raise ValueError(f"must be a count from 1 to {MAX_SEEDS} or a list of seeds, got {seeds!r}")
+        return seeds
+
+    @property
+    def seed_list(self) -> tuple[int, ...]:
+        """The seeds run, in order: 0..N-1 for a count N, else the listed ones sorted. A seed's
+        trials are the same whichever way it is named (`seeds = 8` includes `seeds = [3, 7]`)."""
+        return tuple(range(self.seeds)) if isinstance(self.seeds, int) else tuple(sorted(self.seeds))
 
 
 class DataConfig(_Section):
@@ -65,6 +88,16 @@ class DataConfig(_Section):
     samples: int | None = Field(None, ge=20, description="mnist1d and synthetic: how many examples to generate")
     root: str | None = Field(None, description="folder holding mnist, fashion_mnist or cifar10 files")
     download: bool = Field(False, description="fetch missing mnist/fashion_mnist/cifar10 files (needs sparsearch[torchvision])")
+    augment: list[Literal["crop", "flip"]] = Field(
+        default_factory=list, description="images: training batches randomly cropped (zero padding of a side/8 px) "
+        "and/or flipped horizontally, drawn per seed")
+
+    @field_validator("augment")
+    @classmethod
+    def _distinct_augmentations(cls, augment: list[str]) -> list[str]:
+        if len(set(augment)) != len(augment):
+            raise ValueError(f"augmentations must be distinct, got {augment}")
+        return augment
 
 
 class ParentConfig(_Section):
@@ -89,10 +122,48 @@ class TrainConfig(_Section):
 
     epochs: int = Field(30, ge=1, description="epochs every network trains")
     batch_size: int = Field(64, ge=1, description="examples per step")
-    optimizer: Literal["sgd", "adam"] = Field("sgd", description="sgd (with momentum) or adam")
-    lr: float = Field(0.05, gt=0, description="learning rate (constant)")
+    optimizer: Literal["sgd", "adam", "adamw"] = Field(
+        "sgd", description="sgd (with momentum), adam, or adamw (decoupled weight decay)")
+    lr: float = Field(0.05, gt=0, description="the base learning rate (the schedule scales it)")
     momentum: float = Field(0.9, ge=0, lt=1, description="sgd momentum")
-    weight_decay: float = Field(0.0, ge=0, description="L2 penalty")
+    weight_decay: float = Field(0.0, ge=0, description="L2 penalty (adamw: decoupled decay)")
+    nesterov: bool = Field(False, description="sgd: Nesterov momentum")
+    schedule: Literal["constant", "step", "cosine"] = Field(
+        "constant", description="learning rate per epoch: constant, step (times gamma at each milestone) or cosine "
+        "(annealed to 0 over the epochs)")
+    milestones: list[int] = Field(default_factory=list, description="step: epochs after which the rate is multiplied "
+                                  "by gamma")
+    gamma: float = Field(0.1, gt=0, le=1, description="step: the factor at each milestone")
+    warmup_epochs: int = Field(0, ge=0, description="linear warmup over the first epochs' steps (0: none)")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="share of the target spread over all classes")
+
+    KEYED_WHEN_SET: ClassVar[tuple[str, ...]] = ("nesterov", "schedule", "milestones", "gamma", "warmup_epochs",
+                                                "label_smoothing")
+    """Settings newer than the pinned trial keys: a key records them only when they differ from
+    their defaults, so every earlier recipe keeps its key."""
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
+            raise ValueError(f"nesterov = true needs optimizer = 'sgd' with momentum above 0, got optimizer = "
+                             f"{self.optimizer!r}, momentum = {self.momentum}")
+        if self.schedule == "step" and not self.milestones:
+            raise ValueError("schedule = 'step' needs milestones (epochs after which the rate drops), got none")
+        if self.milestones and self.schedule != "step":
+            raise ValueError(f"milestones {self.milestones} are for schedule = 'step', got schedule = {self.schedule!r}")
+        if self.milestones != sorted(set(self.milestones)) or not all(0 < m < self.epochs for m in self.milestones):
+            raise ValueError(f"milestones must increase strictly, each from 1 to epochs - 1 = {self.epochs - 1}, "
+                             f"got {self.milestones}")
+        if self.warmup_epochs >= self.epochs:
+            raise ValueError(f"warmup_epochs must be below epochs = {self.epochs}, got {self.warmup_epochs}")
+        return self
+
+    def keyed(self) -> dict:
+        """The recipe as trial keys record it: every setting, less the newer ones at their defaults."""
+        fields = self.model_dump()
+        defaults = TrainConfig.model_fields
+        return {k: v for k, v in fields.items()
+                if k not in self.KEYED_WHEN_SET or v != defaults[k].get_default(call_default_factory=True)}
 
 
 class SearchConfig(_Section):
@@ -355,7 +426,8 @@ def quick(config: Config) -> Config:
     return config.model_copy(
         update={
             "experiment": config.experiment.model_copy(
-                update={"seeds": min(config.experiment.seeds, 3), "name": config.experiment.name + "-quick"}
+                update={"seeds": list(config.experiment.seed_list[:3]) if isinstance(config.experiment.seeds, list)
+                        else min(config.experiment.seeds, 3), "name": config.experiment.name + "-quick"}
             ),
             "train": config.train.model_copy(update={"epochs": min(config.train.epochs, QUICK_EPOCHS)}),
             "supernet": config.supernet.model_copy(update={

@@ -36,7 +36,9 @@ class _Keyed:
 @dataclass(frozen=True)
 class RunSpec:
     """What every training of one mask-study run shares: the engine's recipe version, the data
-    (name and fingerprint of its arrays), the parent (`Parent.spec`), the recipe and precision."""
+    (name and fingerprint of its arrays, and its augmentation where there is one: absent
+    otherwise, so earlier keys stay valid), the parent (`Parent.spec`), the recipe
+    (`TrainConfig.keyed`) and precision."""
 
     recipe_version: int
     data_name: str
@@ -44,11 +46,13 @@ class RunSpec:
     parent: dict
     train: dict
     precision: str = "fp32"
+    augment: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
-        return {"recipe_version": self.recipe_version,
-                "data": {"name": self.data_name, "fingerprint": self.data_fingerprint},
-                "parent": self.parent, "train": self.train, **precision_fields(self.precision)}
+        data = {"name": self.data_name, "fingerprint": self.data_fingerprint,
+                **({"augment": list(self.augment)} if self.augment else {})}
+        return {"recipe_version": self.recipe_version, "data": data, "parent": self.parent, "train": self.train,
+                **precision_fields(self.precision)}
 
 
 @dataclass(frozen=True)

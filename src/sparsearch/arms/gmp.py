@@ -89,7 +89,7 @@ class Gmp(Patterned, PerSeedArm):
 
     def check_scale(self, config: Config) -> None:
         """Every trial's hook holds its event steps (a Python int each, at least EVENT_BYTES)."""
-        trials = config.experiment.seeds * len(config.search.sparsities)
+        trials = len(config.experiment.seed_list) * len(config.search.sparsities)
         refuse_over(self.params.events * trials * EVENT_BYTES, f"arms.{self.name}.events", self.params.events,
                     f"the pruning steps of {trials} trial(s)", "use fewer events (at most one per training step "
                     "is ever distinct)")

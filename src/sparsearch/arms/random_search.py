@@ -42,8 +42,9 @@ CANDIDATE_BYTES = 64
 
 def check_candidates(arm: Arm, candidates: int, config: Config) -> None:
     """Refuse `candidates` whose masks, for every seed, would not fit this machine's memory."""
-    refuse_over(candidates * config.experiment.seeds * CANDIDATE_BYTES, f"arms.{arm.name}.candidates",
-                candidates, f"the candidates of {config.experiment.seeds} seed(s)", "draw fewer candidates")
+    seeds = len(config.experiment.seed_list)
+    refuse_over(candidates * seeds * CANDIDATE_BYTES, f"arms.{arm.name}.candidates",
+                candidates, f"the candidates of {seeds} seed(s)", "draw fewer candidates")
 
 
 def candidate_masks(request: ArmRequest, seed: int, count: int) -> list[NodeMask]:

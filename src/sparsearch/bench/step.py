@@ -75,7 +75,7 @@ def gemm_step(widths: tuple[int, ...], population: int, batch: int, dtype: torch
 
 def engine_step(widths: tuple[int, ...], population: int, batch: int, dtype: torch.dtype) -> Callable[[], None]:
     layers, x, y = _population(widths, population, batch)
-    optimizer = FlatOptimizer(layers, TrainConfig())
+    optimizer = FlatOptimizer(layers, TrainConfig(), steps_per_epoch=1)  # a constant rate: any count
 
     def step():
         loss_and_grads(optimizer.params, x, y, optimizer.grads, optimizer.decay, dtype)

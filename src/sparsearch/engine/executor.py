@@ -64,14 +64,16 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Setting:
-    """What every chunk of a trainer shares: the parent kind, the data, the recipe, the precision
-    and the device the chunk computes on (the data is moved there by the chunk if not already)."""
+    """What every chunk of a trainer shares: the parent kind, the data, the recipe, the precision,
+    the device the chunk computes on (the data is moved there by the chunk if not already) and
+    the augmentation of its training batches (engine/augment.py)."""
 
     parent: Parent
     data: Dataset
     recipe: TrainConfig
     precision: Precision
     device: str = "cpu"
+    augment: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

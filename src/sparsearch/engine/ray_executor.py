@@ -82,12 +82,12 @@ def _pause_if_asked() -> None:
     time.sleep(3600)
 
 
-def _task(train: TrainChunk, threads: int, parent, data, recipe, precision, device, chunk: Chunk):
+def _task(train: TrainChunk, threads: int, parent, data, recipe, precision, device, augment, chunk: Chunk):
     """One chunk on a worker, with the driver's thread count, deterministic algorithms and
     device (on CUDA, the GPU Ray gave the task: Ray sets its CUDA_VISIBLE_DEVICES)."""
     _pause_if_asked()
     with torch_settings(threads, device):
-        return train(Setting(parent, data, recipe, precision, device), chunk, None)
+        return train(Setting(parent, data, recipe, precision, device, augment), chunk, None)
 
 
 class RayExecutor:
@@ -146,7 +146,7 @@ class RayExecutor:
         while True:
             for index, chunk in todo:
                 ref = self._remote.remote(train, self.threads, parent, data, setting.recipe, setting.precision,
-                                          setting.device, chunk)
+                                          setting.device, setting.augment, chunk)
                 pending[ref] = (index, chunk.size)
                 if len(pending) >= window:
                     break

@@ -1,10 +1,12 @@
 """Train P networks at once: stacked parameters, one bmm per layer, one optimizer step for all.
 
-Each network's loss is the mean cross-entropy over its own mini-batch; the population loss
-is their sum, so every network receives exactly the gradient it would receive alone, and the
-optimizers (SGD with momentum, Adam) act elementwise on one flat buffer (engine/optim.py). A
-network trained inside a population therefore follows the same trajectory, bitwise, as trained
-alone (tests/test_engine.py holds that, in fp32 and in bf16).
+Each network's loss is the mean cross-entropy (label-smoothed if the recipe says so) over its
+own mini-batch; the population loss is their sum, so every network receives exactly the
+gradient it would receive alone, and the optimizers (SGD, Adam, AdamW) act elementwise on one
+flat buffer (engine/optim.py) at the rate the schedule gives the step (engine/schedule.py). A
+network's batches are augmented with draws of its own seed (engine/augment.py). A network
+trained inside a population therefore follows the same trajectory, bitwise, as trained alone
+(tests/test_engine.py holds that, in fp32 and in bf16).
 
 A chunk trains on the setting's device (engine/device.py): its layers, masks and a copy of the
 data (made once per process) move there, and its `Curves` come back on the CPU.
@@ -26,6 +28,7 @@ from ..data import Dataset
 from ..errors import SparsearchError
 from ..nets.base import Params, Parent, joined, population_size
 from ..seeding import generator
+from .augment import Augmentation
 from .best import BestWeights
 from .chunking import DEFAULT_MAX_MEMORY, chunk_slices
 from .device import dataset_on, moved, on_cpu
@@ -80,15 +83,19 @@ def batch_orders(order_seeds: list[int], n: int, batch_size: int, device: str | 
 
 def sgd_steps(
     parent: Parent, optimizer: FlatOptimizer, data: Dataset, batches: Iterator[Tensor], steps: int,
-    masking: Masking | None = None, dtype: torch.dtype = torch.float32,
+    masking: Masking | None = None, dtype: torch.dtype = torch.float32, augmentation: Augmentation | None = None,
 ) -> Tensor:
-    """Run `steps` optimizer steps; return the example-weighted mean training loss [P]."""
+    """Run `steps` optimizer steps, each batch augmented by `augmentation` if given; return the
+    example-weighted mean training loss [P]."""
     total = torch.zeros(population_size(optimizer.params), dtype=torch.float64, device=optimizer.flat.device)
     seen = 0
     for _ in range(steps):
         idx = next(batches)
-        loss = loss_and_grads(parent, optimizer.params, data.x_train[idx], data.y_train[idx], optimizer.grads,
-                              optimizer.decay, dtype)
+        x = data.x_train[idx]
+        if augmentation is not None:
+            x = augmentation(x, *divmod(optimizer.steps, optimizer.steps_per_epoch))
+        loss = loss_and_grads(parent, optimizer.params, x, data.y_train[idx], optimizer.grads, optimizer.decay, dtype,
+                              optimizer.recipe.label_smoothing)
         optimizer.step()
         if masking is not None:
             masking.after_step(optimizer.params)
@@ -130,6 +137,12 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return -(-n // batch_size)
 
 
+def augmentation_of(augment: tuple[str, ...], data: Dataset, order_seeds: list[int]) -> Augmentation | None:
+    """The augmentation of the training batches of networks reading data in `order_seeds`' orders
+    (None without)."""
+    return Augmentation(tuple(augment), data.shape, tuple(order_seeds)) if augment else None
+
+
 def train_population(
     parent: Parent,
     layers: Params,
@@ -158,20 +171,19 @@ def train_chunk(setting: Setting, chunk: Chunk, on_epoch: OnEpoch | None = None)
     data = dataset_on(setting.data, device)
     n = data.x_train.shape[0]
     state = None if chunk.optimizer_state is None else [moved(s, device) for s in chunk.optimizer_state]
-    optimizer = FlatOptimizer(moved(chunk.layers, device), recipe, state,
-                              chunk.start_epoch * steps_per_epoch(n, recipe.batch_size))
+    per_epoch = steps_per_epoch(n, recipe.batch_size)
+    optimizer = FlatOptimizer(moved(chunk.layers, device), recipe, per_epoch, state, chunk.start_epoch * per_epoch)
     params = optimizer.params
     masking = None if chunk.masks is None else Masking(moved(chunk.masks, device), chunk.hooks)
     if masking is not None:
         masking.zero_pruned(params)
     batches = batch_orders(chunk.order_seeds, n, recipe.batch_size, device, chunk.start_epoch)
+    augmentation = augmentation_of(setting.augment, data, chunk.order_seeds)
     losses, vals, tests = [], [], []
     snapshot = None
     best = BestWeights(params, masking) if chunk.keep_best and chunk.evaluate_epochs else None
     for epoch in range(chunk.start_epoch + 1, (chunk.stop_epoch or recipe.epochs) + 1):
-        losses.append(
-            sgd_steps(parent, optimizer, data, batches, steps_per_epoch(n, recipe.batch_size), masking, dtype)
-        )
+        losses.append(sgd_steps(parent, optimizer, data, batches, per_epoch, masking, dtype, augmentation))
         if chunk.evaluate_epochs:
             calibrate(parent, params, data)
             vals.append(evaluate(parent, params, data.x_val, data.y_val, dtype)[1])
@@ -221,9 +233,9 @@ def _joined(parts: list[Curves]) -> Curves:
 @dataclass(frozen=True, eq=False)
 class Trainer:
     """The engine bound once to a parent kind, the data, the training recipe, the limits
-    (memory budget, population size), the precision, the executor (where chunks train) and the
-    device (where they compute; resolved, engine/device.py): what arms and experiments train
-    through. `data` stays on the CPU, as arms read it; the engine computes on its copy on the
+    (memory budget, population size), the precision, the executor (where chunks train), the
+    device (where they compute; resolved, engine/device.py) and the augmentation of training
+    batches (`[data] augment`, engine/augment.py): what arms and experiments train through. `data` stays on the CPU, as arms read it; the engine computes on its copy on the
     device, and every result comes back on the CPU."""
 
     parent: Parent
@@ -234,6 +246,7 @@ class Trainer:
     precision: Precision = "fp32"
     executor: Executor = IN_PROCESS
     device: str = "cpu"
+    augment: tuple[str, ...] = ()
 
     @property
     def dtype(self) -> torch.dtype:
@@ -245,7 +258,7 @@ class Trainer:
         return dataset_on(self.data, self.device)
 
     def setting(self) -> Setting:
-        return Setting(self.parent, self.data, self.recipe, self.precision, self.device)
+        return Setting(self.parent, self.data, self.recipe, self.precision, self.device, self.augment)
 
     def for_epochs(self, epochs: int | None) -> "Trainer":
         """This trainer with the recipe trained for `epochs` (None or the recipe's: itself)."""
@@ -326,10 +339,11 @@ class Trainer:
         reading the data in the order of `order_seed`; computed on the trainer's device and
         returned there."""
         data = self.device_data
-        optimizer = FlatOptimizer(moved(layers, self.device), self.recipe)
-        batches = batch_orders([order_seed] * population_size(layers), data.x_train.shape[0],
-                               self.recipe.batch_size, self.device)
-        sgd_steps(self.parent, optimizer, data, batches, steps, dtype=self.dtype)
+        seeds = [order_seed] * population_size(layers)
+        optimizer = FlatOptimizer(moved(layers, self.device), self.recipe, self.steps_per_epoch())
+        batches = batch_orders(seeds, data.x_train.shape[0], self.recipe.batch_size, self.device)
+        sgd_steps(self.parent, optimizer, data, batches, steps, dtype=self.dtype,
+                  augmentation=augmentation_of(self.augment, data, seeds))
         return optimizer.params
 
     def steps_per_epoch(self) -> int:

@@ -22,6 +22,7 @@ from ..arms.training import Spend, TrainingCache
 from ..config import AUTO_WEIGHTS_BYTES, Config, to_toml
 from ..data import Dataset
 from ..engine import RECIPE_VERSION
+from ..engine.augment import check_images
 from ..engine.device import resolve_device
 from ..engine.memory import check_training
 from ..engine.executor import IN_PROCESS, Chunk, Executor, TaskFailure
@@ -79,7 +80,7 @@ def trainer_for(config: Config, data: Dataset, executor: Executor = IN_PROCESS) 
     executor its populations run on and to the device they compute on."""
     parent = build_parent(config.parent, data.shape, data.n_classes)
     return Trainer(parent, data, config.train, config.engine.max_memory, config.engine.max_population,
-                   config.engine.precision, executor, resolve_device(config.engine.device))
+                   config.engine.precision, executor, resolve_device(config.engine.device), tuple(config.data.augment))
 
 
 def validate(config: Config) -> dict[str, Arm]:
@@ -96,10 +97,11 @@ def validate(config: Config) -> dict[str, Arm]:
 
 
 def check_data(config: Config, data: Dataset) -> None:
-    """What needs the data, checked before the store is touched: the parent builds at the data's
-    shape, every arm works on it, one network of it trains within the memory budget and, in the
+    """What needs the data, checked before the store is touched: augmented data are images, the
+    parent builds at the data's shape, every arm works on it, one network of it trains within the memory budget and, in the
     node space, it compacts (a user's module whose channel groups cannot be traced says so here)
     and keeps a node of every group at every sparsity."""
+    check_images(config.data.augment, data.shape)
     parent = build_parent(config.parent, data.shape, data.n_classes)
     check_training(parent, config)
     for arm in build_arms(config).values():
@@ -112,10 +114,11 @@ def check_data(config: Config, data: Dataset) -> None:
 
 
 def run_spec(config: Config, trainer: Trainer) -> RunSpec:
-    """What every training of this run shares: engine version, data, parent, recipe and precision."""
+    """What every training of this run shares: engine version, data (and its augmentation),
+    parent, recipe and precision."""
     data = trainer.data
-    return RunSpec(RECIPE_VERSION, data.name, data.fingerprint, trainer.parent.spec(), config.train.model_dump(),
-                   trainer.precision)
+    return RunSpec(RECIPE_VERSION, data.name, data.fingerprint, trainer.parent.spec(), config.train.keyed(),
+                   trainer.precision, trainer.augment)
 
 
 class Planning:
@@ -129,7 +132,7 @@ class Planning:
         self.trainer = trainer_for(config, data, executor)
         self.run = run_spec(config, self.trainer)
         self.cache = TrainingCache(self.trainer, self.run, store, progress)
-        self.seeds = tuple(range(config.experiment.seeds))
+        self.seeds = config.experiment.seed_list
         self._peers: dict[str, Arm] = dict(self.arms)
         self._memo: dict = {}
 

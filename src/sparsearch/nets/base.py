@@ -9,8 +9,8 @@ the weight space masks (an MLP's [in, out], a convolution's [out, in, *kernel]);
 never pruned (biases, BatchNorm's affine parameters and statistics). Node groups (MLP hidden
 units, conv channels) are `widths[1:-1]`: the node space keeps a subset of each group.
 
-A kind may also offer `loss_and_grads(params, x, y, grads, decay, dtype) -> losses [P]`, its
-training step written out by hand (the MLP's: nets/mlp_step.py); the engine differentiates any
+A kind may also offer `loss_and_grads(params, x, y, grads, decay, dtype, label_smoothing=0.0)
+-> losses [P]`, its training step written out by hand (the MLP's: nets/mlp_step.py); the engine differentiates any
 other kind's `forward` with autograd (engine/step.py). A kind with BatchNorm offers
 `calibrate(params, x)`, which sets its normalization statistics from training data before
 every evaluation (Ioffe & Szegedy 2015, Algorithm 2), and `norm_parameters(params)`: the

@@ -184,8 +184,8 @@ class MLP:
         return [scores.sum(0) for scores in weight_scores[:-1]]
 
     def loss_and_grads(self, params: Layers, x: Tensor, y: Tensor, grads: Layers, decay: float,
-                       dtype: torch.dtype = torch.float32) -> Tensor:
-        return loss_and_grads(params, x, y, grads, decay, dtype)
+                       dtype: torch.dtype = torch.float32, label_smoothing: float = 0.0) -> Tensor:
+        return loss_and_grads(params, x, y, grads, decay, dtype, label_smoothing)
 
     def compact(self, params: Layers, masks: list[NodeMask]) -> Layers:
         return compact(params, masks)

@@ -79,7 +79,7 @@ def _fronts_figure(rows, parents, objectives, styles) -> Figure:
 def _page(experiment: str, config: Config, config_text: str, summary: SupernetSummary | None,
           figures: list[SavedFigure]) -> str:
     env = environment()
-    meta = (f"super-network search &middot; {config.experiment.seeds} seed(s) &middot; {config.supernet.evaluations} "
+    meta = (f"super-network search &middot; {len(config.experiment.seed_list)} seed(s) &middot; {config.supernet.evaluations} "
             f"real evaluations per search &middot; generated {escape(env['date'])}")
     body = f"""{_summary(summary)}
 {figures_html(figures)}

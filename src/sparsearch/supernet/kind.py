@@ -22,11 +22,18 @@ class SupernetKind:
     Settings = None  # the [supernet] table, older than [kinds.NAME]
 
     def validate(self, config) -> None:
-        """An MLP parent, widths that keep a unit of every layer, and no more evaluations per
-        search than the elastic space has distinct configurations (each is evaluated at most once)."""
+        """An MLP parent, widths that keep a unit of every layer, no more evaluations per
+        search than the elastic space has distinct configurations (each is evaluated at most
+        once), and neither label smoothing nor augmentation (the sandwich loss has neither)."""
         if config.parent.kind != "mlp":
             raise SparsearchError(f"parent.kind: the supernet kind works with 'mlp' parents only, got "
                                   f"{config.parent.kind!r}")
+        if config.train.label_smoothing:
+            raise SparsearchError(f"train.label_smoothing: the supernet kind trains without label smoothing, got "
+                                  f"{config.train.label_smoothing}; set it to 0")
+        if config.data.augment:
+            raise SparsearchError(f"data.augment: the supernet kind trains without augmentation, got "
+                                  f"{config.data.augment}; set augment = []")
         check_settings(config, [])
         search = config.supernet
         space = ElasticSpace(tuple(config.parent.hidden), tuple(search.widths))
@@ -122,8 +129,9 @@ class SupernetKind:
         rows = [r for r in records.evaluation_rows(store, experiment) if r["seed"] == seed]
         parents = {s["strategy"]: s["rounds"]["parent"] for s in records.searches(store, experiment) if s["seed"] == seed}
         if not rows:
-            raise SparsearchError(f"no evaluations for seed {seed} of {experiment!r}; pass --seed below "
-                                  f"{config.experiment.seeds}")
+            seeds = config.experiment.seeds
+            which = f"below {seeds}" if isinstance(seeds, int) else f"one of {list(config.experiment.seed_list)}"
+            raise SparsearchError(f"no evaluations for seed {seed} of {experiment!r}; pass --seed {which}")
         tables = []
         for strategy, parent in parents.items():
             table = Table(title=f"{inert(experiment)}, seed {seed}: Pareto front of {strategy}", title_justify="left")

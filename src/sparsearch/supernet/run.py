@@ -100,7 +100,7 @@ def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress
     space = ElasticSpace(tuple(config.parent.hidden), tuple(search_cfg.widths))
     widths = parent_widths(data.n_features, space.hidden, data.n_classes)
     name = config.experiment.name
-    seeds = range(config.experiment.seeds)
+    seeds = config.experiment.seed_list
     latency = LatencyTable(records.LatencyRows(store, config.engine.thread_choice.count)) if "latency" in search_cfg.objectives else None
     supernets = _supernets(config, data, space, widths, store, seeds, progress)
     store.begin_experiment(name, to_toml(config), len(seeds) * len(search_cfg.strategies))
@@ -145,7 +145,7 @@ def _increments(advance):
 def _supernets(config, data, space, widths, store: Store, seeds, progress: Progress) -> dict[int, tuple[Layers, str]]:
     """Per seed, the super-network (loaded, or trained and stored) and its key."""
     keys = {seed: SupernetSpec(RECIPE_VERSION, data.name, data.fingerprint, tuple(widths), tuple(space.fractions), seed,
-                               config.train.model_dump(), config.supernet.model_dump(), config.engine.precision).key
+                               config.train.keyed(), config.supernet.model_dump(), config.engine.precision).key
             for seed in seeds}
     stored = {seed: records.supernet(store, key) for seed, key in keys.items()}
     progress.phase("training super-networks", sum(s is None for s in stored.values()) * config.supernet.epochs)

@@ -14,7 +14,9 @@ all K sub-networks instead gave the largest sub-network's own weights only 1/K o
 gradient (about lr / 4: 38% validation accuracy after 5 epochs where the network alone reaches
 89%), and the plain sum diverged for one of eight seeds (the first units, shared by all
 sub-networks, stepped with K times the learning rate). In bf16 (`[engine] precision`) the
-sub-networks run on bf16 casts of the fp32 shared weights, the losses in fp32. The super-network
+sub-networks run on bf16 casts of the fp32 shared weights, the losses in fp32. The optimizer and
+the learning-rate schedule are the recipe's (engine/schedule.py; a cosine anneals over
+`[supernet] epochs`); label smoothing and augmentation are refused (kind.py). The super-network
 trains on `[engine] device` (engine/device.py) and comes back on the CPU."""
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ..data import Dataset
 from ..engine.device import dataset_on, moved, on_cpu, resolve_device
 from ..engine.optim import make_optimizer
 from ..engine.precision import dtype_of, lowered
+from ..engine.schedule import learning_rate, set_learning_rate
 from ..engine.trainer import batch_orders, evaluate, steps_per_epoch
 from ..nets.mlp import MLP, Layers, forward
 from ..seeding import generator
@@ -99,8 +102,10 @@ def train_supernet(parent: Layers, space: ElasticSpace, data: Dataset, config: C
     ends = [space.largest(), space.smallest()]
     dtype = dtype_of(config.engine.precision)
     curves = {"largest_val_acc": [], "smallest_val_acc": []}
-    for _ in range(recipe.epochs):
-        for _ in range(steps_per_epoch(n, recipe.batch_size)):
+    per_epoch = steps_per_epoch(n, recipe.batch_size)
+    for epoch in range(recipe.epochs):
+        for step in range(per_epoch):
+            set_learning_rate(optimizer, learning_rate(recipe, epoch * per_epoch + step, per_epoch))
             idx = next(batches)[0]
             masks = unit_masks(layers, space, sandwich_configs(space, config.supernet.sandwich, gen))
             logits = forward(lowered(masked(layers, masks), dtype), data.x_train[idx].to(dtype)).float()
