@@ -142,7 +142,7 @@ def run(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SlowPrecisionWarning)  # said above, in one line
         if quiet:
-            study = run_study(config, store=store, replace=replace)
+            study = run_study(config, store=store, progress=False, replace=replace)
         else:
             threads = config.engine.thread_choice
             with RichProgress(err, f"threads: {threads.count} ({threads.reason})") as progress:

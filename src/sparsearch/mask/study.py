@@ -63,7 +63,7 @@ class Assignment:
         return self.spec.key
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class MaskRun:
     """What one run of a mask study did."""
 
@@ -72,6 +72,10 @@ class MaskRun:
     failed: int  # planned trials whose training failed in this call (recorded as failures; a rerun retries them)
     reused: int  # planned trials found in the store
     pretrained: int  # networks arms trained before planning (trained parents, lottery rounds)
+
+    def __repr__(self) -> str:
+        return (f"MaskRun(networks={len(self.rows)}, trained={self.trained}, reused={self.reused}, failed={self.failed}, "
+                f"pretrained={self.pretrained})")
 
 
 def trainer_for(config: Config, data: Dataset, executor: Executor = IN_PROCESS) -> Trainer:

@@ -51,6 +51,18 @@ class SupernetKind:
         return (list(rows[0]) if rows else []), rows
 
     def summary(self, store, experiment: str, config):
+        """Per strategy: final hypervolume, evaluations to reach random's, predictor tau (a DataFrame;
+        empty while no search has finished)."""
+        import pandas as pd
+
+        from .analysis import STRATEGY_COLUMNS, strategy_rows
+
+        found = self.found(store, experiment, config)
+        return pd.DataFrame([] if found is None else strategy_rows(found), columns=list(STRATEGY_COLUMNS))
+
+    def found(self, store, experiment: str, config):
+        """The typed `SupernetSummary` (supernet/analysis.py): curves, comparisons, rank agreement;
+        None while no search has finished."""
         from .analysis import summarize
 
         return summarize(store, experiment, config.supernet.objectives, config.supernet.search_population)
@@ -59,7 +71,7 @@ class SupernetKind:
         if metric is not None:
             raise SparsearchError(f"compare: a super-network search compares final hypervolume only; drop "
                                   f"metric {metric!r}")
-        summary = self.summary(store, experiment, config)
+        summary = self.found(store, experiment, config)
         return [] if summary is None else summary.comparisons
 
     def report(self, store, experiment: str, config, out_dir: Path) -> Path:
@@ -70,7 +82,7 @@ class SupernetKind:
     def show(self, store, experiment: str, config, console) -> None:
         from ..display import elastic_tables
 
-        summary = self.summary(store, experiment, config)
+        summary = self.found(store, experiment, config)
         if summary is None:
             console.print(f"{inert(experiment)}: no finished search yet")
             return
