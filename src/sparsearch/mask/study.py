@@ -36,6 +36,7 @@ from ..specs import RunSpec, TrialSpec
 from ..spaces.node import full_mask
 from ..spaces.weight import WeightMask
 from ..store import PlanLink, Store, TrialRecord
+from ..tracking import Tracking, check_log
 from .anytime import record_anytime
 from .audits import record_audits
 
@@ -89,6 +90,7 @@ def trainer_for(config: Config, data: Dataset, executor: Executor = IN_PROCESS) 
 def validate(config: Config) -> dict[str, Arm]:
     """Everything about the config that can be checked before data or store are touched."""
     check_settings(config, config.search.sparsities if config.search.space == "node" else [])
+    check_log(config)
     arms = build_arms(config)
     for name, arm in arms.items():
         probe = getattr(arm.params, "probe", None)
@@ -186,8 +188,10 @@ class Planning:
 def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progress | None = None,
                    executor: Executor = IN_PROCESS) -> MaskRun:
     """Run (or continue) the experiment: train only the planned trials the store lacks, as
-    populations on `executor`, recording each population as it finishes."""
+    populations on `executor`, recording each population as it finishes. `[log]`'s loggers
+    receive every planned trial once: the reused ones first, the others as they are recorded."""
     progress = progress or Progress()
+    tracking = Tracking(config)
     planning = Planning(config, data, store, progress, executor)
     assignments = planning.assignments(progress)
     trainer = planning.trainer
@@ -204,8 +208,23 @@ def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progre
     populations = _populations(list(pending.values()), config.engine.max_population)
     _check_shapes(trainer, populations)
 
+    with tracking.running():
+        failed = _train(config, trainer, store, assignments, done, populations, progress, tracking)
+    if config.measure.latency:  # after training: nothing else of the run computes while trials are timed
+        measure_experiment(store, name, config, trainer.device, config.engine.thread_choice.count, progress)
+    return MaskRun(export_rows(store, name), trained=len(pending) - failed, failed=failed,
+                   reused=len(assignments) - sum(map(len, pending.values())), pretrained=planning.cache.trained_now)
+
+
+def _train(config: Config, trainer: Trainer, store: Store, assignments: list[Assignment], done: set[str],
+           populations: list[list[list[Assignment]]], progress: Progress, tracking: Tracking) -> int:
+    """Record the plan and its reused trials, train the populations, recording (and logging) each
+    as it finishes; return how many planned trials failed."""
+    name = config.experiment.name
     store.begin_experiment(name, to_toml(config), len(assignments))
-    store.record(name, [], [_link(a) for a in assignments if a.key in done])
+    reused = [_link(a) for a in assignments if a.key in done]
+    store.record(name, [], reused)
+    tracking.trials(store, reused)
     record_audits(store, name, [(_link(a), a.plan.audit) for a in assignments if a.plan.audit is not None])
     record_search(store, name, {a.key: (a.search.epochs, a.search.seconds) for a in assignments})
     record_anytime(store, name, [(_link(a), a.plan.anytime) for a in assignments if a.plan.anytime])
@@ -222,10 +241,8 @@ def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progre
                 continue
             trials, weights = _records(trainer, [group[0] for group in todo[index]], result, config.store.save_weights)
             store.record(name, trials, links, weights)
-    if config.measure.latency:  # after training: nothing else of the run computes while trials are timed
-        measure_experiment(store, name, config, trainer.device, config.engine.thread_choice.count, progress)
-    return MaskRun(export_rows(store, name), trained=len(pending) - failed, failed=failed,
-                   reused=len(assignments) - sum(map(len, pending.values())), pretrained=planning.cache.trained_now)
+            tracking.trials(store, links)
+    return failed
 
 
 def _epochs(plan: TrialPlan, config: Config) -> int | None:

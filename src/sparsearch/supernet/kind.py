@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import LogConfig
 from ..errors import SparsearchError, inert
 from ..moo.evaluations import space_size
 from ..nets import check_settings
@@ -23,7 +24,8 @@ class SupernetKind:
 
     def validate(self, config) -> None:
         """An MLP parent, widths that keep a unit of every layer, and no more evaluations per
-        search than the elastic space has distinct configurations (each is evaluated at most once)."""
+        search than the elastic space has distinct configurations (each is evaluated at most once);
+        no `[log]` (experiment tracking covers mask studies)."""
         if config.parent.kind != "mlp":
             raise SparsearchError(f"parent.kind: the supernet kind works with 'mlp' parents only, got "
                                   f"{config.parent.kind!r}")
@@ -39,6 +41,9 @@ class SupernetKind:
                 f"elastic space ({len(search.widths)} supernet.widths, {len(config.parent.hidden)} parent.hidden "
                 f"layer(s)); {allowed}"
             )
+        if config.log != LogConfig():
+            raise SparsearchError("log: [log] logs the trials of mask studies; a supernet search logs nothing, so "
+                                  "remove the [log] table")
 
     def check_data(self, config, data) -> None:
         check_data(config, data)
