@@ -21,9 +21,10 @@ from .nets import register_parent
 from .progress import Progress
 from .store import Store
 from .study import Study, export_model, load_network
+from .tracking import LoggedTrial, Logger, register_logger
 
 __all__ = [
-    "Arm", "ArmRequest", "Config", "Dataset", "ExperimentKind", "PerSeedArm", "Progress", "SparsearchError", "Store",
-    "Study", "TrialPlan", "at_init", "export_model", "load_dataset", "load_network", "register_arm", "register_dataset",
-    "register_kind", "register_parent", "run",
+    "Arm", "ArmRequest", "Config", "Dataset", "ExperimentKind", "LoggedTrial", "Logger", "PerSeedArm", "Progress",
+    "SparsearchError", "Store", "Study", "TrialPlan", "at_init", "export_model", "load_dataset", "load_network",
+    "register_arm", "register_dataset", "register_kind", "register_logger", "register_parent", "run",
 ]

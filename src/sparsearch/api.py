@@ -43,8 +43,9 @@ def _check_arguments(store: object, progress: object, replace: object) -> None:
     """Refuse arguments of the wrong kind in one line each, before anything is read or opened."""
     if not isinstance(store, (Store, str, Path)):
         raise SparsearchError(f"store must be a path or an open sparsearch.Store, got {_quoted(store)}")
-    if progress is not None and not all(callable(getattr(progress, m, None)) for m in ("phase", "advance")):
-        raise SparsearchError(f"progress must be None or have phase(label, total) and advance(n) methods "
+    if not isinstance(progress, bool) and progress is not None and not all(
+            callable(getattr(progress, m, None)) for m in ("phase", "advance")):
+        raise SparsearchError(f"progress must be None, True, False or have phase(label, total) and advance(n) methods "
                               f"(see sparsearch.Progress), got {_quoted(progress)}")
     if not isinstance(replace, bool):
         raise SparsearchError(f"replace must be True or False, got {_quoted(replace)}")
@@ -55,7 +56,7 @@ def run(
     *,
     store: Store | str | Path = "sparsearch.db",
     data: Dataset | None = None,
-    progress: Progress | None = None,
+    progress: Progress | bool | None = None,
     executor: str | None = None,
     address: str | None = None,
     replace: bool = False,
@@ -64,9 +65,13 @@ def run(
     `data` if given (else the dataset the config names), and return its Study. Only trials the
     store lacks are trained. `executor` and `address`, if given, replace `[engine] executor` and
     `address` ("ray": populations train as Ray tasks, on the cluster at `address` or on a local
-    Ray instance; docs/distributed.md). A stored experiment of the same name whose config
+    Ray instance; docs/distributed.md). Progress bars are drawn on stderr when it is a terminal or
+    the run is in a Jupyter notebook (`progress=None`), always (`True`) or never (`False`); a
+    `Progress` object receives the phases instead. A stored experiment of the same name whose config
     differs in what determines results is refused unless `replace` (reruns.py). Everything that
     can be validated is, before the store is touched."""
+    from .display import shown_progress
+
     _check_arguments(store, progress, replace)
     config = Config() if config is None else as_config(config)
     config = with_engine(config, executor=executor, address=address)
@@ -89,5 +94,6 @@ def run(
     opened = nullcontext(store) if isinstance(store, Store) else Store(store, write=True)
     with torch_settings(config.engine.thread_choice.count, device), where as chunks_executor, opened as db:
         admit(db, config, replace)
-        outcome = kind.run(config, data, db, progress, chunks_executor)
+        with shown_progress(progress) as shown:
+            outcome = kind.run(config, data, db, shown, chunks_executor)
     return Study(store, config.experiment.name, outcome)

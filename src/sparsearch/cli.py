@@ -141,8 +141,9 @@ def run(
                   or f"precision {config.engine.precision} (this CPU's bf16 path: {bf16_path()})")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SlowPrecisionWarning)  # said above, in one line
+        warnings.showwarning = functools.partial(_warning_line, warnings.showwarning)
         if quiet:
-            study = run_study(config, store=store, replace=replace)
+            study = run_study(config, store=store, progress=False, replace=replace)
         else:
             threads = config.engine.thread_choice
             with RichProgress(err, f"threads: {threads.count} ({threads.reason})") as progress:
@@ -161,6 +162,16 @@ def run(
         err.print(f"{what} failed ({'; '.join(reasons)}); recorded as failures (study.failures()), "
                   f"a rerun retrains them", soft_wrap=True)
         raise typer.Exit(1)
+
+
+def _warning_line(show, message, category, *where, **more) -> None:
+    """A failing logger's warning (tracking.LoggerWarning) as one line on stderr; others as Python shows them."""
+    from .tracking import LoggerWarning
+
+    if issubclass(category, LoggerWarning):
+        err.print(f"warning: {inert(one_line(message))}", soft_wrap=True)
+    else:
+        show(message, category, *where, **more)
 
 
 def _print_experiment(db, experiment: str, config: Config) -> None:

@@ -41,6 +41,13 @@ MOVED = {
 """Keys of the old flat `[search]` table and where each lives now."""
 
 
+def distinct(names: list[str], what: str) -> list[str]:
+    """`names`, refused (a validator's ValueError) if one is listed twice."""
+    if len(set(names)) != len(names):
+        raise ValueError(f"{what} must be distinct, got {names}")
+    return names
+
+
 class _Section(BaseModel):
     # strict: `seeds = true` or `lr = "0.1"` is refused, not read as 1 or 0.1; no inf or nan anywhere
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
@@ -203,9 +210,7 @@ class SearchConfig(_Section):
     @field_validator("arms")
     @classmethod
     def _distinct_arms(cls, arms: list[str]) -> list[str]:
-        if len(set(arms)) != len(arms):
-            raise ValueError(f"arms must be distinct, got {arms}")
-        return arms
+        return distinct(arms, "arms")
 
 
 RAY_ADDRESS = re.compile(r"auto|(ray://)?([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])")
@@ -329,6 +334,33 @@ class MeasureConfig(_Section):
         "CUDA); onnxruntime: the exported network in ONNX Runtime (pip install -e '.[onnx]')")
 
 
+class LogConfig(_Section):
+    """Experiment tracking: where a mask study also logs its trials (never what it computes; docs/api.md)."""
+
+    tensorboard: str | None = Field(None, min_length=1, description="folder for TensorBoard event files, one run "
+                                    "folder per experiment (pip install 'sparsearch[tensorboard]')")
+    mlflow: bool = Field(False, description="log to MLflow: a run per sparsearch run, a nested run per trial "
+                         "(pip install 'sparsearch[mlflow]')")
+    mlflow_uri: str | None = Field(None, min_length=1, description="mlflow: the tracking URI (none: "
+                                   "MLFLOW_TRACKING_URI, else MLflow's default)")
+    mlflow_experiment: str | None = Field(None, min_length=1, description="mlflow: the MLflow experiment (none: "
+                                          "[experiment] name)")
+    loggers: list[str] = Field(default_factory=list, description="loggers registered with sparsearch.register_logger "
+                               "(e.g. for Weights & Biases) that receive the trials too")
+
+    @model_validator(mode="after")
+    def _mlflow_settings(self):
+        for key in ("mlflow_uri", "mlflow_experiment"):
+            if getattr(self, key) is not None and not self.mlflow:
+                raise ValueError(f"{key} {getattr(self, key)!r} is for mlflow = true, got mlflow = false")
+        return self
+
+    @field_validator("loggers")
+    @classmethod
+    def _distinct_loggers(cls, loggers: list[str]) -> list[str]:
+        return distinct(loggers, "loggers")
+
+
 class Config(_Section):
     experiment: ExperimentConfig = Field(default_factory=ExperimentConfig)
     data: DataConfig = Field(default_factory=DataConfig)
@@ -342,6 +374,7 @@ class Config(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     measure: MeasureConfig = Field(default_factory=MeasureConfig)
     supernet: SupernetConfig = Field(default_factory=SupernetConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
     kinds: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="[kinds.NAME]: a registered experiment kind's own settings (validated by it)"
     )

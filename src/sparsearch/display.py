@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -56,6 +57,29 @@ class RichProgress(RunProgress):
 
     def advance(self, amount: int) -> None:
         self.bar.advance(self.task, amount)
+
+
+def watched_console() -> Console:
+    """The console default progress bars are drawn on: stderr (in a notebook, the cell's output)."""
+    return Console(stderr=True)
+
+
+def watched(console: Console) -> bool:
+    """Whether someone watches `console`: a Jupyter notebook, or an interactive terminal (a real
+    one: FORCE_COLOR alone in CI does not count; TTY_INTERACTIVE=0 says no)."""
+    isatty = getattr(console.file, "isatty", None)
+    return console.is_jupyter or (console.is_interactive and isatty is not None and isatty())
+
+
+def shown_progress(progress: RunProgress | bool | None) -> AbstractContextManager[RunProgress]:
+    """What a library call reports its progress to, as its `progress` argument asks: None, bars
+    where someone watches (`watched`) and nothing elsewhere (pytest, CI, a pipe); True, bars
+    always; False, nothing; a Progress object, that object."""
+    if progress is None or progress is True:
+        console = watched_console()
+        if progress or watched(console):
+            return RichProgress(console)
+    return nullcontext(RunProgress() if progress is None or progress is False else progress)
 
 
 def _half_width(interval: Interval) -> str:

@@ -13,6 +13,7 @@ RESULT_FREE = {
     "engine": {"max_population", "max_memory_gb", "threads", "executor", "address", "retries", "device"},
     "store": {"save_weights"},
     "measure": {"latency", "batch_size", "warmup", "repeats", "kernel"},
+    "log": {"tensorboard", "mlflow", "mlflow_uri", "mlflow_experiment", "loggers"},
 }
 """Settings that change where or how fast a run computes, or what else it keeps, never its results."""
 

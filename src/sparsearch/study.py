@@ -32,7 +32,13 @@ class Study:
         self.outcome = outcome  # what the run that returned this study did (MaskRun, SupernetRun), if any
 
     def __repr__(self) -> str:
-        return f"Study({self.name!r}, kind={self.config.experiment.kind!r})"
+        """`Study('name', kind='mask', store='sparsearch.db')`; without the kind if the store cannot say it."""
+        try:
+            kind = f", kind={self.config.experiment.kind!r}"
+        except SparsearchError:  # the store gone or unreadable: a repr never raises
+            kind = ""
+        store = self._store.path if isinstance(self._store, Store) else self._store
+        return f"Study({self.name!r}{kind}, store={str(store)!r})"
 
     @contextmanager
     def _db(self, write: bool = False) -> Iterator[Store]:
@@ -120,8 +126,12 @@ class Study:
         return pd.DataFrame([asdict(c) | {"verdict": c.verdict} for c in comparisons], columns=columns)
 
     def summary(self):
-        """Mask studies: per (sparsity, arm) means with 95% intervals (`ArmRow`s); super-network
-        searches: the typed `SupernetSummary` (None while no search has finished)."""
+        """The experiment summarized, as its kind gives it: for the built-in kinds a DataFrame. Mask
+        studies: per (sparsity, arm) the seeds, mean test accuracy and its 95% t-interval half width
+        (`test_acc`, `test_acc_ci`), mean epochs to target, node and weight sparsity, params and
+        FLOPs (the CLI's table); super-network searches: per strategy the final hypervolume, the
+        evaluations needed to reach random's and the LINAS predictor's tau (empty while no search
+        has finished)."""
         config = self.config
         with self._db() as db:
             return kind_of(config).summary(db, self.name, config)
@@ -136,11 +146,13 @@ class Study:
         """Time every trial's network on `device` (`[engine] device` if None: "auto", "cpu", "cuda"
         or "mps") with `threads` torch threads, under the experiment's `[measure]` settings changed
         by `settings` (batch_size, warmup, repeats, kernel), and return `trials()` with its
-        `latency_*` columns. Trials already measured under the same setup are reused."""
+        `latency_*` columns. Trials already measured under the same setup are reused. `progress`
+        as `sparsearch.run` takes it (None: bars in a terminal or notebook)."""
+        from .display import shown_progress
         from .measure.trials import measure_stored
 
-        with self._db(write=True) as db:
-            measure_stored(db, self.name, device=device, threads=threads, progress=progress, **settings)
+        with self._db(write=True) as db, shown_progress(progress) as shown:
+            measure_stored(db, self.name, device=device, threads=threads, progress=shown, **settings)
         return self.trials()
 
     def network(self, trial_key: str, which: str = "best", *, data=None, progress=None) -> nn.Module:

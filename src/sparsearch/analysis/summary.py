@@ -62,6 +62,19 @@ def arm_rows(trials: list[dict]) -> list[ArmRow]:
     ]
 
 
+SUMMARY_COLUMNS = ("sparsity", "arm", "seeds", "test_acc", "test_acc_ci", "epochs_to_target", "node_sparsity",
+                   "weight_sparsity", "params", "flops")
+"""`Study.summary()`'s columns for a mask study: an ArmRow flat, the interval as its mean and half width."""
+
+
+def flat_rows(rows: list[ArmRow]) -> list[dict]:
+    """ArmRows as SUMMARY_COLUMNS records: `seeds` the interval's n, `test_acc` its mean, `test_acc_ci` its half width."""
+    return [{"sparsity": r.sparsity, "arm": r.arm, "seeds": r.test_acc.n, "test_acc": r.test_acc.mean,
+             "test_acc_ci": r.test_acc.half_width, "epochs_to_target": r.epochs_to_target,
+             "node_sparsity": r.node_sparsity, "weight_sparsity": r.weight_sparsity, "params": r.params,
+             "flops": r.flops} for r in rows]
+
+
 def diverged_note(trials: list[dict]) -> str | None:
     """How many trials diverged (status `diverged`, a non-finite training loss), or None."""
     diverged = sum(t["status"] == "diverged" for t in trials)

@@ -40,9 +40,12 @@ class MaskKind:
         return list(EXPORT_COLUMNS), export_rows(store, experiment)
 
     def summary(self, store, experiment: str, config):
-        from ..analysis.summary import arm_rows
+        """Per (sparsity, arm): seeds, mean test accuracy with its 95% half width, costs (a DataFrame)."""
+        import pandas as pd
 
-        return arm_rows(export_rows(store, experiment))
+        from ..analysis.summary import SUMMARY_COLUMNS, arm_rows, flat_rows
+
+        return pd.DataFrame(flat_rows(arm_rows(export_rows(store, experiment))), columns=list(SUMMARY_COLUMNS))
 
     def compare(self, store, experiment: str, config, metric: str | None) -> list:
         from ..analysis.paired import MASK_METRICS, compare

@@ -37,6 +37,7 @@ from ..specs import RunSpec, TrialSpec
 from ..spaces.node import full_mask
 from ..spaces.weight import WeightMask
 from ..store import PlanLink, Store, TrialRecord, TrialWeights
+from ..tracking import Tracking, check_log
 from .anytime import record_anytime
 from .audits import record_audits
 
@@ -64,7 +65,7 @@ class Assignment:
         return self.spec.key
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class MaskRun:
     """What one run of a mask study did."""
 
@@ -73,6 +74,10 @@ class MaskRun:
     failed: int  # planned trials whose training failed in this call (recorded as failures; a rerun retries them)
     reused: int  # planned trials found in the store
     pretrained: int  # networks arms trained before planning (trained parents, lottery rounds)
+
+    def __repr__(self) -> str:
+        return (f"MaskRun(networks={len(self.rows)}, trained={self.trained}, reused={self.reused}, failed={self.failed}, "
+                f"pretrained={self.pretrained})")
 
 
 def trainer_for(config: Config, data: Dataset, executor: Executor = IN_PROCESS) -> Trainer:
@@ -86,6 +91,7 @@ def trainer_for(config: Config, data: Dataset, executor: Executor = IN_PROCESS) 
 def validate(config: Config) -> dict[str, Arm]:
     """Everything about the config that can be checked before data or store are touched."""
     check_settings(config, config.search.sparsities if config.search.space == "node" else [])
+    check_log(config)
     arms = build_arms(config)
     for name, arm in arms.items():
         probe = getattr(arm.params, "probe", None)
@@ -194,8 +200,10 @@ class Planning:
 def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progress | None = None,
                    executor: Executor = IN_PROCESS) -> MaskRun:
     """Run (or continue) the experiment: train only the planned trials the store lacks, as
-    populations on `executor`, recording each population as it finishes."""
+    populations on `executor`, recording each population as it finishes. `[log]`'s loggers
+    receive every planned trial once: the reused ones first, the others as they are recorded."""
     progress = progress or Progress()
+    tracking = Tracking(config)
     planning = Planning(config, data, store, progress, executor)
     assignments = planning.assignments(progress)
     trainer = planning.trainer
@@ -212,8 +220,23 @@ def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progre
     populations = _populations(list(pending.values()), config.engine.max_population)
     _check_shapes(trainer, populations)
 
+    with tracking.running():
+        failed = _train(config, trainer, store, assignments, done, populations, progress, tracking)
+    if config.measure.latency:  # after training: nothing else of the run computes while trials are timed
+        measure_experiment(store, name, config, trainer.device, config.engine.thread_choice.count, progress)
+    return MaskRun(export_rows(store, name), trained=len(pending) - failed, failed=failed,
+                   reused=len(assignments) - sum(map(len, pending.values())), pretrained=planning.cache.trained_now)
+
+
+def _train(config: Config, trainer: Trainer, store: Store, assignments: list[Assignment], done: set[str],
+           populations: list[list[list[Assignment]]], progress: Progress, tracking: Tracking) -> int:
+    """Record the plan and its reused trials, train the populations, recording (and logging) each
+    as it finishes; return how many planned trials failed."""
+    name = config.experiment.name
     store.begin_experiment(name, to_toml(config), len(assignments))
-    store.record(name, [], [_link(a) for a in assignments if a.key in done])
+    reused = [_link(a) for a in assignments if a.key in done]
+    store.record(name, [], reused)
+    tracking.trials(store, reused)
     record_audits(store, name, [(_link(a), a.plan.audit) for a in assignments if a.plan.audit is not None])
     record_search(store, name, {a.key: (a.search.epochs, a.search.seconds) for a in assignments})
     record_anytime(store, name, [(_link(a), a.plan.anytime) for a in assignments if a.plan.anytime])
@@ -231,10 +254,8 @@ def run_mask_study(config: Config, data: Dataset, store: Store, progress: Progre
                 continue
             trials, weights = trial_records(trainer, [group[0] for group in todo[index]], result, config.store.save_weights)
             store.record(name, trials, links, weights)
-    if config.measure.latency:  # after training: nothing else of the run computes while trials are timed
-        measure_experiment(store, name, config, trainer.device, config.engine.thread_choice.count, progress)
-    return MaskRun(export_rows(store, name), trained=len(pending) - failed, failed=failed,
-                   reused=len(assignments) - sum(map(len, pending.values())), pretrained=planning.cache.trained_now)
+            tracking.trials(store, links)
+    return failed
 
 
 def _epochs(plan: TrialPlan, config: Config) -> int | None:

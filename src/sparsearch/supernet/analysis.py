@@ -54,6 +54,28 @@ class SupernetSummary:
     retrained: RankAgreement
 
 
+STRATEGY_COLUMNS = ("strategy", "seeds", "evaluations", "hypervolume", "hypervolume_ci", "reaches_random_at",
+                    "seeds_reaching_random", "predictor_tau")
+"""`Study.summary()`'s columns for a super-network search, one row per strategy."""
+
+
+def strategy_rows(summary: SupernetSummary) -> list[dict]:
+    """Per strategy: the final hypervolume (mean over seeds, 95% half width), the median evaluations
+    needed to reach random's final hypervolume over the seeds that reach it and how many do (None
+    without a random search), and the last LINAS round's predictor tau on 1 - accuracy (else nan)."""
+    rows = []
+    for strategy, curve in summary.mean_curves.items():
+        reach = summary.to_reach_random.get(strategy)
+        hits = [n for n in reach or [] if n is not None]
+        taus = summary.taus.get(strategy)
+        rows.append({"strategy": strategy, "seeds": curve[-1].n, "evaluations": summary.at[-1],
+                     "hypervolume": curve[-1].mean, "hypervolume_ci": curve[-1].half_width,
+                     "reaches_random_at": float(np.median(hits)) if hits else float("nan"),
+                     "seeds_reaching_random": None if reach is None else len(hits),
+                     "predictor_tau": taus[-1][0] if taus else float("nan")})
+    return rows
+
+
 def summarize(store: Store, experiment: str, objectives: list[str], population: int) -> SupernetSummary | None:
     """The summary of the finished searches (a strategy or seed still missing is left out of the
     comparisons that need it); None while no search has finished."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import LogConfig
 from ..errors import SparsearchError, inert
 from ..moo.evaluations import space_size
 from ..nets import check_settings
@@ -24,7 +25,8 @@ class SupernetKind:
     def validate(self, config) -> None:
         """An MLP parent, widths that keep a unit of every layer, no more evaluations per
         search than the elastic space has distinct configurations (each is evaluated at most
-        once), and neither label smoothing nor augmentation (the sandwich loss has neither)."""
+        once), neither label smoothing nor augmentation (the sandwich loss has neither), and no
+        `[log]` (experiment tracking covers mask studies)."""
         if config.parent.kind != "mlp":
             raise SparsearchError(f"parent.kind: the supernet kind works with 'mlp' parents only, got "
                                   f"{config.parent.kind!r}")
@@ -46,6 +48,9 @@ class SupernetKind:
                 f"elastic space ({len(search.widths)} supernet.widths, {len(config.parent.hidden)} parent.hidden "
                 f"layer(s)); {allowed}"
             )
+        if config.log != LogConfig():
+            raise SparsearchError("log: [log] logs the trials of mask studies; a supernet search logs nothing, so "
+                                  "remove the [log] table")
 
     def check_data(self, config, data) -> None:
         check_data(config, data)
@@ -58,6 +63,18 @@ class SupernetKind:
         return (list(rows[0]) if rows else []), rows
 
     def summary(self, store, experiment: str, config):
+        """Per strategy: final hypervolume, evaluations to reach random's, predictor tau (a DataFrame;
+        empty while no search has finished)."""
+        import pandas as pd
+
+        from .analysis import STRATEGY_COLUMNS, strategy_rows
+
+        found = self.found(store, experiment, config)
+        return pd.DataFrame([] if found is None else strategy_rows(found), columns=list(STRATEGY_COLUMNS))
+
+    def found(self, store, experiment: str, config):
+        """The typed `SupernetSummary` (supernet/analysis.py): curves, comparisons, rank agreement;
+        None while no search has finished."""
         from .analysis import summarize
 
         return summarize(store, experiment, config.supernet.objectives, config.supernet.search_population)
@@ -66,7 +83,7 @@ class SupernetKind:
         if metric is not None:
             raise SparsearchError(f"compare: a super-network search compares final hypervolume only; drop "
                                   f"metric {metric!r}")
-        summary = self.summary(store, experiment, config)
+        summary = self.found(store, experiment, config)
         return [] if summary is None else summary.comparisons
 
     def report(self, store, experiment: str, config, out_dir: Path) -> Path:
@@ -77,7 +94,7 @@ class SupernetKind:
     def show(self, store, experiment: str, config, console) -> None:
         from ..display import elastic_tables
 
-        summary = self.summary(store, experiment, config)
+        summary = self.found(store, experiment, config)
         if summary is None:
             console.print(f"{inert(experiment)}: no finished search yet")
             return
