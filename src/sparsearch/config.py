@@ -153,7 +153,7 @@ class EngineConfig(_Section):
     precision: Literal["fp32", "bf16"] = Field(
         "fp32", description="fp32, or bf16 mixed precision (fp32 master weights; fast with AMX or AVX512-BF16)")
     executor: Literal["in-process", "ray"] = Field(
-        "in-process", description="where populations train: here, or as Ray tasks (pip install 'sparsearch[ray]')")
+        "in-process", description="where populations train: here, or as Ray tasks (needs the `ray` extra)")
     address: str | None = Field(None, min_length=1, description="ray: the cluster to join (e.g. 'HOST:6379'); "
                                 "none starts a local Ray instance")
     retries: int = Field(3, ge=0, description="ray: how often a task whose worker died is retried")
