@@ -332,6 +332,7 @@ def load_config(path: str | Path) -> Config:
 
 
 QUICK_EPOCHS = 5
+QUICK_SUFFIX = "-quick"
 
 
 def quick(config: Config) -> Config:
@@ -341,7 +342,7 @@ def quick(config: Config) -> Config:
     return config.model_copy(
         update={
             "experiment": config.experiment.model_copy(
-                update={"seeds": min(config.experiment.seeds, 3), "name": config.experiment.name + "-quick"}
+                update={"seeds": min(config.experiment.seeds, 3), "name": config.experiment.name + QUICK_SUFFIX}
             ),
             "train": config.train.model_copy(update={"epochs": min(config.train.epochs, QUICK_EPOCHS)}),
             "supernet": config.supernet.model_copy(update={
@@ -350,6 +351,14 @@ def quick(config: Config) -> Config:
             }),
         }
     )
+
+
+def quick_note(name: str, epochs: int) -> str | None:
+    """What the tables of a `quick` run (its name ends in QUICK_SUFFIX, it trained at most
+    QUICK_EPOCHS epochs) say of themselves; None for any other run."""
+    if name.endswith(QUICK_SUFFIX) and epochs <= QUICK_EPOCHS:
+        return f"quick run: {epochs} epochs, accuracies not comparable to full runs"
+    return None
 
 
 def to_toml(config: Config) -> str:
