@@ -17,6 +17,7 @@ from sparsearch.config import DataConfig
 from sparsearch.data import load_dataset
 from sparsearch.data.splits import Pool, split, standardize
 from sparsearch.errors import SparsearchError
+from sparsearch.extras import install_hint
 
 # Ten official-train examples whose labels are all different, so y_train/y_val say which rows landed where.
 TRAIN_LABELS = np.array([3, 1, 4, 0, 5, 9, 2, 6, 8, 7], dtype=np.uint8)
@@ -157,7 +158,7 @@ def no_torchvision(monkeypatch):
 def test_download_without_torchvision_is_a_one_line_error(tmp_path, no_torchvision, name):
     with pytest.raises(SparsearchError) as excinfo:
         load_dataset(DataConfig(name=name, root=str(tmp_path), download=True))
-    assert one_line_error(excinfo).startswith("data.download needs torchvision: pip install 'sparsearch[torchvision]'")
+    assert one_line_error(excinfo).startswith(f"data.download needs torchvision: {install_hint('torchvision')} ")
 
 
 def test_download_is_not_attempted_when_files_exist(tmp_path, no_torchvision):

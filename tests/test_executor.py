@@ -2,6 +2,7 @@
 the in-process export; a failed chunk records its population's trials as failures (never drops
 them) and a rerun completes them; asking for Ray without it is one line before any store exists."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import tomli_w
 from sparsearch.config import Config, config_from_dict, with_engine
 from sparsearch.data import load_dataset
 from sparsearch.engine.executor import IN_PROCESS, TaskFailure
-from sparsearch.engine.ray_executor import INSTALL_HINT
+from sparsearch.extras import install_hint
 from sparsearch.errors import SparsearchError
 from sparsearch.mask.study import run_mask_study
 from sparsearch.store import Store
@@ -111,7 +112,9 @@ def test_asking_for_ray_without_ray_installed_is_one_line_and_leaves_no_store(tm
     store = tmp_path / "never.db"
     script = Path(sys.executable).with_name("sparsearch")
     done = subprocess.run([str(script), "run", str(config), "--store", str(store), "--executor", "ray", "--quiet"],
-                          capture_output=True, text=True, env={"PYTHONPATH": str(blocker.parent), "PATH": ""})
+                          capture_output=True, text=True,
+                          env={"PYTHONPATH": os.pathsep.join([str(blocker.parent), str(Path(__file__).parents[1] / "src")]),
+                               "PATH": ""})
     assert done.returncode == 2
-    assert done.stderr.strip() == f"error: {INSTALL_HINT}"
+    assert done.stderr.strip() == f"error: executor 'ray' needs Ray, which is not installed: {install_hint('ray')}"
     assert not store.exists()

@@ -64,7 +64,7 @@ class CoinFlips:
         index.write_text(f"<p>{len(self.summary(store, experiment, config))} flips</p>")
         return index
 
-    def show(self, store, experiment, config, console):
+    def show(self, store, experiment, config, console, verdicts=False):
         console.print(f"{experiment}: {len(self.summary(store, experiment, config))} flips")
 
     def done_line(self, outcome, store, seconds):

@@ -4,6 +4,7 @@ logits, at batch 1 and 7; weight masks are folded in (exact zeros), node masks c
 refusal is one line, exit code 2, and leaves no file behind."""
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import NamedTuple
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 import sparsearch
 from sparsearch.cli import app
+from sparsearch.extras import install_hint
 from sparsearch.model_export import EXTRA_FILE, FORMAT, OPSET, folded, load_exported, onnx_session
 from sparsearch.nets import PARENTS, from_spec
 
@@ -24,7 +26,7 @@ from refusal import refused
 from test_resnet20 import SMALL as RESNET_CHANNELS, blob_arrays
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-NO_ONNX = "the onnx extra is not installed (pip install 'sparsearch[onnx]'; make test installs it)"
+NO_ONNX = f"the onnx extra is not installed ({install_hint('onnx')}; make test installs it)"
 TOLERANCE = 1e-5
 """Relative to the largest logit: onnxruntime's kernels sum in another order than PyTorch's, so the
 logits agree to a few float32 ulps of their scale, on every CPU model (see assert_close_across_kernels)."""
@@ -233,8 +235,8 @@ def test_without_onnx_the_refusal_names_the_extra(trials, tmp_path, monkeypatch)
     study, key, _ = trials["mlp-node"]
     monkeypatch.setitem(sys.modules, "onnx", None)
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
-    with pytest.raises(sparsearch.SparsearchError, match=r"^exporting ONNX needs onnx, which is not installed: "
-                                                         r"pip install 'sparsearch\[onnx\]'$"):
+    with pytest.raises(sparsearch.SparsearchError, match=f"^exporting ONNX needs onnx, which is not installed: "
+                                                         f"{re.escape(install_hint('onnx'))}$"):
         study.export_model(key, tmp_path / "net.onnx")
     with pytest.raises(sparsearch.SparsearchError, match=r"onnxruntime, which is not installed"):
         onnx_session(study.network(key), 64)

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -79,22 +81,46 @@ def test_few_seeds_say_the_test_has_little_power():
     assert "only 3 seeds, too few for the test to have power" in c.verdict
 
 
-def test_the_terminal_says_too_few_seeds_once():
-    from sparsearch.display import verdict_lines
-
+def _mixed_seed_rows():
     base = [0.80, 0.82, 0.84, 0.86, 0.88, 0.90]
     rows = rows_for("random", base) + rows_for("good", [a + 0.01 * (i + 1) for i, a in enumerate(base)])
     rows += rows_for("snip", base[:3]) + rows_for("magnitude", base[:3])  # 3 seeds each
     rows += rows_for("random", base[:3], 0.9) + rows_for("snip", base[:3], 0.9)
-    assert verdict_lines(rows) == [
+    return rows
+
+
+FEW = ("6 comparisons have only 3 seeds, too few for the test to have power: no verdict "
+       "(their numbers: sparsearch report, Study.compare())")
+
+
+def test_the_terminal_says_too_few_seeds_once():
+    from sparsearch.display import verdicts
+
+    assert verdicts(compare(_mixed_seed_rows()), "Paired", sentences=True) == [
+        "Paired:",
         # all 6 differences positive and distinct: exact p = 2/64
-        "good is better than random at 0.5 (test accuracy) (diff +3.5 pts, unadjusted 95% CI [+2.2, +4.8], "
+        "  good is better than random at 0.5 (test accuracy) (diff +3.5 pts, unadjusted 95% CI [+2.2, +4.8], "
         "Holm p = 0.031, n = 6)",
-        "no evidence that good differs from random at 0.5 (epochs to target) (diff +0.0 epochs, unadjusted 95% CI "
+        "  no evidence that good differs from random at 0.5 (epochs to target) (diff +0.0 epochs, unadjusted 95% CI "
         "[+0.0, +0.0], Holm p = 1, n = 6)",
-        "6 comparisons have only 3 seeds, too few for the test to have power: no verdict "
-        "(their numbers: sparsearch report, Study.compare())",
+        f"  {FEW}",
     ]
+
+
+def test_the_terminal_table_has_a_row_per_comparison_with_its_verdict_word():
+    from rich.console import Console
+
+    from sparsearch.display import verdicts
+
+    (table,) = verdicts(compare(_mixed_seed_rows()), "Paired")
+    console = Console(width=200, record=True)
+    console.print(table)
+    lines = [" ".join(re.sub("[\u2500-\u257f]", " ", line).split()) for line in console.export_text().splitlines()]
+    assert "sparsity arm vs metric diff 95% CI Holm p verdict" in lines
+    assert "0.5 good random test accuracy +3.5 pts [+2.2, +4.8] 0.031 better" in lines
+    assert "0.5 good random epochs to target +0.0 epochs [+0.0, +0.0] 1 no evidence" in lines
+    assert " ".join(FEW.split()) in " ".join(lines)
+    assert len(table.rows) == 2
 
 
 def test_verdict_wording():
@@ -148,3 +174,28 @@ def test_never_reaching_the_dense_target_ranks_worst():
     assert c.p_wilcoxon == pytest.approx(0.057780, abs=1e-6)
     assert c.verdict == ("no evidence that random is worse than dense at 0.5 (epochs to dense target) "
                          "(2 of 6 pairs with one side never reaching it (no mean or CI), Holm p = 0.058, n = 6)")
+
+
+def test_outcome_words():
+    from sparsearch.analysis.paired import outcome
+
+    def c(metric, n, mean, p_holm):
+        return Comparison(metric, 0.5, "a", "random", n, mean, mean - 0.01, mean + 0.01, p_holm, p_holm, p_holm, 1.0)
+
+    assert outcome(c("test_acc", 10, 0.02, 0.01)) == "better"
+    assert outcome(c("test_acc", 10, -0.02, 0.01)) == "worse"
+    assert outcome(c("epochs_to_target", 10, 2.0, 0.01)) == "worse"  # more epochs is worse
+    assert outcome(c("epochs_to_target", 10, -2.0, 0.01)) == "better"
+    assert outcome(c("epochs_to_dense_target", 10, float("nan"), 0.01)) == "different"  # censored both ways
+    assert outcome(c("test_acc", 10, 0.02, 0.2)) == "no evidence"
+    assert outcome(c("test_acc", 4, 0.02, 0.01)) == "too few seeds"
+
+
+def test_comparisons_not_per_sparsity_have_no_sparsity_column():
+    from sparsearch.display import verdicts
+
+    final = [Comparison("hypervolume", None, s, "random", 6, 0.01, 0.002, 0.02, 0.03, 0.02, 0.03, 1.1)
+             for s in ("nsga2", "linas")]
+    (table,) = verdicts(final, "Final hypervolume vs random")
+    assert [column.header for column in table.columns] == ["arm", "vs", "metric", "diff", "95% CI", "Holm p", "verdict"]
+    assert [cell for cell in table.columns[3].cells] == ["+0.01", "+0.01"] and list(table.columns[6].cells) == ["better"] * 2

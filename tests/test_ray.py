@@ -18,12 +18,13 @@ import pytest
 import tomli_w
 
 from sparsearch.engine.ray_executor import FAULT_PAUSE_IN_TASK, LOCAL_INSTANCE
+from sparsearch.extras import install_hint
 from sparsearch.store import Store
 from sparsearch.store.sqlite import FAULT_PAUSE
 from sparsearch.analysis.export import export_rows
 from conftest import without_timings
 
-ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'sparsearch[ray]'; make test installs it)")
+ray = pytest.importorskip("ray", reason=f"the ray extra is not installed ({install_hint('ray')}; make test installs it)")
 
 pytestmark = pytest.mark.slow
 

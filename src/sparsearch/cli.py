@@ -18,16 +18,15 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.text import Text
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
 from .config import Config, annotated_toml, load_config, quick, with_engine
 from .errors import SparsearchError, inert, one_line
 
-HELP = """Search, train and benchmark sparse sub-networks of over-parameterized networks.
-
-Start with `sparsearch run` (the built-in default study) or `sparsearch config --default`;
-docs/ in the repository explains the method, the store and the API."""
+HELP = ("Search, train and benchmark sparse sub-networks of over-parameterized networks.\n\n"
+        "Start with `sparsearch run` (the built-in default study) or `sparsearch config --default`; the README lists "
+        "every command, and docs/ explains the method, the store and the API.")
 
 # User text (experiment names, paths, messages) is data, never markup: both consoles print it verbatim.
 out = Console(width=None if sys.stdout.isatty() else 120, markup=False)
@@ -41,7 +40,31 @@ def _error_line(message: str) -> None:
 INTERRUPTED = 130
 
 
-class OneLineErrors(TyperGroup):
+class CleanHelp:
+    """`--help` without typer's artefacts: no type (`<bool>`) after a flag."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""  # typer shows a flag's metavar where it would show `<bool>`
+        return params
+
+
+class Command(CleanHelp, TyperCommand):
+    """A command whose usage line names its arguments NAME, or [NAME] when optional (not
+    `{name}` or `[[NAME]]`)."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                name = (param.metavar or param.name).upper()
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+
+class OneLineErrors(CleanHelp, TyperGroup):
     """Usage errors (an unknown option, a bad value) as one line on stderr, exit code 2, like
     every other error a user can cause; Ctrl-C as one line with the resume hint, exit code 130."""
 
@@ -97,12 +120,33 @@ def user_errors(command):
 
 
 STORE = typer.Option(Path("sparsearch.db"), "--store", help="SQLite store file.")
+VERDICTS = typer.Option(False, "--verdicts", help="Paired comparisons as one sentence each, not one table.")
 
 
-@app.command()
+def _argument(what: str):
+    """The optional EXPERIMENT argument: the store's only experiment when omitted."""
+    return typer.Argument(None, metavar="EXPERIMENT", show_default=False,
+                          help=f"{what}; the store's only experiment if omitted (see `sparsearch ls`).")
+
+
+def _experiment(db, store: Path, experiment: str | None, how: str) -> str:
+    """`experiment` (one the store holds), or the store's only experiment when it is None; `how`
+    says how to name one when the store holds several or none."""
+    if experiment is not None:
+        db.config_of(experiment)  # names the known experiments if this one is not
+        return experiment
+    names = [e["name"] for e in db.experiments()]
+    if len(names) != 1:
+        raise SparsearchError(f"{store} holds {len(names)} experiments ({', '.join(names) or 'none'}); "
+                              f"{how}")
+    return names[0]
+
+
+@app.command(cls=Command)
 @user_errors
 def run(
-    config_file: Optional[Path] = typer.Argument(None, metavar="[CONFIG]", help="TOML config; the built-in default if omitted."),
+    config_file: Optional[Path] = typer.Argument(None, metavar="CONFIG", show_default=False,
+                                                 help="TOML config; the built-in default if omitted."),
     store: Path = STORE,
     quick_run: bool = typer.Option(False, "--quick", help="Smoke run: at most 3 seeds, 5 epochs, 10 candidates."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
@@ -119,6 +163,7 @@ def run(
     replace: bool = typer.Option(
         False, "--replace", help="Let a changed config replace the plan of the stored experiment of the same name."
     ),
+    verdicts: bool = VERDICTS,
 ):
     """Run (or continue) an experiment and print its summary."""
     from .api import run as run_study
@@ -151,7 +196,7 @@ def run(
     with _open(store, write=False) as db:
         if report_dir is not None:
             _write_report(db, config.experiment.name, report_dir, "--report")
-        _print_experiment(db, config.experiment.name, config)
+        _print_experiment(db, config.experiment.name, config, verdicts)
     seconds = time.perf_counter() - started
     done = study.outcome
     out.print(study.kind.done_line(done, store, seconds))
@@ -174,11 +219,11 @@ def _warning_line(show, message, category, *where, **more) -> None:
         show(message, category, *where, **more)
 
 
-def _print_experiment(db, experiment: str, config: Config) -> None:
+def _print_experiment(db, experiment: str, config: Config, verdicts: bool) -> None:
     """The summary of an experiment of any kind, as its kind prints it."""
     from .kinds import kind_of
 
-    kind_of(config).show(db, experiment, config, out)
+    kind_of(config).show(db, experiment, config, out, verdicts=verdicts)
 
 
 @contextmanager
@@ -216,37 +261,31 @@ def _write_report(db, experiment: str, out_dir: Path, flag: str = "--out") -> No
     err.print(f"report: {index}")
 
 
-@app.command()
+@app.command(cls=Command)
 @user_errors
 def report(
     store: Path = STORE,
-    experiment: Optional[str] = typer.Option(None, "--experiment", help="Which experiment; needed if the store has several."),
+    experiment: Optional[str] = typer.Option(None, "--experiment", help="Which experiment; the store's only one if "
+                                             "omitted."),
     out_dir: Path = typer.Option(..., "--out", help="Folder for index.html and the figures (PNG and SVG)."),
 ):
     """Write a self-contained HTML report (figures, paired statistics, config, environment)."""
     with _open(store, write=False) as db:
-        if experiment is None:
-            names = [e["name"] for e in db.experiments()]
-            if len(names) != 1:
-                raise SparsearchError(
-                    f"{store} holds {len(names)} experiments ({', '.join(names) or 'none'}); pass --experiment NAME"
-                )
-            experiment = names[0]
-        db.config_of(experiment)
-        _write_report(db, experiment, out_dir)
+        _write_report(db, _experiment(db, store, experiment, "pass --experiment NAME"), out_dir)
 
 
-@app.command()
+@app.command(cls=Command)
 @user_errors
 def front(
-    experiment: str = typer.Argument(..., help="A super-network search (see `sparsearch ls`)."),
+    experiment: Optional[str] = _argument("A super-network search"),
     store: Path = STORE,
-    seed: int = typer.Option(0, help="Which seed's searches."),
+    seed: int = typer.Option(0, "--seed", help="Which seed's searches."),
 ):
     """Print the Pareto front (validation error against costs) of each strategy for one seed."""
     from .study import Study
 
     with _open(store, write=False) as db:
+        experiment = _experiment(db, store, experiment, "pass one: sparsearch front EXPERIMENT")
         study = Study(db, experiment)
         config, kind = study.config, study.kind
         if not hasattr(kind, "front_tables"):
@@ -257,7 +296,7 @@ def front(
         out.print(table)
 
 
-@app.command("ls")
+@app.command("ls", cls=Command)
 @user_errors
 def list_experiments(store: Path = STORE):
     """List the store's experiments with their trial counts and status."""
@@ -277,23 +316,24 @@ def list_experiments(store: Path = STORE):
     out.print(table)
 
 
-@app.command()
+@app.command(cls=Command)
 @user_errors
-def show(experiment: str = typer.Argument(..., help="Experiment name (see `sparsearch ls`)."), store: Path = STORE):
+def show(experiment: Optional[str] = _argument("Experiment name"), store: Path = STORE, verdicts: bool = VERDICTS):
     """Print an experiment's config and summary table."""
     from .config import config_from_dict, tomllib
 
     with _open(store, write=False) as db:
+        experiment = _experiment(db, store, experiment, "pass one: sparsearch show EXPERIMENT")
         config_text = db.config_of(experiment)
         out.print(f"# config of {inert(experiment)}")
         out.print(config_text)
-        _print_experiment(db, experiment, config_from_dict(tomllib.loads(config_text)))
+        _print_experiment(db, experiment, config_from_dict(tomllib.loads(config_text)), verdicts)
 
 
-@app.command()
+@app.command(cls=Command)
 @user_errors
 def rm(
-    experiment: str = typer.Argument(..., help="Experiment name (see `sparsearch ls`)."),
+    experiment: str = typer.Argument(..., metavar="EXPERIMENT", help="Experiment name (see `sparsearch ls`)."),
     store: Path = STORE,
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ):
@@ -323,13 +363,14 @@ class Format(str, Enum):
     json = "json"
 
 
-@app.command()
+@app.command(cls=Command)
 @user_errors
 def export(
     store: Path = STORE,
     fmt: Format = typer.Option(Format.csv, "--format", help="csv or json."),
     out_file: Optional[Path] = typer.Option(None, "--out", help="Output file; stdout if omitted."),
-    experiment: Optional[str] = typer.Option(None, "--experiment", help="Only this experiment."),
+    experiment: Optional[str] = typer.Option(None, "--experiment", help="Only this experiment (--evaluations, "
+                                             "--audits, --anytime, --kernels: the store's only one if omitted)."),
     evaluations: bool = typer.Option(False, "--evaluations", help="Elastic experiments: every evaluated configuration."),
     audits: bool = typer.Option(False, "--audits", help="Probe audits: per arm, sparsity and seed, how the probe ranked "
                                                          "fully trained candidates."),
@@ -348,10 +389,8 @@ def export(
     table = ("evaluations" if evaluations else "audits" if audits else "anytime" if anytime else "kernels" if kernels
              else "trials")
     with _open(store, write=False) as db:
-        if experiment:
-            db.config_of(experiment)  # names the known experiments if this one is not
-        elif table != "trials":
-            raise SparsearchError(f"--{table} needs --experiment NAME")
+        if experiment or table != "trials":  # every experiment's trials, one experiment's other tables
+            experiment = _experiment(db, store, experiment, f"pass --{table} --experiment NAME")
         names = [experiment] if experiment else sorted(e["name"] for e in db.experiments())
         kinds = {name: Study(db, name).kind for name in names}
         chosen = [name for name in names if table in kinds[name].tables]
@@ -382,10 +421,10 @@ def export(
             raise SparsearchError(f"cannot write {out_file}: {error.strerror}; pass another --out") from None
 
 
-@app.command()
+@app.command(cls=Command)
 @user_errors
 def measure(
-    experiment: str = typer.Argument(..., help="A mask study (see `sparsearch ls`)."),
+    experiment: Optional[str] = _argument("A mask study"),
     store: Path = STORE,
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or mps (overrides engine.device)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (overrides engine.threads)."),
@@ -402,6 +441,7 @@ def measure(
 
     settings = dict(device=device, threads=threads, batch_size=batch_size, warmup=warmup, repeats=repeats, kernel=kernel)
     with _open(store, write=True) as db:
+        experiment = _experiment(db, store, experiment, "pass one: sparsearch measure EXPERIMENT")
         if quiet:
             measured = measure_stored(db, experiment, **settings)
         else:
@@ -415,7 +455,7 @@ def measure(
     out.print(f"{measured} networks measured now, {reused} reused (export: latency_* columns)")
 
 
-@app.command("export-model")
+@app.command("export-model", cls=Command)
 @user_errors
 def export_model(
     trial_key: str = typer.Argument(..., metavar="KEY", help="The trial (the trial_key column of `sparsearch export`)."),
@@ -435,7 +475,7 @@ def export_model(
     out.print(inert(str(written)), soft_wrap=True)
 
 
-@app.command("config")
+@app.command("config", cls=Command)
 @user_errors
 def config_command(
     default: bool = typer.Option(False, "--default", help="Print the built-in default config."),
@@ -460,7 +500,7 @@ def _numbers(text: str, kind: type, option: str) -> list:
         raise SparsearchError(f"{option}: expected comma-separated numbers, got {text!r}") from None
 
 
-@app.command()
+@app.command(cls=Command)
 @user_errors
 def bench(
     populations: str = typer.Option("1,16,64,256", help="Population sizes of the digits MLP grid, comma-separated."),

@@ -229,7 +229,7 @@ class EngineConfig(_Section):
     precision: Literal["fp32", "bf16"] = Field(
         "fp32", description="fp32, or bf16 mixed precision (fp32 master weights; fast with AMX or AVX512-BF16)")
     executor: Literal["in-process", "ray"] = Field(
-        "in-process", description="where populations train: here, or as Ray tasks (pip install 'sparsearch[ray]')")
+        "in-process", description="where populations train: here, or as Ray tasks (needs the `ray` extra)")
     address: str | None = Field(None, min_length=1, description="ray: the cluster to join (e.g. 'HOST:6379'); "
                                 "none starts a local Ray instance")
     retries: int = Field(3, ge=0, description="ray: how often a task whose worker died is retried")
@@ -450,6 +450,7 @@ def load_config(path: str | Path) -> Config:
 
 
 QUICK_EPOCHS = 5
+QUICK_SUFFIX = "-quick"
 
 
 def quick(config: Config) -> Config:
@@ -460,7 +461,7 @@ def quick(config: Config) -> Config:
         update={
             "experiment": config.experiment.model_copy(
                 update={"seeds": list(config.experiment.seed_list[:3]) if isinstance(config.experiment.seeds, list)
-                        else min(config.experiment.seeds, 3), "name": config.experiment.name + "-quick"}
+                        else min(config.experiment.seeds, 3), "name": config.experiment.name + QUICK_SUFFIX}
             ),
             "train": config.train.model_copy(update={"epochs": min(config.train.epochs, QUICK_EPOCHS)}),
             "supernet": config.supernet.model_copy(update={
@@ -469,6 +470,14 @@ def quick(config: Config) -> Config:
             }),
         }
     )
+
+
+def quick_note(name: str, epochs: int) -> str | None:
+    """What the tables of a `quick` run (its name ends in QUICK_SUFFIX, it trained at most
+    QUICK_EPOCHS epochs) say of themselves; None for any other run."""
+    if name.endswith(QUICK_SUFFIX) and epochs <= QUICK_EPOCHS:
+        return f"quick run: {epochs} epochs, accuracies not comparable to full runs"
+    return None
 
 
 def to_toml(config: Config) -> str:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .analysis.paired import MIN_SEEDS, compare
+from .analysis.paired import METRICS, MIN_SEEDS, Comparison, difference, outcome
 from .analysis.summary import Interval, arm_rows, diverged_note
 from .progress import Progress as RunProgress
 
@@ -86,10 +86,11 @@ def _half_width(interval: Interval) -> str:
     return "n/a" if math.isnan(interval.half_width) else f"{100 * interval.half_width:.2f}"
 
 
-def summary_table(rows: list[dict], title: str) -> Table:
+def summary_table(rows: list[dict], title: str, note: str | None = None) -> Table:
     """The per (sparsity, arm) table: mean test accuracy over seeds with its 95% t-interval;
-    its caption says how many trials diverged, if any."""
-    table = Table(title=title, title_justify="left", caption=diverged_note(rows), caption_justify="left")
+    its caption is `note` (e.g. that this was a quick run) and how many trials diverged, if any."""
+    caption = "\n".join(line for line in (note, diverged_note(rows)) if line) or None
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for header in ("sparsity", "arm", "seeds", "test acc %", "95% CI ±", "epochs to target", "weight sparsity", "params", "FLOPs"):
         table.add_column(header, justify="left" if header == "arm" else "right", no_wrap=header == "arm")
     for row in arm_rows(rows):
@@ -155,27 +156,46 @@ def _mean(interval: Interval, scale: float, digits: int) -> str:
     return "n/a" if math.isnan(interval.mean) else f"{scale * interval.mean:.{digits}f}"
 
 
-def verdict_lines(rows: list[dict]) -> list[str]:
-    """One honest sentence per paired comparison (every arm vs random and vs dense); the
-    comparisons with too few seeds for a verdict are said once, in one line."""
-    comparisons = compare(rows)
+def verdicts(comparisons: list[Comparison], title: str, sentences: bool = False) -> list:
+    """What a terminal shows of paired comparisons: one table (a row each: sparsity, arm,
+    baseline, metric, difference, CI, Holm p, verdict word) under `title`, or with `sentences`
+    the title and one honest sentence each. The comparisons with too few seeds for a verdict
+    are said once, in one line."""
+    if not comparisons:
+        return []
     few = [c for c in comparisons if c.n < MIN_SEEDS]
-    if len(few) < 2:
-        return [c.verdict for c in comparisons]
-    seeds = {c.n for c in few}
-    how_many = f"only {min(seeds)} seed{'s' if min(seeds) != 1 else ''}" if len(seeds) == 1 else f"fewer than {MIN_SEEDS} seeds"
-    return [c.verdict for c in comparisons if c.n >= MIN_SEEDS] + [
-        f"{len(few)} comparisons have {how_many}, too few for the test to have power: no verdict "
-        f"(their numbers: sparsearch report, Study.compare())"
-    ]
+    shown = [c for c in comparisons if c.n >= MIN_SEEDS] if len(few) >= 2 else comparisons
+    note = None
+    if len(few) >= 2:
+        seeds = {c.n for c in few}
+        how_many = (f"only {min(seeds)} seed{'s' if min(seeds) != 1 else ''}" if len(seeds) == 1
+                    else f"fewer than {MIN_SEEDS} seeds")
+        note = (f"{len(few)} comparisons have {how_many}, too few for the test to have power: no verdict "
+                f"(their numbers: sparsearch report, Study.compare())")
+    if sentences or not shown:
+        return [f"{title}:", *(f"  {c.verdict}" for c in shown), *([f"  {note}"] if note else [])]
+    per_sparsity = any(c.sparsity is not None for c in shown)
+    table = Table(title=f"{title}; --verdicts: one sentence each", title_justify="left", caption=note,
+                  caption_justify="left")
+    for header in ("sparsity",) * per_sparsity + ("arm", "vs", "metric", "diff", "95% CI", "Holm p", "verdict"):
+        table.add_column(header, justify="right" if header in ("sparsity", "diff", "95% CI", "Holm p") else "left",
+                         no_wrap=header != "metric")
+    for c in shown:
+        mean, interval = difference(c)
+        where = [] if not per_sparsity else ["" if c.sparsity is None else f"{c.sparsity:g}"]
+        table.add_row(*where, c.arm, c.baseline, METRICS[c.metric][0], mean, interval,
+                      f"{c.p_holm:.2g}", outcome(c))
+    return [table]
 
 
-def elastic_tables(summary: SupernetSummary, title: str) -> list[Table]:
-    """Hypervolume per strategy at a few evaluation counts (mean over seeds with 95% interval),
-    evaluations needed to reach random's final hypervolume, and the LINAS predictor's tau."""
+def elastic_tables(summary: SupernetSummary, title: str, note: str | None = None) -> list[Table]:
+    """Hypervolume per strategy at a few evaluation counts (mean over seeds with 95% interval;
+    `note` as its caption), evaluations needed to reach random's final hypervolume, and the LINAS
+    predictor's tau."""
     at = summary.at
     shown = sorted({0, len(at) // 2, len(at) - 1})
-    hv = Table(title=f"{title}: hypervolume after n real evaluations (mean ± 95% CI over seeds)", title_justify="left")
+    hv = Table(title=f"{title}: hypervolume after n real evaluations (mean ± 95% CI over seeds)", title_justify="left",
+               caption=note, caption_justify="left")
     hv.add_column("strategy")
     for i in shown:
         hv.add_column(f"n = {at[i]}", justify="right")

@@ -46,8 +46,9 @@ class ExperimentKind(Protocol):
     def report(self, store, experiment: str, config, out_dir: Path) -> Path:
         """Write the HTML report into `out_dir`; return index.html."""
 
-    def show(self, store, experiment: str, config, print_line) -> None:
-        """Print the experiment's summary for a terminal: `print_line(text_or_rich_table)`."""
+    def show(self, store, experiment: str, config, console, verdicts: bool = False) -> None:
+        """Print the experiment's summary for a terminal: `console.print(text_or_rich_table)`;
+        paired comparisons as one table, or with `verdicts` (`--verdicts`) one sentence each."""
 
     def done_line(self, outcome, store: str, seconds: float) -> str:
         """One line saying what a finished run did."""

@@ -9,7 +9,7 @@ returns logits [batch, classes]; the batch dimension is dynamic.
 - `.onnx`: ONNX opset `OPSET` (17), input `features`, output `logits`; written with PyTorch's
   TorchScript exporter (`torch.onnx.export(..., dynamo=False)`): it needs no onnxscript, takes a
   tenth of a second where the dynamo exporter takes seconds, and exists across the torch versions
-  sparsearch supports. It needs the `onnx` package (`pip install 'sparsearch[onnx]'`).
+  sparsearch supports. It needs the `onnx` package (the `onnx` extra).
 - `.safetensors`: the folded module's state dict with `NetworkInfo` as metadata (JSON strings):
   enough for `load_exported` to rebuild the module.
 - `.pt2`: `torch.export.export` with a dynamic batch dimension, saved with `torch.export.save`;
@@ -38,6 +38,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from .errors import SparsearchError, described
+from .extras import install_hint
 
 OPSET = 17
 INPUT, OUTPUT = "features", "logits"
@@ -46,8 +47,6 @@ FORMAT = "sparsearch.network/1"
 """The `format` metadata of every exported file; `load_exported` reads this version."""
 EXTRA_FILE = "sparsearch.json"
 """A `.pt2` file's extra file holding the metadata (`torch.export.load(..., extra_files=...)`)."""
-INSTALL_HINT = "pip install 'sparsearch[onnx]'"
-
 
 @dataclass(frozen=True)
 class NetworkInfo:
@@ -126,7 +125,7 @@ def onnx_bytes(module: nn.Module, n_features: int, *, metadata: dict[str, str] |
     """`module` (masks folded in, eval mode) as a serialized ONNX model of opset `opset`: input
     `features` [batch, n_features], output `logits` [batch, classes], the batch dimension dynamic;
     `metadata` becomes the model's metadata_props. What onnxruntime's `InferenceSession` takes
-    (`onnx_session` builds one); needs `onnx` (`pip install 'sparsearch[onnx]'`)."""
+    (`onnx_session` builds one); needs `onnx` (the `onnx` extra)."""
     onnx = require("onnx", "exporting ONNX")
     network = folded(module)
     buffer = io.BytesIO()
@@ -148,7 +147,7 @@ def onnx_bytes(module: nn.Module, n_features: int, *, metadata: dict[str, str] |
 def onnx_session(module: nn.Module, n_features: int, threads: int | None = None):
     """An onnxruntime `InferenceSession` (CPU) running `module` as `onnx_bytes` exports it; feed it
     `{"features": x}` with x a float32 array [batch, n_features]. `threads` sets its intra-op
-    threads (onnxruntime's default if None). Needs onnxruntime (`pip install 'sparsearch[onnx]'`)."""
+    threads (onnxruntime's default if None). Needs onnxruntime (the `onnx` extra)."""
     ort = require("onnxruntime", "running a network in onnxruntime")
     options = ort.SessionOptions()
     if threads is not None:
@@ -222,7 +221,7 @@ def require(package: str, what: str):
     try:
         return importlib.import_module(package)
     except ImportError:
-        raise SparsearchError(f"{what} needs {package}, which is not installed: {INSTALL_HINT}") from None
+        raise SparsearchError(f"{what} needs {package}, which is not installed: {install_hint('onnx')}") from None
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -194,26 +194,45 @@ def _num(value: float, unit: str) -> str:
     return f"{value:+.1f}" if unit else f"{value:+.3g}"
 
 
+def outcome(c: Comparison) -> str:
+    """The verdict in a word or two: better, worse, different (significant, direction unknown),
+    no evidence, or too few seeds (below MIN_SEEDS no verdict is drawn)."""
+    if c.n < MIN_SEEDS:
+        return "too few seeds"
+    if c.p_holm < ALPHA and c.mean_diff != 0:
+        better = (c.mean_diff > 0) == METRICS[c.metric][3]
+        return "different" if math.isnan(c.mean_diff) else "better" if better else "worse"  # nan: censored both ways
+    return "no evidence"
+
+
+def difference(c: Comparison) -> tuple[str, str]:
+    """The mean difference with its unit and the unadjusted 95% CI, as shown (a censored
+    comparison: how many pairs never reached the target, and no interval)."""
+    _, scale, unit, _ = METRICS[c.metric]
+    if c.censored:
+        return f"{c.censored} of {c.n} never", "n/a"
+    return (f"{_num(scale * c.mean_diff, unit)}{unit}",
+            f"[{_num(scale * c.ci_low, unit)}, {_num(scale * c.ci_high, unit)}]")
+
+
 def verdict(c: Comparison) -> str:
     """One honest sentence: what the data do and do not show."""
-    label, scale, unit, higher_better = METRICS[c.metric]
-    diff = (
-        f"{c.censored} of {c.n} pairs with one side never reaching it (no mean or CI)" if c.censored else
-        f"diff {_num(scale * c.mean_diff, unit)}{unit}, unadjusted 95% CI [{_num(scale * c.ci_low, unit)}, "
-        f"{_num(scale * c.ci_high, unit)}]"
-    )
+    label, _, _, higher_better = METRICS[c.metric]
+    mean, interval = difference(c)
+    diff = (f"{c.censored} of {c.n} pairs with one side never reaching it (no mean or CI)" if c.censored else
+            f"diff {mean}, unadjusted 95% CI {interval}")
     numbers = f"{diff}, Holm p = {c.p_holm:.2g}, n = {c.n}"
     if c.search_cost is not None:
         numbers += f", search cost {c.search_cost:.3g} dense-parent epochs"
     if c.p_holm >= ALPHA and (c.ci_low > 0 or c.ci_high < 0):
         numbers += "; the CI excludes 0 but, unlike the Holm p, is not adjusted for multiple comparisons"
     where = f"({label})" if c.sparsity is None else f"at {c.sparsity:g} ({label})"
-    if c.n < MIN_SEEDS:
+    word = outcome(c)
+    if word == "too few seeds":
         return f"{c.arm} vs {c.baseline} {where}: only {c.n} seed{'s' if c.n != 1 else ''}, too few for the test to have power ({numbers})"
+    if word != "no evidence":
+        return f"{c.arm} is {word} {'from' if word == 'different' else 'than'} {c.baseline} {where} ({numbers})"
+    unknown = math.isnan(c.mean_diff)
     better = (c.mean_diff > 0) == higher_better
-    unknown = math.isnan(c.mean_diff)  # censored both ways
-    if c.p_holm < ALPHA and c.mean_diff != 0:
-        word = "different from" if unknown else "better than" if better else "worse than"
-        return f"{c.arm} is {word} {c.baseline} {where} ({numbers})"
     direction = "differs from" if c.mean_diff == 0 or unknown else ("beats" if better else "is worse than")
     return f"no evidence that {c.arm} {direction} {c.baseline} {where} ({numbers})"

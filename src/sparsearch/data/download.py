@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import SparsearchError
+from ..extras import install_hint
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 CIFAR10_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
@@ -28,7 +29,7 @@ def _torchvision_datasets():
         import torchvision.datasets.utils
     except ImportError:
         raise SparsearchError(
-            "data.download needs torchvision: pip install 'sparsearch[torchvision]' "
+            f"data.download needs torchvision: {install_hint('torchvision')} "
             "(or put the files under data.root yourself)"
         ) from None
     return torchvision.datasets

@@ -17,9 +17,8 @@ import time
 from collections.abc import Iterable, Iterator
 
 from ..errors import SparsearchError
+from ..extras import install_hint
 from .executor import Chunk, OnEpoch, Setting, TaskFailure, TrainChunk, torch_settings
-
-INSTALL_HINT = "executor 'ray' needs Ray, which is not installed: pip install 'sparsearch[ray]'"
 
 LOCAL_INSTANCE = {
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # servers listen on 127.0.0.1 only: nothing else should join
@@ -43,7 +42,7 @@ def ray_module(local: bool = False):
     try:
         import ray
     except ImportError:
-        raise SparsearchError(INSTALL_HINT) from None
+        raise SparsearchError(f"executor 'ray' needs Ray, which is not installed: {install_hint('ray')}") from None
     return ray
 
 

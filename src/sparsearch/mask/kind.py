@@ -60,20 +60,21 @@ class MaskKind:
 
         return write_mask_report(store, experiment, config, out_dir)
 
-    def show(self, store, experiment: str, config, console) -> None:
-        from ..display import probe_quality_table, speed_table, summary_table, verdict_lines
+    def show(self, store, experiment: str, config, console, verdicts: bool = False) -> None:
+        from ..analysis.paired import compare
+        from ..config import quick_note
+        from ..display import probe_quality_table, speed_table, summary_table
+        from ..display import verdicts as paired
 
         rows = export_rows(store, experiment)
         if not rows:
             console.print(f"{inert(experiment)}: no trained networks yet")
         else:
-            console.print(summary_table(rows, f"{inert(experiment)}: {rows[0]['dataset']}"))
-            lines = verdict_lines(rows)
-            if lines:
-                console.print("Paired comparisons (Wilcoxon signed-rank, Holm-adjusted across sparsities; 95% "
-                              "bootstrap CI):")
-                for line in lines:
-                    console.print(f"  {line}", soft_wrap=True)
+            console.print(summary_table(rows, f"{inert(experiment)}: {rows[0]['dataset']}",
+                                        quick_note(experiment, config.train.epochs)))
+            for item in paired(compare(rows), "Paired comparisons (Wilcoxon signed-rank, Holm-adjusted across "
+                               "sparsities; 95% bootstrap CI)", verdicts):
+                console.print(item, soft_wrap=True)
             speeds = speed_table(rows, f"{inert(experiment)}: measured speed")
             if speeds is not None:
                 console.print(speeds)

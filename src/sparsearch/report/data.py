@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..config import tomllib
+from ..config import quick_note, tomllib
 from dataclasses import dataclass
 
 from ..analysis.convergence import dense_target_cell, mean_curves, val_auc
@@ -51,17 +51,18 @@ def collect(store: Store, experiment: str) -> ReportData:
         raise SparsearchError(f"experiment {experiment!r} has no trained networks yet; run it first")
     curves = store.curves(experiment)
     summary = arm_rows(rows)
+    settings = tomllib.loads(config)
     return ReportData(
         experiment=experiment,
         config=config,
-        space=tomllib.loads(config)["search"]["space"],
+        space=settings["search"]["space"],
         rows=rows,
         summary=summary,
         auc=_mean_auc(rows, curves),
         curves=mean_curves(rows, curves),
         dense_target=_dense_target(rows),
         comparisons=compare(rows, BASELINES),
-        notes=_notes(store, experiment, rows, summary),
+        notes=_notes(store, experiment, rows, summary, quick_note(experiment, settings["train"]["epochs"])),
         audits=audit_rows(store, experiment),
         anytime=anytime_rows(store, experiment),
     )
@@ -81,8 +82,8 @@ def _dense_target(rows: list[dict]) -> dict[tuple[float, str], str]:
     return {key: dense_target_cell(group) for key, group in groups.items()}
 
 
-def _notes(store: Store, experiment: str, rows: list[dict], summary: list[ArmRow]) -> list[str]:
-    notes = []
+def _notes(store: Store, experiment: str, rows: list[dict], summary: list[ArmRow], quick: str | None) -> list[str]:
+    notes = [quick] if quick else []
     status = next(e for e in store.experiments() if e["name"] == experiment)
     if status["done"] < status["planned"]:
         notes.append(f"The experiment is incomplete: {status['done']} of {status['planned']} planned trials are done.")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..config import Config
+from ..config import Config, quick_note
 from ..store import Store
 from ..supernet import records
 from ..supernet.analysis import SupernetSummary, front, summarize
@@ -81,7 +81,9 @@ def _page(experiment: str, config: Config, config_text: str, summary: SupernetSu
     env = environment()
     meta = (f"super-network search &middot; {len(config.experiment.seed_list)} seed(s) &middot; {config.supernet.evaluations} "
             f"real evaluations per search &middot; generated {escape(env['date'])}")
-    body = f"""{_summary(summary)}
+    quick = quick_note(experiment, config.supernet.epochs)
+    notes = f'<ul class="notes"><li>{escape(quick)}</li></ul>\n' if quick else ""
+    body = f"""{notes}{_summary(summary)}
 {figures_html(figures)}
 <section id="config"><h2>Configuration</h2><pre>{escape(config_text)}</pre></section>
 {environment_html(env)}"""

@@ -9,17 +9,21 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
-from matplotlib.container import Container
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.transforms import ScaledTranslation
 
 from ..analysis.paired import ALPHA, METRICS, Comparison
 from ..analysis.summary import ArmRow, Interval, mean_interval
 from ..arms import ARMS
 
 PANEL = (4.6, 3.2)  # inches per panel
-DODGE = 5.0  # points between the markers of neighbouring arms at the same x (or y)
+MARKER = 6.0  # marker size, points
+STEP = 7.5  # points between the centres of neighbouring arms' markers at one position
+SLOT = 0.8  # share of the gap between neighbouring positions over which the arms at one position spread
+FRAME = 0.9  # inches of a panel outside its axes (tick labels, axis label)
+MAX_PANEL = 10.0  # inches: the widest a panel grows to fit its slots
+PAGE = 14.0  # inches: the widest figure of panels side by side (the report's column shows it at about its size)
+SAME_POSITION = 0.02  # decades: costs closer than this on a log axis share one position
 MARKERS = "os^vPX"
 # tab20's dark shades, then its light ones: 20 distinguishable colours, in a fixed order
 COLORS = [to_hex(c) for c in colormaps["tab20"].colors[0::2] + colormaps["tab20"].colors[1::2]]
@@ -47,19 +51,21 @@ def series_styles(names: list[str]) -> dict[str, Style]:
 
 
 def accuracy_vs_sparsity(summary: list[ArmRow], styles: dict[str, Style], space: str) -> Figure:
-    """Test accuracy against the space's sparsity per arm, the dense parent as a reference line,
-    and on a secondary axis what that sparsity amounts to: weight sparsity (node space) or
-    parameters (weight space)."""
-    fig, (ax,) = new_figure(1, panel=(7.0, 4.2))
-    sparse = _by_arm([r for r in summary if r.arm != "dense"])
-    for index, (arm, arm_rows) in enumerate(sparse.items()):
-        _accuracy_series(ax, [r.sparsity for r in arm_rows], arm_rows, arm, styles[arm], (index, len(sparse)))
-    _dense_reference(ax, summary, styles["dense"])
+    """Test accuracy against the space's sparsity per arm (the sparsities evenly spaced, the arms
+    side by side at each, so none hides another), the dense parent as a reference line, and on a
+    secondary axis what each sparsity amounts to: weight sparsity (node space) or parameters
+    (weight space)."""
+    sparse = _by_arm([r for r in summary if r.arm != "dense"], styles)
     sparsities = sorted({r.sparsity for r in summary if r.arm != "dense"})
+    width = max(7.0, len(sparsities) * slot_inches(len(sparse)) + FRAME)
+    fig, (ax,) = new_figure(1, panel=(width, 4.2))
+    offsets = slot_offsets(len(sparse), (width - FRAME) / max(len(sparsities), 1))
+    for (arm, arm_rows), offset in zip(sparse.items(), offsets):
+        _accuracy_series(ax, [sparsities.index(r.sparsity) + offset for r in arm_rows], arm_rows, arm, styles[arm])
+    _dense_reference(ax, summary, styles["dense"])
     if sparsities:
-        pad = max(0.05, 0.08 * (sparsities[-1] - sparsities[0]))
-        ax.set_xlim(sparsities[0] - pad, min(1.0, sparsities[-1] + pad))
-        ax.set_xticks(sparsities, [f"{s:g}" for s in sparsities])
+        ax.set_xlim(-0.5, len(sparsities) - 0.5)
+        ax.set_xticks(range(len(sparsities)), [f"{s:g}" for s in sparsities])
         _secondary_axis(ax, summary, sparsities, space)
     style_axes(ax, AXIS_LABELS[space], "test accuracy (%)")
     ax.spines["top"].set_visible(True)
@@ -68,25 +74,20 @@ def accuracy_vs_sparsity(summary: list[ArmRow], styles: dict[str, Style], space:
 
 
 def _secondary_axis(ax: Axes, summary: list[ArmRow], sparsities: list[float], space: str) -> None:
-    """A top axis labelled with the mean weight sparsity (node space) or params (weight space)
-    of the sparse networks at each sparsity, interpolated in between."""
+    """A top axis labelled, at each sparsity, with the mean weight sparsity (node space) or
+    params (weight space) of the sparse networks there."""
     field, label, fmt = ("weight_sparsity", AXIS_LABELS["weight"], "{:.3f}") if space == "node" else (
         "params", "parameters (weights kept + biases)", "{:,.0f}")
     values = [np.mean([getattr(r, field) for r in summary if r.sparsity == s and r.arm != "dense"]) for s in sparsities]
-    order = np.argsort(values)
-    forward_ = lambda x: np.interp(x, sparsities, values)  # noqa: E731
-    inverse = lambda v: np.interp(v, np.array(values)[order], np.array(sparsities)[order])  # noqa: E731
-    top = ax.secondary_xaxis("top", functions=(forward_, inverse))
-    top.set_xticks(values, [fmt.format(v) for v in values])
+    top = ax.secondary_xaxis("top")
+    top.set_xticks(range(len(sparsities)), [fmt.format(v) for v in values])
     top.set_xlabel(label)
 
 
 def learning_curves(curves: dict[tuple[float, str], tuple], styles: dict[str, Style], space: str) -> Figure:
     """Mean validation accuracy per epoch, one panel per sparsity, the dense parent in each."""
     sparsities = sorted({s for s, arm in curves if arm != "dense"}) or [0.0]
-    ncols = min(4, len(sparsities))
-    nrows = math.ceil(len(sparsities) / ncols)
-    fig, axes = new_figure(ncols, nrows, panel=(3.4, 2.8), sharey=True)
+    fig, axes = panel_grid(len(sparsities), (3.4, 2.8), sharey=True)
     dense = [(arm, c) for (s, arm), c in curves.items() if arm == "dense"]
     for ax, sparsity in zip(axes, sparsities):
         panel = [(arm, c) for (s, arm), c in curves.items() if s == sparsity and arm != "dense"]
@@ -98,8 +99,6 @@ def learning_curves(curves: dict[tuple[float, str], tuple], styles: dict[str, St
             add_band(ax, epochs, low, high, style.color)
         style_axes(ax, "epoch", "validation accuracy (%)" if ax.get_subplotspec().is_first_col() else None,
                f"{space} sparsity {sparsity:g}")
-    for ax in axes[len(sparsities):]:
-        ax.set_visible(False)
     add_legend(fig, axes, styles)
     return fig
 
@@ -110,7 +109,7 @@ def anytime(steps: list[dict], rows: list[dict], styles: dict[str, Style], space
     that spent something as one marker (its mean cost, the mean best validation accuracy of
     its trials); `random`, which spends nothing, as a dotted line."""
     sparsities = sorted({s["sparsity"] for s in steps})
-    fig, axes = new_figure(len(sparsities), panel=(4.6, 3.4), sharey=True)
+    fig, axes = panel_grid(len(sparsities), (4.6, 3.4), sharey=True)
     for ax, sparsity in zip(axes, sparsities):
         for arm in dict.fromkeys(s["arm"] for s in steps if s["sparsity"] == sparsity):
             by_seed: dict[int, list[tuple[float, float]]] = {}
@@ -150,18 +149,21 @@ def paired_differences(comparisons: list[Comparison], styles: dict[str, Style], 
     baselines = list(dict.fromkeys(c.baseline for c in chosen))
     chosen.sort(key=lambda c: order.index(c.arm))
     sparsities = sorted({c.sparsity for c in chosen})
-    fig, axes = new_figure(len(baselines), panel=(4.6, 1.2 + 0.45 * len(sparsities)))
+    most = max((len({c.arm for c in chosen if c.baseline == b}) for b in baselines), default=1)
+    row = max(0.45, slot_inches(most))
+    fig, axes = new_figure(len(baselines), panel=(4.6, 1.2 + len(sparsities) * row))
     for ax, baseline in zip(axes, baselines):
         arms = list(dict.fromkeys(c.arm for c in chosen if c.baseline == baseline))
+        offsets = dict(zip(arms, slot_offsets(len(arms), row)))
         for c in (c for c in chosen if c.baseline == baseline):
             style = styles[c.arm]
             mean, low, high = scale * c.mean_diff, scale * c.ci_low, scale * c.ci_high
             # A degenerate interval (every paired difference equal) can put its bound a rounding
             # error past the mean; matplotlib refuses negative bar lengths, so those draw as 0.
-            bars = ax.errorbar(mean, sparsities.index(c.sparsity), xerr=[[max(mean - low, 0.0)], [max(high - mean, 0.0)]],
-                               color=style.color, marker=style.marker, capsize=3, linestyle="none", label=_label(c.arm),
-                               markerfacecolor=style.color if c.p_holm < ALPHA else "white")
-            _dodge(ax, bars, arms.index(c.arm), len(arms), vertical=True)
+            ax.errorbar(mean, sparsities.index(c.sparsity) + offsets[c.arm],
+                        xerr=[[max(mean - low, 0.0)], [max(high - mean, 0.0)]], color=style.color, marker=style.marker,
+                        markersize=MARKER, capsize=3, linestyle="none", label=_label(c.arm),
+                        markerfacecolor=style.color if c.p_holm < ALPHA else "white")
         ax.axvline(0, color="0.2", linewidth=0.8)
         ax.set_yticks(range(len(sparsities)), [f"{s:g}" for s in sparsities])
         ax.set_ylim(len(sparsities) - 0.5, -0.5)
@@ -176,14 +178,19 @@ def paired_differences(comparisons: list[Comparison], styles: dict[str, Style], 
 
 
 def accuracy_vs_cost(summary: list[ArmRow], styles: dict[str, Style]) -> Figure:
-    """Test accuracy against parameter count and against FLOPs (log x), per arm."""
-    fig, axes = new_figure(2, panel=(4.2, 3.4), sharey=True)
-    arms = _by_arm(summary)
+    """Test accuracy against parameter count and against FLOPs (log x), per arm; the arms that
+    share a cost stand side by side, and the two panels stack when side by side they would not fit."""
+    arms = _by_arm(summary, styles)
+    costs = {cost: {arm: [getattr(r, cost) for r in rows] for arm, rows in arms.items()} for cost in ("params", "flops")}
+    width = max(4.2, min(MAX_PANEL, max(map(log_inches, costs.values())) + FRAME))
+    fig, axes = _pair(width, 3.4, PANEL[0], sharey=True)
     for ax, (cost, label) in zip(axes, (("params", "parameters"), ("flops", "FLOPs per example"))):
         ax.set_xscale("log")
-        for index, (arm, arm_rows) in enumerate(arms.items()):
-            _accuracy_series(ax, [getattr(r, cost) for r in arm_rows], arm_rows, arm, styles[arm], (index, len(arms)))
-        style_axes(ax, f"{label} (log scale)", "test accuracy (%)" if ax is axes[0] else None)
+        shifted, limits = log_dodge(costs[cost], width - FRAME)
+        for arm, arm_rows in arms.items():
+            _accuracy_series(ax, shifted[arm], arm_rows, arm, styles[arm])
+        ax.set_xlim(*limits)
+        style_axes(ax, f"{label} (log scale)", "test accuracy (%)" if ax.get_subplotspec().is_first_col() else None)
     add_legend(fig, axes, styles)
     return fig
 
@@ -193,18 +200,20 @@ def speed(rows: list[dict], styles: dict[str, Style]) -> Figure:
     95% t-intervals), and each trial's FLOPs against it, with the line where latency falls in
     proportion to FLOPs from the dense parent's (what FLOPs predict)."""
     measured = [r for r in rows if r.get("latency_ms") is not None]
-    fig, axes = new_figure(2, panel=(4.4, 3.4))
     arms = list(dict.fromkeys(r["arm"] for r in measured))
-    for index, arm in enumerate(arms):
+    cells = {arm: [[r for r in measured if r["arm"] == arm and r["sparsity"] == s]
+                   for s in sorted({r["sparsity"] for r in measured if r["arm"] == arm})] for arm in arms}
+    latencies = {arm: [float(np.mean([r["latency_ms"] for r in cell])) for cell in cells[arm]] for arm in arms}
+    width = max(4.4, min(MAX_PANEL, log_inches(latencies) + FRAME))
+    fig, axes = _pair(width, 3.4, 4.4)
+    shifted, limits = log_dodge(latencies, width - FRAME)
+    for arm in arms:
         mine = [r for r in measured if r["arm"] == arm]
-        cells = [[r for r in mine if r["sparsity"] == s] for s in sorted({r["sparsity"] for r in mine})]
-        intervals = [mean_interval([r["test_acc"] for r in cell]) for cell in cells]
+        intervals = [mean_interval([r["test_acc"] for r in cell]) for cell in cells[arm]]
         errors = [100 * _half(i) for i in intervals]
-        bars = axes[0].errorbar([float(np.mean([r["latency_ms"] for r in cell])) for cell in cells],
-                                [100 * i.mean for i in intervals], yerr=errors if any(errors) else None,
-                                color=styles[arm].color, marker=styles[arm].marker, capsize=3, linewidth=1.4,
-                                label=_label(arm))
-        _dodge(axes[0], bars, index, len(arms))
+        axes[0].errorbar(shifted[arm], [100 * i.mean for i in intervals], yerr=errors if any(errors) else None,
+                         color=styles[arm].color, marker=styles[arm].marker, markersize=MARKER, capsize=3,
+                         linewidth=1.4, label=_label(arm))
         axes[1].scatter([r["latency_ms"] for r in mine], [r["flops"] for r in mine], s=14, alpha=0.7,
                         color=styles[arm].color, marker=styles[arm].marker, label=_label(arm), linewidths=0)
     dense = [r for r in measured if r["arm"] == "dense"]
@@ -218,6 +227,7 @@ def speed(rows: list[dict], styles: dict[str, Style]) -> Figure:
                "; ".join(sorted({r["latency_device"] for r in measured})))
     for ax in axes:
         ax.set_xscale("log")
+    axes[0].set_xlim(*limits)
     axes[1].set_yscale("log")
     extra = [h for h in axes[1].get_lines() if h.get_label().startswith("latency")]
     add_legend(fig, axes, styles, extra)
@@ -229,7 +239,7 @@ def probe_quality(audits: list[dict], styles: dict[str, Style]) -> Figure:
     panel per sparsity, one series per auditing arm. Scores are not comparable across probes or
     seeds, so each is shown as its percentile rank among its seed's audited candidates."""
     sparsities = sorted({a["sparsity"] for a in audits})
-    fig, axes = new_figure(len(sparsities), panel=(4.0, 3.3), sharey=False)
+    fig, axes = panel_grid(len(sparsities), (4.0, 3.3))
     for ax, sparsity in zip(axes, sparsities):
         for arm in dict.fromkeys(a["arm"] for a in audits):
             x, y = [], []
@@ -240,8 +250,8 @@ def probe_quality(audits: list[dict], styles: dict[str, Style]) -> Figure:
                 y += [100 * v for v in a["val_acc"]]
             ax.scatter(x, y, s=9, alpha=0.45, color=styles[arm].color, marker=styles[arm].marker, label=_label(arm),
                        linewidths=0)
-        style_axes(ax, "probe score, percentile rank within seed", "trained val accuracy (%)" if ax is axes[0] else None,
-               f"sparsity {sparsity:g}")
+        style_axes(ax, "probe score, percentile rank within seed",
+                   "trained val accuracy (%)" if ax.get_subplotspec().is_first_col() else None, f"sparsity {sparsity:g}")
     add_legend(fig, axes, styles)
     return fig
 
@@ -251,6 +261,16 @@ def new_figure(ncols: int, nrows: int = 1, *, panel: tuple[float, float] = PANEL
     """A constrained-layout figure of ncols x nrows panels (room below for the legend)."""
     fig = Figure(figsize=(panel[0] * ncols, panel[1] * nrows + 0.5), layout="constrained")
     return fig, list(fig.subplots(nrows, ncols, sharey=sharey, squeeze=False).ravel())
+
+
+def panel_grid(count: int, panel: tuple[float, float], sharey: bool = False):
+    """A figure of `count` panels (one per sparsity, say) in balanced rows no wider than PAGE;
+    returns it and the `count` panels (any left over in the grid hidden)."""
+    nrows = math.ceil(count / max(1, int(PAGE // panel[0])))
+    fig, axes = new_figure(math.ceil(count / nrows), nrows, panel=panel, sharey=sharey)
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    return fig, axes[:count]
 
 
 def style_axes(ax: Axes, xlabel: str, ylabel: str | None = None, title: str | None = None) -> None:
@@ -264,23 +284,68 @@ def style_axes(ax: Axes, xlabel: str, ylabel: str | None = None, title: str | No
 
 
 def add_legend(fig: Figure, axes: list[Axes], styles: dict[str, Style], extra: list[Line2D] = ()) -> None:
-    """One legend for the whole figure, below the panels, each arm once in the styles' order."""
+    """One legend for the whole figure, below the panels, each arm once in the styles' order, in
+    as many columns as the figure's width holds; the figure grows by the legend's rows."""
     found = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             found.setdefault(label, handle)
     handles = {_label(arm): found[_label(arm)] for arm in styles if _label(arm) in found}
     handles.update({h.get_label(): h for h in extra})
-    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=min(len(handles), 4), frameon=False)
+    column = 0.6 + 0.085 * max(map(len, handles), default=0)  # inches: the handle, then the label at 10 pt
+    ncols = max(1, min(len(handles), int((fig.get_figwidth() - 0.3) // column)))
+    rows = math.ceil(len(handles) / ncols)
+    fig.set_figheight(fig.get_figheight() + max(0.0, 0.26 * rows - 0.4))
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=ncols, frameon=False)
 
 
-def _dodge(ax: Axes, container: Container, index: int, count: int, vertical: bool = False) -> None:
-    """Shift plotted artists by a few points, so arms at the same position stay apart. Done
-    after plotting, so autoscaling has seen the true data."""
-    offset = (index - (count - 1) / 2) * DODGE / 72
-    shift = ScaledTranslation(*((0, -offset) if vertical else (offset, 0)), ax.get_figure().dpi_scale_trans)
-    for artist in container.get_children():
-        artist.set_transform(ax.transData + shift)
+def slot_offsets(count: int, gap: float) -> list[float]:
+    """Where each of `count` arms sits around its position, in units of the gap between
+    neighbouring positions (`gap` inches long): centred, neighbours STEP points apart, or closer
+    where SLOT of the gap cannot hold them so."""
+    spacing = min(SLOT / max(count, 1), STEP / 72 / gap)
+    return [(i - (count - 1) / 2) * spacing for i in range(count)]
+
+
+def slot_inches(count: int) -> float:
+    """The gap between neighbouring positions that keeps `count` arms' markers STEP points apart."""
+    return count * STEP / SLOT / 72
+
+
+def _decades(series: dict[str, list[float]]) -> tuple[float, float, float]:
+    """The lowest and highest log10 of the values and the smallest gap between neighbouring
+    positions (values within SAME_POSITION decades share one; 1 when there is one position)."""
+    logs = sorted({math.log10(x) for xs in series.values() for x in xs})
+    positions = [logs[0]]
+    for value in logs[1:]:
+        if value - positions[-1] > SAME_POSITION:
+            positions.append(value)
+    return logs[0], logs[-1], min((b - a for a, b in zip(positions, positions[1:])), default=1.0)
+
+
+def log_inches(series: dict[str, list[float]], alone: str = "dense") -> float:
+    """The inches of log axis that keep the arms at one position STEP points apart (`alone`, which
+    shares no position, takes no place among them)."""
+    low, high, gap = _decades(series)
+    return (high - low + gap) / gap * slot_inches(len(set(series) - {alone}))
+
+
+def log_dodge(series: dict[str, list[float]], inches: float,
+              alone: str = "dense") -> tuple[dict[str, list[float]], tuple[float, float]]:
+    """For a log axis `inches` long: each arm's values shifted to its place around its position
+    (the `alone` arm, which shares no position, stays put), and the axis limits (half a gap
+    beyond the outermost positions)."""
+    low, high, gap = _decades(series)
+    arms = [arm for arm in series if arm != alone]
+    offsets = {alone: 0.0, **dict(zip(arms, slot_offsets(len(arms), inches * gap / (high - low + gap))))}
+    shifted = {arm: [x * 10 ** (offsets[arm] * gap) for x in xs] for arm, xs in series.items()}
+    return shifted, (10 ** (low - gap / 2), 10 ** (high + gap / 2))
+
+
+def _pair(width: float, height: float, default: float, sharey: bool = False):
+    """A figure of two panels `width` inches wide: side by side up to `default` inches, else stacked."""
+    side = width <= default
+    return new_figure(*((2, 1) if side else (1, 2)), panel=(width, height), sharey=sharey and side)
 
 
 def add_band(ax: Axes, x, low: list[float], high: list[float], color: str, scale: float = 100.0) -> None:
@@ -289,15 +354,11 @@ def add_band(ax: Axes, x, low: list[float], high: list[float], color: str, scale
         ax.fill_between(x, [scale * v for v in low], [scale * v for v in high], color=color, alpha=0.18, linewidth=0)
 
 
-def _accuracy_series(
-    ax: Axes, x: list[float], rows: list[ArmRow], arm: str, style: Style, slot: tuple[int, int]
-) -> None:
-    """Mean test accuracy (%) of one arm with 95% error bars (none with one seed), dodged to
-    its slot (index, count) among the arms."""
+def _accuracy_series(ax: Axes, x: list[float], rows: list[ArmRow], arm: str, style: Style) -> None:
+    """Mean test accuracy (%) of one arm with 95% error bars (none with one seed)."""
     errors = [100 * _half(r.test_acc) for r in rows]
-    bars = ax.errorbar(x, [100 * r.test_acc.mean for r in rows], yerr=errors if any(errors) else None,
-                       color=style.color, marker=style.marker, capsize=3, linewidth=1.4, label=_label(arm))
-    _dodge(ax, bars, *slot)
+    ax.errorbar(x, [100 * r.test_acc.mean for r in rows], yerr=errors if any(errors) else None, color=style.color,
+                marker=style.marker, markersize=MARKER, capsize=3, linewidth=1.4, label=_label(arm))
 
 
 def _dense_reference(ax: Axes, summary: list[ArmRow], style: Style) -> None:
@@ -308,11 +369,12 @@ def _dense_reference(ax: Axes, summary: list[ArmRow], style: Style) -> None:
             ax.axhspan(mean - half, mean + half, color=style.color, alpha=0.12, linewidth=0)
 
 
-def _by_arm(summary: list[ArmRow]) -> dict[str, list[ArmRow]]:
+def _by_arm(summary: list[ArmRow], styles: dict[str, Style]) -> dict[str, list[ArmRow]]:
+    """Each arm's rows by sparsity, the arms in the styles' (and so the legend's) order."""
     arms: dict[str, list[ArmRow]] = {}
     for row in summary:
         arms.setdefault(row.arm, []).append(row)
-    return {arm: sorted(rows, key=lambda r: r.sparsity) for arm, rows in arms.items()}
+    return {arm: sorted(arms[arm], key=lambda r: r.sparsity) for arm in styles if arm in arms}
 
 
 def _half(interval: Interval) -> float:

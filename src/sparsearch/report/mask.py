@@ -13,17 +13,18 @@ from .page import render
 
 CAPTIONS = {
     "accuracy_vs_sparsity": (
-        "Test accuracy against sparsity, mean over seeds with 95% t-interval error bars; the dashed line and "
-        "its band are the dense parent. Top axis: the weight sparsity (node space) or the parameter count "
-        "(weight space) each sparsity amounts to."
+        "Test accuracy against sparsity, mean over seeds with 95% t-interval error bars; the sparsities are evenly "
+        "spaced and the arms stand side by side at each, in the legend's order; the dashed line and its band are the "
+        "dense parent. Top axis: the weight sparsity (node space) or the parameter count (weight space) each "
+        "sparsity amounts to."
     ),
     "learning_curves": (
         "Validation accuracy per epoch, mean over seeds with 95% t-interval band, one panel per sparsity; "
         "the dashed curve is the dense parent, the same in every panel."
     ),
     "paired_differences": (
-        "Paired test-accuracy differences (arm minus baseline, in points) with BCa bootstrap 95% CIs over seeds; "
-        "filled markers: Holm-adjusted Wilcoxon p < 0.05."
+        "Paired test-accuracy differences (arm minus baseline, in points) with BCa bootstrap 95% CIs over seeds, one "
+        "row per arm within each sparsity; filled markers: Holm-adjusted Wilcoxon p < 0.05."
     ),
     "probe_quality": (
         "Probe quality: each audited candidate's probe score (as its percentile rank among its seed's audited "
@@ -46,7 +47,7 @@ CAPTIONS = {
     ),
     "accuracy_vs_cost": (
         "Test accuracy against parameter count and FLOPs per example (log scale), mean over seeds with 95% "
-        "t-interval error bars."
+        "t-interval error bars; arms of the same cost stand side by side around it."
     ),
 }
 

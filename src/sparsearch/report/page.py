@@ -29,7 +29,7 @@ a { color: #0b5cad; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; font-size: .86rem; font-variant-numeric: tabular-nums; }
 th, td { padding: .3rem .55rem; border-bottom: 1px solid #e3e6ea; text-align: right; white-space: nowrap; }
-th { background: #f3f5f7; font-weight: 600; }
+th { background: #f3f5f7; font-weight: 600; white-space: normal; vertical-align: bottom; min-width: 3.5rem; }
 th.text, td.text { text-align: left; }
 tbody tr:nth-child(even) { background: #fafbfc; }
 tr.significant td { font-weight: 600; }

@@ -91,20 +91,20 @@ class SupernetKind:
 
         return write_elastic_report(store, experiment, config, out_dir)
 
-    def show(self, store, experiment: str, config, console) -> None:
+    def show(self, store, experiment: str, config, console, verdicts: bool = False) -> None:
+        from ..config import quick_note
         from ..display import elastic_tables
+        from ..display import verdicts as paired
 
         summary = self.found(store, experiment, config)
         if summary is None:
             console.print(f"{inert(experiment)}: no finished search yet")
             return
-        for table in elastic_tables(summary, inert(experiment)):
+        for table in elastic_tables(summary, inert(experiment), quick_note(experiment, config.supernet.epochs)):
             console.print(table)
-        if summary.comparisons:
-            console.print("Final hypervolume vs random, paired by seed (Wilcoxon, Holm across strategies; 95% "
-                          "bootstrap CI):")
-            for c in summary.comparisons:
-                console.print(f"  {c.verdict}", soft_wrap=True)
+        for item in paired(summary.comparisons, "Final hypervolume vs random, paired by seed (Wilcoxon, Holm across "
+                           "strategies; 95% bootstrap CI)", verdicts):
+            console.print(item, soft_wrap=True)
         if "latency" in config.supernet.objectives:
             self._show_latency_error(store, config, console)
         r = summary.retrained
