@@ -9,6 +9,7 @@ import pytest
 import tomli_w
 from typer.testing import CliRunner
 
+from sparsearch.extras import install_hint
 import sparsearch
 from sparsearch.cli import app
 from sparsearch.store import Store
@@ -207,7 +208,7 @@ def test_a_missing_package_is_refused_naming_the_extra(tmp_path, monkeypatch, pa
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == package else real(name, *a))
     log = {"tensorboard": str(tmp_path / "board")} if package == "tensorboard" else {"mlflow": True}
     refusal(with_log(**log), tmp_path, f"log.{package}: logging to {package} needs the {package} package, which is "
-                                       f"not installed; pip install 'sparsearch[{package}]'")
+                                       f"not installed; {install_hint(package)}")
 
 
 def test_unusable_log_settings_are_refused_before_the_store(tmp_path):

@@ -331,16 +331,16 @@ class MeasureConfig(_Section):
     repeats: int = Field(50, ge=1, le=100_000, description="timed samples; their median and interquartile range are kept")
     kernel: Literal["torch", "onnxruntime"] = Field(
         "torch", description="torch: the fastest of the network's torch kernels (compacted; masked dense, CSR, 2:4 on "
-        "CUDA); onnxruntime: the exported network in ONNX Runtime (pip install -e '.[onnx]')")
+        "CUDA); onnxruntime: the exported network in ONNX Runtime (the onnx extra)")
 
 
 class LogConfig(_Section):
     """Experiment tracking: where a mask study also logs its trials (never what it computes; docs/api.md)."""
 
     tensorboard: str | None = Field(None, min_length=1, description="folder for TensorBoard event files, one run "
-                                    "folder per experiment (pip install 'sparsearch[tensorboard]')")
+                                    "folder per experiment (the tensorboard extra)")
     mlflow: bool = Field(False, description="log to MLflow: a run per sparsearch run, a nested run per trial "
-                         "(pip install 'sparsearch[mlflow]')")
+                         "(the mlflow extra)")
     mlflow_uri: str | None = Field(None, min_length=1, description="mlflow: the tracking URI (none: "
                                    "MLFLOW_TRACKING_URI, else MLflow's default)")
     mlflow_experiment: str | None = Field(None, min_length=1, description="mlflow: the MLflow experiment (none: "

@@ -15,13 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import SparsearchError, described
+from ..extras import install_hint
 from ..store import PlanLink, Store
 from .base import MEMBERS, METRICS, LoggedTrial, Logger
 
 __all__ = ["LoggedTrial", "Logger", "LoggerWarning", "Tracking", "check_log", "register_logger"]
 
 BUILTIN = ("tensorboard", "mlflow")
-"""Built-in loggers, each needing the package of its name (`pip install 'sparsearch[NAME]'`)."""
+"""Built-in loggers, each needing the package of its name (the extra of its name, `extras.install_hint`)."""
 
 LOGGERS: dict[str, Callable[[], Logger]] = {}
 """Registered loggers by name: a factory (a class, say) that builds one for a run."""
@@ -63,7 +64,7 @@ def check_log(config) -> None:
     for name in wanted:
         if importlib.util.find_spec(name) is None:
             raise SparsearchError(f"log.{name}: logging to {name} needs the {name} package, which is not installed; "
-                                  f"pip install 'sparsearch[{name}]'")
+                                  f"{install_hint(name)}")
     if log.tensorboard is not None and Path(log.tensorboard).exists() and not Path(log.tensorboard).is_dir():
         raise SparsearchError(f"log.tensorboard: {log.tensorboard!r} is a file; name a folder")
     for name in log.loggers:
