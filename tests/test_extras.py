@@ -1,6 +1,5 @@
 """Install hints worded for how sparsearch was installed (PEP 610's direct_url.json)."""
 
-from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 
 from sparsearch import extras
@@ -30,18 +29,19 @@ class Installed:
 
 
 def test_the_installation_s_record_is_read(monkeypatch):
-    monkeypatch.setattr(extras, "distribution", lambda name: Installed(None))  # installed from an index
+    monkeypatch.setattr(extras, "source_tree", lambda: None)  # installed from an index: no clone around it
+    monkeypatch.setattr(extras, "distributions", lambda name: [Installed(None)])
     assert installed_from() is None and install_hint("ray") == "pip install 'sparsearch[ray]'"
-    monkeypatch.setattr(extras, "distribution",
-                        lambda name: Installed('{"url": "file:///src/sa", "dir_info": {"editable": true}}'))
+    editable = Installed('{"url": "file:///src/sa", "dir_info": {"editable": true}}')
+    monkeypatch.setattr(extras, "distributions", lambda name: [editable])
     assert install_hint("ray") == "pip install -e '.[ray]' (in /src/sa)"
-    monkeypatch.setattr(extras, "distribution", lambda name: Installed("{not json"))
+    # a source tree's own egg-info (no record) earlier on the path does not hide the installed record
+    monkeypatch.setattr(extras, "distributions", lambda name: [Installed(None), editable])
+    assert install_hint("ray") == "pip install -e '.[ray]' (in /src/sa)"
+    monkeypatch.setattr(extras, "distributions", lambda name: [Installed("{not json")])
     assert install_hint("onnx") == "pip install 'sparsearch[onnx]'"
 
 
 def test_a_source_tree_run_without_installing_is_an_editable_clone(monkeypatch):
-    def missing(name):
-        raise PackageNotFoundError(name)
-
-    monkeypatch.setattr(extras, "distribution", missing)
+    monkeypatch.setattr(extras, "distributions", lambda name: [])
     assert install_hint("ray") == f"pip install -e '.[ray]' (in {ROOT.resolve()})"

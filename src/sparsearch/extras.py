@@ -5,7 +5,7 @@ clone, a local folder and a VCS URL from a package index."""
 from __future__ import annotations
 
 import json
-from importlib.metadata import PackageNotFoundError, distribution
+from importlib.metadata import distributions
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -30,14 +30,22 @@ def hint_for(extra: str, origin: dict | None) -> str:
 
 
 def installed_from() -> dict | None:
-    """The installation's direct_url.json; for a source tree run without installing (its folder
-    on PYTHONPATH), that tree as an editable folder; None for an install from an index."""
-    try:
-        text = distribution("sparsearch").read_text("direct_url.json")
-    except PackageNotFoundError:
-        root = Path(__file__).resolve().parents[2]  # src/sparsearch/extras.py -> the clone
-        return {"url": root.as_uri(), "dir_info": {"editable": True}} if (root / "pyproject.toml").is_file() else None
-    try:
-        return json.loads(text) if text else None
-    except ValueError:  # a damaged record: say the plain command
-        return None
+    """The installation's direct_url.json (of the first `sparsearch` distribution on the path that
+    has one); for a source tree without one (run from its folder on PYTHONPATH, where the
+    `sparsearch.egg-info` an editable install builds there may shadow the installed record),
+    that tree as an editable folder; None for an install from an index."""
+    for found in distributions(name="sparsearch"):
+        text = found.read_text("direct_url.json")
+        if text:
+            try:
+                return json.loads(text)
+            except ValueError:  # a damaged record: say the plain command
+                return None
+    root = source_tree()
+    return None if root is None else {"url": root.as_uri(), "dir_info": {"editable": True}}
+
+
+def source_tree() -> Path | None:
+    """The clone this module runs from (src/sparsearch/extras.py -> the folder with pyproject.toml), if it does."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() else None
