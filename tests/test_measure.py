@@ -19,7 +19,8 @@ from sparsearch.config import Config, MeasureConfig
 from sparsearch.errors import SparsearchError
 from sparsearch.measure import timing
 from sparsearch.measure.kernels import CSR, MASKED, csr, folded, inference_modules, keeps_two_of_four, semi_structured
-from sparsearch.measure.trials import LATENCY_COLUMNS, check_measure, cpu_model
+from sparsearch.measure.records import LATENCY_COLUMNS
+from sparsearch.measure.trials import check_measure, cpu_model
 from sparsearch.nets import build_parent
 from sparsearch.config import ParentConfig
 

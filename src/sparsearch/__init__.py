@@ -10,18 +10,31 @@ See docs/api.md.
 
 __version__ = "0.2.0"
 
-from .api import run
-from .arms import Arm, ArmRequest, TrialPlan, register_arm
-from .arms.base import PerSeedArm, at_init
-from .config import Config
-from .data import Dataset, load_dataset, register_dataset
-from .errors import SparsearchError
-from .kinds import ExperimentKind, register_kind
-from .nets import register_parent
-from .progress import Progress
-from .store import Store
-from .study import Study, export_model, load_network
-from .tracking import LoggedTrial, Logger, register_logger
+from importlib import import_module
+
+_PUBLIC = {
+    "run": "api", "Arm": "arms", "ArmRequest": "arms", "TrialPlan": "arms", "register_arm": "arms",
+    "PerSeedArm": "arms.base", "at_init": "arms.base", "Config": "config", "Dataset": "data",
+    "load_dataset": "data", "register_dataset": "data", "SparsearchError": "errors", "ExperimentKind": "kinds",
+    "register_kind": "kinds", "register_parent": "nets", "Progress": "progress", "Store": "store", "Study": "study",
+    "export_model": "study", "load_network": "study", "LoggedTrial": "tracking", "Logger": "tracking",
+    "register_logger": "tracking",
+}
+"""Each public name and the module that defines it: imported when first used (PEP 562), so a
+command that only reads a store never pays for torch, scipy or pandas."""
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'sparsearch' has no attribute {name!r}")
+    value = getattr(import_module(f".{_PUBLIC[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])
+
 
 __all__ = [
     "Arm", "ArmRequest", "Config", "Dataset", "ExperimentKind", "LoggedTrial", "Logger", "PerSeedArm", "Progress",

@@ -12,13 +12,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from .config import Config, config_from_dict, tomllib
 from .errors import SparsearchError
 from .kinds import ExperimentKind, kind_of
 from .store import Store
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 PROBE_QUALITY = ("kendall_val", "spearman_val", "kendall_test", "spearman_test", "regret_val", "regret_test")

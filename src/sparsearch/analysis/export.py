@@ -5,7 +5,7 @@ measured latency (`latency_*`: measure/trials.py)."""
 
 from __future__ import annotations
 
-from ..measure.trials import LATENCY_COLUMNS, add_latency_columns
+from ..measure.records import LATENCY_COLUMNS, add_latency_columns
 from ..store import STORED_COLUMNS, Store
 from .convergence import epochs_to_dense_target
 from .search_cost import add_search_columns

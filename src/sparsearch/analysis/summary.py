@@ -6,8 +6,6 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from scipy import stats
-
 
 @dataclass(frozen=True)
 class Interval:
@@ -23,6 +21,8 @@ def mean_interval(values: list[float], confidence: float = 0.95) -> Interval:
     if n < 2:
         return Interval(n, mean, math.nan)
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    from scipy import stats  # here: reading a store's rows needs no scipy
+
     return Interval(n, mean, stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n))
 
 

@@ -10,6 +10,7 @@ same thread count and deterministic algorithms, so the numbers are the same wher
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -100,6 +101,19 @@ class Executor(Protocol):
         ...
 
 
+def set_deterministic(mode: bool, warn_only: bool) -> None:
+    """`torch.use_deterministic_algorithms(mode, warn_only=...)` without importing the compiler
+    stack: the public function imports `torch._inductor.config` (0.6-0.9 s here) to set the
+    inductor's copy of the flag, which only `torch.compile` reads and the engine never uses. The
+    flag itself is torch._C's; once the inductor is loaded (or where torch lacks the setter) the
+    public function sets both."""
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None or "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+    else:
+        setter(mode, warn_only=warn_only)
+
+
 @contextmanager
 def torch_settings(threads: int, device: str = "cpu") -> Iterator[None]:
     """Run with `threads` intra-op threads and deterministic algorithms; restore both afterwards.
@@ -112,14 +126,14 @@ def torch_settings(threads: int, device: str = "cpu") -> Iterator[None]:
     tf32 = getattr(conv, "fp32_precision", None) if device == "cuda" else None
     prepare(device)
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True, warn_only=device == "cuda")
+    set_deterministic(True, warn_only=device == "cuda")
     if tf32 is not None:
         conv.fp32_precision = "ieee"
     try:
         yield
     finally:
         torch.set_num_threads(previous[0])
-        torch.use_deterministic_algorithms(previous[1], warn_only=previous[2])
+        set_deterministic(previous[1], warn_only=previous[2])
         if tf32 is not None:
             conv.fp32_precision = tf32
 

@@ -5,10 +5,12 @@ a batch) would make the process allocate, against the machine's physical memory 
 from __future__ import annotations
 
 import os
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import SparsearchError
+
+if TYPE_CHECKING:
+    import torch
 
 GB = 2**30
 
@@ -30,6 +32,8 @@ def refuse_over(need: float, setting: str, value: object, what: str, fix: str, b
 
 def meta_params(parent) -> list[tuple[torch.Tensor, ...]]:
     """A population of one `parent`, its shapes only (torch's `meta` device: no memory)."""
+    import torch  # here, not at the top: the config schema imports this module, and reading a store needs no torch
+
     with torch.device("meta"):
         return [tuple(t.unsqueeze(0) for t in layer) for layer in parent.init(0)]
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import math
 
-from ..analysis.probe_quality import ProbeAudit
+from typing import TYPE_CHECKING
+
 from ..store import PlanLink, Store, record_key
+
+if TYPE_CHECKING:
+    from ..analysis.probe_quality import ProbeAudit
 
 AUDIT = "audit"
 """The record type."""

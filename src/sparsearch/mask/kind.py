@@ -9,7 +9,6 @@ from ..analysis.export import EXPORT_COLUMNS, export_rows
 from ..errors import SparsearchError, inert
 from .anytime import ANYTIME_COLUMNS, anytime_rows
 from .audits import AUDIT_COLUMNS, audit_rows
-from .study import check_data, run_mask_study, validate
 
 
 class MaskKind:
@@ -20,12 +19,18 @@ class MaskKind:
     Settings = None  # [search] and each arm's [arms.NAME]
 
     def validate(self, config) -> None:
+        from .study import validate  # the training stack loads when a run needs it, not when a store is read
+
         validate(config)
 
     def check_data(self, config, data) -> None:
+        from .study import check_data
+
         check_data(config, data)
 
     def run(self, config, data, store, progress, executor):
+        from .study import run_mask_study
+
         return run_mask_study(config, data, store, progress, executor)
 
     def export(self, store, experiment: str, table: str) -> tuple[list[str], list[dict]]:
@@ -34,7 +39,7 @@ class MaskKind:
         if table == "anytime":
             return list(ANYTIME_COLUMNS), anytime_rows(store, experiment)
         if table == "kernels":
-            from ..measure.trials import KERNEL_COLUMNS, kernel_rows
+            from ..measure.records import KERNEL_COLUMNS, kernel_rows
 
             return list(KERNEL_COLUMNS), kernel_rows(export_rows(store, experiment), store)
         return list(EXPORT_COLUMNS), export_rows(store, experiment)

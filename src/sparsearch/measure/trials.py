@@ -31,13 +31,8 @@ from ..networks import trial_network
 from ..progress import Progress
 from ..store import Store
 from .kernels import inference_modules
+from .records import SHOWN, SPEED
 from .timing import Timing, time_call
-
-SPEED, SHOWN = "speed", "speed-setup"
-"""The record types: one measured trial under one setup; the setup the export shows (the last measured under)."""
-
-LATENCY_COLUMNS = ("latency_ms", "latency_b1_ms", "latency_iqr_ms", "latency_kernel", "latency_device")
-
 
 def cpu_model() -> str:
     """The CPU's model name (/proc/cpuinfo on Linux, else what `platform` says)."""
@@ -185,43 +180,6 @@ def measure_stored(store: Store | str, experiment: str, *, device: str | None = 
 
 def _record_key(trial_key: str, setup: Setup) -> str:
     return f"{trial_key} {setup.digest}"
-
-
-KERNEL_COLUMNS = ("experiment", "arm", "sparsity", "seed", "weight_sparsity", "kernel", "latency_ms", "latency_b1_ms",
-                  "latency_iqr_ms", "fastest", "latency_device", "trial_key")
-
-
-def latest_measurements(store: Store, experiment: str) -> dict[str, dict]:
-    """The experiment's measurement records under the setup it was last measured under, by trial key."""
-    shown = store.records(experiment, SHOWN, SHOWN).get(SHOWN)
-    return {r["trial"]: r for r in store.records(experiment, SPEED).values() if r["setup"] == shown}
-
-
-def kernel_rows(rows: list[dict], store: Store) -> list[dict]:
-    """One row per export row and kernel timed (KERNEL_COLUMNS): every kernel's figures, so a
-    reader sees e.g. at which sparsity CSR overtakes masked dense."""
-    out = []
-    for experiment in dict.fromkeys(row["experiment"] for row in rows):
-        chosen = latest_measurements(store, experiment)
-        for row in (row for row in rows if row["experiment"] == experiment and row["trial_key"] in chosen):
-            record = chosen[row["trial_key"]]
-            out += [{**{k: row[k] for k in ("experiment", "arm", "sparsity", "seed", "weight_sparsity", "trial_key")},
-                     "kernel": name, "latency_ms": k["ms"], "latency_b1_ms": k["b1_ms"], "latency_iqr_ms": k["iqr_ms"],
-                     "fastest": name == record["kernel"], "latency_device": record["setup"]["device"]}
-                    for name, k in record["kernels"].items()]
-    return out
-
-
-def add_latency_columns(store: Store, rows: list[dict]) -> None:
-    """Set LATENCY_COLUMNS of every export row from the setup its experiment was last measured
-    under (None where a trial was not measured under it)."""
-    for experiment in {row["experiment"] for row in rows}:
-        chosen = latest_measurements(store, experiment)
-        for row in (row for row in rows if row["experiment"] == experiment):
-            record = chosen.get(row["trial_key"])
-            values = (None,) * len(LATENCY_COLUMNS) if record is None else (
-                record["ms"], record["b1_ms"], record["iqr_ms"], record["kernel"], record["setup"]["device"])
-            row.update(zip(LATENCY_COLUMNS, values))
 
 
 def refuse_kind(config: Config) -> None:

@@ -23,14 +23,30 @@ from contextlib import contextmanager
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
-from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
-from torch import Tensor
+from typing import TYPE_CHECKING
 
 from ..errors import SparsearchError
 
 from .lock import WriterLock
 from .schema import APPLICATION_ID, FRESH, MIGRATIONS, SCHEMA_VERSION, TABLES
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+def save_safetensors(tensors: dict[str, Tensor]) -> bytes:
+    """Tensors as safetensors bytes (torch is imported here, when weights are written, so a command
+    that only reads the store's tables never loads it)."""
+    from safetensors.torch import save
+
+    return save(tensors)
+
+
+def load_safetensors(data: bytes) -> dict[str, Tensor]:
+    """The tensors of safetensors bytes (never unpickled)."""
+    from safetensors.torch import load
+
+    return load(data)
 
 STORED_COLUMNS = (
     "experiment", "arm", "dataset", "sparsity", "node_sparsity", "weight_sparsity", "seed", "params",

@@ -8,11 +8,7 @@ from pathlib import Path
 
 from ..config import LogConfig
 from ..errors import SparsearchError, inert
-from ..moo.evaluations import space_size
-from ..nets import check_settings
-from ..spaces.elastic import ElasticSpace
 from . import records
-from .run import check_data, run_supernet
 
 
 class SupernetKind:
@@ -36,6 +32,10 @@ class SupernetKind:
         if config.data.augment:
             raise SparsearchError(f"data.augment: the supernet kind trains without augmentation, got "
                                   f"{config.data.augment}; set augment = []")
+        from ..moo.evaluations import space_size  # the training stack loads when a run needs it, not to read a store
+        from ..nets import check_settings
+        from ..spaces.elastic import ElasticSpace
+
         check_settings(config, [])
         search = config.supernet
         space = ElasticSpace(tuple(config.parent.hidden), tuple(search.widths))
@@ -53,9 +53,13 @@ class SupernetKind:
                                   "remove the [log] table")
 
     def check_data(self, config, data) -> None:
+        from .run import check_data
+
         check_data(config, data)
 
     def run(self, config, data, store, progress, executor):
+        from .run import run_supernet
+
         return run_supernet(config, data, store, progress, executor)
 
     def export(self, store, experiment: str, table: str) -> tuple[list[str], list[dict]]:
@@ -120,6 +124,7 @@ class SupernetKind:
         smallest sub-network (the table must already hold their layers)."""
         import numpy as np
 
+        from ..spaces.elastic import ElasticSpace
         from .latency import LatencyTable, table_error
 
         space = ElasticSpace(tuple(config.parent.hidden), tuple(config.supernet.widths))

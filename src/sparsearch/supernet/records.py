@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 from collections.abc import MutableMapping
 
-from torch import Tensor
+from typing import TYPE_CHECKING
 
 from ..store import Store, record_key
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 SEARCH, RETRAINED, SUPERNET, LATENCY = "search", "retrained", "supernet", "latency"
 """The record types."""
