@@ -8,7 +8,8 @@ Checks BASE_COMMIT out into a temporary git worktree, then runs `sparsearch run 
 config as each commit has it) alternately under that commit and under this working tree, each
 into a fresh store, timing command start to exit. Prints the load average before each run, the
 times and their ratio, and whether the two exports agree row for row on every metric column
-(trial keys and timings aside; a super-network search's evaluations). `--seeds N` cuts the
+(the columns both commits export, timings aside; a super-network search's evaluations), and
+whether the trial keys agree. `--seeds N` cuts the
 config (as each commit has it) to N seeds; `--quick` passes `--quick` to both runs. Run it on
 a quiet machine."""
 
@@ -30,7 +31,7 @@ except ModuleNotFoundError:  # Python 3.10
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-IGNORED = {"trial_key", "train_seconds"}
+IGNORED = {"trial_key", "train_seconds", "search_seconds"}
 
 
 def run(src: Path, config: Path, store: Path, quick: bool = False) -> tuple[float, list[dict]]:
@@ -61,8 +62,8 @@ def cut(config: Path, seeds: int | None, folder: Path) -> Path:
     return path
 
 
-def metrics(rows: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k not in IGNORED} for r in rows]
+def metrics(rows: list[dict], columns: set[str]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k in columns and k not in IGNORED} for r in rows]
 
 
 def main() -> None:
@@ -95,8 +96,13 @@ def main() -> None:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False)
     best = {name: min(values) for name, values in times.items()}
     print(f"fastest: base {best['base']:.1f} s, head {best['head']:.1f} s, speed-up {best['base'] / best['head']:.2f}x")
-    same = metrics(exports["base"]) == metrics(exports["head"])
-    print(f"exports: {len(exports['base'])} vs {len(exports['head'])} rows; metric columns identical row for row: {same}")
+    shared = set(exports["base"][0] if exports["base"] else {}) & set(exports["head"][0] if exports["head"] else {})
+    same = metrics(exports["base"], shared) == metrics(exports["head"], shared)
+    keys = [r.get("trial_key") for r in exports["base"]] == [r.get("trial_key") for r in exports["head"]]
+    differing = sorted({k for a, b in zip(metrics(exports["base"], shared), metrics(exports["head"], shared))
+                        for k in a if a[k] != b.get(k)})
+    print(f"exports: {len(exports['base'])} vs {len(exports['head'])} rows; metric columns both have identical row "
+          f"for row: {same}{'' if same else f' (differ: {differing})'}; trial keys identical: {keys}")
 
 
 if __name__ == "__main__":
