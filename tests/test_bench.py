@@ -101,7 +101,7 @@ def test_conv_methods_compute_the_same_training_losses(synthetic, small_digits, 
 @pytest.fixture
 def fake_peak(monkeypatch):
     """Skip measuring the torch.mm peaks (seconds each; test_run_bench_rows_and_table measures them)."""
-    monkeypatch.setattr("sparsearch.bench.matmul_peak_gflops", lambda dtype: 100.0)
+    monkeypatch.setattr("sparsearch.bench.matmul_peak_gflops", lambda dtype, device: 100.0)
 
 
 def test_run_bench_conv_rows(fake_peak):

@@ -14,6 +14,8 @@ Conv workloads (`cnn1d` on MNIST-1D, `lenet5` on digits), four methods: `plain` 
 the population engine in each of nets/conv.py's two forms: `engine-im2col` (every convolution
 as one batched im2col matmul) and `engine-grouped` (every convolution as one grouped
 convolution, `groups` = P). The engine uses im2col for 1-D and grouped for 2-D parents.
+A parent kind with one population form (`resnet20`) has three methods: `plain`, `torch.func`
+and `engine`. `device` runs every method (and the matmul peaks) on a GPU: benchmarks/gpu_check.py.
 
 All methods of a workload do the same work: network p is the parent of seed p with the random
 node mask drawn from `generator("bench-mask", p, s)`, it reads data in the order of seed p, and
@@ -37,13 +39,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from ..config import ParentConfig, TrainConfig, config_from_dict
 from ..data import Dataset, load_dataset
+from ..engine.device import dataset_on
 from ..engine.precision import DTYPES
 from ..engine.trainer import train_population
 from ..nets import build_parent, check_settings
@@ -52,13 +55,16 @@ from ..progress import Progress
 from ..seeding import generator
 from ..spaces.node import NodeMask, full_mask, sample_mask
 from .ensemble import ensemble_train
-from .measure import PeakRSS, matmul_peak_gflops, training_flops
+from .measure import PeakRSS, matmul_peak_gflops, synchronize, training_flops
 from .plain import plain_train
 from .step import step_row
 
 PLAIN_MAX = 16
 METHODS = ("plain", "torch.func", "engine-masked", "engine", "engine-bf16")
 CONV_METHODS = ("plain", "torch.func", "engine-im2col", "engine-grouped")
+ONE_FORM_METHODS = ("plain", "torch.func", "engine")
+"""Parent kinds with one population form (`resnet20`: grouped convolutions only)."""
+TWO_FORM_KINDS = ("cnn1d", "lenet5")
 CONV_RECIPE = {"batch_size": 100, "optimizer": "adam", "lr": 0.01}
 """The MNIST-1D CNN paper's recipe (examples/mnist1d-cnn-node.toml), for every conv workload."""
 
@@ -73,7 +79,9 @@ class Workload:
 
     @property
     def methods(self) -> tuple[str, ...]:
-        return METHODS if self.kind == "mlp" else CONV_METHODS
+        if self.kind == "mlp":
+            return METHODS
+        return CONV_METHODS if self.kind in TWO_FORM_KINDS else ONE_FORM_METHODS
 
 
 def mlp_workloads(populations=(1, 16, 64, 256), sparsities=(0.0, 0.5, 0.9), extra: bool = True) -> list[Workload]:
@@ -150,26 +158,28 @@ class Networks:
         return layers, [a.unsqueeze(2) & b.unsqueeze(1) for a, b in zip(units[:-1], units[1:])]
 
 
-def train_with(method: str, nets: Networks, data: Dataset, recipe: TrainConfig) -> None:
-    """Train every network of `nets` with one method."""
+def train_with(method: str, nets: Networks, data: Dataset, recipe: TrainConfig, device: str = "cpu") -> None:
+    """Train every network of `nets` with one method on `device` (`data` on the CPU)."""
     parent = nets.parent
-    if method == "plain":
+    if method in ("plain", "torch.func"):
         compacted = nets.compacted()
-        for p, seed in enumerate(nets.seeds):
-            plain_train(parent.module(network(compacted, p)), seed, data, recipe)
-    elif method == "torch.func":
-        compacted = nets.compacted()
-        ensemble_train([parent.module(network(compacted, p)) for p in range(len(nets.seeds))], nets.seeds, data,
-                       recipe)
+        models = [parent.module(network(compacted, p)).to(device) for p in range(len(nets.seeds))]
+        on_device = dataset_on(data, device)
+        if method == "plain":
+            for model, seed in zip(models, nets.seeds):
+                plain_train(model, seed, on_device, recipe)
+        else:
+            ensemble_train(models, nets.seeds, on_device, recipe)
     elif method == "engine-masked":
         layers, masks = nets.masked()
-        train_population(parent, layers, nets.seeds, data, recipe, masks=masks)
+        train_population(parent, layers, nets.seeds, data, recipe, masks=masks, device=device)
     elif method in ("engine-im2col", "engine-grouped"):
         layout = method.removeprefix("engine-")
-        train_population(dataclasses.replace(parent, layout=layout), nets.compacted(), nets.seeds, data, recipe)
+        train_population(dataclasses.replace(parent, layout=layout), nets.compacted(), nets.seeds, data, recipe,
+                         device=device)
     else:
         train_population(parent, nets.compacted(), nets.seeds, data, recipe,
-                         precision="bf16" if method == "engine-bf16" else "fp32")
+                         precision="bf16" if method == "engine-bf16" else "fp32", device=device)
 
 
 def run_bench(
@@ -181,17 +191,25 @@ def run_bench(
     methods: Sequence[str] | None = None,
     progress: Progress | None = None,
     step_shapes: bool = True,
+    device: str = "cpu",
+    datasets: Mapping[str, Dataset] | None = None,
+    peaks: Mapping[str, float] | None = None,
 ) -> BenchResult:
     """Time every method of each workload's kind (those in `methods`, when given) on every
     workload, and (with `step_shapes`) one training step of each dense MLP shape. Each timing is
-    the fastest of `repeats` (interference from other processes only ever adds time)."""
+    the fastest of `repeats` (interference from other processes only ever adds time). Training
+    and the matmul peaks run on `device` (a resolved one); `datasets` gives a workload's data by
+    its dataset name (default: loaded by name); `peaks` the matmul peaks (default: measured)."""
     progress = progress or Progress()
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         recipes = [_recipe(w, epochs, threads) for w in workloads]  # validates every workload first
-        peaks = {name: matmul_peak_gflops(dtype=dtype) for name, dtype in DTYPES.items()}
-        datasets = {w.dataset: load_dataset(config_from_dict({"data": {"name": w.dataset}}).data) for w in workloads}
+        peaks = dict(peaks or {name: matmul_peak_gflops(dtype=dtype, device=device) for name, dtype in DTYPES.items()})
+        datasets = dict(datasets or {})
+        for w in workloads:
+            if w.dataset not in datasets:
+                datasets[w.dataset] = load_dataset(config_from_dict({"data": {"name": w.dataset}}).data)
         parents = [_parent(w, datasets[w.dataset]) for w in workloads]
         chosen = [[m for m in w.methods if methods is None or m in methods] for w in workloads]
         shapes = sorted({(parent.widths, w.population) for w, parent in zip(workloads, parents)
@@ -203,14 +221,17 @@ def run_bench(
             timed = {m: min(w.population, plain_max) if m == "plain" else w.population for m in w_methods}
             nets = {m: Networks.build(parent, w.sparsity, timed[m]) for m in w_methods}
             for m in w_methods:  # warm-up: kernels, thread pool, allocator
-                train_with(m, Networks.build(parent, w.sparsity, 1), _first_batches(data, recipe), _one_epoch(recipe))
+                train_with(m, Networks.build(parent, w.sparsity, 1), _first_batches(data, recipe), _one_epoch(recipe),
+                           device)
             results = {}
             for m in w_methods:
                 seconds, rss = math.inf, 0
                 for _ in range(repeats):
                     with PeakRSS() as memory:
+                        synchronize(device)
                         start = time.perf_counter()
-                        train_with(m, nets[m], data, recipe)
+                        train_with(m, nets[m], data, recipe, device)
+                        synchronize(device)
                         seconds = min(seconds, time.perf_counter() - start)
                     rss = max(rss, memory.peak)
                 results[m] = (timed[m] * epochs / seconds, rss)

@@ -20,8 +20,8 @@ from ..engine.trainer import batch_orders, steps_per_epoch
 
 
 def ensemble_train(models: Sequence[nn.Module], seeds: list[int], data: Dataset, recipe: TrainConfig) -> Tensor:
-    """Train `models` (one per seed, equal shapes, reading flat features [B, F]) with torch.func;
-    return per-epoch mean train loss [P, epochs]."""
+    """Train `models` (one per seed, equal shapes, reading flat features [B, F]; on the data's
+    device) with torch.func; return per-epoch mean train loss [P, epochs] on the CPU."""
     params, buffers = stack_module_state(list(models))
     base = copy.deepcopy(models[0]).to("meta")
 
@@ -35,10 +35,10 @@ def ensemble_train(models: Sequence[nn.Module], seeds: list[int], data: Dataset,
     batched_eval = vmap(logits, in_dims=(0, 0, None))
     optimizer = make_optimizer(list(params.values()), recipe)
     n = data.x_train.shape[0]
-    batches = batch_orders(seeds, n, recipe.batch_size)
+    batches = batch_orders(seeds, n, recipe.batch_size, data.x_train.device)
     epochs = []
     for _ in range(recipe.epochs):
-        total = torch.zeros(len(seeds), dtype=torch.float64)
+        total = torch.zeros(len(seeds), dtype=torch.float64, device=data.x_train.device)
         for _ in range(steps_per_epoch(n, recipe.batch_size)):
             idx = next(batches)
             losses = batched_loss(params, buffers, data.x_train[idx], data.y_train[idx])
@@ -50,4 +50,4 @@ def ensemble_train(models: Sequence[nn.Module], seeds: list[int], data: Dataset,
         with torch.no_grad():
             for x, y in ((data.x_val, data.y_val), (data.x_test, data.y_test)):
                 (batched_eval(params, buffers, x).argmax(-1) == y).float().mean(1)
-    return torch.stack(epochs, 1).float()
+    return torch.stack(epochs, 1).float().cpu()

@@ -12,15 +12,25 @@ import torch
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def matmul_peak_gflops(n: int = 2048, repeats: int = 10, dtype: torch.dtype = torch.float32) -> float:
-    """GFLOP/s of a large `torch.mm` in `dtype` (2 n^3 FLOPs each), best of three timings."""
-    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+def synchronize(device: str) -> None:
+    """Wait for the work queued on `device` (CUDA runs kernels asynchronously), so a timing ends
+    when the work does."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 10, dtype: torch.dtype = torch.float32,
+                       device: str = "cpu") -> float:
+    """GFLOP/s of a large `torch.mm` in `dtype` on `device` (2 n^3 FLOPs each), best of three timings."""
+    a, b = torch.randn(n, n).to(device, dtype), torch.randn(n, n).to(device, dtype)
     torch.mm(a, b)
     best = float("inf")
     for _ in range(3):
+        synchronize(device)
         start = time.perf_counter()
         for _ in range(repeats):
             torch.mm(a, b)
+        synchronize(device)
         best = min(best, time.perf_counter() - start)
     return 2 * n**3 * repeats / best / 1e9
 

@@ -21,11 +21,11 @@ def plain_accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
 
 
 def plain_train(model: nn.Module, seed: int, data: Dataset, recipe: TrainConfig) -> list[float]:
-    """Train one network `model` (reading flat features [B, F]) the plain way, reading
-    `batch_orders([seed])`; return its per-epoch mean training loss."""
+    """Train one network `model` (reading flat features [B, F]; on the data's device) the plain
+    way, reading `batch_orders([seed])`; return its per-epoch mean training loss."""
     optimizer = make_optimizer(list(model.parameters()), recipe)
     n = data.x_train.shape[0]
-    batches = batch_orders([seed], n, recipe.batch_size)
+    batches = batch_orders([seed], n, recipe.batch_size, data.x_train.device)
     losses = []
     for _ in range(recipe.epochs):
         total = 0.0

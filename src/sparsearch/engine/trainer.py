@@ -156,10 +156,11 @@ def train_population(
     max_memory: int = DEFAULT_MAX_MEMORY,
     evaluate_epochs: bool = True,
     precision: Precision = "fp32",
+    device: str = "cpu",
 ) -> Curves:
     """Train the stacked networks `layers` of `parent` for `recipe.epochs` in this process
-    (`Trainer.train` with the in-process executor)."""
-    trainer = Trainer(parent, data, recipe, max_memory, precision=precision)
+    (`Trainer.train` with the in-process executor) on `device` (a resolved one)."""
+    trainer = Trainer(parent, data, recipe, max_memory, precision=precision, device=device)
     return trainer.train(layers, order_seeds, masks=masks, hooks=hooks, snapshot_epoch=snapshot_epoch,
                          on_epoch=on_epoch, evaluate_epochs=evaluate_epochs)
 
