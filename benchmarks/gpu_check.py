@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from precision_parity import TOLERANCE
-from sparsearch.bench import Networks, Workload, _parent, _recipe, run_bench, workload_label
+from sparsearch.bench import Networks, Workload, workload_parent, workload_recipe, run_bench, workload_label
 from sparsearch.config import DataConfig
 from sparsearch.data import Dataset, load_dataset
 from sparsearch.engine.device import prepare
@@ -117,7 +117,7 @@ def parity_row(sizes: Sizes, device: str) -> tuple[str, str, str, str]:
     """The digits MLP population trained in fp32 and bf16: mean final test accuracy difference in points."""
     w = Workload("digits", (300, 100), sizes.parity, 0.0)
     data = head(load_dataset(DataConfig(name="digits")), sizes.examples)
-    recipe, parent = _recipe(w, sizes.parity_epochs, torch.get_num_threads()), _parent(w, data)
+    recipe, parent = workload_recipe(w, sizes.parity_epochs, torch.get_num_threads()), workload_parent(w, data)
     accuracy = {}
     for precision in ("fp32", "bf16"):
         nets = Networks.build(parent, w.sparsity, w.population)

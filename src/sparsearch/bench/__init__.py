@@ -204,13 +204,13 @@ def run_bench(
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        recipes = [_recipe(w, epochs, threads) for w in workloads]  # validates every workload first
+        recipes = [workload_recipe(w, epochs, threads) for w in workloads]  # validates every workload first
         peaks = dict(peaks or {name: matmul_peak_gflops(dtype=dtype, device=device) for name, dtype in DTYPES.items()})
         datasets = dict(datasets or {})
         for w in workloads:
             if w.dataset not in datasets:
                 datasets[w.dataset] = load_dataset(config_from_dict({"data": {"name": w.dataset}}).data)
-        parents = [_parent(w, datasets[w.dataset]) for w in workloads]
+        parents = [workload_parent(w, datasets[w.dataset]) for w in workloads]
         chosen = [[m for m in w.methods if methods is None or m in methods] for w in workloads]
         shapes = sorted({(parent.widths, w.population) for w, parent in zip(workloads, parents)
                          if w.kind == "mlp" and w.sparsity == 0}) if step_shapes else []
@@ -258,7 +258,7 @@ def run_bench(
         torch.set_num_threads(previous)
 
 
-def _recipe(w: Workload, epochs: int, threads: int) -> TrainConfig:
+def workload_recipe(w: Workload, epochs: int, threads: int) -> TrainConfig:
     """The workload's recipe (the default one for an MLP, CONV_RECIPE for a conv kind), after
     the experiment schema has validated the workload."""
     parent = {"kind": w.kind, **({"hidden": list(w.hidden)} if w.kind == "mlp" else {})}
@@ -271,7 +271,7 @@ def _recipe(w: Workload, epochs: int, threads: int) -> TrainConfig:
     return config.train
 
 
-def _parent(w: Workload, data: Dataset) -> Parent:
+def workload_parent(w: Workload, data: Dataset) -> Parent:
     """The workload's parent at the data's shape, refusing a sparsity that empties a node group."""
     config = ParentConfig(kind=w.kind, hidden=list(w.hidden)) if w.kind == "mlp" else ParentConfig(kind=w.kind)
     parent = build_parent(config, data.shape, data.n_classes)
