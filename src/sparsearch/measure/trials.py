@@ -27,7 +27,7 @@ from ..engine.executor import torch_settings
 from ..engine.memory import meta_params, refuse_over
 from ..errors import SparsearchError
 from ..nets import from_spec
-from ..networks import trial_network
+from ..networks import trial_parts
 from ..progress import Progress
 from ..store import Store
 from .kernels import inference_modules
@@ -147,10 +147,9 @@ def measure_experiment(store: Store, experiment: str, config: Config, device: st
         return 0
     progress.phase("measuring latency", len(todo))
     for key in todo:
-        trial = store.trial(key)
-        module = trial_network(store, key, which="final", stored_weights=False)  # the trial's mask; timing reads no values
-        features = from_spec(trial["spec"]["parent"]).widths[0]
-        record = measure_network(module, trial["spec"]["space"], features, setup, device, threads)
+        parts = trial_parts(store, key, which="final", stored_weights=False)  # the trial's own mask and shapes
+        record = measure_network(parts.module(), parts.trial["spec"]["space"], parts.parent.widths[0], setup, device,
+                                 threads)
         store.write_records(experiment, SPEED, {_record_key(key, setup): {
             **record, "trial": key, "setup": asdict(setup), "measured": time.time()}})
         progress.advance(1)
