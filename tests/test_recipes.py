@@ -100,9 +100,12 @@ def test_the_mlps_hand_written_step_smooths_labels_as_autograd(synthetic):
     auto = [(torch.ones_like(w), torch.ones_like(b)) for w, b in layers]
     losses = MLP(widths).loss_and_grads(layers, x, y, hand, 0.9, label_smoothing=0.2)
     expected = autograd_loss_and_grads(forward, layers, x, y, auto, 0.9, label_smoothing=0.2)
-    torch.testing.assert_close(losses, expected, rtol=0, atol=1e-6)
-    for got, want in zip(hand, auto):
-        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+    # the hand-written backward and autograd's order their GEMMs' sums differently, and each CPU model
+    # rounds them its own way: compare at a tolerance that holds across CPUs (tests/conftest.py)
+    assert_close_across_kernels(losses, expected)
+    for got_layer, want_layer in zip(hand, auto):
+        for got, want in zip(got_layer, want_layer):
+            assert_close_across_kernels(got, want)
 
 
 # ---------------------------------------------------------------- augmentation
