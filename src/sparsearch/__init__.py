@@ -10,7 +10,14 @@ See docs/api.md.
 
 __version__ = "0.2.0"
 
+import os
 from importlib import import_module
+
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+"""MKL's strict reproducibility mode (read before its first computation in the process, so set
+before anything here imports torch): without it MKL's small GEMMs round by the memory alignment
+of their operands on some CPUs (seen on AMD EPYC), so a network's numbers would depend on its
+place in a population. docs/design.md, "Engine principles"."""
 
 _PUBLIC = {
     "run": "api", "Arm": "arms", "ArmRequest": "arms", "TrialPlan": "arms", "register_arm": "arms",
