@@ -172,3 +172,17 @@ def linears_of(layers):
             linear.bias.copy_(b)
         out.append(linear)
     return out
+
+
+def assert_tested_once_as_every_epoch(trainer, layers, seeds):
+    """Training `layers` with test accuracy evaluated once (`Chunk.test_once`) gives, bit for bit,
+    the per-epoch test accuracy at each network's best validation epoch and at its last."""
+    from sparsearch.engine.executor import Chunk
+
+    every, once = (trainer.train_many([Chunk(layers, seeds, test_once=flag)]) for flag in (False, True))
+    ((_, every),), ((_, once),) = every, once
+    assert once.test_acc.shape[1] == 0 and torch.equal(once.val_acc, every.val_acc)
+    best = every.val_acc.argmax(1)  # the first epoch of the highest validation accuracy
+    assert torch.equal(once.test_best, every.test_acc[torch.arange(len(seeds)), best])
+    assert torch.equal(once.test_final, every.test_acc[:, -1])
+    assert not torch.equal(once.test_best, once.test_final)  # best and last differ somewhere: the test can fail

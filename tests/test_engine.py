@@ -1,7 +1,9 @@
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import assert_close_across_kernels, train_alone
+from conftest import assert_close_across_kernels, assert_tested_once_as_every_epoch, train_alone
 
 from sparsearch.config import TrainConfig
 from sparsearch.engine.chunking import chunk_slices, mlp_footprint, network_bytes
@@ -243,3 +245,10 @@ def test_a_training_continued_from_its_state_equals_the_training_in_one_go(synth
     small = Trainer(net.parent, synthetic, engine.recipe, max_memory=one_network, precision=precision)
     parts = small.train(first.final, seeds, start_epoch=2, optimizer_state=first.state)
     assert torch.equal(parts.val_acc, rest.val_acc)
+
+
+def test_testing_once_gives_the_per_epoch_test_accuracy_at_the_best_and_last_epochs(synthetic):
+    seeds = list(range(8))
+    recipe = TrainConfig(epochs=6, batch_size=32, lr=0.3, momentum=0.9)  # a rate high enough to fluctuate
+    assert_tested_once_as_every_epoch(replace(trainer(synthetic, 8), recipe=recipe), stack(members(synthetic, seeds, 0.5)),
+                                      seeds)

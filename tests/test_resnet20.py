@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import assert_close_across_kernels, fresh_like, train_alone
+from conftest import assert_close_across_kernels, assert_tested_once_as_every_epoch, fresh_like, train_alone
 from torch import nn
 
 import sparsearch
 from sparsearch.config import ParentConfig, TrainConfig
 from sparsearch.data import Dataset
-from sparsearch.engine.trainer import train_population
+from sparsearch.engine.trainer import Trainer, train_population
 from sparsearch.errors import SparsearchError
 from sparsearch.nets import build_parent, from_spec
 from sparsearch.nets.base import rows, stacked
@@ -152,6 +152,13 @@ def test_a_population_trains_as_modules_alone_and_evaluates_with_calibrated_stat
         expected = model.eval()(images.x_test)
         assert_close_across_kernels(net.forward(stacked([final]), images.x_test)[0], expected)
     assert (curves.val_acc[:, -1] > 0.4).all()  # it learns
+
+
+def test_testing_once_evaluates_the_best_weights_with_their_calibrated_statistics(images):
+    net = parent(images.shape, images.n_classes)
+    seeds = [0, 1, 2, 3]
+    trainer = Trainer(net, images, TrainConfig(epochs=6, batch_size=32, lr=0.5))
+    assert_tested_once_as_every_epoch(trainer, stacked([net.init(s) for s in seeds]), seeds)
 
 
 def _masked(net, params, mask):

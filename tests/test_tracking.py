@@ -106,7 +106,7 @@ def test_tensorboard_event_files_hold_each_trials_curves_and_metrics(tmp_path):
             assert [e.value for e in series] == pytest.approx(values, rel=1e-6)  # stored as float32
         for metric, value in metrics.items():
             assert events.Scalars(f"{name}/{metric}")[0].value == pytest.approx(value, rel=1e-6)
-    assert len(tags) == len(SLOTS) * (3 + len(METRICS))
+    assert len(tags) == len(SLOTS) * (2 + len(METRICS))  # curves: train_loss, val_acc (test once, a metric)
     assert "config/text_summary" in events.Tags()["tensors"]
 
 

@@ -20,17 +20,27 @@ def epochs_to_reach(val_acc: list[float], target: float) -> int | None:
 
 
 def trial_metrics(train_loss: list[float], val_acc: list[float], test_acc: list[float]) -> dict:
-    """best_epoch (first epoch of max val accuracy), best_val_acc, test_acc at that epoch,
-    final_test_acc, epochs_to_target, and status (`diverged` if any train loss is not finite)."""
+    """`tested_metrics` from per-epoch test accuracy: test_acc at the best epoch, and the last."""
+    return tested_metrics(train_loss, val_acc, test_acc[best_epoch(val_acc) - 1], test_acc[-1])
+
+
+def best_epoch(val_acc: list[float]) -> int:
+    """The first epoch of the highest validation accuracy."""
+    return val_acc.index(max(val_acc)) + 1
+
+
+def tested_metrics(train_loss: list[float], val_acc: list[float], test_at_best: float, final_test: float) -> dict:
+    """best_epoch (first epoch of max val accuracy), best_val_acc, test_acc at that epoch
+    (`test_at_best`), final_test_acc, epochs_to_target, and status (`diverged` if any train loss
+    is not finite)."""
     best_val = max(val_acc)
-    best_epoch = val_acc.index(best_val) + 1
     epochs_to_target = epochs_to_reach(val_acc, TARGET_FRACTION * best_val)
     diverged = not all(math.isfinite(loss) for loss in train_loss)
     return {
-        "best_epoch": best_epoch,
+        "best_epoch": best_epoch(val_acc),
         "best_val_acc": best_val,
-        "test_acc": test_acc[best_epoch - 1],
-        "final_test_acc": test_acc[-1],
+        "test_acc": test_at_best,
+        "final_test_acc": final_test,
         "epochs_to_target": epochs_to_target,
         "status": "diverged" if diverged else "ok",
     }

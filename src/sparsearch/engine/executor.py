@@ -34,7 +34,9 @@ class Chunk:
     weights, and whether to evaluate every epoch. A chunk may train part of the recipe: epochs
     `start_epoch` + 1 to `stop_epoch` (the recipe's last if None), continuing from the
     optimizer's `optimizer_state` after `start_epoch` epochs, and return its state at the end
-    (`keep_state`) and each network's weights at its best validation epoch (`keep_best`)."""
+    (`keep_state`) and each network's weights at its best validation epoch (`keep_best`). With
+    `test_once` test accuracy is not evaluated every epoch, only once at the end for each
+    network's best-validation weights and its final weights (what a trial's metrics need)."""
 
     layers: Params
     order_seeds: list[int]
@@ -47,6 +49,7 @@ class Chunk:
     optimizer_state: list[Params] | None = None
     keep_state: bool = False
     keep_best: bool = False
+    test_once: bool = False
 
     @property
     def size(self) -> int:
@@ -59,7 +62,7 @@ class Chunk:
             None if self.hooks is None else self.hooks[rows], self.snapshot_epoch, self.evaluate_epochs,
             self.start_epoch, self.stop_epoch,
             None if self.optimizer_state is None else [network_rows(s, rows) for s in self.optimizer_state],
-            self.keep_state, self.keep_best,
+            self.keep_state, self.keep_best, self.test_once,
         )
 
 

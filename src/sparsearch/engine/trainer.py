@@ -45,11 +45,12 @@ stays about this size: a cache-sized working set (larger ones make evaluation me
 
 @dataclass
 class Curves:
-    """Per-epoch records of a population, each [P, epochs trained], its final (masked)
-    parameters, final weight masks (if masked) and, if asked for, the parameters after one
-    epoch, the optimizer's state at the end (`FlatOptimizer.state`) and the parameters at each
-    network's best validation epoch, with that epoch's weight masks where hooks changed them
-    (engine/best.py)."""
+    """Per-epoch records of a population, each [P, epochs trained] (`test_acc` empty where the
+    chunk tested once), its final (masked) parameters, final weight masks (if masked) and, if
+    asked for, the parameters after one epoch, the optimizer's state at the end
+    (`FlatOptimizer.state`), the parameters at each network's best validation epoch, with that
+    epoch's weight masks where hooks changed them (engine/best.py), and, where the chunk tested
+    once (`Chunk.test_once`), the test accuracy [P] of the best-validation and the final weights."""
 
     train_loss: Tensor
     val_acc: Tensor
@@ -61,6 +62,8 @@ class Curves:
     state: list[Params] | None = None
     best: Params | None = None
     best_masks: list[Tensor] | None = None
+    test_best: Tensor | None = None
+    test_final: Tensor | None = None
 
 
 def batch_orders(order_seeds: list[int], n: int, batch_size: int, device: str | torch.device = "cpu",
@@ -182,13 +185,14 @@ def train_chunk(setting: Setting, chunk: Chunk, on_epoch: OnEpoch | None = None)
     augmentation = augmentation_of(setting.augment, data, chunk.order_seeds)
     losses, vals, tests = [], [], []
     snapshot = None
-    best = BestWeights(params, masking) if chunk.keep_best and chunk.evaluate_epochs else None
+    best = BestWeights(params, masking) if (chunk.keep_best or chunk.test_once) and chunk.evaluate_epochs else None
     for epoch in range(chunk.start_epoch + 1, (chunk.stop_epoch or recipe.epochs) + 1):
         losses.append(sgd_steps(parent, optimizer, data, batches, per_epoch, masking, dtype, augmentation))
         if chunk.evaluate_epochs:
             calibrate(parent, params, data)
             vals.append(evaluate(parent, params, data.x_val, data.y_val, dtype)[1])
-            tests.append(evaluate(parent, params, data.x_test, data.y_test, dtype)[1])
+            if not chunk.test_once:
+                tests.append(evaluate(parent, params, data.x_test, data.y_test, dtype)[1])
             if best is not None:
                 best.update(vals[-1], params, masking)
         if epoch == chunk.snapshot_epoch:
@@ -197,13 +201,17 @@ def train_chunk(setting: Setting, chunk: Chunk, on_epoch: OnEpoch | None = None)
             on_epoch(chunk.size)
     if not chunk.evaluate_epochs:
         calibrate(parent, params, data)
+    tested = (None, None)
+    if chunk.test_once and best is not None:  # the same evaluation, bit for bit, as at those epochs
+        tested = tuple(on_cpu(evaluate(parent, p, data.x_test, data.y_test, dtype)[1]) for p in (best.params, params))
+    kept = best if chunk.keep_best else None
     empty = torch.zeros(chunk.size, 0)
     return Curves(
         on_cpu(torch.stack(losses, 1)), on_cpu(torch.stack(vals, 1)) if vals else empty,
         on_cpu(torch.stack(tests, 1)) if tests else empty, time.perf_counter() - start,
         on_cpu(optimizer.snapshot()), None if masking is None else on_cpu(masking.final()), on_cpu(snapshot),
         [on_cpu(s) for s in optimizer.state()] if chunk.keep_state else None,
-        None if best is None else on_cpu(best.params), None if best is None else on_cpu(best.bool_masks()),
+        None if kept is None else on_cpu(kept.params), None if kept is None else on_cpu(kept.bool_masks()), *tested,
     )
 
 
@@ -222,12 +230,16 @@ def _joined(parts: list[Curves]) -> Curves:
         first = get(parts[0])
         return None if first is None else [torch.cat([get(p)[i] for p in parts]) for i in range(len(first))]
 
+    def tensors(get):
+        return None if get(parts[0]) is None else torch.cat([get(p) for p in parts])
+
     state = None if parts[0].state is None else [joined([p.state[i] for p in parts]) for i in range(len(parts[0].state))]
     return Curves(
         torch.cat([p.train_loss for p in parts]), torch.cat([p.val_acc for p in parts]),
         torch.cat([p.test_acc for p in parts]), sum(p.seconds for p in parts),
         layers(lambda p: p.final), masks(lambda p: p.masks), layers(lambda p: p.snapshot), state,
-        layers(lambda p: p.best), masks(lambda p: p.best_masks),
+        layers(lambda p: p.best), masks(lambda p: p.best_masks), tensors(lambda p: p.test_best),
+        tensors(lambda p: p.test_final),
     )
 
 

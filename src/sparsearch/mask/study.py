@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..analysis.convergence import trial_metrics
+from ..analysis.convergence import tested_metrics
 from ..analysis.export import export_rows
 from ..analysis.search_cost import record_search
 from ..arms import Arm, ArmRequest, TrialPlan, build_arm, build_arms, planned_sparsities
@@ -310,7 +310,9 @@ def _check_shapes(trainer: Trainer, populations: list[list[list[Assignment]]]) -
 
 def population_chunk(trainer: Trainer, assignments: list[Assignment], keep_best: bool = False) -> Chunk:
     """One population to train: the trials' start weights, compacted (node space) or masked
-    (weight space), stacked; `keep_best`: keeping each network's best-validation weights."""
+    (weight space), stacked, tested once at the end (`Chunk.test_once`: a trial stores test
+    accuracy at its best validation epoch and its last, never a per-epoch test curve);
+    `keep_best`: returning each network's best-validation weights."""
     net = trainer.parent
     plans = [a.plan for a in assignments]
     weight_space = isinstance(plans[0].mask, WeightMask)
@@ -319,7 +321,7 @@ def population_chunk(trainer: Trainer, assignments: list[Assignment], keep_best:
     depth = len(members[0])
     masks = [torch.stack([p.mask.layers[i] for p in plans]) for i in range(depth)] if weight_space else None
     return Chunk(joined(members), [a.slot.seed for a in assignments], masks,
-                 [p.hook for p in plans] if weight_space else None, keep_best=keep_best)
+                 [p.hook for p in plans] if weight_space else None, keep_best=keep_best, test_once=True)
 
 
 def trial_records(trainer: Trainer, assignments: list[Assignment], curves: Curves, save_weights: bool | str
@@ -332,12 +334,9 @@ def trial_records(trainer: Trainer, assignments: list[Assignment], curves: Curve
     trials, weights = [], {}
     for p, assignment in enumerate(assignments):
         mask = WeightMask(tuple(m[p] for m in curves.masks)) if curves.masks is not None else assignment.plan.mask
-        record = {
-            "train_loss": curves.train_loss[p].tolist(),
-            "val_acc": curves.val_acc[p].tolist(),
-            "test_acc": curves.test_acc[p].tolist(),
-        }
-        metrics = trial_metrics(record["train_loss"], record["val_acc"], record["test_acc"])
+        record = {"train_loss": curves.train_loss[p].tolist(), "val_acc": curves.val_acc[p].tolist()}
+        metrics = tested_metrics(record["train_loss"], record["val_acc"], curves.test_best[p].item(),
+                                 curves.test_final[p].item())
         trials.append(TrialRecord(
             key=assignment.key, dataset=trainer.data.name, mask=mask.to_json(), **vars(net.cost(mask)), **metrics,
             train_seconds=curves.seconds / len(assignments), curves=record, spec=assignment.spec.to_json(),

@@ -13,8 +13,9 @@ METRICS = ("test_acc", "final_test_acc", "best_val_acc", "best_epoch", "epochs_t
 @dataclass(frozen=True)
 class LoggedTrial:
     """One planned trial of a run (an arm at a sparsity for a seed) as the store holds it: the
-    key of the trained network answering it, its per-epoch curves (`train_loss`, `val_acc`,
-    `test_acc`; the first value is epoch 1's) and its final metrics (METRICS)."""
+    key of the trained network answering it, its per-epoch curves (`train_loss`, `val_acc`; the
+    first value is epoch 1's; trials stored before test accuracy was evaluated once also have
+    `test_acc`) and its final metrics (METRICS)."""
 
     key: str
     arm: str
