@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import random
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -327,3 +328,16 @@ def test_load_dataset_is_public_by_name_or_config_with_settings():
         sparsearch.load_dataset("synthetic", sampels=200)
     with pytest.raises(sparsearch.SparsearchError, match=r"^load_dataset: data must be a dataset's name"):
         sparsearch.load_dataset(3)
+
+
+def test_digits_read_from_scikit_learns_file_equal_load_digits_and_import_no_scikit_learn():
+    from sklearn.datasets import load_digits
+
+    from sparsearch.data import builtin
+
+    pool, bunch = builtin.digits(DataConfig(name="digits")), load_digits()
+    assert np.array_equal(pool.x, bunch.data.astype(np.float32)) and np.array_equal(pool.y, bunch.target)
+    code = ("import sys; from sparsearch.data import builtin; from sparsearch.config import DataConfig; "
+            "builtin.digits(DataConfig(name='digits')); print(sorted(m for m in ('sklearn', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

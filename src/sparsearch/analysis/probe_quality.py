@@ -8,7 +8,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from .summary import Interval, mean_interval
 
@@ -41,6 +40,8 @@ def audit(probe: str, scores: list[float], val_acc: list[float], test_acc: list[
     """The audit of candidates with these probe scores (higher = preferred) and trained
     accuracies. The pick is the highest score (first on ties), as the arm picks; non-finite
     scores rank lowest."""
+    from scipy import stats  # here: a run that audits no probe never imports scipy.stats
+
     s = np.nan_to_num(np.asarray(scores, dtype=float), nan=-np.inf)
     val, test = np.asarray(val_acc, dtype=float), np.asarray(test_acc, dtype=float)
     finite = np.isfinite(s)

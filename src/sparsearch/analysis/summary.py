@@ -21,9 +21,9 @@ def mean_interval(values: list[float], confidence: float = 0.95) -> Interval:
     if n < 2:
         return Interval(n, mean, math.nan)
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    from scipy import stats  # here: reading a store's rows needs no scipy
+    from scipy.special import stdtrit  # Student t's quantile (what stats.t.ppf calls), without scipy.stats
 
-    return Interval(n, mean, stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n))
+    return Interval(n, mean, float(stdtrit(n - 1, 0.5 + confidence / 2)) * sd / math.sqrt(n))
 
 
 @dataclass(frozen=True)
