@@ -84,6 +84,12 @@ def batch_orders(order_seeds: list[int], n: int, batch_size: int, device: str | 
             yield perms[:, start : start + batch_size]
 
 
+def gathered(rows: Tensor, idx: Tensor) -> Tensor:
+    """`rows[idx]` for indices idx [P, b]: one `index_select` (3-8x faster than advanced indexing
+    on the CPU, and the same values)."""
+    return rows.index_select(0, idx.reshape(-1)).view(*idx.shape, *rows.shape[1:])
+
+
 def sgd_steps(
     parent: Parent, optimizer: FlatOptimizer, data: Dataset, batches: Iterator[Tensor], steps: int,
     masking: Masking | None = None, dtype: torch.dtype = torch.float32, augmentation: Augmentation | None = None,
@@ -94,11 +100,11 @@ def sgd_steps(
     seen = 0
     for _ in range(steps):
         idx = next(batches)
-        x = data.x_train[idx]
+        x = gathered(data.x_train, idx)
         if augmentation is not None:
             x = augmentation(x, *divmod(optimizer.steps, optimizer.steps_per_epoch))
-        loss = loss_and_grads(parent, optimizer.params, x, data.y_train[idx], optimizer.grads, optimizer.decay, dtype,
-                              optimizer.recipe.label_smoothing)
+        loss = loss_and_grads(parent, optimizer.params, x, gathered(data.y_train, idx), optimizer.grads, optimizer.decay,
+                              dtype, optimizer.recipe.label_smoothing)
         optimizer.step()
         if masking is not None:
             masking.after_step(optimizer.params)
