@@ -128,7 +128,8 @@ def test_a_population_trains_as_the_modules_alone(blobs, optimizer):
             assert_close_across_kernels(trained[name], expected, msg=name)
         with torch.no_grad():
             assert_close_across_kernels(net.forward(curves.final, blobs.x_test)[p], model(blobs.x_test))
-        assert not torch.equal(trained["blocks.0.attn.qkv.weight"], net.state_dict(net.init(seed))["blocks.0.attn.qkv.weight"])
+        initial = net.state_dict(net.init(seed))
+        assert not torch.equal(trained["blocks.0.attn.qkv.weight"], initial["blocks.0.attn.qkv.weight"])
 
 
 def test_populations_are_chunked_by_their_footprint_with_the_same_numbers(blobs):
@@ -232,8 +233,6 @@ def test_structured_scores_sum_a_heads_q_k_v_rows_and_a_units_first_layer_row():
                            "mlp_ratio = 0.001"),
     ({"width": 64}, "parent.width: unknown key for parent kind 'vit'; its own settings are patch, dim, depth, heads, "
                     "mlp_ratio, pool"),
-    ({"hidden": [64]}, "parent.hidden: parent kind 'vit' does not read it (its widths are dim, heads and mlp_ratio), "
-                       "got [64]; remove it"),
 ])
 def test_bad_settings_are_refused_in_one_line_before_the_data_loads(settings, message):
     config = config_from_dict({"parent": {"kind": "vit", **settings}})
@@ -245,8 +244,8 @@ def test_bad_settings_are_refused_in_one_line_before_the_data_loads(settings, me
 def test_other_refusals_name_the_setting():
     with pytest.raises(SparsearchError, match=r"^parent.patch: unknown key for parent kind 'mlp'; check the spelling"):
         check_settings(config_from_dict({"parent": {"patch": 2}}), [])
-    with pytest.raises(SparsearchError, match=r"^search.sparsities: 0.9 removes all 4 attention heads of vit's block 1; "
-                                              r"use a lower sparsity or more parent.heads$"):
+    with pytest.raises(SparsearchError, match=r"^search.sparsities: 0.9 removes all 4 attention heads of vit's "
+                                              r"block 1; use a lower sparsity or more parent.heads$"):
         check_settings(config_from_dict({"parent": {"kind": "vit"}}), [0.5, 0.9])
     with pytest.raises(SparsearchError, match=r"^parent.patch: 3 does not divide the data's examples of shape "
                                               r"\[1, 8, 8\] into whole patches; use a divisor of 8, 8$"):
@@ -255,16 +254,20 @@ def test_other_refusals_name_the_setting():
         parent((1, 1, 8, 8))
 
 
-def test_config_check_prints_the_kinds_own_settings(tmp_path):
+def test_config_check_prints_the_kinds_own_settings_in_full_and_they_run(tmp_path):
     from typer.testing import CliRunner
 
     from sparsearch.cli import app
 
     (tmp_path / "c.toml").write_text('[parent]\nkind = "vit"\ndim = 32\npool = "mean"\n[search]\nsparsities = [0.5]\n')
     result = CliRunner().invoke(app, ["config", "--check", str(tmp_path / "c.toml")])
-    assert result.exit_code == 0 and "# the parent kind's own settings\ndim = 32\npool = \"mean\"\n" in result.stdout
+    assert result.exit_code == 0, result.output
+    assert ("# the parent kind's own settings\ndim = 32\ndepth = 2\nheads = 4\nmlp_ratio = 2.0\npool = \"mean\"\n"
+            in result.stdout)
     (tmp_path / "c.toml").write_text(result.stdout)
-    assert sparsearch.config.load_config(tmp_path / "c.toml").parent.model_extra == {"dim": 32, "pool": "mean"}
+    printed = sparsearch.config.load_config(tmp_path / "c.toml")
+    check_settings(printed, [0.5])
+    assert printed.parent.model_extra == {"dim": 32, "depth": 2, "heads": 4, "mlp_ratio": 2.0, "pool": "mean"}
     assert Config().parent.model_extra == {}
 
 
@@ -279,7 +282,8 @@ def test_end_to_end_runs_of_weight_and_node_arms(tmp_path, blobs, space, arms):
     config = {"experiment": {"name": f"vit-{space}", "seeds": 2}, "parent": {"kind": "vit", "dim": 16, "depth": 1},
               "train": {"epochs": 2, "batch_size": 32, "optimizer": "adam", "lr": 0.005}, "engine": {"threads": 1},
               "store": {"save_weights": True}, "search": {"space": space, "sparsities": [0.5], "arms": arms},
-              "arms": {"random_search": {"candidates": 3}, "lottery": {"prune_rate": 0.5}, "synflow": {"iterations": 5}}}
+              "arms": {"random_search": {"candidates": 3}, "lottery": {"prune_rate": 0.5},
+                       "synflow": {"iterations": 5}}}
     study = sparsearch.run({**config, "arms": {k: v for k, v in config["arms"].items() if k in arms}},
                            store=tmp_path / "s.db", data=blobs)
     trials = study.trials()

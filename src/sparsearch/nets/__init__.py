@@ -48,6 +48,17 @@ def check_settings(config, node_sparsities: list[float]) -> None:
         check(config, node_sparsities)
 
 
+def with_kind_settings(config):
+    """`config` with its parent kind's own settings spelled out, defaults included (what `config
+    --check` prints); unset optional ones (vit's `patch`, chosen by the data) stay out."""
+    settings = kind_settings(config.parent, KIND_SETTINGS.get(config.parent.kind))
+    if settings is None:
+        return config
+    fields = config.parent.model_dump(exclude=set(config.parent.model_extra))
+    parent = {**fields, **settings.model_dump(exclude_none=True)}
+    return config.model_copy(update={"parent": ParentConfig.model_validate(parent)})
+
+
 def register_parent(kind: str, factory: ModuleFactory, *, groups: list[list[tuple[str, int]]] | None = None) -> None:
     """Make `[parent] kind = KIND` build parents from your own module `factory(shape, n_classes)`
     (nets/module_parent.py). Its node groups are traced with Torch-Pruning unless `groups` declares
@@ -84,4 +95,5 @@ def from_spec(spec: dict | list) -> Parent:
                         spec["classes"])
 
 
-__all__ = ["PARENTS", "ModuleParent", "Params", "Parent", "build_parent", "from_spec", "check_settings", "register_parent"]
+__all__ = ["PARENTS", "ModuleParent", "Params", "Parent", "build_parent", "from_spec", "check_settings", "register_parent",
+           "with_kind_settings"]

@@ -332,7 +332,8 @@ class ViT:
 def refuse_emptied(depth: int, heads: int, hidden: int, sparsities: list[float]) -> None:
     """Refuse a node sparsity that removes every head, or every MLP unit, of a block."""
     blocks = range(1, depth + 1)
-    refuse_empty_groups([(f"attention heads of vit's block {b}", heads) for b in blocks], sparsities, "more parent.heads")
+    refuse_empty_groups([(f"attention heads of vit's block {b}", heads) for b in blocks], sparsities,
+                        "more parent.heads")
     refuse_empty_groups([(f"MLP units of vit's block {b}", hidden) for b in blocks], sparsities,
                         "a larger parent.mlp_ratio")
 
@@ -423,19 +424,10 @@ class ViTModule(nn.Module):
         return self.head(self.norm(h[:, 0] if self.pool == "cls" else h.mean(1)))
 
 
-def own_settings(config) -> ViTSettings:
-    """vit's `[parent]` settings, validated; `hidden` and `channels` (other kinds' widths) refused if set."""
-    for key in ("hidden", "channels"):
-        if key in config.model_fields_set:
-            raise SparsearchError(f"parent.{key}: parent kind 'vit' does not read it (its widths are dim, heads and "
-                                  f"mlp_ratio), got {getattr(config, key)!r}; remove it")
-    return kind_settings(config, ViTSettings)
-
-
 def check_settings(config, node_sparsities: list[float]) -> None:
     """What the `[parent]` table alone refuses, before the data loads: invalid settings and node
     sparsities that remove every head or every MLP unit of a block."""
-    s = own_settings(config.parent)
+    s = kind_settings(config.parent, ViTSettings)
     refuse_emptied(s.depth, s.heads, s.hidden, node_sparsities)
 
 
@@ -450,7 +442,7 @@ def example_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def vit(config, shape: tuple[int, ...], n_classes: int) -> ViT:
-    s = own_settings(config)
+    s = kind_settings(config, ViTSettings)
     shape = example_shape(shape)
     settings = {**s.model_dump(), "patch": s.patch or PATCH[len(shape) - 1]}
     return ViT(shape, settings["patch"], s.dim, s.depth, s.heads, s.hidden, s.pool, n_classes, settings)
