@@ -298,3 +298,17 @@ def test_end_to_end_runs_of_weight_and_node_arms(tmp_path, blobs, space, arms):
         assert accuracy == pytest.approx(row.test_acc, abs=1e-6), row.arm
     index = study.report(tmp_path / "report")
     assert index.exists() and "vit" in index.read_text()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_cuda_the_forward_compaction_and_scores_equal_the_cpus():
+    net = parent((1, 8, 8), **SMALL)
+    params = randomized(net, 0)
+    masks = [sample_mask(net.widths[1:-1], 0.5, torch.Generator().manual_seed(1))]
+    x = torch.randn(5, 64, generator=torch.Generator().manual_seed(2))
+    on_gpu = [tuple(t.cuda() for t in layer) for layer in params]
+    thin = net.compact(params, masks)
+    assert_close_across_kernels(net.forward(net.compact(on_gpu, masks), x.cuda()).cpu(), net.forward(thin, x))
+    (expected,), (got,) = (unit_scores(net, l1_norm(net, stacked([p]))) for p in (params, on_gpu))
+    for a, b in zip(got, expected):
+        assert_close_across_kernels(a.cpu(), b)
