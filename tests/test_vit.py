@@ -24,6 +24,13 @@ from sparsearch.unit_importance import l1_norm, unit_scores
 from test_resnet20 import blob_arrays
 
 SMALL = {"dim": 16, "depth": 2, "heads": 4, "mlp_ratio": 1.5}
+LOGITS = 1e-5
+"""Logits agree to this fraction of the largest (about 80 fp32 ulps of it): the population's
+batched GEMMs and torch.nn's kernels sum in different orders."""
+
+
+def assert_logits(got, expected):
+    torch.testing.assert_close(got, expected, rtol=0, atol=LOGITS * float(expected.abs().max()))
 
 
 def parent(shape=(1, 8, 8), classes=10, **settings):
@@ -88,9 +95,9 @@ def test_population_forward_equals_a_transformer_of_torch_nn_layers(shape, pool)
     for p, params in enumerate(networks):
         with torch.no_grad():
             expected = Reference(net, params).eval()(x)
-            assert_close_across_kernels(net.module(params)(x), expected)
-        assert_close_across_kernels(shared[p], expected)
-        assert_close_across_kernels(own[p], expected)
+            assert_logits(net.module(params)(x), expected)
+        assert_logits(shared[p], expected)
+        assert_logits(own[p], expected)
     assert net.weight_shapes == tuple(tuple(layer[0].shape) for layer in networks[0])
 
 
@@ -170,13 +177,13 @@ def test_compaction_is_the_same_function_as_zeroing_the_dropped_heads_and_units(
             units[list(mask.keep[2 * block + 1])] = False
             fc1[0][units], fc1[1][units] = 0, 0  # GELU(0) = 0
         expected = net.forward(stacked([masked]), x)[0]
-        assert_close_across_kernels(net.forward(thin, x)[p], expected)
+        assert_logits(net.forward(thin, x)[p], expected)
         one = rows(thin, p)
         assert [one[1 + 4 * b][0].shape[0] for b in range(net.depth)] == [3 * 2 * net.head_dim] * net.depth
         assert [one[3 + 4 * b][0].shape[0] for b in range(net.depth)] == [12] * net.depth
         assert tuple(one[0][2].shape) == (net.sequence, net.dim)  # the residual width stays
         with torch.no_grad():
-            assert_close_across_kernels(net.module(one)(x), expected)
+            assert_logits(net.module(one)(x), expected)
 
 
 def test_costs_by_hand():
