@@ -45,6 +45,8 @@ EXPERIMENTS = {  # name: (parent, space, data); one sparse arm at 0.5, one seed,
     "resnet20-node": ({"kind": "resnet20", "channels": RESNET_CHANNELS}, "node", 3),
     "resnet20-weight": ({"kind": "resnet20", "channels": RESNET_CHANNELS}, "weight", 3),
     "module-weight": ({"kind": "export_cnn"}, "weight", 1),
+    "vit-node": ({"kind": "vit", "dim": 16, "depth": 1}, "node", 1),
+    "vit-weight": ({"kind": "vit", "dim": 16, "depth": 1, "pool": "mean"}, "weight", 1),
 }
 
 
@@ -110,7 +112,7 @@ def test_onnxruntime_gives_the_modules_logits_at_any_batch(name, trials, tmp_pat
         assert_logits(got, expected)
 
 
-@pytest.mark.parametrize("name", ["mlp-weight", "lenet5-weight", "resnet20-weight"])
+@pytest.mark.parametrize("name", ["mlp-weight", "lenet5-weight", "resnet20-weight", "vit-weight"])
 def test_weight_masks_are_folded_in_as_exact_zeros(name, trials, tmp_path):
     study, key, features = trials[name]
     net = study.network(key)
@@ -128,7 +130,7 @@ def test_weight_masks_are_folded_in_as_exact_zeros(name, trials, tmp_path):
     assert all(hasattr(m, "weight_mask") for m in masked.values())  # the study's module is left as it was
 
 
-@pytest.mark.parametrize("name", ["mlp-node", "lenet5-node", "resnet20-node", "module-weight"])
+@pytest.mark.parametrize("name", ["mlp-node", "lenet5-node", "resnet20-node", "module-weight", "vit-node"])
 def test_the_safetensors_file_rebuilds_the_network_and_says_what_it_is(name, trials, tmp_path):
     study, key, features = trials[name]
     net = study.network(key)
@@ -156,7 +158,7 @@ def test_the_safetensors_file_rebuilds_the_network_and_says_what_it_is(name, tri
     assert all(list(expected_state[k].shape) == shape for k, shape in metadata["shapes"].items())
 
 
-@pytest.mark.parametrize("name", ["mlp-weight", "resnet20-node"])
+@pytest.mark.parametrize("name", ["mlp-weight", "resnet20-node", "vit-node"])
 def test_the_pt2_file_reloads_with_torch_export_and_gives_the_logits(name, trials, tmp_path):
     study, key, features = trials[name]
     net = study.network(key)

@@ -108,7 +108,11 @@ class DataConfig(_Section):
 
 
 class ParentConfig(_Section):
-    """The over-parameterized parent network."""
+    """The over-parameterized parent network. Keys beyond these fields are a parent kind's own
+    settings (e.g. vit's `dim`): kept as extras here and validated by the kind before the data
+    loads (`nets.kind_settings`), which refuses them for a kind that owns none."""
+
+    model_config = ConfigDict(extra="allow")
 
     kind: str = Field("mlp", min_length=1, description="a registered parent kind (sparsearch.register_parent)")
     hidden: list[int] = Field(default_factory=lambda: [300, 100], min_length=1, description="mlp: hidden layer widths")
@@ -380,9 +384,9 @@ class Config(_Section):
     )
 
 
-def _one_line(error: ValidationError, source: str) -> str:
+def _one_line(error: ValidationError, source: str, within: str = "") -> str:
     first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"])
+    field = ".".join(str(part) for part in (*([within] if within else []), *first["loc"]))
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown key; check the spelling against `sparsearch config --default`"
@@ -394,13 +398,14 @@ def _one_line(error: ValidationError, source: str) -> str:
     return f"{where}{field}: {message}" if field else f"{where}{message}"
 
 
-def validated(model: type[Model], raw: dict, source: str = "") -> Model:
+def validated(model: type[Model], raw: dict, source: str = "", within: str = "") -> Model:
     """`raw` validated as `model` (a Config or one of its sections); raise SparsearchError with
-    one line on failure, prefixed by `source`."""
+    one line on failure, prefixed by `source`, its field named under `within` (a section, e.g.
+    "parent", for a model of that section's keys)."""
     try:
         return model.model_validate(raw)
     except ValidationError as error:
-        raise SparsearchError(_one_line(error, source)) from None
+        raise SparsearchError(_one_line(error, source, within)) from None
 
 
 def config_from_dict(raw: dict, source: str = "") -> Config:
@@ -501,6 +506,8 @@ def annotated_toml(config: Config) -> str:
                 setting = getattr(value, key)
                 lines += [f"# {field.description}"] if field.description else []
                 lines.append(f"# {key} = (unset)" if setting is None else tomli_w.dumps({key: setting}).rstrip())
+            if value.model_extra:
+                lines += [f"# the {section} kind's own settings", tomli_w.dumps(value.model_extra).rstrip()]
         else:  # [arms.NAME] tables
             lines += [f"# {info.description}", tomli_w.dumps({section: value}).rstrip()]
         lines.append("")

@@ -93,8 +93,9 @@ class MaskKind:
 
     def settings_in_full(self, config):
         from ..arms import with_arm_settings
+        from ..nets import with_kind_settings
 
-        return with_arm_settings(config)
+        return with_kind_settings(with_arm_settings(config))
 
 
 MASK = MaskKind()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+from pydantic import BaseModel
 from torch import nn
 
 from ..config import ParentConfig
@@ -16,6 +17,8 @@ from .lenet5 import lenet5
 from .mlp import MLP, check_settings as check_mlp_settings
 from .resnet20 import resnet20
 from .module_parent import ModuleParent
+from .settings import kind_settings
+from .vit import ViTSettings, check_settings as check_vit_settings, vit
 
 ParentFactory = Callable[[ParentConfig, tuple[int, ...], int], Parent]
 """Builds a parent from the `[parent]` table, one example's shape and the number of classes."""
@@ -25,19 +28,35 @@ ModuleFactory = Callable[[tuple[int, ...], int], nn.Module]
 
 PARENTS: dict[str, ParentFactory] = {
     "mlp": MLP.from_config, "cnn1d": cnn1d, "lenet5": lenet5, "conv2": conv2, "conv4": conv4, "conv6": conv6,
-    "resnet20": resnet20,
+    "resnet20": resnet20, "vit": vit,
 }
 
-SETTINGS_CHECKS: dict[str, Callable] = {"mlp": check_mlp_settings}
+SETTINGS_CHECKS: dict[str, Callable] = {"mlp": check_mlp_settings, "vit": check_vit_settings}
 """Per parent kind, what its `[parent]` table alone can refuse before the data loads:
 `check(config, node_sparsities)`. Every kind checks again once built at the data's shape."""
+
+KIND_SETTINGS: dict[str, type[BaseModel]] = {"vit": ViTSettings}
+"""Per parent kind that owns settings beyond `ParentConfig`'s fields, the pydantic model of the
+other keys of its `[parent]` table (nets/settings.py); any other kind refuses such keys."""
 
 
 def check_settings(config, node_sparsities: list[float]) -> None:
     """Refuse, before the data loads, what the parent kind can tell from the config alone."""
+    kind_settings(config.parent, KIND_SETTINGS.get(config.parent.kind))
     check = SETTINGS_CHECKS.get(config.parent.kind)
     if check is not None:
         check(config, node_sparsities)
+
+
+def with_kind_settings(config):
+    """`config` with its parent kind's own settings spelled out, defaults included (what `config
+    --check` prints); unset optional ones (vit's `patch`, chosen by the data) stay out."""
+    settings = kind_settings(config.parent, KIND_SETTINGS.get(config.parent.kind))
+    if settings is None:
+        return config
+    fields = config.parent.model_dump(exclude=set(config.parent.model_extra))
+    parent = {**fields, **settings.model_dump(exclude_none=True)}
+    return config.model_copy(update={"parent": ParentConfig.model_validate(parent)})
 
 
 def register_parent(kind: str, factory: ModuleFactory, *, groups: list[list[tuple[str, int]]] | None = None) -> None:
@@ -50,6 +69,7 @@ def register_parent(kind: str, factory: ModuleFactory, *, groups: list[list[tupl
         raise SparsearchError(f"register_parent: factory must be callable (shape, n_classes) -> nn.Module, "
                               f"got {type(factory).__name__}")
     PARENTS[kind] = partial(_module_parent, kind, factory, groups)
+    KIND_SETTINGS.pop(kind, None)  # a module owns no `[parent]` settings
 
 
 def _module_parent(kind, factory, groups, config: ParentConfig, shape: tuple[int, ...], n_classes: int) -> Parent:
@@ -59,6 +79,7 @@ def _module_parent(kind, factory, groups, config: ParentConfig, shape: tuple[int
 def build_parent(config: ParentConfig, shape: tuple[int, ...], n_classes: int) -> Parent:
     if config.kind not in PARENTS:
         raise SparsearchError(f"parent.kind: unknown parent kind {config.kind!r}; known: {', '.join(sorted(PARENTS))}")
+    kind_settings(config, KIND_SETTINGS.get(config.kind))
     return PARENTS[config.kind](config, tuple(shape), n_classes)
 
 
@@ -74,4 +95,5 @@ def from_spec(spec: dict | list) -> Parent:
                         spec["classes"])
 
 
-__all__ = ["PARENTS", "ModuleParent", "Params", "Parent", "build_parent", "from_spec", "check_settings", "register_parent"]
+__all__ = ["PARENTS", "ModuleParent", "Params", "Parent", "build_parent", "from_spec", "check_settings", "register_parent",
+           "with_kind_settings"]
