@@ -6,7 +6,9 @@ import math
 import pytest
 import torch
 
-from sparsearch.bench import CONV_METHODS, CONV_RECIPE, METHODS, Networks, Workload, format_table, run_bench
+from sparsearch.bench import (CONV_METHODS, CONV_RECIPE, METHODS, Networks, Workload, conv_workloads, format_table,
+                              run_bench)
+from sparsearch.bench.data import CIFAR_SHAPED, cifar_shaped
 from sparsearch.bench.ensemble import ensemble_train
 from sparsearch.bench.plain import plain_train
 from sparsearch.bench.step import STEP_COLUMNS
@@ -127,7 +129,7 @@ def test_cli_bench_conv_only_prints_the_rows(monkeypatch, fake_peak):
     import sparsearch.bench as bench
     from sparsearch.cli import app
 
-    tiny = lambda populations: [Workload("synthetic", (), p, 0.0, "cnn1d") for p in populations]  # noqa: E731
+    tiny = lambda populations, kinds: [Workload("synthetic", (), p, 0.0, "cnn1d") for p in populations]  # noqa: E731
     monkeypatch.setattr(bench, "conv_workloads", tiny)
     result = CliRunner().invoke(app, ["bench", "--no-mlp", "--conv-populations", "2", "--epochs", "1", "--repeats",
                                       "1", "--plain-max", "1", "--quiet"])
@@ -135,6 +137,35 @@ def test_cli_bench_conv_only_prints_the_rows(monkeypatch, fake_peak):
     lines = [line for line in result.stdout.splitlines() if line.startswith("synthetic cnn1d P=2")]
     assert [line.split()[4] for line in lines] == list(CONV_METHODS)
     assert "load average" in result.stdout and "at end" in result.stdout
+
+
+def test_conv_workloads_by_kind():
+    assert [(w.kind, w.dataset, w.population) for w in conv_workloads((16, 64))] == [
+        ("cnn1d", "mnist1d", 16), ("cnn1d", "mnist1d", 64), ("lenet5", "digits", 16), ("conv4", CIFAR_SHAPED, 16),
+        ("resnet20", CIFAR_SHAPED, 16)]
+    assert [(w.kind, w.population) for w in conv_workloads((8,), ["resnet20", "conv4"])] == [("conv4", 8),
+                                                                                           ("resnet20", 8)]
+    with pytest.raises(SparsearchError, match="--conv-kinds: unknown 'conv5'; the conv workloads are cnn1d"):
+        conv_workloads((16,), ["conv5"])
+
+
+def test_cifar_shaped_data_is_seeded_noise_of_cifar10s_shape():
+    data = cifar_shaped(6, 2, 3)
+    assert data.shape == (3, 32, 32) and data.n_classes == 10
+    assert [t.shape[0] for t in (data.x_train, data.y_train, data.x_val, data.x_test)] == [6, 6, 2, 3]
+    torch.testing.assert_close(cifar_shaped(6, 2, 3).x_test, data.x_test, rtol=0, atol=0)
+
+
+def test_run_bench_cifar_parents_at_smoke_size(fake_peak):
+    workloads = conv_workloads((2,), ["conv4", "resnet20"])
+    result = run_bench(workloads, epochs=1, plain_max=1, repeats=1, datasets={CIFAR_SHAPED: cifar_shaped(8, 4, 4)})
+    assert [(r["kind"], r["method"], r["networks_timed"]) for r in result.rows] == [
+        (kind, method, timed) for kind in ("conv4", "resnet20")
+        for method, timed in (("plain", 1), ("torch.func", 2), ("engine", 2))]
+    for row in result.rows:
+        assert math.isfinite(row["net_epochs_per_s"]) and row["net_epochs_per_s"] > 0
+    table = format_table(result.rows).splitlines()
+    assert "cifar-shaped conv4 P=2 s=0" in table[2] and "cifar-shaped resnet20 P=2 s=0" in table[5]
 
 
 def test_bad_workloads_are_one_line_errors():

@@ -14,8 +14,9 @@ Conv workloads (`cnn1d` on MNIST-1D, `lenet5` on digits), four methods: `plain` 
 the population engine in each of nets/conv.py's two forms: `engine-im2col` (every convolution
 as one batched im2col matmul) and `engine-grouped` (every convolution as one grouped
 convolution, `groups` = P). The engine uses im2col for 1-D and grouped for 2-D parents.
-A parent kind with one population form (`resnet20`) has three methods: `plain`, `torch.func`
-and `engine`. `device` runs every method (and the matmul peaks) on a GPU: benchmarks/gpu_check.py.
+The CIFAR-10 parents (`conv4`, Frankle & Carbin's Conv-4, and `resnet20`) train on
+CIFAR-shaped noise (bench/data.py) with three methods: `plain`, `torch.func` and `engine` (the
+engine's own form; ResNet-20 has only one). `device` runs every method (and the matmul peaks) on a GPU: benchmarks/gpu_check.py.
 
 All methods of a workload do the same work: network p is the parent of seed p with the random
 node mask drawn from `generator("bench-mask", p, s)`, it reads data in the order of seed p, and
@@ -45,15 +46,17 @@ from dataclasses import dataclass
 import torch
 
 from ..config import ParentConfig, TrainConfig, config_from_dict
-from ..data import Dataset, load_dataset
+from ..data import Dataset
 from ..engine.device import dataset_on
 from ..engine.precision import DTYPES
 from ..engine.trainer import train_population
+from ..errors import SparsearchError
 from ..nets import build_parent, check_settings
 from ..nets.base import Params, Parent, joined, rows as network, stacked
 from ..progress import Progress
 from ..seeding import generator
 from ..spaces.node import NodeMask, full_mask, sample_mask
+from .data import CIFAR_SHAPED, bench_dataset
 from .ensemble import ensemble_train
 from .measure import PeakRSS, matmul_peak_gflops, synchronize, training_flops
 from .plain import plain_train
@@ -63,8 +66,12 @@ PLAIN_MAX = 16
 METHODS = ("plain", "torch.func", "engine-masked", "engine", "engine-bf16")
 CONV_METHODS = ("plain", "torch.func", "engine-im2col", "engine-grouped")
 ONE_FORM_METHODS = ("plain", "torch.func", "engine")
-"""Parent kinds with one population form (`resnet20`: grouped convolutions only)."""
+"""Parent kinds timed in the engine's own form only (`resnet20` has one; `conv4` as the engine runs it)."""
 TWO_FORM_KINDS = ("cnn1d", "lenet5")
+CONV_KINDS = ("cnn1d", "lenet5", "conv4", "resnet20")
+"""The conv workloads' parent kinds: cnn1d on MNIST-1D, LeNet-5 on digits, Conv-4 and ResNet-20
+on CIFAR-shaped data."""
+CONV_DATASETS = {"cnn1d": "mnist1d", "lenet5": "digits", "conv4": CIFAR_SHAPED, "resnet20": CIFAR_SHAPED}
 CONV_RECIPE = {"batch_size": 100, "optimizer": "adam", "lr": 0.01}
 """The MNIST-1D CNN paper's recipe (examples/mnist1d-cnn-node.toml), for every conv workload."""
 
@@ -95,10 +102,15 @@ def mlp_workloads(populations=(1, 16, 64, 256), sparsities=(0.0, 0.5, 0.9), extr
     ] if extra else [])
 
 
-def conv_workloads(populations=(16, 64)) -> list[Workload]:
-    """The dense MNIST-1D CNN (`cnn1d`) at every population, and LeNet-5 on digits at the first."""
-    cnn = [Workload("mnist1d", (), p, 0.0, "cnn1d") for p in populations]
-    return cnn + ([Workload("digits", (), populations[0], 0.0, "lenet5")] if populations else [])
+def conv_workloads(populations=(16, 64), kinds: Sequence[str] = CONV_KINDS) -> list[Workload]:
+    """Dense conv parents of `kinds` on their datasets (`CONV_DATASETS`): the MNIST-1D CNN
+    (`cnn1d`) at every population, the others (LeNet-5, Conv-4, ResNet-20) at the first."""
+    unknown = [k for k in kinds if k not in CONV_KINDS]
+    if unknown:
+        raise SparsearchError(f"--conv-kinds: unknown {', '.join(map(repr, unknown))}; the conv workloads are "
+                              f"{', '.join(CONV_KINDS)}")
+    return [Workload(CONV_DATASETS[kind], (), p, 0.0, kind) for kind in CONV_KINDS if kind in kinds
+            for p in (populations if kind == "cnn1d" else populations[:1])]
 
 
 def default_workloads(populations=(1, 16, 64, 256), sparsities=(0.0, 0.5, 0.9), conv_populations=(16, 64)):
@@ -209,7 +221,7 @@ def run_bench(
         datasets = dict(datasets or {})
         for w in workloads:
             if w.dataset not in datasets:
-                datasets[w.dataset] = load_dataset(config_from_dict({"data": {"name": w.dataset}}).data)
+                datasets[w.dataset] = bench_dataset(w.dataset)
         parents = [workload_parent(w, datasets[w.dataset]) for w in workloads]
         chosen = [[m for m in w.methods if methods is None or m in methods] for w in workloads]
         shapes = sorted({(parent.widths, w.population) for w, parent in zip(workloads, parents)
