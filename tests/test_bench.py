@@ -8,6 +8,7 @@ import torch
 
 from sparsearch.bench import (CONV_METHODS, CONV_RECIPE, METHODS, Networks, Workload, conv_workloads, format_table,
                               run_bench)
+from sparsearch.bench.ceiling import conv_ceiling, products
 from sparsearch.bench.data import CIFAR_SHAPED, cifar_shaped
 from sparsearch.bench.ensemble import ensemble_train
 from sparsearch.bench.plain import plain_train
@@ -17,8 +18,10 @@ from sparsearch.data import load_dataset
 from sparsearch.engine.trainer import train_population
 from sparsearch.errors import SparsearchError
 from sparsearch.nets import build_parent
-from sparsearch.nets.base import rows as network
+from sparsearch.nets.base import rows as network, stacked
+from sparsearch.nets.conv import ConvLayer, ConvNet
 from sparsearch.nets.mlp import MLP, parent_widths
+from sparsearch.spaces.node import full_mask
 from conftest import assert_close_across_kernels
 
 RECIPES = [TrainConfig(epochs=2), TrainConfig(epochs=2, batch_size=50, optimizer="adam", lr=0.003, weight_decay=1e-4)]
@@ -173,3 +176,52 @@ def test_bad_workloads_are_one_line_errors():
         run_bench([Workload("synthetic", (10,), 1, 0.99)])
     with pytest.raises(SparsearchError, match="data.name"):
         run_bench([Workload("nope", (10,), 1, 0.0)])
+
+
+def _tiny_convnet(layout):
+    return ConvNet("tiny", (1, 6, 6), (ConvLayer(2, 3, padding=1, pool=2),), (4,), 3, layout=layout)
+
+
+@pytest.mark.parametrize("layout", ["grouped", "im2col"])
+def test_conv_ceiling_times_the_layers_products_and_counts_their_flops_by_hand(layout):
+    parent = _tiny_convnet(layout)
+    params = stacked([parent.init(s) for s in range(2)])
+    layers = products(parent, params, batch=5)
+    assert [p.input_grad for p in layers] == [False, True, True]  # no gradient of the data
+    assert [tuple(p.input_shape) for p in layers] == [
+        (5, 2, 6, 6) if layout == "grouped" else (2, 5, 6, 6, 1), (2, 5, 18), (2, 5, 4)]
+    # per example: conv 2x1x3x3 weights at 6x6 positions, dense 18x4 and 4x3; x2 FLOPs, x3 training, x5 batch, x2 P
+    per_example = 2 * (2 * 9 * 36 + 18 * 4 + 4 * 3)
+    ceiling = conv_ceiling(parent, params, batch=5, repeats=1)
+    assert ceiling.flops == 3 * per_example * 5 * 2 == 3 * parent.cost(full_mask(parent.widths[1:-1])).flops * 10
+    assert ceiling.seconds > 0 and ceiling.gflops == ceiling.flops / ceiling.seconds / 1e9
+
+
+def test_conv_ceiling_products_compute_each_networks_layer():
+    parent = _tiny_convnet("grouped")
+    params = stacked([parent.init(s) for s in range(2)])
+    conv = products(parent, params, batch=5)[0]
+    x = torch.randn(5, 2, 6, 6)
+    for p in range(2):
+        alone = torch.nn.functional.conv2d(x[:, p : p + 1], params[0][0][p], params[0][1][p], padding=1)
+        torch.testing.assert_close(conv.run(x, *conv.weights)[:, 2 * p : 2 * p + 2], alone, rtol=1e-5, atol=1e-6)
+
+
+def test_resnet20_ceiling_counts_every_convolution_at_its_stride():
+    parent = build_parent(ParentConfig(kind="resnet20", channels=[2, 4, 8]), (3, 8, 8), 10)
+    params = stacked([parent.init(0)])
+    layers = products(parent, params, batch=3)
+    assert len(layers) == 20 and [p.input_shape[2:] for p in layers[6:9]] == [(8, 8), (8, 8), (4, 4)]  # layer 7 strides 2
+    ceiling = conv_ceiling(parent, params, batch=3, repeats=1)
+    assert ceiling.flops == 3 * parent.cost(full_mask(parent.widths[1:-1])).flops * 3
+
+
+def test_conv_rows_report_their_fraction_of_the_ceiling(fake_peak):
+    workloads = [Workload("synthetic", (20,), 2, 0.0), Workload("synthetic", (), 2, 0.0, "cnn1d")]
+    result = run_bench(workloads, epochs=1, plain_max=1, repeats=1, step_shapes=False)
+    mlp, conv = result.rows[: len(METHODS)], result.rows[len(METHODS):]
+    assert {(r["ceiling_gflops"], r["ceiling_fraction"]) for r in mlp} == {(None, None)}
+    [ceiling] = {r["ceiling_gflops"] for r in conv}
+    assert ceiling > 0 and all(r["ceiling_fraction"] == r["gflops"] / ceiling for r in conv)
+    table = format_table(result.rows).splitlines()
+    assert "% of ceiling" in table[0] and table[2].split()[9] == "-" and table[-1].split()[9].endswith("%")

@@ -565,5 +565,6 @@ def bench(
         f"torch {torch.__version__}, {threads} threads, {os.cpu_count()} CPUs, load average {load:.2f} at start, "
         f"{load_end:.2f} at end; torch.mm peak {result.peaks['fp32']:.0f} GFLOP/s fp32, {result.peaks['bf16']:.0f} "
         f"bf16 (bf16 path: {bf16_path()}); {epochs} epochs, fastest of {repeats}; the plain loop is timed on "
-        f"at most {plain_max} networks and scaled linearly; recipes: {recipes}."
+        f"at most {plain_max} networks and scaled linearly; recipes: {recipes}; % of ceiling: a conv workload's "
+        f"convolutions and dense products alone, forward and backward, in the engine's form (bench/ceiling.py)."
     )

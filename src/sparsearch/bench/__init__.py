@@ -16,7 +16,8 @@ as one batched im2col matmul) and `engine-grouped` (every convolution as one gro
 convolution, `groups` = P). The engine uses im2col for 1-D and grouped for 2-D parents.
 The CIFAR-10 parents (`conv4`, Frankle & Carbin's Conv-4, and `resnet20`) train on
 CIFAR-shaped noise (bench/data.py) with three methods: `plain`, `torch.func` and `engine` (the
-engine's own form; ResNet-20 has only one). `device` runs every method (and the matmul peaks) on a GPU: benchmarks/gpu_check.py.
+engine's own form; ResNet-20 has only one). `device` runs every method (and the matmul peaks)
+on a GPU: benchmarks/gpu_check.py.
 
 All methods of a workload do the same work: network p is the parent of seed p with the random
 node mask drawn from `generator("bench-mask", p, s)`, it reads data in the order of seed p, and
@@ -30,8 +31,10 @@ Figures per method: networks x epochs per second (the plain loop is timed on at 
 `plain_max` networks and its per-network rate used for all P: its time is linear in P), the
 ratio to plain, executed GFLOP/s (forward + backward = 3x the forward FLOPs of the parent's
 `cost`, evaluation forwards included; the masked engine executes the parent's dense shapes) and
-its fraction of the measured `torch.mm` peak of its precision, and the process's peak RSS while
-the method ran. Beside them, `step.py` times one training step of each dense MLP shape against
+its fraction of the measured `torch.mm` peak of its precision, for conv workloads its fraction of
+the conv ceiling (ceiling.py: the workload's convolutions and dense products alone, in the
+engine's population form, at the training shapes), and the process's peak RSS while the method
+ran. Beside them, `step.py` times one training step of each dense MLP shape against
 the GEMMs it contains, in fp32 and bf16.
 """
 
@@ -56,6 +59,7 @@ from ..nets.base import Params, Parent, joined, rows as network, stacked
 from ..progress import Progress
 from ..seeding import generator
 from ..spaces.node import NodeMask, full_mask, sample_mask
+from .ceiling import conv_ceiling
 from .data import CIFAR_SHAPED, bench_dataset
 from .ensemble import ensemble_train
 from .measure import PeakRSS, matmul_peak_gflops, synchronize, training_flops
@@ -226,12 +230,18 @@ def run_bench(
         chosen = [[m for m in w.methods if methods is None or m in methods] for w in workloads]
         shapes = sorted({(parent.widths, w.population) for w, parent in zip(workloads, parents)
                          if w.kind == "mlp" and w.sparsity == 0}) if step_shapes else []
-        progress.phase("benchmark", sum(map(len, chosen)) + len(shapes))
+        progress.phase("benchmark", sum(map(len, chosen)) + len(shapes) + sum(w.kind != "mlp" for w in workloads))
         rows = []
         for w, parent, recipe, w_methods in zip(workloads, parents, recipes, chosen):
             data = datasets[w.dataset]
             timed = {m: min(w.population, plain_max) if m == "plain" else w.population for m in w_methods}
             nets = {m: Networks.build(parent, w.sparsity, timed[m]) for m in w_methods}
+            ceiling = None
+            if w.kind != "mlp":
+                batch = min(recipe.batch_size, data.x_train.shape[0])
+                ceiling = conv_ceiling(parent, Networks.build(parent, w.sparsity, w.population).compacted(), batch,
+                                       repeats, device).gflops
+                progress.advance(1)
             for m in w_methods:  # warm-up: kernels, thread pool, allocator
                 train_with(m, Networks.build(parent, w.sparsity, 1), _first_batches(data, recipe), _one_epoch(recipe),
                            device)
@@ -259,6 +269,7 @@ def run_bench(
                     "optimizer": recipe.optimizer, "lr": recipe.lr, "method": m, "networks_timed": timed[m],
                     "net_epochs_per_s": rate, "vs_plain": rate / plain_rate, "gflops": gflops,
                     "peak_fraction": gflops / peaks["bf16" if m == "engine-bf16" else "fp32"],
+                    "ceiling_gflops": ceiling, "ceiling_fraction": None if ceiling is None else gflops / ceiling,
                     "peak_rss_mb": rss / 2**20,
                 })
         steps = []
@@ -314,6 +325,7 @@ COLUMNS = (
     ("vs plain", ">", lambda r: f"{r['vs_plain']:.2f}x"),
     ("GFLOP/s", ">", lambda r: f"{r['gflops']:.1f}"),
     ("% of mm peak", ">", lambda r: f"{100 * r['peak_fraction']:.0f}%"),
+    ("% of ceiling", ">", lambda r: f"{100 * r['ceiling_fraction']:.0f}%" if r.get("ceiling_fraction") else "-"),
     ("peak RSS MB", ">", lambda r: f"{r['peak_rss_mb']:.0f}"),
     ("timed on", ">", lambda r: str(r["networks_timed"])),
 )
