@@ -15,6 +15,7 @@ from sparsearch.bench.plain import plain_train
 from sparsearch.bench.step import STEP_COLUMNS
 from sparsearch.config import DataConfig, ParentConfig, TrainConfig
 from sparsearch.data import load_dataset
+from sparsearch.engine.chunking import chunk_slices
 from sparsearch.engine.trainer import train_population
 from sparsearch.errors import SparsearchError
 from sparsearch.nets import build_parent
@@ -211,7 +212,8 @@ def test_resnet20_ceiling_counts_every_convolution_at_its_stride():
     parent = build_parent(ParentConfig(kind="resnet20", channels=[2, 4, 8]), (3, 8, 8), 10)
     params = stacked([parent.init(0)])
     layers = products(parent, params, batch=3)
-    assert len(layers) == 20 and [p.input_shape[2:] for p in layers[6:9]] == [(8, 8), (8, 8), (4, 4)]  # layer 7 strides 2
+    # layer 7 reads stage 1's 8x8 maps at stride 2
+    assert len(layers) == 20 and [p.input_shape[2:] for p in layers[6:9]] == [(8, 8), (8, 8), (4, 4)]
     ceiling = conv_ceiling(parent, params, batch=3, repeats=1)
     assert ceiling.flops == 3 * parent.cost(full_mask(parent.widths[1:-1])).flops * 3
 
@@ -225,3 +227,13 @@ def test_conv_rows_report_their_fraction_of_the_ceiling(fake_peak):
     assert ceiling > 0 and all(r["ceiling_fraction"] == r["gflops"] / ceiling for r in conv)
     table = format_table(result.rows).splitlines()
     assert "% of ceiling" in table[0] and table[2].split()[9] == "-" and table[-1].split()[9].endswith("%")
+
+
+def test_conv_ceiling_runs_in_the_engines_chunks(monkeypatch):
+    parent = _tiny_convnet("grouped")
+    params = stacked([parent.init(s) for s in range(3)])
+    whole = conv_ceiling(parent, params, batch=5, repeats=1)
+    monkeypatch.setattr("sparsearch.engine.chunking.ACTIVATION_BYTES", 1)  # one network per chunk
+    assert chunk_slices(3, parent.footprint(params, 5), 5) == [slice(0, 1), slice(1, 2), slice(2, 3)]
+    one_by_one = conv_ceiling(parent, params, batch=5, repeats=1)
+    assert whole.chunks == (3,) and one_by_one.chunks == (1, 1, 1) and one_by_one.flops == whole.flops

@@ -1,16 +1,19 @@
 """The conv ceiling: a conv workload's convolutions and dense products timed alone.
 
 For one training batch of the whole population (P networks at their compacted shapes, batch
-B = the recipe's batch size, or the training set when smaller), every weighted layer runs its
-product exactly as the engine's population form runs it, on random inputs of the shape that
-layer sees in training, and nothing else: no activation, pooling, BatchNorm, loss, optimizer,
+B = the recipe's batch size, or the training set when smaller), split into the chunks the engine
+trains one after another (engine/chunking.py's `chunk_slices` at the default memory budget: a
+CIFAR-sized parent trains one network at a time), every weighted layer runs its product exactly
+as the engine's population form runs it on a chunk, on random inputs of the shape that layer
+sees in training, and nothing else: no activation, pooling, BatchNorm, loss, optimizer,
 data or Python per-network work. Per layer:
 - the forward product: a convolution as the engine's form for that parent computes it
   (nets/conv.py's `grouped_convolution`, `groups` = P, or its `convolve`, im2col patches and one
   `baddbmm`, for a parent run as im2col); a dense layer one `baddbmm` with its bias;
 - its backward: the weight and bias gradients, and the input gradient except for the first layer
   (no method computes a gradient of the data), by `torch.autograd.grad` of that one product.
-The layers' time is the fastest of a few rounds after a warm-up. The ceiling's FLOPs follow the
+The layers' time for each distinct chunk size is the fastest of a few rounds after a warm-up,
+summed over the chunks. The ceiling's FLOPs follow the
 bench's convention (measure.py's `training_flops`): 3x the forward FLOPs, 2 per multiply-add of
 a layer's weights at every output position, times B and P; so a method's GFLOP/s over the
 ceiling's is the time these products alone take over the time the method takes for the same
@@ -26,7 +29,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..nets.base import Params, population_size
+from ..engine.chunking import chunk_slices
+from ..nets.base import Params, population_size, rows
 from ..nets.conv import ConvNet, convolve, grouped_convolution
 from ..nets.resnet20 import ResNet20
 from .measure import synchronize
@@ -45,10 +49,12 @@ class Product:
 
 @dataclass(frozen=True)
 class Ceiling:
-    """The products' nominal training FLOPs (3x forward) for one batch of the population and their time."""
+    """The products' nominal training FLOPs (3x forward) for one batch of the population, their
+    time, and the chunk sizes they ran in."""
 
     flops: int
     seconds: float
+    chunks: tuple[int, ...]
 
     @property
     def gflops(self) -> float:
@@ -93,7 +99,19 @@ def forward_flops(product: Product, output: Tensor) -> int:
 
 
 def conv_ceiling(parent, params: Params, batch: int, repeats: int = 2, device: str = "cpu") -> Ceiling:
-    """Time one training batch of `products` alone on `device` (fastest of `repeats` rounds after one warm-up)."""
+    """Time one training batch of the population's `products` alone on `device`, chunk by chunk
+    as the engine trains it (each distinct chunk size: fastest of `repeats` rounds after one warm-up)."""
+    sizes = [part.stop - part.start
+             for part in chunk_slices(population_size(params), parent.footprint(params, batch), batch)]
+    flops, seconds = 0, 0.0
+    for size in sorted(set(sizes)):
+        chunk = _chunk_ceiling(parent, rows(params, slice(0, size)), batch, repeats, device)
+        flops += chunk.flops * sizes.count(size)
+        seconds += chunk.seconds * sizes.count(size)
+    return Ceiling(flops, seconds, tuple(sizes))
+
+
+def _chunk_ceiling(parent, params: Params, batch: int, repeats: int, device: str) -> Ceiling:
     gen = torch.Generator().manual_seed(0)
     prepared = []
     flops = 0
@@ -111,7 +129,7 @@ def conv_ceiling(parent, params: Params, batch: int, repeats: int = 2, device: s
             torch.autograd.grad(run(x, *weights), inputs, grad)
         synchronize(device)
 
-    return Ceiling(3 * flops, fastest_ms(step, steps=1, repeats=repeats, warmup=1) / 1e3)
+    return Ceiling(3 * flops, fastest_ms(step, steps=1, repeats=repeats, warmup=1) / 1e3, (population_size(params),))
 
 
 def _grouped(stride: int, padding: int) -> Callable[..., Tensor]:
