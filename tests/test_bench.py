@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from sparsearch.bench import (CONV_METHODS, CONV_RECIPE, METHODS, Networks, Workload, conv_workloads, format_table,
-                              run_bench)
+from sparsearch.bench import (CONV_KINDS, CONV_METHODS, CONV_RECIPE, METHODS, Networks, Workload, conv_workloads,
+                              format_table, run_bench)
 from sparsearch.bench.ceiling import conv_ceiling, products
 from sparsearch.bench.data import CIFAR_SHAPED, cifar_shaped
 from sparsearch.bench.ensemble import ensemble_train
@@ -143,10 +143,20 @@ def test_cli_bench_conv_only_prints_the_rows(monkeypatch, fake_peak):
     assert "load average" in result.stdout and "at end" in result.stdout
 
 
+def test_cli_bench_refuses_an_unknown_conv_kind_in_one_line():
+    from typer.testing import CliRunner
+
+    from sparsearch.cli import app
+
+    refused = CliRunner().invoke(app, ["bench", "--no-mlp", "--conv-kinds", "lenet5,conv5", "--quiet"])
+    assert refused.exit_code == 2 and "--conv-kinds: unknown 'conv5'" in refused.output
+
+
 def test_conv_workloads_by_kind():
     assert [(w.kind, w.dataset, w.population) for w in conv_workloads((16, 64))] == [
-        ("cnn1d", "mnist1d", 16), ("cnn1d", "mnist1d", 64), ("lenet5", "digits", 16), ("conv4", CIFAR_SHAPED, 16),
-        ("resnet20", CIFAR_SHAPED, 16)]
+        ("cnn1d", "mnist1d", 16), ("cnn1d", "mnist1d", 64), ("lenet5", "digits", 16)]
+    assert [(w.kind, w.dataset, w.population) for w in conv_workloads((16, 64), CONV_KINDS)][3:] == [
+        ("conv4", CIFAR_SHAPED, 16), ("resnet20", CIFAR_SHAPED, 16)]
     assert [(w.kind, w.population) for w in conv_workloads((8,), ["resnet20", "conv4"])] == [("conv4", 8),
                                                                                            ("resnet20", 8)]
     with pytest.raises(SparsearchError, match="--conv-kinds: unknown 'conv5'; the conv workloads are cnn1d"):

@@ -75,6 +75,9 @@ TWO_FORM_KINDS = ("cnn1d", "lenet5")
 CONV_KINDS = ("cnn1d", "lenet5", "conv4", "resnet20")
 """The conv workloads' parent kinds: cnn1d on MNIST-1D, LeNet-5 on digits, Conv-4 and ResNet-20
 on CIFAR-shaped data."""
+DEFAULT_CONV_KINDS = ("cnn1d", "lenet5")
+"""Those a default `sparsearch bench` runs: Conv-4 and ResNet-20 at P = 16 take minutes per method
+on 2 cores, so they run when asked for (`--conv-kinds`)."""
 CONV_DATASETS = {"cnn1d": "mnist1d", "lenet5": "digits", "conv4": CIFAR_SHAPED, "resnet20": CIFAR_SHAPED}
 CONV_RECIPE = {"batch_size": 100, "optimizer": "adam", "lr": 0.01}
 """The MNIST-1D CNN paper's recipe (examples/mnist1d-cnn-node.toml), for every conv workload."""
@@ -106,7 +109,7 @@ def mlp_workloads(populations=(1, 16, 64, 256), sparsities=(0.0, 0.5, 0.9), extr
     ] if extra else [])
 
 
-def conv_workloads(populations=(16, 64), kinds: Sequence[str] = CONV_KINDS) -> list[Workload]:
+def conv_workloads(populations=(16, 64), kinds: Sequence[str] = DEFAULT_CONV_KINDS) -> list[Workload]:
     """Dense conv parents of `kinds` on their datasets (`CONV_DATASETS`): the MNIST-1D CNN
     (`cnn1d`) at every population, the others (LeNet-5, Conv-4, ResNet-20) at the first."""
     unknown = [k for k in kinds if k not in CONV_KINDS]
@@ -118,6 +121,7 @@ def conv_workloads(populations=(16, 64), kinds: Sequence[str] = CONV_KINDS) -> l
 
 
 def default_workloads(populations=(1, 16, 64, 256), sparsities=(0.0, 0.5, 0.9), conv_populations=(16, 64)):
+    """What a default `sparsearch bench` runs."""
     return mlp_workloads(populations, sparsities) + conv_workloads(conv_populations)
 
 
