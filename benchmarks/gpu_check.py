@@ -34,6 +34,7 @@ import torch
 
 from precision_parity import TOLERANCE
 from sparsearch.bench import Networks, Workload, workload_parent, workload_recipe, run_bench, workload_label
+from sparsearch.bench.data import CIFAR_SHAPED, cifar_shaped
 from sparsearch.config import DataConfig
 from sparsearch.data import Dataset, load_dataset
 from sparsearch.engine.device import prepare
@@ -86,22 +87,13 @@ def head(data: Dataset, n: int | None) -> Dataset:
                                         ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")})
 
 
-def cifar_shaped(n_train: int) -> Dataset:
-    """Seeded Gaussian noise of CIFAR-10's shape (3x32x32, 10 classes): what ResNet-20 costs, not what it learns."""
-    g = torch.Generator().manual_seed(0)
-    splits = []
-    for n in (n_train, n_train // 4, n_train // 4):
-        splits += [torch.randn(n, 3 * 32 * 32, generator=g), torch.randint(0, 10, (n,), generator=g)]
-    return Dataset("synthetic", *splits, n_classes=10, input_shape=(3, 32, 32))
-
-
 def bench_rows(sizes: Sizes, device: str, smoke: bool) -> list[tuple[str, str, str, str]]:
     """The bench's methods on the MLP, cnn1d and ResNet-20 workloads: one row per method."""
     workloads = [Workload("digits", (300, 100), sizes.mlp, 0.0), Workload("mnist1d", (), sizes.cnn1d, 0.0, "cnn1d"),
-                 Workload("synthetic", (), sizes.resnet20, 0.0, "resnet20")]
+                 Workload(CIFAR_SHAPED, (), sizes.resnet20, 0.0, "resnet20")]
     datasets = {"digits": head(load_dataset(DataConfig(name="digits")), sizes.examples),
                 "mnist1d": head(load_dataset(DataConfig(name="mnist1d")), sizes.examples),
-                "synthetic": cifar_shaped(sizes.cifar)}
+                CIFAR_SHAPED: cifar_shaped(sizes.cifar, sizes.cifar // 4, sizes.cifar // 4)}
     peaks = {"fp32": float("nan"), "bf16": float("nan")} if smoke else None  # seconds each on a CPU
     result = run_bench(workloads, epochs=sizes.epochs, threads=torch.get_num_threads(), plain_max=sizes.plain_max,
                        repeats=sizes.repeats, step_shapes=False, device=device, datasets=datasets, peaks=peaks)

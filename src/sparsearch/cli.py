@@ -507,9 +507,11 @@ def bench(
     sparsities: str = typer.Option("0,0.5,0.9", help="Node sparsities of the digits MLP grid, comma-separated."),
     extra: bool = typer.Option(True, help="Also the MNIST-1D, tall-and-thin and wide MLP workloads."),
     mlp: bool = typer.Option(True, help="The MLP workloads (--no-mlp: the conv workloads only)."),
-    conv: bool = typer.Option(True, help="The conv workloads: cnn1d on MNIST-1D, LeNet-5 on digits."),
-    conv_populations: str = typer.Option("16,64", help="Population sizes of cnn1d (LeNet-5: the first), "
-                                                       "comma-separated."),
+    conv: bool = typer.Option(True, help="The conv workloads (those of --conv-kinds)."),
+    conv_kinds: str = typer.Option("cnn1d,lenet5", help="Conv parents, comma-separated: cnn1d on MNIST-1D, lenet5 on "
+                                   "digits, conv4 and resnet20 on CIFAR-shaped noise (minutes per method at P = 16)."),
+    conv_populations: str = typer.Option("16,64", help="Population sizes of cnn1d (the other conv kinds: the "
+                                                       "first), comma-separated."),
     epochs: int = typer.Option(3, min=1),
     threads: int = typer.Option(2, min=1, help="torch intra-op threads."),
     plain_max: int = typer.Option(16, min=1, help="Most networks the plain loop is timed on (its time is linear in P)."),
@@ -536,7 +538,8 @@ def bench(
     if conv and (not conv_pops or min(conv_pops) < 1):
         raise SparsearchError(f"--conv-populations: give whole numbers >= 1, got {conv_populations!r}")
     workloads = benchmark.mlp_workloads(pops, _numbers(sparsities, float, "--sparsities"), extra) if mlp else []
-    workloads += benchmark.conv_workloads(conv_pops) if conv else []
+    kinds = [part.strip() for part in conv_kinds.split(",") if part.strip()]
+    workloads += benchmark.conv_workloads(conv_pops, kinds) if conv else []
     if not workloads:
         raise SparsearchError("--no-mlp --no-conv: nothing to benchmark")
     load = os.getloadavg()[0]
@@ -562,5 +565,6 @@ def bench(
         f"torch {torch.__version__}, {threads} threads, {os.cpu_count()} CPUs, load average {load:.2f} at start, "
         f"{load_end:.2f} at end; torch.mm peak {result.peaks['fp32']:.0f} GFLOP/s fp32, {result.peaks['bf16']:.0f} "
         f"bf16 (bf16 path: {bf16_path()}); {epochs} epochs, fastest of {repeats}; the plain loop is timed on "
-        f"at most {plain_max} networks and scaled linearly; recipes: {recipes}."
+        f"at most {plain_max} networks and scaled linearly; recipes: {recipes}; % of ceiling: a conv workload's "
+        f"convolutions and dense products alone, forward and backward, in the engine's form (bench/ceiling.py)."
     )

@@ -14,8 +14,10 @@ Conv workloads (`cnn1d` on MNIST-1D, `lenet5` on digits), four methods: `plain` 
 the population engine in each of nets/conv.py's two forms: `engine-im2col` (every convolution
 as one batched im2col matmul) and `engine-grouped` (every convolution as one grouped
 convolution, `groups` = P). The engine uses im2col for 1-D and grouped for 2-D parents.
-A parent kind with one population form (`resnet20`) has three methods: `plain`, `torch.func`
-and `engine`. `device` runs every method (and the matmul peaks) on a GPU: benchmarks/gpu_check.py.
+The CIFAR-10 parents (`conv4`, Frankle & Carbin's Conv-4, and `resnet20`) train on
+CIFAR-shaped noise (bench/data.py) with three methods: `plain`, `torch.func` and `engine` (the
+engine's own form; ResNet-20 has only one). `device` runs every method (and the matmul peaks)
+on a GPU: benchmarks/gpu_check.py.
 
 All methods of a workload do the same work: network p is the parent of seed p with the random
 node mask drawn from `generator("bench-mask", p, s)`, it reads data in the order of seed p, and
@@ -29,8 +31,10 @@ Figures per method: networks x epochs per second (the plain loop is timed on at 
 `plain_max` networks and its per-network rate used for all P: its time is linear in P), the
 ratio to plain, executed GFLOP/s (forward + backward = 3x the forward FLOPs of the parent's
 `cost`, evaluation forwards included; the masked engine executes the parent's dense shapes) and
-its fraction of the measured `torch.mm` peak of its precision, and the process's peak RSS while
-the method ran. Beside them, `step.py` times one training step of each dense MLP shape against
+its fraction of the measured `torch.mm` peak of its precision, for conv workloads its fraction of
+the conv ceiling (ceiling.py: the workload's convolutions and dense products alone, in the
+engine's population form, at the training shapes), and the process's peak RSS while the method
+ran. Beside them, `step.py` times one training step of each dense MLP shape against
 the GEMMs it contains, in fp32 and bf16.
 """
 
@@ -45,15 +49,18 @@ from dataclasses import dataclass
 import torch
 
 from ..config import ParentConfig, TrainConfig, config_from_dict
-from ..data import Dataset, load_dataset
+from ..data import Dataset
 from ..engine.device import dataset_on
 from ..engine.precision import DTYPES
 from ..engine.trainer import train_population
+from ..errors import SparsearchError
 from ..nets import build_parent, check_settings
 from ..nets.base import Params, Parent, joined, rows as network, stacked
 from ..progress import Progress
 from ..seeding import generator
 from ..spaces.node import NodeMask, full_mask, sample_mask
+from .ceiling import conv_ceiling
+from .data import CIFAR_SHAPED, bench_dataset
 from .ensemble import ensemble_train
 from .measure import PeakRSS, matmul_peak_gflops, synchronize, training_flops
 from .plain import plain_train
@@ -63,8 +70,15 @@ PLAIN_MAX = 16
 METHODS = ("plain", "torch.func", "engine-masked", "engine", "engine-bf16")
 CONV_METHODS = ("plain", "torch.func", "engine-im2col", "engine-grouped")
 ONE_FORM_METHODS = ("plain", "torch.func", "engine")
-"""Parent kinds with one population form (`resnet20`: grouped convolutions only)."""
+"""Parent kinds timed in the engine's own form only (`resnet20` has one; `conv4` as the engine runs it)."""
 TWO_FORM_KINDS = ("cnn1d", "lenet5")
+CONV_KINDS = ("cnn1d", "lenet5", "conv4", "resnet20")
+"""The conv workloads' parent kinds: cnn1d on MNIST-1D, LeNet-5 on digits, Conv-4 and ResNet-20
+on CIFAR-shaped data."""
+DEFAULT_CONV_KINDS = ("cnn1d", "lenet5")
+"""Those a default `sparsearch bench` runs: Conv-4 and ResNet-20 at P = 16 take minutes per method
+on 2 cores, so they run when asked for (`--conv-kinds`)."""
+CONV_DATASETS = {"cnn1d": "mnist1d", "lenet5": "digits", "conv4": CIFAR_SHAPED, "resnet20": CIFAR_SHAPED}
 CONV_RECIPE = {"batch_size": 100, "optimizer": "adam", "lr": 0.01}
 """The MNIST-1D CNN paper's recipe (examples/mnist1d-cnn-node.toml), for every conv workload."""
 
@@ -95,13 +109,19 @@ def mlp_workloads(populations=(1, 16, 64, 256), sparsities=(0.0, 0.5, 0.9), extr
     ] if extra else [])
 
 
-def conv_workloads(populations=(16, 64)) -> list[Workload]:
-    """The dense MNIST-1D CNN (`cnn1d`) at every population, and LeNet-5 on digits at the first."""
-    cnn = [Workload("mnist1d", (), p, 0.0, "cnn1d") for p in populations]
-    return cnn + ([Workload("digits", (), populations[0], 0.0, "lenet5")] if populations else [])
+def conv_workloads(populations=(16, 64), kinds: Sequence[str] = DEFAULT_CONV_KINDS) -> list[Workload]:
+    """Dense conv parents of `kinds` on their datasets (`CONV_DATASETS`): the MNIST-1D CNN
+    (`cnn1d`) at every population, the others (LeNet-5, Conv-4, ResNet-20) at the first."""
+    unknown = [k for k in kinds if k not in CONV_KINDS]
+    if unknown:
+        raise SparsearchError(f"--conv-kinds: unknown {', '.join(map(repr, unknown))}; the conv workloads are "
+                              f"{', '.join(CONV_KINDS)}")
+    return [Workload(CONV_DATASETS[kind], (), p, 0.0, kind) for kind in CONV_KINDS if kind in kinds
+            for p in (populations if kind == "cnn1d" else populations[:1])]
 
 
 def default_workloads(populations=(1, 16, 64, 256), sparsities=(0.0, 0.5, 0.9), conv_populations=(16, 64)):
+    """What a default `sparsearch bench` runs."""
     return mlp_workloads(populations, sparsities) + conv_workloads(conv_populations)
 
 
@@ -209,17 +229,23 @@ def run_bench(
         datasets = dict(datasets or {})
         for w in workloads:
             if w.dataset not in datasets:
-                datasets[w.dataset] = load_dataset(config_from_dict({"data": {"name": w.dataset}}).data)
+                datasets[w.dataset] = bench_dataset(w.dataset)
         parents = [workload_parent(w, datasets[w.dataset]) for w in workloads]
         chosen = [[m for m in w.methods if methods is None or m in methods] for w in workloads]
         shapes = sorted({(parent.widths, w.population) for w, parent in zip(workloads, parents)
                          if w.kind == "mlp" and w.sparsity == 0}) if step_shapes else []
-        progress.phase("benchmark", sum(map(len, chosen)) + len(shapes))
+        progress.phase("benchmark", sum(map(len, chosen)) + len(shapes) + sum(w.kind != "mlp" for w in workloads))
         rows = []
         for w, parent, recipe, w_methods in zip(workloads, parents, recipes, chosen):
             data = datasets[w.dataset]
             timed = {m: min(w.population, plain_max) if m == "plain" else w.population for m in w_methods}
             nets = {m: Networks.build(parent, w.sparsity, timed[m]) for m in w_methods}
+            ceiling = None
+            if w.kind != "mlp":
+                batch = min(recipe.batch_size, data.x_train.shape[0])
+                ceiling = conv_ceiling(parent, Networks.build(parent, w.sparsity, w.population).compacted(), batch,
+                                       repeats, device).gflops
+                progress.advance(1)
             for m in w_methods:  # warm-up: kernels, thread pool, allocator
                 train_with(m, Networks.build(parent, w.sparsity, 1), _first_batches(data, recipe), _one_epoch(recipe),
                            device)
@@ -247,6 +273,7 @@ def run_bench(
                     "optimizer": recipe.optimizer, "lr": recipe.lr, "method": m, "networks_timed": timed[m],
                     "net_epochs_per_s": rate, "vs_plain": rate / plain_rate, "gflops": gflops,
                     "peak_fraction": gflops / peaks["bf16" if m == "engine-bf16" else "fp32"],
+                    "ceiling_gflops": ceiling, "ceiling_fraction": None if ceiling is None else gflops / ceiling,
                     "peak_rss_mb": rss / 2**20,
                 })
         steps = []
@@ -302,6 +329,7 @@ COLUMNS = (
     ("vs plain", ">", lambda r: f"{r['vs_plain']:.2f}x"),
     ("GFLOP/s", ">", lambda r: f"{r['gflops']:.1f}"),
     ("% of mm peak", ">", lambda r: f"{100 * r['peak_fraction']:.0f}%"),
+    ("% of ceiling", ">", lambda r: f"{100 * r['ceiling_fraction']:.0f}%" if r.get("ceiling_fraction") else "-"),
     ("peak RSS MB", ">", lambda r: f"{r['peak_rss_mb']:.0f}"),
     ("timed on", ">", lambda r: str(r["networks_timed"])),
 )

@@ -26,9 +26,9 @@ from ..nets.mlp_step import loss_and_grads
 ROUNDS = 5
 
 
-def fastest_ms(step: Callable[[], object], steps: int = 20, repeats: int = ROUNDS) -> float:
-    """Milliseconds per call of `step`: the fastest mean over `repeats` rounds, after a warm-up."""
-    for _ in range(3):
+def fastest_ms(step: Callable[[], object], steps: int = 20, repeats: int = ROUNDS, warmup: int = 3) -> float:
+    """Milliseconds per call of `step`: the fastest mean over `repeats` rounds, after `warmup` calls."""
+    for _ in range(warmup):
         step()
     best = float("inf")
     for _ in range(repeats):

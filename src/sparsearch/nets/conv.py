@@ -280,14 +280,21 @@ def grouped_convolutions(h: Tensor, convs: list) -> Tensor:
     grouped convolution per layer: the population folded into the channels, `groups` = P."""
     population, batch = h.shape[:2]
     h = h.transpose(0, 1).reshape(batch, -1, *h.shape[3:])  # [B, P*C, *space]
-    dims = h.dim() - 2
-    conv, pool = (F.conv1d, F.max_pool1d) if dims == 1 else (F.conv2d, F.max_pool2d)
+    pool = F.max_pool1d if h.dim() == 3 else F.max_pool2d
     for spec, (w, b) in convs:
-        h = torch.relu(conv(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), spec.stride, spec.padding,
-                            groups=population))
+        h = torch.relu(grouped_convolution(h, w, b, spec.stride, spec.padding))
         if spec.pool > 1:
             h = pool(h, spec.pool)
     return h.view(batch, population, -1, *h.shape[2:]).transpose(0, 1)
+
+
+def grouped_convolution(h: Tensor, w: Tensor, b: Tensor | None, stride: int, padding: int) -> Tensor:
+    """Every network's convolution of `h` [B, P * C, *space] (network p's channels at p * C) with
+    its filters w [P, out, C, *kernel] and biases b [P, out] (None: no bias) as ONE grouped
+    convolution, `groups` = P: [B, P * out, *space']."""
+    conv = F.conv1d if h.dim() == 3 else F.conv2d
+    return conv(h, w.reshape(-1, *w.shape[2:]), None if b is None else b.reshape(-1), stride, padding,
+                groups=w.shape[0])
 
 
 def max_pool(h: Tensor, pool: int) -> Tensor:

@@ -54,7 +54,7 @@ from ..spaces.node import NodeMask
 from .geometry import Cost, refuse_empty_groups
 from ..spaces.weight import WeightMask
 from .base import Params, population_size, rows, stacked
-from .conv import FLOAT, default_bias, default_weight, image_shape, stage_widths
+from .conv import FLOAT, default_bias, default_weight, grouped_convolution, image_shape, stage_widths
 
 STAGES = (16, 32, 64)
 BLOCKS = 3  # basic blocks per stage: 6n + 2 = 20 layers with n = 3
@@ -110,6 +110,16 @@ class ResNet20:
                 *(math.prod(self.sizes[s]) for s in range(len(self.stages)) for _ in range(2 * BLOCKS))]
 
     @property
+    def conv_inputs(self) -> list[tuple[int, tuple[int, int]]]:
+        """Each convolution's stride and the spatial size of its input, in layer order."""
+        out = [(1, self.sizes[0])]
+        for at in range(1, 1 + 2 * BLOCKS * len(self.stages), 2):
+            stage = (at - 1) // (2 * BLOCKS)
+            stride = 2 if _downsamples(at) else 1
+            out += [(stride, self.sizes[stage - 1] if stride > 1 else self.sizes[stage]), (1, self.sizes[stage])]
+        return out
+
+    @property
     def groups(self) -> tuple[int, ...]:
         """The node groups' sizes: per stage its new stream channels, then its blocks' inner channels."""
         out, previous = [], 0
@@ -158,7 +168,7 @@ class ResNet20:
 
         def conv_bn(h: Tensor, layer: tuple[Tensor, ...], stride: int) -> Tensor:
             w, gamma, beta, mean, var = layer
-            h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), None, stride, 1, groups=population)
+            h = grouped_convolution(h, w, None, stride, 1)
             if record is not None:
                 record.append((h.mean((0, 2, 3)), h.var((0, 2, 3), unbiased=False)))
             if train:
