@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from sparsearch.bench import (CONV_KINDS, CONV_METHODS, CONV_RECIPE, METHODS, Networks, Workload, conv_workloads,
-                              format_table, run_bench)
+from sparsearch.bench import (CONV_KINDS, CONV_METHODS, CONV_RECIPE, METHODS, VIT_RECIPE, Networks, Workload,
+                              conv_workloads, format_table, run_bench, vit_workloads)
 from sparsearch.bench.ceiling import conv_ceiling, products
 from sparsearch.bench.data import CIFAR_SHAPED, cifar_shaped
 from sparsearch.bench.ensemble import ensemble_train
@@ -247,3 +247,19 @@ def test_conv_ceiling_runs_in_the_engines_chunks(monkeypatch):
     assert chunk_slices(3, parent.footprint(params, 5), 5) == [slice(0, 1), slice(1, 2), slice(2, 3)]
     one_by_one = conv_ceiling(parent, params, batch=5, repeats=1)
     assert whole.chunks == (3,) and one_by_one.chunks == (1, 1, 1) and one_by_one.flops == whole.flops
+
+
+def test_vit_methods_compute_the_same_training_losses_and_its_rows_have_no_ceiling(small_digits, fake_peak):
+    recipe = TrainConfig(epochs=1, **VIT_RECIPE)
+    parent = build_parent(ParentConfig(kind="vit"), small_digits.shape, small_digits.n_classes)
+    nets = Networks.build(parent, 0.0, 2)
+    compacted = nets.compacted()
+    engine = train_population(parent, compacted, nets.seeds, small_digits, recipe).train_loss
+    plain = torch.tensor([plain_train(parent.module(network(compacted, p)), p, small_digits, recipe) for p in range(2)])
+    ensemble = ensemble_train([parent.module(network(compacted, p)) for p in range(2)], nets.seeds, small_digits, recipe)
+    for other in (plain, ensemble):
+        assert_close_across_kernels(other.float(), engine)
+    result = run_bench(vit_workloads((2,)), epochs=1, plain_max=1, repeats=1, datasets={"digits": small_digits})
+    assert [(r["method"], r["networks_timed"], r["optimizer"], r["ceiling_fraction"]) for r in result.rows] == [
+        ("plain", 1, "adamw", None), ("torch.func", 2, "adamw", None), ("engine", 2, "adamw", None)]
+    assert "digits vit P=2 s=0" in format_table(result.rows).splitlines()[2]

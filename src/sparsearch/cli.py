@@ -512,6 +512,8 @@ def bench(
                                    "digits, conv4 and resnet20 on CIFAR-shaped noise (minutes per method at P = 16)."),
     conv_populations: str = typer.Option("16,64", help="Population sizes of cnn1d (the other conv kinds: the "
                                                        "first), comma-separated."),
+    vit: bool = typer.Option(False, help="Also the vit parent on digits at the first of --conv-populations "
+                                         "(minutes per method at P = 16)."),
     epochs: int = typer.Option(3, min=1),
     threads: int = typer.Option(2, min=1, help="torch intra-op threads."),
     plain_max: int = typer.Option(16, min=1, help="Most networks the plain loop is timed on (its time is linear in P)."),
@@ -535,11 +537,12 @@ def bench(
     if not pops or min(pops) < 1:
         raise SparsearchError(f"--populations: give whole numbers >= 1, got {populations!r}")
     conv_pops = _numbers(conv_populations, int, "--conv-populations")
-    if conv and (not conv_pops or min(conv_pops) < 1):
+    if (conv or vit) and (not conv_pops or min(conv_pops) < 1):
         raise SparsearchError(f"--conv-populations: give whole numbers >= 1, got {conv_populations!r}")
     workloads = benchmark.mlp_workloads(pops, _numbers(sparsities, float, "--sparsities"), extra) if mlp else []
     kinds = [part.strip() for part in conv_kinds.split(",") if part.strip()]
     workloads += benchmark.conv_workloads(conv_pops, kinds) if conv else []
+    workloads += benchmark.vit_workloads(conv_pops[:1]) if vit else []
     if not workloads:
         raise SparsearchError("--no-mlp --no-conv: nothing to benchmark")
     load = os.getloadavg()[0]
@@ -551,7 +554,8 @@ def bench(
             result = benchmark.run_bench(workloads, progress=progress, **kwargs)
     load_end = os.getloadavg()[0]
     recipes = ", ".join(f"{kind} {r.optimizer} lr {r.lr:g} batch {r.batch_size}"
-                        for kind, r in (("MLP", TrainConfig()), ("conv", TrainConfig(**benchmark.CONV_RECIPE))))
+                        for kind, r in (("MLP", TrainConfig()), ("conv", TrainConfig(**benchmark.CONV_RECIPE)),
+                                        *((("vit", TrainConfig(**benchmark.VIT_RECIPE)),) if vit else ())))
     if as_json:
         sys.stdout.write(json.dumps({"matmul_peak_gflops": result.peaks, "bf16_path": bf16_path(),
                                      "load_average": [load, load_end], "rows": result.rows, "steps": result.steps},

@@ -81,6 +81,15 @@ on 2 cores, so they run when asked for (`--conv-kinds`)."""
 CONV_DATASETS = {"cnn1d": "mnist1d", "lenet5": "digits", "conv4": CIFAR_SHAPED, "resnet20": CIFAR_SHAPED}
 CONV_RECIPE = {"batch_size": 100, "optimizer": "adam", "lr": 0.01}
 """The MNIST-1D CNN paper's recipe (examples/mnist1d-cnn-node.toml), for every conv workload."""
+VIT_RECIPE = {"batch_size": 64, "optimizer": "adamw", "lr": 0.002, "weight_decay": 0.05}
+"""The vit workload's recipe: examples/digits-vit-node.toml's (without its schedule)."""
+
+
+def vit_workloads(populations=(16,)) -> list[Workload]:
+    """The dense `vit` parent at its defaults on digits (2x2 patches, 2 blocks of width 64, 4
+    heads), at every population: its engine (attention as batched GEMMs over networks x heads)
+    against the plain loop and torch.func."""
+    return [Workload("digits", (), p, 0.0, "vit") for p in populations]
 
 
 @dataclass(frozen=True)
@@ -234,14 +243,14 @@ def run_bench(
         chosen = [[m for m in w.methods if methods is None or m in methods] for w in workloads]
         shapes = sorted({(parent.widths, w.population) for w, parent in zip(workloads, parents)
                          if w.kind == "mlp" and w.sparsity == 0}) if step_shapes else []
-        progress.phase("benchmark", sum(map(len, chosen)) + len(shapes) + sum(w.kind != "mlp" for w in workloads))
+        progress.phase("benchmark", sum(map(len, chosen)) + len(shapes) + sum(w.kind in CONV_KINDS for w in workloads))
         rows = []
         for w, parent, recipe, w_methods in zip(workloads, parents, recipes, chosen):
             data = datasets[w.dataset]
             timed = {m: min(w.population, plain_max) if m == "plain" else w.population for m in w_methods}
             nets = {m: Networks.build(parent, w.sparsity, timed[m]) for m in w_methods}
             ceiling = None
-            if w.kind != "mlp":
+            if w.kind in CONV_KINDS:
                 batch = min(recipe.batch_size, data.x_train.shape[0])
                 ceiling = conv_ceiling(parent, Networks.build(parent, w.sparsity, w.population).compacted(), batch,
                                        repeats, device).gflops
@@ -286,10 +295,10 @@ def run_bench(
 
 
 def workload_recipe(w: Workload, epochs: int, threads: int) -> TrainConfig:
-    """The workload's recipe (the default one for an MLP, CONV_RECIPE for a conv kind), after
+    """The workload's recipe (the default one for an MLP, VIT_RECIPE for vit, CONV_RECIPE for a conv kind), after
     the experiment schema has validated the workload."""
     parent = {"kind": w.kind, **({"hidden": list(w.hidden)} if w.kind == "mlp" else {})}
-    train = {"epochs": epochs, **({} if w.kind == "mlp" else CONV_RECIPE)}
+    train = {"epochs": epochs, **({} if w.kind == "mlp" else VIT_RECIPE if w.kind == "vit" else CONV_RECIPE)}
     config = config_from_dict({
         "data": {"name": w.dataset}, "parent": parent, "search": {"sparsities": [w.sparsity]}, "train": train,
         "engine": {"threads": threads},
