@@ -13,10 +13,10 @@ import pytest
 HEAVY = ("torch", "scipy", "matplotlib", "pandas", "sklearn")
 
 
-def _loaded_after(code: str, cwd) -> dict:
-    """Run `code` in a fresh interpreter; which of HEAVY (and torch._inductor) it left loaded."""
+def _loaded_after(code: str, cwd, modules=(*HEAVY, "torch._inductor")) -> dict:
+    """Run `code` in a fresh interpreter; which of `modules` it left loaded."""
     probe = (f"{code}\nimport json, sys\nprint(json.dumps({{m: m in sys.modules for m in "
-             f"{list(HEAVY) + ['torch._inductor']!r}}}))")
+             f"{list(modules)!r}}}))")
     result = subprocess.run([sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -58,3 +58,14 @@ def test_a_run_sets_determinism_without_the_compiler_stack(tmp_path):
                      "with torch_settings(1):\n    assert torch.are_deterministic_algorithms_enabled() and c.deterministic\n"
                      "assert not c.deterministic\n")
     assert _loaded_after(code_inductor, tmp_path)["torch._inductor"] is True
+
+
+def test_a_run_with_nothing_to_compare_loads_no_scipy_stats_pandas_scikit_learn_or_matplotlib(tmp_path):
+    """One arm on digits: the data is read without scikit-learn (and pandas), and scipy.stats
+    loads only where a comparison or a probe audit is computed."""
+    (tmp_path / "c.toml").write_text(
+        '[experiment]\nname = "one"\nseeds = 2\n[data]\nname = "digits"\n[parent]\nhidden = [8]\n'
+        '[train]\nepochs = 1\n[search]\nsparsities = [0.5]\narms = ["random"]\n')
+    loaded = _loaded_after(_cli(["run", "c.toml", "--store", "s.db"]), tmp_path,
+                           ("torch", "scipy.stats", "pandas", "sklearn", "matplotlib"))
+    assert loaded == {"torch": True, "scipy.stats": False, "pandas": False, "sklearn": False, "matplotlib": False}

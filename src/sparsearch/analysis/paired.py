@@ -15,7 +15,6 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import stats
 
 from .convergence import NEVER
 
@@ -75,11 +74,19 @@ def constant(diffs: np.ndarray) -> bool:
     return bool(np.all(exact == exact[0]))
 
 
+def _stats():
+    """scipy.stats, imported when a comparison is first computed: its import takes about a second,
+    which a run with nothing to compare (one arm) should not pay."""
+    from scipy import stats
+
+    return stats
+
+
 def bootstrap_ci(diffs: np.ndarray, seed: int = 0) -> tuple[float, float]:
     """95% BCa bootstrap interval of the mean of paired differences (degenerate if constant)."""
     if constant(diffs):
         return float(diffs[0]), float(diffs[0])
-    result = stats.bootstrap(
+    result = _stats().bootstrap(
         (diffs,), np.mean, confidence_level=0.95, n_resamples=BOOTSTRAP_RESAMPLES, method="BCa",
         random_state=np.random.default_rng(seed),
     )
@@ -96,7 +103,7 @@ def wilcoxon_p(diffs: np.ndarray) -> float:
         return 1.0
     magnitudes = np.abs(diffs)
     tied = np.any(diffs == 0) or len(np.unique(magnitudes)) < len(magnitudes)
-    return float(stats.wilcoxon(diffs, method="approx" if tied else "exact").pvalue)
+    return float(_stats().wilcoxon(diffs, method="approx" if tied else "exact").pvalue)
 
 
 def ttest_p(diffs: np.ndarray) -> float:
@@ -106,7 +113,7 @@ def ttest_p(diffs: np.ndarray) -> float:
         return math.nan
     if constant(diffs):
         return 1.0 if diffs[0] == 0 else 0.0
-    return float(stats.ttest_1samp(diffs, 0.0).pvalue)
+    return float(_stats().ttest_1samp(diffs, 0.0).pvalue)
 
 
 def effect_size(diffs: np.ndarray) -> float:

@@ -20,7 +20,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -485,7 +485,7 @@ class Store:
             self.db.executemany(
                 f"INSERT OR IGNORE INTO trials ({', '.join(TRIAL_COLUMNS)}, created) "
                 f"VALUES ({', '.join('?' * len(TRIAL_COLUMNS))}, ?)",
-                [tuple(_encode(v) for v in astuple(t)) + (now,) for t in trials],
+                [tuple(_encode(v) for v in _values(t)) + (now,) for t in trials],
             )
             self.db.executemany(
                 "INSERT OR REPLACE INTO weights (trial_key, format, data) VALUES (?, ?, ?)",
@@ -493,7 +493,7 @@ class Store:
             )
             self.db.executemany(
                 "INSERT OR REPLACE INTO plan (experiment, arm, sparsity, seed, trial_key) VALUES (?, ?, ?, ?, ?)",
-                [(experiment, *astuple(link)) for link in links],
+                [(experiment, *_values(link)) for link in links],
             )
             self.db.executemany(
                 "DELETE FROM failures WHERE experiment = ? AND arm = ? AND sparsity = ? AND seed = ?",
@@ -509,7 +509,7 @@ class Store:
             self.db.executemany(
                 "INSERT OR REPLACE INTO failures (experiment, arm, sparsity, seed, trial_key, reason, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(experiment, *astuple(link), reason, now) for link in links],
+                [(experiment, *_values(link), reason, now) for link in links],
             )
 
     def failures(self, experiment: str) -> list[dict]:
@@ -632,6 +632,12 @@ class Store:
         fetched = cursor.fetchall()  # the stored columns, then the validation curve alone (not every curve)
         rows = [dict(zip(STORED_COLUMNS, row[:-1])) for row in fetched]
         return rows, {row["trial_key"]: json.loads(fetched_row[-1] or "null") for row, fetched_row in zip(rows, fetched)}
+
+
+def _values(record) -> tuple:
+    """A dataclass record's field values, as they are (`dataclasses.astuple` deep-copies every
+    curve list: 0.4 s for 256 trials)."""
+    return tuple(getattr(record, f.name) for f in fields(record))
 
 
 def _encode(value):
