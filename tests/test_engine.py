@@ -210,6 +210,9 @@ def test_chunk_slices_by_hand():
     assert len(slices) == 26 and max(s.stop - s.start for s in slices) == 10
     assert chunk_slices(5, mlp_footprint(widths, 64), 64, most=2) == [slice(0, 2), slice(2, 4), slice(4, 5)]
     assert chunk_slices(3, mlp_footprint(widths, 64), 64, max_memory=1) == [slice(0, 1), slice(1, 2), slice(2, 3)]
+    # a GPU: no cache limit, memory alone (256 x 1,124,640 B is under the 4 GiB default: one chunk)
+    assert chunk_slices(256, mlp_footprint(widths, 64), 64, device="cuda") == [slice(0, 256)]
+    assert len(chunk_slices(256, mlp_footprint(widths, 64), 64, max_memory=10 * 1_124_640, device="cuda")) == 26
 
 
 def test_chunked_training_gives_the_same_numbers_as_one_program(synthetic):

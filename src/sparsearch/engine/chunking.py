@@ -1,8 +1,9 @@
 """How many networks to train at once: populations are split into equal chunks, trained one
 after another, so that (1) the widest activation of a training step, P x batch x width floats,
 stays cache-sized (larger ones make ReLU, bias and optimizer passes memory-bound: on this
-project's 2-core machine 48-64 digits parents train ~25% faster per network than 256), and
-(2) the estimated working set stays under the memory budget. Results do not depend on the
+project's 2-core machine 48-64 digits parents train ~25% faster per network than 256; a CPU
+only: a GPU has no such cache to fit, and one network per chunk would leave it idle), and (2)
+the estimated working set stays under the memory budget. Results do not depend on the
 split: each network's arithmetic is independent of its neighbours (tests/test_engine.py)."""
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ def mlp_footprint(widths: tuple[int, ...], batch: int) -> tuple[int, int]:
 
 
 def chunk_slices(
-    total: int, footprint: tuple[int, int], batch: int, max_memory: int = DEFAULT_MAX_MEMORY, most: int | None = None
+    total: int, footprint: tuple[int, int], batch: int, max_memory: int = DEFAULT_MAX_MEMORY, most: int | None = None,
+    device: str = "cpu",
 ) -> list[slice]:
-    """Equal consecutive slices of `total` networks honouring the cache and memory limits (and
-    at most `most` networks each); `footprint` is (training bytes of one network, floats of its
-    widest activation per example), a parent's `footprint`."""
+    """Equal consecutive slices of `total` networks honouring the memory limit, on the CPU the
+    cache limit too (and at most `most` networks each); `footprint` is (training bytes of one
+    network, floats of its widest activation per example), a parent's `footprint`."""
     one_network, widest = footprint
-    cache_cap = ACTIVATION_BYTES // (FLOAT * batch * widest)
+    cache_cap = ACTIVATION_BYTES // (FLOAT * batch * widest) if device == "cpu" else total
     memory_cap = max_memory // one_network
     cap = max(1, min(cache_cap, memory_cap, most or total))
     size = math.ceil(total / math.ceil(total / cap))

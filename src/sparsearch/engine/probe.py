@@ -27,7 +27,7 @@ def probe_scores(trainer: Trainer, parent: Params, masks: list[NodeMask], probe_
     footprint = trainer.parent.footprint(trainer.parent.compact(parent, masks[:1]), trainer.recipe.batch_size)
     scores = []
     for part in chunk_slices(len(masks), footprint, trainer.recipe.batch_size, trainer.max_memory,
-                             trainer.max_population):
+                             trainer.max_population, trainer.device):
         layers = moved(trainer.parent.compact(parent, masks[part]), device)
         scores.append(probe(ProbeInput(trainer, layers, x, y, order_seed, **settings)).cpu())
     return torch.cat(scores)

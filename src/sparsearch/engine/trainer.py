@@ -298,7 +298,8 @@ class Trainer:
         def chunks() -> Iterator[Chunk]:
             for index, population in enumerate(populations):
                 footprint = self.parent.footprint(population.layers, self.recipe.batch_size)
-                parts = chunk_slices(population.size, footprint, self.recipe.batch_size, self.max_memory)
+                parts = chunk_slices(population.size, footprint, self.recipe.batch_size, self.max_memory,
+                                     device=self.device)
                 left[index] = len(parts)
                 for part in parts:
                     owners.append(index)
