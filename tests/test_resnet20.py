@@ -1,8 +1,10 @@
 """ResNet-20: PyTorch's init, the population forward and training against an `nn.Module` alone
 (train and eval modes), calibration by Algorithm 2, channel compaction against masking with
-tied residual groups, costs by hand, and end-to-end runs in both spaces."""
+tied residual groups, elastic depth (the first blocks of each stage) against the full network
+with the dropped blocks silenced, costs by hand, and end-to-end runs in both spaces."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -11,12 +13,12 @@ from conftest import assert_close_across_kernels, assert_tested_once_as_every_ep
 from torch import nn
 
 import sparsearch
-from sparsearch.config import ParentConfig, TrainConfig
+from sparsearch.config import ParentConfig, TrainConfig, config_from_dict
 from sparsearch.data import Dataset
 from sparsearch.engine.trainer import Trainer, train_population
 from sparsearch.errors import SparsearchError
-from sparsearch.nets import build_parent, from_spec
-from sparsearch.nets.base import rows, stacked
+from sparsearch.nets import build_parent, check_settings, from_spec, with_kind_settings
+from sparsearch.nets.base import cloned, rows, stacked
 from sparsearch.spaces.node import NodeMask, full_mask, sample_mask
 from sparsearch.spaces.weight import WeightMask
 
@@ -24,8 +26,9 @@ SHAPE = (3, 8, 8)
 SMALL = [4, 8, 16]
 
 
-def parent(shape=SHAPE, classes=10, channels=SMALL):
-    return build_parent(ParentConfig(kind="resnet20", channels=channels), shape, classes)
+def parent(shape=SHAPE, classes=10, channels=SMALL, blocks=None):
+    depth = {} if blocks is None else {"blocks": list(blocks)}
+    return build_parent(ParentConfig(kind="resnet20", channels=channels, **depth), shape, classes)
 
 
 def blob_arrays(n=300, seed=0):
@@ -86,9 +89,10 @@ def test_init_equals_pytorch_default_and_the_published_size():
     assert round(dense.flops / 2e6, 2) == 40.55  # 40.55M multiply-adds
 
 
+@pytest.mark.parametrize("blocks", [None, (1, 2, 3)])
 @pytest.mark.parametrize("train", [False, True])
-def test_population_forward_equals_the_module_alone(train):
-    net = parent()
+def test_population_forward_equals_the_module_alone(train, blocks):
+    net = parent(blocks=blocks)
     networks = [_perturbed(net, s) for s in (0, 1, 2)]
     population = stacked(networks)
     x = torch.randn(6, math.prod(SHAPE), generator=torch.Generator().manual_seed(3))
@@ -161,19 +165,24 @@ def test_testing_once_evaluates_the_best_weights_with_their_calibrated_statistic
     assert_tested_once_as_every_epoch(trainer, stacked([net.init(s) for s in seeds]), seeds)
 
 
+def _stream_groups(net):
+    """The index of each stage's stream group among the node groups (its blocks' follow it)."""
+    return [sum(1 + n for n in net.blocks[:s]) for s in range(3)]
+
+
 def _masked(net, params, mask):
     """The parent with every dropped channel zeroed: its filters, gammas and betas in every
     layer that writes it (a stream channel: the stem and every block's second convolution of
     its stage and the later ones, at the same position)."""
-    layers = [tuple(t.clone() for t in layer) for layer in params]
+    layers = cloned(params)
     stream_start = [0, *net.stages[:-1]]
-    for s in range(3):
-        stream = mask.keep[4 * s]
-        for b in range(3):
-            inner = mask.keep[4 * s + 1 + b]
-            _zero_rows(layers[1 + 2 * (3 * s + b)], net.stages[s], inner)
+    blocks = net.block_layers()
+    for s, g in enumerate(_stream_groups(net)):
+        stream = mask.keep[g]
+        for b, (first, _) in enumerate(blocks[s]):
+            _zero_rows(layers[first], net.stages[s], mask.keep[g + 1 + b])
         for later in range(s, 3):
-            writers = [2 + 2 * (3 * later + b) for b in range(3)] + ([0] if later == 0 else [])
+            writers = [second for _, second in blocks[later]] + ([0] if later == 0 else [])
             for at in writers:
                 _zero_rows(layers[at], net.stages[later], [stream_start[s] + k for k in stream],
                            range(stream_start[s], net.stages[s]))
@@ -188,9 +197,9 @@ def _zero_rows(layer, width, kept, span=None):
         t[dropped] = 0
 
 
-@pytest.mark.parametrize("sparsity", [0.5, 0.25])
-def test_compaction_is_the_same_function_as_masking_the_channels(sparsity):
-    net = parent()
+@pytest.mark.parametrize("sparsity, blocks", [(0.5, None), (0.25, None), (0.5, (1, 2, 3)), (0.25, (2, 1, 1))])
+def test_compaction_is_the_same_function_as_masking_the_channels(sparsity, blocks):
+    net = parent(blocks=blocks)
     params = _perturbed(net, 0)
     gen = torch.Generator().manual_seed(1)
     mask = sample_mask(net.widths[1:-1], sparsity, gen)
@@ -201,9 +210,11 @@ def test_compaction_is_the_same_function_as_masking_the_channels(sparsity):
     net.calibrate(thin, x)
     net.calibrate(masked, x)
     assert_close_across_kernels(net.forward(thin, x), net.forward(masked, x))
-    streams = [len(mask.keep[0]), len(mask.keep[0]) + len(mask.keep[4]), sum(len(mask.keep[g]) for g in (0, 4, 8))]
+    g = _stream_groups(net)
+    streams = [sum(len(mask.keep[k]) for k in g[: s + 1]) for s in range(3)]
     assert thin[0][0].shape[1:3] == (streams[0], 3)
-    assert thin[7][0].shape[1:3] == (len(mask.keep[4 + 1]), streams[0])  # stage 2's first conv reads stage 1's stream
+    first = net.block_layers()[1][0][0]  # stage 2's first conv reads stage 1's stream
+    assert thin[first][0].shape[1:3] == (len(mask.keep[g[1] + 1]), streams[0])
     assert thin[-1][0].shape[2:] == (streams[2],)
     thin_module = net.module(rows(thin, 0))
     assert_close_across_kernels(thin_module.eval()(x), net.forward(thin, x)[0])
@@ -255,6 +266,72 @@ def test_costs_by_hand_and_channels_setting():
     assert cost.params == weights - removed + 2 * 86 + 10
     assert cost.flops == 2 * (27 * 16 + (216 - 3 * 18 - 9) * 16 + (792 - 3 * 36) * 4 + 3168 - 3 * 72 + 80)
     assert from_spec(net.spec()) == net
+    # one block per stage: stem 54; stage 1: 2 x 36; stage 2: 72 + 144; stage 3: 288 + 576; classifier 80
+    shallow = net.with_blocks((1, 1, 1))
+    assert shallow.widths == (48, 2, 2, 2, 4, 4, 8, 10)
+    dense = shallow.cost(full_mask(shallow.widths[1:-1]))
+    assert dense.params == 1286 + 2 * (2 + 2 * 2 + 2 * 4 + 2 * 8) + 10
+    assert dense.flops == 2 * (54 * 16 + 72 * 16 + 216 * 4 + 864 * 1 + 80)
+    assert dense.params == sum(p.numel() for p in shallow.module(shallow.init(0)).parameters())
+
+
+def _silenced(net, params, blocks):
+    """The full-depth network with the blocks past the first `blocks[s]` of each stage made the
+    identity: the BatchNorm gamma and beta of their second convolution zeroed."""
+    layers = cloned(params)
+    for stage, n in zip(net.block_layers(), blocks):
+        for _, second in stage[n:]:
+            w, gamma, beta, mean, var = layers[second]
+            layers[second] = (w, torch.zeros_like(gamma), torch.zeros_like(beta), mean, var)
+    return layers
+
+
+@pytest.mark.parametrize("blocks", [(1, 2, 3), (1, 1, 1), (3, 1, 2)])
+def test_keeping_the_first_blocks_is_the_full_network_with_the_others_silenced(blocks):
+    net = parent()
+    params = stacked([_perturbed(net, s) for s in (0, 1)])
+    shallow = net.with_blocks(blocks)
+    kept = net.keep_blocks(params, blocks)
+    assert shallow.blocks == blocks and shallow.weight_shapes == tuple(tuple(layer[0].shape[1:]) for layer in kept)
+    assert len(kept) == 2 + 2 * sum(blocks) and kept[0] is params[0] and kept[-1] is params[-1]
+    kept_layers = [at for stage, n in zip(net.block_layers(), blocks) for pair in stage[:n] for at in pair]
+    assert all(a is params[at] for a, at in zip(kept[1:-1], kept_layers))  # the very tensors: gradients reach them
+    unstacked = net.keep_blocks(rows(params, 1), blocks)
+    assert all(torch.equal(a, b) for layer, other in zip(unstacked, rows(kept, 1)) for a, b in zip(layer, other))
+    silenced = _silenced(net, params, blocks)
+    x = torch.randn(24, math.prod(SHAPE), generator=torch.Generator().manual_seed(5))
+    for train in (True, False):
+        torch.testing.assert_close(shallow.forward(kept, x, train=train), net.forward(silenced, x, train=train),
+                                   rtol=0, atol=1e-5)
+    kept = cloned(kept)
+    shallow.calibrate(kept, x)
+    net.calibrate(silenced, x)
+    torch.testing.assert_close(shallow.forward(kept, x), net.forward(silenced, x), rtol=0, atol=1e-5)
+    module = shallow.module(rows(kept, 0))
+    assert_close_across_kernels(module.eval()(x), shallow.forward(kept, x)[0])
+    assert net.with_blocks(net.blocks) == net and net.keep_blocks(params, net.blocks) == params
+
+
+def test_depth_setting_keeps_default_specs_and_names_other_depths():
+    default, spelled = parent(), parent(blocks=(3, 3, 3))
+    assert default == spelled and default.spec() == spelled.spec()
+    assert default.spec() == {"kind": "resnet20", "input": list(SHAPE), "classes": 10, "settings": {"channels": SMALL}}
+    assert len(default.weight_shapes) == 20 and default.weight_shapes[7] == (8, 4, 3, 3)
+    shallow = parent(blocks=(1, 2, 3))
+    assert shallow.spec()["settings"] == {"channels": SMALL, "blocks": [1, 2, 3]} == default.with_blocks(
+        (1, 2, 3)).spec()["settings"]
+    assert from_spec(shallow.spec()) == shallow and from_spec(shallow.spec()) == default.with_blocks((1, 2, 3))
+    assert shallow.widths == (192, 4, 4, 4, 8, 8, 8, 16, 16, 16, 10)  # S1 and 1 inner group, S2 and 2, S3 and 3
+    assert list(shallow.module(shallow.init(0)).state_dict())[:7] == [
+        "conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked",
+        "layer1.0.conv1.weight"]
+    assert [name for name in shallow.state_dict(shallow.init(0)) if name.endswith("conv2.weight")] == [
+        "layer1.0.conv2.weight", "layer2.0.conv2.weight", "layer2.1.conv2.weight", "layer3.0.conv2.weight",
+        "layer3.1.conv2.weight", "layer3.2.conv2.weight"]
+    # `config --check` spells the setting out; the printed config builds the same parent
+    full = with_kind_settings(config_from_dict({"parent": {"kind": "resnet20", "channels": SMALL}}))
+    assert full.parent.model_extra == {"blocks": [3, 3, 3]}
+    assert build_parent(full.parent, SHAPE, 10).spec() == default.spec()
 
 
 def test_resnet20_refuses_what_it_cannot_build():
@@ -264,6 +341,18 @@ def test_resnet20_refuses_what_it_cannot_build():
         parent(channels=[8, 8, 16])
     with pytest.raises(SparsearchError, match=r"resnet20.*reads images"):
         parent(shape=(64,))
+    for blocks in ([3, 0, 3], [3, 3]):
+        with pytest.raises(SparsearchError, match=r"^parent.blocks: resnet20 takes 3 counts of basic blocks \(one per "
+                           rf"stage\), each at least 1, got {re.escape(str(blocks))}$"):
+            parent(blocks=blocks)
+    with pytest.raises(SparsearchError, match=r"^parent.blocks: resnet20 takes 3 counts .* got \[1, 0, 1\]$"):
+        check_settings(config_from_dict({"parent": {"kind": "resnet20", "blocks": [1, 0, 1]}}), [0.5])
+    shallow = parent(blocks=(2, 2, 2))
+    for blocks in ((3, 2, 2), (2, 0, 2), (2, 2)):
+        got = re.escape(str(list(blocks)))
+        with pytest.raises(SparsearchError, match=r"^blocks: a sub-network of this resnet20 keeps 1 to \[2, 2, 2\] "
+                           rf"blocks per stage \(a count for each of its 3 stages\), got {got}$"):
+            shallow.with_blocks(blocks)
 
 
 @pytest.mark.parametrize("space, arms", [("weight", ["dense", "random", "magnitude", "snip", "synflow"]),

@@ -15,7 +15,7 @@ from .cnn1d import cnn1d
 from .conv_family import conv2, conv4, conv6
 from .lenet5 import lenet5
 from .mlp import MLP, check_settings as check_mlp_settings
-from .resnet20 import resnet20
+from .resnet20 import ResNet20Settings, resnet20
 from .module_parent import ModuleParent
 from .settings import kind_settings
 from .vit import ViTSettings, check_settings as check_vit_settings, vit
@@ -35,7 +35,7 @@ SETTINGS_CHECKS: dict[str, Callable] = {"mlp": check_mlp_settings, "vit": check_
 """Per parent kind, what its `[parent]` table alone can refuse before the data loads:
 `check(config, node_sparsities)`. Every kind checks again once built at the data's shape."""
 
-KIND_SETTINGS: dict[str, type[BaseModel]] = {"vit": ViTSettings}
+KIND_SETTINGS: dict[str, type[BaseModel]] = {"resnet20": ResNet20Settings, "vit": ViTSettings}
 """Per parent kind that owns settings beyond `ParentConfig`'s fields, the pydantic model of the
 other keys of its `[parent]` table (nets/settings.py); any other kind refuses such keys."""
 

@@ -9,15 +9,17 @@ subsampling with the new channels zero-padded. The paper does not say where the 
 go; here they are APPENDED (the stage's first channels carry the previous stage's channels).
 Placing them elsewhere only relabels channels, which neither the initialisation nor training
 can tell apart. `[parent] channels` sets the three stage widths (strictly increasing: option A
-only pads).
+only pads), `[parent] blocks` the basic blocks of each stage (3 each: 6n + 2 = 20 layers with
+n = 3); a parent of fewer blocks is the sub-network of Once-for-All's elastic depth (Cai et al.
+2020) that keeps the first blocks of each stage (`with_blocks`, `keep_blocks`).
 
 Layer tuples (nets/base.py): every convolution carries its BatchNorm, (weight [out, in, 3, 3],
 gamma, beta, running mean, running var), with no conv bias; the classifier is (weight
-[classes, C], bias). Twenty weighted layers: the stem, two per block, the classifier. A
-population of P networks runs as one grouped convolution per layer (as in nets/conv.py), and
-BatchNorm over the [B, P * C, H, W] layout normalizes each network's channels over its own
-batch: batch statistics (biased variance, eps 1e-5) when training, the stored running
-statistics otherwise. `calibrate` sets those from training data (Ioffe & Szegedy 2015,
+[classes, C], bias). Twenty weighted layers at the published depth: the stem, two per block,
+the classifier. A population of P networks runs as one grouped convolution per layer (as in
+nets/conv.py), and BatchNorm over the [B, P * C, H, W] layout normalizes each network's
+channels over its own batch: batch statistics (biased variance, eps 1e-5) when training, the
+stored running statistics otherwise. `calibrate` sets those from training data (Ioffe & Szegedy 2015,
 Algorithm 2) before every evaluation, so training never updates them.
 
 Node groups. Every block's first convolution has its own group (its output channels feed only
@@ -32,22 +34,23 @@ every block's second convolution), so a thinner network's stream of stage s is a
 and its option-A shortcut is again "subsample and append zeros", fixed by the shapes alone.
 Each group loses its share of nodes at a node sparsity, so stage 2's stream keeps half its
 channels at 0.5 as every other group does. Groups, in order of first use:
-S1, the three first-conv groups of stage 1, S2, those of stage 2, S3, those of stage 3
+S1, the first-conv groups of stage 1's blocks, S2, those of stage 2, S3, those of stage 3
 (widths = (features, 16, 16, 16, 16, 16, 32, 32, 32, 32, 64, 64, 64, classes) at the published
-widths). Initialisation is PyTorch's default for `nn.Conv2d`/`nn.Linear`, drawn in `module()`'s
-order, with BatchNorm at weight 1, bias 0, running mean 0 and variance 1, so a parent built
-with seed s equals `module()` built after `torch.manual_seed(s)`.
+widths and depth). Initialisation is PyTorch's default for `nn.Conv2d`/`nn.Linear`, drawn in
+`module()`'s order, with BatchNorm at weight 1, bias 0, running mean 0 and variance 1, so a
+parent built with seed s equals `module()` built after `torch.manual_seed(s)`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 import torch.nn.utils.prune  # noqa: F401  (nn.utils.prune)
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import SparsearchError
 from ..spaces.node import NodeMask
@@ -55,9 +58,10 @@ from .geometry import Cost, refuse_empty_groups
 from ..spaces.weight import WeightMask
 from .base import Params, population_size, rows, stacked
 from .conv import FLOAT, default_bias, default_weight, grouped_convolution, image_shape, stage_widths
+from .settings import kind_settings
 
 STAGES = (16, 32, 64)
-BLOCKS = 3  # basic blocks per stage: 6n + 2 = 20 layers with n = 3
+BLOCKS = (3, 3, 3)  # basic blocks per stage: 6n + 2 = 20 layers with n = 3
 EPS = 1e-5
 CALIBRATION_BATCH = 256
 CALIBRATION_EXAMPLES = 2048
@@ -76,13 +80,29 @@ class _Map:
     ins: tuple[Tensor, ...]
 
 
+class ResNet20Settings(BaseModel):
+    """resnet20's own `[parent]` settings (nets/settings.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    blocks: list[int] = Field(list(BLOCKS), description="resnet20: basic blocks in each of the 3 stages (published: "
+                              "3 each)")
+
+    @field_validator("blocks")
+    @classmethod
+    def _three_counts(cls, blocks: list[int]) -> list[int]:
+        _check_blocks(blocks)
+        return blocks
+
+
 @dataclass(frozen=True)
 class ResNet20:
-    """ResNet-20 for images [channels, height, width]: stage widths `stages`."""
+    """ResNet-20 for images [channels, height, width]: stage widths `stages`, `blocks` basic
+    blocks per stage."""
 
     input_shape: tuple[int, int, int]
     stages: tuple[int, int, int]
     n_classes: int
+    blocks: tuple[int, int, int] = BLOCKS
     settings: dict = field(default_factory=dict)  # the `[parent]` settings that built it (spec)
     kind: str = "resnet20"
 
@@ -90,6 +110,38 @@ class ResNet20:
         if any(b <= a for a, b in zip(self.stages, self.stages[1:])):
             raise SparsearchError(f"parent.channels: resnet20's stage widths must increase (its option-A shortcuts "
                                   f"zero-pad the new channels), got {list(self.stages)}")
+        try:
+            _check_blocks(self.blocks)
+        except ValueError as error:
+            raise SparsearchError(f"parent.blocks: {error}") from None
+
+    # --- elastic depth (Cai et al. 2020, Once-for-All) ----------------------------------------------------------
+
+    def with_blocks(self, blocks: tuple[int, ...]) -> ResNet20:
+        """This parent with `blocks[s]` basic blocks in stage s, at most its own."""
+        blocks = tuple(blocks)
+        if len(blocks) != len(self.blocks) or any(not 1 <= n <= most for n, most in zip(blocks, self.blocks)):
+            raise SparsearchError(f"blocks: a sub-network of this resnet20 keeps 1 to {list(self.blocks)} blocks per "
+                                  f"stage (a count for each of its {len(self.blocks)} stages), got {list(blocks)}")
+        return replace(self, blocks=blocks, settings=_with_blocks(self.settings, blocks))
+
+    def keep_blocks(self, params: Params, blocks: tuple[int, ...]) -> Params:
+        """The parameters (stacked or not, as `params`) of `self.with_blocks(blocks)` (refused as
+        it refuses): the first `blocks[s]` blocks of each stage, the very tensors of `params`, so
+        gradients reach them."""
+        self.with_blocks(blocks)
+        kept = [at for stage, n in zip(self.block_layers(), blocks) for pair in stage[:n] for at in pair]
+        return [params[0], *(params[at] for at in kept), params[-1]]
+
+    def block_layers(self) -> list[list[tuple[int, int]]]:
+        """Per stage, per block, the layer indices of its two convolutions. Zeroing the
+        BatchNorm gamma and beta of a block's second convolution zeroes its residual branch: a
+        block that does not begin a stage becomes the identity (its input is a ReLU's)."""
+        out, at = [], 1
+        for n in self.blocks:
+            out.append([(at + 2 * b, at + 2 * b + 1) for b in range(n)])
+            at += 2 * n
+        return out
 
     # --- shapes -------------------------------------------------------------------------------------------------
 
@@ -106,25 +158,32 @@ class ResNet20:
     @property
     def conv_positions(self) -> list[int]:
         """Output positions of each convolution, in layer order (stem, then two per block)."""
-        return [math.prod(self.sizes[0]),
-                *(math.prod(self.sizes[s]) for s in range(len(self.stages)) for _ in range(2 * BLOCKS))]
+        return [math.prod(self.sizes[0]), *(math.prod(self.sizes[s]) for s, _ in self._order for _ in range(2))]
 
     @property
     def conv_inputs(self) -> list[tuple[int, tuple[int, int]]]:
         """Each convolution's stride and the spatial size of its input, in layer order."""
         out = [(1, self.sizes[0])]
-        for at in range(1, 1 + 2 * BLOCKS * len(self.stages), 2):
-            stage = (at - 1) // (2 * BLOCKS)
-            stride = 2 if _downsamples(at) else 1
+        for (stage, _), stride in zip(self._order, self._strides):
             out += [(stride, self.sizes[stage - 1] if stride > 1 else self.sizes[stage]), (1, self.sizes[stage])]
         return out
+
+    @property
+    def _order(self) -> list[tuple[int, int]]:
+        """(stage, block) of every basic block, in layer order."""
+        return [(s, b) for s, n in enumerate(self.blocks) for b in range(n)]
+
+    @property
+    def _strides(self) -> list[int]:
+        """Every block's stride: 2 for the first block of stages 2 and 3."""
+        return [2 if s > 0 and b == 0 else 1 for s, b in self._order]
 
     @property
     def groups(self) -> tuple[int, ...]:
         """The node groups' sizes: per stage its new stream channels, then its blocks' inner channels."""
         out, previous = [], 0
-        for width in self.stages:
-            out += [width - previous, *[width] * BLOCKS]
+        for width, n in zip(self.stages, self.blocks):
+            out += [width - previous, *[width] * n]
             previous = width
         return tuple(out)
 
@@ -177,9 +236,8 @@ class ResNet20:
                                 0.0, EPS)
 
         h = torch.relu(conv_bn(h, params[0], 1))
-        for at in range(1, len(params) - 1, 2):
+        for at, stride in zip(range(1, len(params) - 1, 2), self._strides):
             first, second = params[at], params[at + 1]
-            stride = 2 if _downsamples(at) else 1
             out = conv_bn(torch.relu(conv_bn(h, first, stride)), second, 1)
             h = torch.relu(out + _shortcut(h, population, second[0].shape[1], stride))
         h = h.mean((2, 3)).view(batch, population, -1).transpose(0, 1)
@@ -228,7 +286,7 @@ class ResNet20:
 
     def _thin(self, params: Params, keep: tuple[tuple[int, ...], ...]) -> Params:
         """One unstacked network keeping the channels `keep` of each node group."""
-        where = _node_map(self.groups)
+        where = _node_map(self.groups, self.blocks)
         kept = torch.zeros(sum(self.groups), dtype=torch.bool)
         offsets = _offsets(self.groups)
         for offset, units in zip(offsets, keep):
@@ -247,7 +305,7 @@ class ResNet20:
     def unit_scores(self, weight_scores: list[Tensor]) -> list[Tensor]:
         """A channel's score: the sum of its incoming weights' scores over every layer that
         writes it (a stream channel: the stem's and the blocks' second convolutions')."""
-        where = _node_map(self.groups)
+        where = _node_map(self.groups, self.blocks)
         device = weight_scores[0].device
         total = torch.zeros(sum(self.groups), dtype=weight_scores[0].dtype, device=device)
         for scores, outs in zip(weight_scores[:-1], where.outs):
@@ -258,9 +316,9 @@ class ResNet20:
 
     def check_node_sparsities(self, sparsities: list[float]) -> None:
         names = []
-        for stage in range(1, len(self.stages) + 1):
+        for stage, n in enumerate(self.blocks, 1):
             names += [f"channels stage {stage} adds to resnet20's residual stream (group S{stage})",
-                      *(f"inner channels of resnet20's stage {stage} block {b}" for b in range(1, BLOCKS + 1))]
+                      *(f"inner channels of resnet20's stage {stage} block {b}" for b in range(1, n + 1))]
         refuse_empty_groups(list(zip(names, self.groups)), sparsities, "wider parent.channels")
 
     def footprint(self, params: Params, batch: int) -> tuple[int, int]:
@@ -289,7 +347,7 @@ class ResNet20:
         """Weight sparsity over all weights; node sparsity counts channels left with no incoming
         weight (in every layer writing them) or no outgoing weight (in every layer reading them);
         params = kept weights + all BatchNorm affine parameters and the classifier's bias."""
-        where = _node_map(self.groups)
+        where = _node_map(self.groups, self.blocks)
         incoming = torch.zeros(sum(self.groups), dtype=torch.bool)
         outgoing = torch.zeros_like(incoming)
         for keep, outs, ins in zip(mask.layers, where.outs, where.ins):
@@ -311,20 +369,21 @@ class ResNet20:
 
     def state_dict(self, params: Params) -> dict[str, Tensor]:
         state = {}
-        for (conv, bn), layer in zip(_module_names(), params[:-1]):
+        for (conv, bn), layer in zip(_module_names(self.blocks), params[:-1]):
             for name, t in zip((f"{conv}.weight", *(f"{bn}.{n}" for n in _BN)), layer):
                 state[name] = t.contiguous()
         state["fc.weight"], state["fc.bias"] = (t.contiguous() for t in params[-1])
         return state
 
     def from_state_dict(self, state: dict[str, Tensor]) -> Params:
-        layers = [(state[f"{conv}.weight"], *(state[f"{bn}.{n}"] for n in _BN)) for conv, bn in _module_names()]
+        layers = [(state[f"{conv}.weight"], *(state[f"{bn}.{n}"] for n in _BN))
+                  for conv, bn in _module_names(self.blocks)]
         return [*layers, (state["fc.weight"], state["fc.bias"])]
 
     def module(self, params: Params, weight_mask=None) -> nn.Module:
         """A `ResNet20Module` at the widths of `params`: `train()` normalizes with batch
         statistics, `eval()` with the stored ones; it reads flat features [B, F]."""
-        module = ResNet20Module(self.input_shape, [tuple(layer[0].shape[:2]) for layer in params])
+        module = ResNet20Module(self.input_shape, [tuple(layer[0].shape[:2]) for layer in params], self.blocks)
         missing, unexpected = module.load_state_dict(self.state_dict(params), strict=False)
         assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
         if weight_mask is not None:
@@ -337,10 +396,22 @@ class ResNet20:
 _BN = ("weight", "bias", "running_mean", "running_var")
 
 
-def _downsamples(at: int) -> bool:
-    """Whether the block whose first convolution is layer `at` begins stage 2 or 3."""
-    block = (at - 1) // 2
-    return block % BLOCKS == 0 and block > 0
+def _check_blocks(blocks) -> None:
+    if len(blocks) != len(BLOCKS) or min(blocks) < 1:
+        raise ValueError(f"resnet20 takes {len(BLOCKS)} counts of basic blocks (one per stage), each at least 1, "
+                         f"got {list(blocks)}")
+
+
+def _with_blocks(settings: dict, blocks: tuple[int, ...]) -> dict:
+    """`settings` naming `blocks` unless they are the published ones (so that the spec, and
+    every trial key, of a parent at the published depth stays as it was before depth was a setting)."""
+    rest = {key: value for key, value in settings.items() if key != "blocks"}
+    return rest if tuple(blocks) == BLOCKS else {**rest, "blocks": list(blocks)}
+
+
+def _stage_groups(blocks: tuple[int, ...]) -> list[int]:
+    """The index in `ResNet20.groups` of each stage's stream group (its inner groups follow it)."""
+    return [sum(1 + n for n in blocks[:s]) for s in range(len(blocks))]
 
 
 def _shortcut(h: Tensor, population: int, out: int, stride: int) -> Tensor:
@@ -360,22 +431,19 @@ def _offsets(groups: tuple[int, ...]) -> list[int]:
     return [sum(groups[:i]) for i in range(len(groups))]
 
 
-def _node_map(groups: tuple[int, ...]) -> _Map:
+def _node_map(groups: tuple[int, ...], blocks: tuple[int, ...]) -> _Map:
     """The rows and columns of every layer as global node indices (groups in `ResNet20.groups`
     order: per stage its new stream channels, then its blocks' inner channels)."""
     offsets = _offsets(groups)
-    per_stage = 1 + BLOCKS
     stream: list[int] = []
     streams = []
-    for s in range(len(groups) // per_stage):
-        g = s * per_stage
+    for g in _stage_groups(blocks):
         stream = stream + [offsets[g] + u for u in range(groups[g])]
         streams.append(torch.tensor(stream, dtype=torch.long))
     outs, ins = [streams[0]], [torch.full((1,), -1, dtype=torch.long)]
     previous = streams[0]
-    for s, current in enumerate(streams):
-        for b in range(BLOCKS):
-            g = s * per_stage + 1 + b
+    for start, n, current in zip(_stage_groups(blocks), blocks, streams):
+        for g in range(start + 1, start + 1 + n):
             inner = torch.arange(groups[g]) + offsets[g]
             outs += [inner, current]
             ins += [previous, inner]
@@ -388,13 +456,12 @@ def _node_map(groups: tuple[int, ...]) -> _Map:
 def _weight_shapes(net: ResNet20, groups: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
     """Each layer's weight shape when the node groups have these sizes (the sizes of
     `_node_map`'s rows and columns, counted without building it)."""
-    per_stage = 1 + BLOCKS
     stream = groups[0]
     shapes = [(stream, net.input_shape[0], 3, 3)]
     previous = stream
-    for g in range(0, len(groups), per_stage):
+    for g, n in zip(_stage_groups(net.blocks), net.blocks):
         stream = previous + groups[g] if g else stream
-        for inner in groups[g + 1 : g + per_stage]:
+        for inner in groups[g + 1 : g + 1 + n]:
             shapes += [(inner, previous, 3, 3), (stream, inner, 3, 3)]
             previous = stream
     shapes.append((net.n_classes, previous))
@@ -406,11 +473,11 @@ def _biases(shapes: tuple[tuple[int, ...], ...]) -> int:
     return sum(2 * s[0] for s in shapes[:-1]) + shapes[-1][0]
 
 
-def _module_names() -> list[tuple[str, str]]:
+def _module_names(blocks: tuple[int, ...]) -> list[tuple[str, str]]:
     """(convolution, BatchNorm) names of every convolution in `ResNet20Module`, in layer order."""
     names = [("conv1", "bn1")]
-    for stage in range(1, 4):
-        for block in range(BLOCKS):
+    for stage, n in enumerate(blocks, 1):
+        for block in range(n):
             names += [(f"layer{stage}.{block}.conv{i}", f"layer{stage}.{block}.bn{i}") for i in (1, 2)]
     return names
 
@@ -435,22 +502,23 @@ class BasicBlock(nn.Module):
 
 
 class ResNet20Module(nn.Module):
-    """ResNet-20 as a plain `nn.Module` at given widths: `shapes` is every weighted layer's
-    (out, in), the stem's, two per block, the classifier's."""
+    """ResNet-20 as a plain `nn.Module` at given widths and depth: `shapes` is every weighted
+    layer's (out, in), the stem's, two per block, the classifier's; `blocks` the blocks per stage."""
 
-    def __init__(self, input_shape: tuple[int, ...], shapes: list[tuple[int, int]]):
+    def __init__(self, input_shape: tuple[int, ...], shapes: list[tuple[int, int]],
+                 blocks: tuple[int, ...] = BLOCKS):
         super().__init__()
         self.unflatten = nn.Unflatten(1, tuple(input_shape))
         self.conv1 = nn.Conv2d(input_shape[0], shapes[0][0], 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(shapes[0][0])
         at = 1
-        for stage in range(1, 4):
-            blocks = []
-            for block in range(BLOCKS):
+        for stage, n in enumerate(blocks, 1):
+            layer = []
+            for block in range(n):
                 (inner, inputs), (out, _) = shapes[at], shapes[at + 1]
-                blocks.append(BasicBlock(inputs, inner, out, 2 if stage > 1 and block == 0 else 1))
+                layer.append(BasicBlock(inputs, inner, out, 2 if stage > 1 and block == 0 else 1))
                 at += 2
-            setattr(self, f"layer{stage}", nn.Sequential(*blocks))
+            setattr(self, f"layer{stage}", nn.Sequential(*layer))
         self.fc = nn.Linear(shapes[-1][1], shapes[-1][0])
 
     def forward(self, x: Tensor) -> Tensor:
@@ -460,6 +528,7 @@ class ResNet20Module(nn.Module):
 
 
 def resnet20(config, shape: tuple[int, ...], n_classes: int) -> ResNet20:
+    blocks = tuple(kind_settings(config, ResNet20Settings).blocks)
     shape = image_shape("resnet20", shape, 2)
     stages = stage_widths("resnet20", config.channels, STAGES)
-    return ResNet20(shape, stages, n_classes, {"channels": list(stages)})
+    return ResNet20(shape, stages, n_classes, blocks, _with_blocks({"channels": list(stages)}, blocks))
