@@ -100,6 +100,15 @@ def test_sandwich_weights_give_the_largest_as_much_as_all_students_by_default():
     assert config_from_dict({}).supernet.largest_weight == "students"
 
 
+def test_largest_weight_enters_the_supernet_key_unless_it_is_the_earlier_training():
+    settings = config_from_dict({}).supernet
+    assert settings.keyed() == settings.model_dump() and settings.keyed()["largest_weight"] == "students"
+    earlier = config_from_dict({"supernet": {"largest_weight": 1}}).supernet.keyed()
+    assert "largest_weight" not in earlier and earlier == {k: v for k, v in settings.model_dump().items()
+                                                           if k != "largest_weight"}
+    assert config_from_dict({"supernet": {"largest_weight": 2}}).supernet.keyed()["largest_weight"] == 2.0
+
+
 def test_sandwich_loss_on_hand_computed_logits():
     # largest: uniform over 2 classes (cross-entropy ln 2); students: softmax [1/4, 3/4] and [3/4, 1/4]
     logits = torch.tensor([[[0.0, 0.0]], [[0.0, math.log(3)]], [[math.log(3), 0.0]]])

@@ -301,6 +301,14 @@ class SupernetConfig(_Section):
     latency_batch: int = Field(1, ge=1)
     retrain: int = Field(5, ge=0, description="front configurations retrained from scratch per seed")
 
+    def keyed(self) -> dict:
+        """The settings as super-network keys record them: every one, less `largest_weight = 1` (the
+        training before the setting existed), so super-networks stored then keep their keys."""
+        fields = self.model_dump()
+        if fields["largest_weight"] == 1:
+            del fields["largest_weight"]
+        return fields
+
     @field_validator("largest_weight", mode="before")
     @classmethod
     def _students_or_positive(cls, value: object) -> object:
@@ -442,6 +450,15 @@ def with_settings(config: Config, section: str, **changes) -> Config:
 
 CONFIG_CAP = 2**20
 """Bytes a config file may hold: the longest useful one is a few kilobytes."""
+
+
+def config_as_run(stored_toml: str) -> Config:
+    """A config a store kept (TOML) as it ran: a supernet experiment stored before `[supernet]
+    largest_weight` existed trained with equal loss weights (1; the default since: "students")."""
+    raw = tomllib.loads(stored_toml)
+    if raw.get("experiment", {}).get("kind") == "supernet":
+        raw.setdefault("supernet", {}).setdefault("largest_weight", 1)
+    return config_from_dict(raw)
 
 
 def load_config(path: str | Path) -> Config:
