@@ -7,8 +7,9 @@ BigNAS (Yu et al. 2020) and Once-for-All (Cai et al. 2020) promise that the larg
 sub-network of a super-network trained with the sandwich rule matches the network trained
 alone. For each seed this trains the super-network of the config (`[supernet]`, the `[train]`
 recipe for `supernet.epochs`) and the parent alone with the same recipe, epochs,
-initialisation and data order, and prints both final validation accuracies (and the smallest
-sub-network's) with their mean difference."""
+initialisation and data order, and prints per seed both final validation accuracies, the
+smallest sub-network's, and the ratio largest / alone, then their means (the mean ratio is the
+mean of the seeds' ratios; issue 25 asks for at least 95%)."""
 
 from __future__ import annotations
 
@@ -50,17 +51,19 @@ def main() -> None:
     data = load_dataset(config.data)
     seeds = range(args.seeds) if args.seeds is not None else config.experiment.seed_list
     print(f"{data.name}, hidden {config.parent.hidden}, {config.supernet.epochs} epochs, "
-          f"sandwich {config.supernet.sandwich}, distill {config.supernet.distill}")
-    print("seed | largest sub-network | smallest sub-network | parent alone (val acc %)")
+          f"sandwich {config.supernet.sandwich}, distill {config.supernet.distill}, "
+          f"largest_weight {config.supernet.largest_weight}")
+    print("seed | largest sub-network | smallest sub-network | parent alone (val acc %) | largest / alone")
     results = []
     for seed in seeds:
         r = compare(config, data, seed)
+        r["ratio"] = r["largest"] / r["alone"]
         results.append(r)
-        print(f"{seed} | {100 * r['largest']:.1f} | {100 * r['smallest']:.1f} | {100 * r['alone']:.1f}", flush=True)
+        print(f"{seed} | {100 * r['largest']:.1f} | {100 * r['smallest']:.1f} | {100 * r['alone']:.1f} | "
+              f"{100 * r['ratio']:.1f}%", flush=True)
     mean = {k: 100 * statistics.fmean(r[k] for r in results) for k in results[0]}
-    print(f"mean | {mean['largest']:.1f} | {mean['smallest']:.1f} | {mean['alone']:.1f}; "
+    print(f"mean | {mean['largest']:.1f} | {mean['smallest']:.1f} | {mean['alone']:.1f} | {mean['ratio']:.1f}%; "
           f"largest - alone {mean['largest'] - mean['alone']:+.1f} points")
-
 
 if __name__ == "__main__":
     main()

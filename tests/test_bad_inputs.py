@@ -99,6 +99,8 @@ CONFIG_CASES = {
     "save_weights a string": run_with(store={"save_weights": "yes"}),
     "supernet evaluations beyond the space": run_with(experiment={"kind": "supernet"}, parent={"hidden": [8]}),
     "supernet with an unknown strategy": check_with(experiment={"kind": "supernet"}, supernet={"strategies": ["grid"]}),
+    "supernet largest_weight 0": check_with(experiment={"kind": "supernet"}, supernet={"largest_weight": 0}),
+    "supernet largest_weight a word": check_with(experiment={"kind": "supernet"}, supernet={"largest_weight": "all"}),
 }
 
 COMMAND_CASES = {

@@ -38,7 +38,10 @@ def _tables(store: Path, name: str) -> dict:
 def test_a_release_store_is_reused_not_retrained(store, name):
     sparsearch.Store(store, write=True).close()  # migrates it
     before = _tables(store, name)
-    outcome = sparsearch.run(config(name), store=store, data=data()).outcome
+    rerun = config(name)
+    if "supernet" in rerun:  # 0.2.0 trained with equal loss weights; the default since weighs the largest more
+        rerun["supernet"] = {**rerun["supernet"], "largest_weight": 1}
+    outcome = sparsearch.run(rerun, store=store, data=data()).outcome
     if CONFIGS[name].get("experiment", {}).get("kind") == "supernet":
         assert (outcome.searched, outcome.reused) == (0, 2)
     else:
@@ -75,3 +78,10 @@ def test_the_migration_moves_every_number_exactly(store):
             assert db.db.execute("SELECT tensors FROM artifacts WHERE key = ?", (key,)).fetchone()[0] == weights
         assert [e["done"] for e in db.experiments()] == [4, 6, 2]
         assert db.db.execute("PRAGMA user_version").fetchone()[0] == 7
+
+
+def test_its_supernet_experiment_ran_with_equal_loss_weights_and_the_new_default_is_a_change(store):
+    sparsearch.Store(store, write=True).close()
+    assert sparsearch.Study(store, "elastic").config.supernet.largest_weight == 1
+    with pytest.raises(sparsearch.SparsearchError, match=r"supernet\.largest_weight 1\.0 -> 'students'"):
+        sparsearch.run(config("elastic"), store=store, data=data())

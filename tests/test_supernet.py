@@ -1,5 +1,7 @@
 """Super-network search: sandwich training, inherited evaluation, the elastic run end to end."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -12,7 +14,8 @@ from sparsearch.spaces.elastic import ElasticSpace
 from sparsearch.store import Store
 from sparsearch.supernet.analysis import front, objective_matrix, summarize
 from sparsearch.supernet.run import SupernetRun, run_supernet
-from sparsearch.supernet.train import sandwich_loss, shares, sub_networks, train_supernet, unit_masks
+from sparsearch.supernet.train import (mean_gradients, sandwich_loss, sandwich_weights, shares, sub_networks,
+                                      train_supernet, unit_masks)
 from sparsearch.supernet import records
 
 SPACE = ElasticSpace((12, 8), (0.25, 0.5, 1.0))
@@ -37,15 +40,20 @@ def test_an_inherited_sub_network_is_the_standalone_compact_network(synthetic):
         assert_close_across_kernels(together[k], alone)
 
 
-def test_a_sandwich_step_sends_every_sampled_sub_networks_gradient_to_the_shared_weights(synthetic):
+def sandwich_grads(synthetic, configs, distill, weights):
     widths = parent_widths(synthetic.n_features, SPACE.hidden, synthetic.n_classes)
-    configs = np.array([[2, 2], [0, 0], [1, 2]])
     x, y = synthetic.x_train[:32], synthetic.y_train[:32]
+    layers = [(w.clone().requires_grad_(True), b.clone().requires_grad_(True)) for w, b in init_parent(widths, 0)]
+    sandwich_loss(forward(sub_networks(layers, SPACE, configs), x), y, distill, weights).backward()
+    return layers
 
-    def grads(chosen, distill):
-        layers = [(w.clone().requires_grad_(True), b.clone().requires_grad_(True)) for w, b in init_parent(widths, 0)]
-        sandwich_loss(forward(sub_networks(layers, SPACE, chosen), x), y, distill).backward()
-        return [w.grad for w, _ in layers]
+
+def test_a_sandwich_step_sends_every_sampled_sub_networks_gradient_to_the_shared_weights(synthetic):
+    configs = np.array([[2, 2], [0, 0], [1, 2]])
+
+    def grads(chosen, distill, weights=None):
+        weights = torch.ones(len(chosen)) if weights is None else weights
+        return [w.grad for w, _ in sandwich_grads(synthetic, chosen, distill, weights)]
 
     together = grads(configs, distill=False)
     # without distillation the sandwich loss is the summed cross-entropy of the sampled
@@ -58,16 +66,73 @@ def test_a_sandwich_step_sends_every_sampled_sub_networks_gradient_to_the_shared
     assert smallest[:, :3].abs().sum() > 0 and smallest[:, 3:].abs().sum() == 0  # its own 3 units only
     distilled = grads(configs, distill=True)
     assert all(g.abs().sum() > 0 for g in distilled)
+    # weighted: the largest's gradient counts twice (its weight 2, as much as both students)
+    weighted = grads(configs, False, torch.tensor([2.0, 1.0, 1.0]))
+    for i in range(3):
+        assert_close_across_kernels(weighted[i], 2 * separate[0][i] + separate[1][i] + separate[2][i])
+
+
+def test_mean_gradients_leave_each_weight_the_weighted_mean_of_its_sub_networks_gradients(synthetic):
+    configs, weights = np.array([[2, 2], [0, 0], [1, 2]]), torch.tensor([2.0, 1.0, 1.0])
+    layers = sandwich_grads(synthetic, configs, False, weights)
+    summed = [(w.grad.clone(), b.grad.clone()) for w, b in layers]
+    mean_gradients(layers, unit_masks(layers, SPACE, configs), weights)
+    # first layer, units 0-2 (all three sub-networks): weights 2 + 1 + 1; units 3-5 (the
+    # largest and the 6-unit one): 2 + 1; units 6-11 (the largest only): 2
+    divisor = torch.tensor([4.0] * 3 + [3.0] * 3 + [2.0] * 6)
+    assert torch.equal(layers[0][0].grad, summed[0][0] / divisor)
+    assert torch.equal(layers[0][1].grad, summed[0][1] / divisor)
+    assert torch.equal(layers[2][1].grad, summed[2][1] / 4)  # the output bias: every sub-network's
+
+
+def test_mean_gradients_on_one_hand_computed_layer():
+    w, b = torch.zeros(1, 2, requires_grad=True), torch.zeros(2, requires_grad=True)
+    w.grad, b.grad = torch.tensor([[6.0, 3.0]]), torch.tensor([6.0, 3.0])
+    masks = [(torch.ones(2, 1), torch.tensor([[1.0, 1.0], [1.0, 0.0]]))]  # unit 1: the largest's only
+    mean_gradients([(w, b)], masks, torch.tensor([2.0, 1.0]))  # unit 0: (2 + 1), unit 1: 2
+    assert torch.equal(w.grad, torch.tensor([[2.0, 1.5]])) and torch.equal(b.grad, torch.tensor([2.0, 1.5]))
+
+
+def test_sandwich_weights_give_the_largest_as_much_as_all_students_by_default():
+    assert torch.equal(sandwich_weights(4, "students"), torch.tensor([3.0, 1.0, 1.0, 1.0]))
+    assert torch.equal(sandwich_weights(2, "students"), torch.tensor([1.0, 1.0]))
+    assert torch.equal(sandwich_weights(3, 0.5), torch.tensor([0.5, 1.0, 1.0]))
+    assert config_from_dict({}).supernet.largest_weight == "students"
+
+
+def test_largest_weight_enters_the_supernet_key_unless_it_is_the_earlier_training():
+    settings = config_from_dict({}).supernet
+    assert settings.keyed() == settings.model_dump() and settings.keyed()["largest_weight"] == "students"
+    earlier = config_from_dict({"supernet": {"largest_weight": 1}}).supernet.keyed()
+    assert "largest_weight" not in earlier and earlier == {k: v for k, v in settings.model_dump().items()
+                                                           if k != "largest_weight"}
+    assert config_from_dict({"supernet": {"largest_weight": 2}}).supernet.keyed()["largest_weight"] == 2.0
+
+
+def test_sandwich_loss_on_hand_computed_logits():
+    # largest: uniform over 2 classes (cross-entropy ln 2); students: softmax [1/4, 3/4] and [3/4, 1/4]
+    logits = torch.tensor([[[0.0, 0.0]], [[0.0, math.log(3)]], [[math.log(3), 0.0]]])
+    y, weights = torch.tensor([0]), torch.tensor([2.0, 1.0, 1.0])
+    # KL(uniform || [1/4, 3/4]) = 1/2 ln 2 + 1/2 ln(2/3) = 1/2 ln(4/3), the same for the mirrored one
+    assert sandwich_loss(logits, y, True, weights).item() == pytest.approx(2 * math.log(2) + math.log(4 / 3))
+    # cross-entropy of class 0: ln 4 and ln(4/3)
+    assert sandwich_loss(logits, y, False, weights).item() == pytest.approx(2 * math.log(2) + math.log(4 * 4 / 3))
+    assert sandwich_loss(logits[:1], y, True, weights[:1]).item() == pytest.approx(2 * math.log(2))
 
 
 def test_shares_count_the_sampled_sub_networks_using_each_weight(synthetic):
     widths = parent_widths(synthetic.n_features, SPACE.hidden, synthetic.n_classes)  # hidden (12, 8)
-    (w0, b0), (w1, b1), (w2, b2) = shares(unit_masks(init_parent(widths, 0), SPACE, np.array([[2, 2], [0, 0], [1, 2]])))
+    masks = unit_masks(init_parent(widths, 0), SPACE, np.array([[2, 2], [0, 0], [1, 2]]))
+    (w0, b0), (w1, b1), (w2, b2) = shares(masks, torch.ones(3))
     assert torch.equal(b0, torch.tensor([3.0] * 3 + [2.0] * 3 + [1.0] * 6))  # widths 12, 3, 6
     assert torch.equal(w0, b0.expand_as(w0))
     assert torch.equal(b1, torch.tensor([3.0, 3.0] + [2.0] * 6))  # widths 8, 2, 8
     assert w1[0, 0] == 3 and w1[0, 2] == 2 and w1[3, 0] == 2 and w1[3, 2] == 2 and w1[6, 0] == 1
     assert torch.equal(w2, b1.unsqueeze(1).expand_as(w2)) and torch.equal(b2, torch.full_like(b2, 3.0))
+    # weighted by the losses' weights: the largest's 2, each student's 1
+    (w0, b0), _, (w2, b2) = shares(masks, torch.tensor([2.0, 1.0, 1.0]))
+    assert torch.equal(b0, torch.tensor([4.0] * 3 + [3.0] * 3 + [2.0] * 6)) and torch.equal(w0, b0.expand_as(w0))
+    assert torch.equal(b2, torch.full_like(b2, 4.0))
 
 
 def test_train_supernet_improves_the_smallest_and_largest(synthetic):

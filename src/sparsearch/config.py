@@ -6,6 +6,7 @@ field and what is allowed.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from functools import cached_property
@@ -286,6 +287,9 @@ class SupernetConfig(_Section):
     epochs: int = Field(30, ge=1)
     sandwich: int = Field(2, ge=0, description="random sub-networks per step besides the largest and smallest")
     distill: bool = Field(True, description="in-place distillation from the largest sub-network (BigNAS)")
+    largest_weight: float | Literal["students"] = Field(
+        "students", description="weight of the largest sub-network's loss, each student's being 1: students (as "
+        "much as all sandwich + 1 students together) or a positive number (1: BigNAS's plain sum)")
     widths: list[float] = Field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0], min_length=1,
                                 description="width choices as fractions of each hidden layer")
     strategies: list[Literal["random", "nsga2", "linas"]] = Field(default_factory=lambda: ["random", "nsga2", "linas"],
@@ -296,6 +300,21 @@ class SupernetConfig(_Section):
     predictor: Literal["ridge", "mlp"] = "ridge"
     latency_batch: int = Field(1, ge=1)
     retrain: int = Field(5, ge=0, description="front configurations retrained from scratch per seed")
+
+    def keyed(self) -> dict:
+        """The settings as super-network keys record them: every one, less `largest_weight = 1` (the
+        training before the setting existed), so super-networks stored then keep their keys."""
+        fields = self.model_dump()
+        if fields["largest_weight"] == 1:
+            del fields["largest_weight"]
+        return fields
+
+    @field_validator("largest_weight", mode="before")
+    @classmethod
+    def _students_or_positive(cls, value: object) -> object:
+        if value != "students" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf):
+            raise ValueError(f'must be "students" or a positive number, got {value!r}')
+        return value
 
     @field_validator("widths")
     @classmethod
@@ -431,6 +450,15 @@ def with_settings(config: Config, section: str, **changes) -> Config:
 
 CONFIG_CAP = 2**20
 """Bytes a config file may hold: the longest useful one is a few kilobytes."""
+
+
+def config_as_run(stored_toml: str) -> Config:
+    """A config a store kept (TOML) as it ran: a supernet experiment stored before `[supernet]
+    largest_weight` existed trained with equal loss weights (1; the default since: "students")."""
+    raw = tomllib.loads(stored_toml)
+    if raw.get("experiment", {}).get("kind") == "supernet":
+        raw.setdefault("supernet", {}).setdefault("largest_weight", 1)
+    return config_from_dict(raw)
 
 
 def load_config(path: str | Path) -> Config:

@@ -5,7 +5,7 @@ run is listed and resumed by the same command."""
 
 from __future__ import annotations
 
-from .config import Config, config_from_dict, to_toml, tomllib
+from .config import Config, config_as_run, to_toml, tomllib
 from .errors import SparsearchError
 from .store import Store
 
@@ -37,7 +37,7 @@ def _flat(tree: dict, prefix: str = "") -> dict[str, object]:
 def changes(stored_toml: str, config: Config) -> list[str]:
     """The plan-relevant keys in which `config` differs from a stored config, as `key old -> new`."""
     try:
-        old = _flat(config_from_dict(tomllib.loads(stored_toml)).model_dump(exclude_none=True))
+        old = _flat(config_as_run(stored_toml).model_dump(exclude_none=True))
     except (SparsearchError, tomllib.TOMLDecodeError):
         return ["the stored config (unreadable by this version)"]
     new = _flat(config.model_dump(exclude_none=True))

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import Config, config_from_dict, tomllib
+from .config import Config, config_as_run
 from .errors import SparsearchError
 from .kinds import ExperimentKind, kind_of
 from .store import Store
@@ -54,7 +54,7 @@ class Study:
     def config(self) -> Config:
         """The config the experiment last ran with."""
         with self._db() as db:
-            return config_from_dict(tomllib.loads(db.config_of(self.name)))
+            return config_as_run(db.config_of(self.name))
 
     @property
     def kind(self) -> ExperimentKind:

@@ -145,7 +145,7 @@ def _increments(advance):
 def _supernets(config, data, space, widths, store: Store, seeds, progress: Progress) -> dict[int, tuple[Layers, str]]:
     """Per seed, the super-network (loaded, or trained and stored) and its key."""
     keys = {seed: SupernetSpec(RECIPE_VERSION, data.name, data.fingerprint, tuple(widths), tuple(space.fractions), seed,
-                               config.train.keyed(), config.supernet.model_dump(), config.engine.precision).key
+                               config.train.keyed(), config.supernet.keyed(), config.engine.precision).key
             for seed in seeds}
     stored = {seed: records.supernet(store, key) for seed, key in keys.items()}
     progress.phase("training super-networks", sum(s is None for s in stored.values()) * config.supernet.epochs)
