@@ -1,4 +1,4 @@
-"""The per-layer latency lookup table (supernet/latency.py).
+"""Measured sub-network latency and the per-layer latency lookup table (supernet/latency.py).
 
 Cache behaviour is tested with an injected counting timer (no timing at all); the accuracy and
 monotonicity tests time real kernels on one thread (set by the `one_thread` fixture, as a caller
@@ -9,13 +9,17 @@ so timings there measure contention, not the layers.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
+from torch import nn
 
 from sparsearch.errors import SparsearchError
 from sparsearch.supernet.latency import (
     LatencyTable,
     layer_keys,
+    measured_latency,
     table_error,
     time_layer,
     time_network,
@@ -151,3 +155,49 @@ def test_latency_grows_with_width(one_thread):
 def test_bad_arguments_raise_one_error_type(call):
     with pytest.raises(SparsearchError):
         call()
+
+
+class Probe(nn.Module):
+    """Records, at every forward, where and how it ran (in a class attribute: a copy is timed)."""
+
+    seen: list = []
+
+    def forward(self, x):
+        Probe.seen.append((x.device.type, x.shape, torch.is_grad_enabled(), self.training, torch.get_num_threads()))
+        return x
+
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_measured_latency_times_a_copy_as_mask_studies_do(device):
+    net = nn.Sequential(nn.Conv1d(2, 4, 3), nn.ReLU(), Probe(), nn.Flatten(), nn.Linear(4 * 6, 3))
+    Probe.seen.clear()
+    before = torch.get_num_threads()
+    seconds = measured_latency(net, (2, 8), 5, 1, device, warmup=2, repeats=3)
+    assert isinstance(seconds, float) and math.isfinite(seconds) and seconds > 0
+    # every call: on the device, batch 5, no autograd, eval mode, the requested thread count
+    assert set(Probe.seen) == {(device, (5, 4, 6), False, False, 1)} and len(Probe.seen) >= 2 + 3
+    assert torch.get_num_threads() == before
+    assert net.training and net[0].weight.device.type == "cpu"  # the caller's module is untouched
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"batch": 0}, "batch must be a positive integer, got 0"),
+        ({"batch": "8"}, "batch must be a positive integer, got '8'"),
+        ({"batch": 2.5}, "batch must be a positive integer, got 2.5"),
+        ({"threads": 0}, "threads must be a positive integer, got 0"),
+        ({"input_shape": ()}, "input_shape must be a non-empty tuple of one example's sizes, got ()"),
+        ({"input_shape": (3, 0)}, "input_shape[1] must be a positive integer, got 0"),
+        ({"repeats": 0}, "repeats must be a positive integer, got 0"),
+        ({"warmup": -1}, "warmup must be an integer >= 0, got -1"),
+    ],
+)
+def test_measured_latency_refuses_nonsense_in_one_line(kwargs, message):
+    args = {"input_shape": (3,), "batch": 4, "threads": 1, "device": "cpu", **kwargs}
+    with pytest.raises(SparsearchError) as error:
+        measured_latency(nn.Linear(3, 2), **args)
+    assert str(error.value) == message

@@ -152,6 +152,19 @@ def test_each_strategy_evaluates_exactly_budget_distinct_configs_in_batches(runs
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_evaluates_the_largest_then_the_smallest_first(runs, strategy):
+    anchors = [[3, 3, 3, 3], [0, 0, 0, 0]]
+    for seed in SEEDS:
+        log, rec, _ = runs[strategy, seed]
+        assert rec.batches[0].tolist() == anchors and log.configs[:2].tolist() == anchors
+        assert log.rounds[0]["new"] == 2
+    # the anchors are the start of the archive: the first population is filled up to `population`
+    assert len(runs[strategy, 0][1].batches[1]) == (POPULATION if strategy == "random" else POPULATION - 2)
+    assert search(strategy, CHOICES, toy, 1, 0, population=2).configs.tolist() == [[3, 3, 3, 3]]
+    assert search(strategy, [1, 1], toy_any, 1, 0, population=2).configs.tolist() == [[0, 0]]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_strategy_is_deterministic_per_seed_and_truncates_the_last_batch(strategy):
     a = search(strategy, CHOICES, toy, 25, 7, population=POPULATION)
     b = search(strategy, CHOICES, toy, 25, 7, population=POPULATION)
@@ -189,13 +202,15 @@ def test_hypervolume_curve_of_a_search_is_non_decreasing(runs):
 def test_linas_reports_held_out_kendall_tau_per_round_and_objective(runs):
     log = runs["linas", 0][0]
     assert all(len(r["kendall_tau"]) == 2 for r in log.rounds)
-    assert np.isnan(log.rounds[0]["kendall_tau"]).all()  # random start: no predictor yet
-    for r in log.rounds[1:]:
+    # the anchors and the random start (together `population`): no predictor yet
+    assert [r["new"] for r in log.rounds[:2]] == [2, POPULATION - 2]
+    assert np.isnan([r["kendall_tau"] for r in log.rounds[:2]]).all()
+    for r in log.rounds[2:]:
         if r["new"] >= 2:
             assert np.isfinite(r["kendall_tau"]).all()
-    assert np.nanmean([r["kendall_tau"] for r in log.rounds[1:]]) > 0.5
+    assert np.nanmean([r["kendall_tau"] for r in log.rounds[2:]]) > 0.5
     mlp = search("linas", CHOICES, toy, 30, 0, population=POPULATION, predictor="mlp")
-    assert len(mlp.rounds) == 3 and np.isfinite(mlp.rounds[1]["kendall_tau"]).all()
+    assert len(mlp.rounds) == 4 and np.isfinite(mlp.rounds[2]["kendall_tau"]).all()
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)

@@ -120,7 +120,11 @@ class SupernetSpec(_Keyed):
 
 @dataclass(frozen=True)
 class SearchSpec(_Keyed):
-    """One search of a super-network (by its key): strategy, seed and the search settings."""
+    """One search of a super-network (by its key): strategy, seed and the search settings. `ANCHORS`
+    marks searches that evaluate the largest and the smallest sub-network first (moo/strategies.py),
+    so searches stored before that are recomputed."""
+
+    ANCHORS = "largest and smallest first"
 
     supernet: str
     strategy: str
@@ -134,4 +138,4 @@ class SearchSpec(_Keyed):
     def to_json(self) -> dict:
         return {"supernet": self.supernet, "strategy": self.strategy, "seed": self.seed,
                 "objectives": list(self.objectives), "evaluations": self.evaluations, "population": self.population,
-                "predictor": self.predictor, "latency_batch": self.latency_batch}
+                "predictor": self.predictor, "latency_batch": self.latency_batch, "anchors": self.ANCHORS}

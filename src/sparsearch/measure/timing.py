@@ -26,6 +26,14 @@ class Timing:
     samples: int
 
 
+def forward(net: torch.nn.Module, x: torch.Tensor) -> Callable[[], object]:
+    """The call timed for a network: one forward of `x` without autograd."""
+    def call():
+        with torch.no_grad():  # CSR kernels refuse inference_mode's tensors
+            return net(x)
+    return call
+
+
 def _sync(device: str) -> Callable[[], None]:
     return torch.cuda.synchronize if device == "cuda" else (lambda: None)
 

@@ -12,6 +12,7 @@ the setup the experiment was last measured under."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -32,7 +33,7 @@ from ..progress import Progress
 from ..store import Store
 from .kernels import inference_modules
 from .records import SHOWN, SPEED
-from .timing import Timing, time_call
+from .timing import Timing, forward, time_call
 
 def cpu_model() -> str:
     """The CPU's model name (/proc/cpuinfo on Linux, else what `platform` says)."""
@@ -107,15 +108,7 @@ def _runners(module: torch.nn.Module, space: str, device: str, backend: str, fea
             return lambda: session.run(None, feed)
         return {"onnxruntime": run_session}
 
-    def bind(net: torch.nn.Module) -> Runner:
-        def call(x: torch.Tensor) -> Callable[[], object]:
-            def forward():
-                with torch.no_grad():  # CSR kernels refuse inference_mode's tensors
-                    return net(x)
-            return forward
-        return call
-
-    return {name: bind(net) for name, net in inference_modules(module, space, device).items()}
+    return {name: functools.partial(forward, net) for name, net in inference_modules(module, space, device).items()}
 
 
 def measure_network(module: torch.nn.Module, space: str, features: int, setup: Setup, device: str,

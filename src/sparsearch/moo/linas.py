@@ -1,15 +1,17 @@
 """LINAS: Lightweight Iterative Neural Architecture Search (Cummings et al. 2022, "A
 Hardware-Aware System for Accelerating Deep Neural Network Optimization", Intel DyNAS-T).
 
-Start with `population` random configurations evaluated for real. Each round: fit one
+Start with `population` configurations evaluated for real: those evaluated before the run (the
+largest and smallest anchors `search` evaluates first) and random ones. Each round: fit one
 predictor per objective on every real evaluation, run NSGA-II for `GENERATIONS` generations
 (population `INNER_POPULATION`) on the PREDICTED objectives, then evaluate for real up to
 `population` not-yet-evaluated configurations from the predicted Pareto front (spread evenly
 along the first predicted objective), filling from the rest of the final NSGA-II population
 (by rank, then crowding) and, if still short, with random unseen configurations. Before the
 predictors are refitted, their Kendall tau on the round's new configurations is recorded
-(a held-out measure; the random first round records NaN). Our choice: the inner NSGA-II starts from the real Pareto-optimal
-configurations (up to half its population) plus random ones.
+(a held-out measure; the anchors' and the random start's rounds record NaN). Our choice: the
+inner NSGA-II starts from the real Pareto-optimal configurations (up to half its population)
+plus random ones.
 """
 
 from __future__ import annotations
@@ -77,8 +79,9 @@ def _propose(ev: Evaluations, rng: np.random.Generator, predictors: list[Predict
 
 
 def linas(ev: Evaluations, rng: np.random.Generator, population: int, predictor: str = "ridge", **_) -> None:
-    ev.run(ev.random_unseen(rng, min(population, ev.remaining)))
-    ev.rounds[-1]["kendall_tau"] = [float("nan")] * ev.n_obj  # no predictor yet
+    ev.run(ev.random_unseen(rng, min(population - len(ev.cache), ev.remaining)))
+    for done in ev.rounds:  # the anchors and the random start: no predictor yet
+        done["kendall_tau"] = [float("nan")] * ev.n_obj
     while ev.remaining > 0:
         configs, objectives = np.concatenate(ev.configs), np.concatenate(ev.objectives)
         predictors = [Predictor(ev.choices, predictor).fit(configs, objectives[:, j]) for j in range(ev.n_obj)]

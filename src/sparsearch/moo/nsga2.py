@@ -1,7 +1,9 @@
 """NSGA-II (Deb et al. 2002) from pymoo (Blank & Deb 2020) on an integer space, driven by
 ask-and-tell with one `evaluate` call per generation, and the pymoo pieces LINAS reuses. Our
 deviation: a generation whose proposals were all evaluated before (common in small spaces) is
-replaced by random unseen configurations, so every run reaches its budget."""
+replaced by random unseen configurations, so every run reaches its budget; the initial
+population is the configurations evaluated before the run (the anchors `search` evaluates
+first) plus random unseen ones."""
 
 from __future__ import annotations
 
@@ -59,9 +61,10 @@ def nsga2(ev: Evaluations, rng: np.random.Generator, population: int, **_) -> No
     from pymoo.core.evaluator import Evaluator
     from pymoo.core.population import Population
 
-    # n_obj is only known after the first batch; the lookup problem reads it from the cache.
-    problem = integer_problem(ev.choices, 1, ev.lookup)
-    algorithm = make_nsga2(population)
+    problem = integer_problem(ev.choices, ev.n_obj, ev.lookup)
+    start = np.concatenate(ev.configs)  # the anchors, evaluated before the run
+    sampling = np.concatenate([start, ev.random_unseen(rng, max(population - len(start), 0))])
+    algorithm = make_nsga2(population, sampling=sampling.astype(float))
     algorithm.setup(problem, termination=("n_gen", 2**62), seed=pymoo_seed(rng))
     evaluator = Evaluator()
     while ev.remaining > 0:
@@ -79,6 +82,5 @@ def nsga2(ev: Evaluations, rng: np.random.Generator, population: int, **_) -> No
         ev.run(x)
         if ev.remaining <= 0:
             break
-        problem.n_obj = ev.n_obj
         evaluator.eval(problem, pop)
         algorithm.tell(infills=pop)

@@ -5,8 +5,11 @@
 - `nsga2`: NSGA-II (Deb et al. 2002) from pymoo on the integer space; see `nsga2.py`.
 - `linas`: predictor-guided NSGA-II (LINAS, Cummings et al. 2022, DyNAS-T); see `linas.py`.
 
-All objectives are minimized. Each distinct configuration is evaluated at most once; a run
-stops after exactly `budget` unique evaluations.
+Every strategy first evaluates the largest configuration (every dimension's last option) and
+then the smallest (all first options), which anchor the Pareto front (the two extremes the
+sandwich rule trains, Yu & Huang 2019); the strategy then spends the rest of the budget, its
+archive starting with both. All objectives are minimized. Each distinct configuration is evaluated at most once;
+a run stops after exactly `budget` unique evaluations.
 """
 
 from __future__ import annotations
@@ -45,8 +48,9 @@ def search(
 
     `evaluate(configs [n, D] int) -> objectives [n, M]` is called once per batch with NEW
     configurations only; `on_batch(n)` is called after each batch with the number of unique
-    evaluations so far. Returns a `SearchLog` of exactly `budget` evaluations. Deterministic
-    for a given `seed`.
+    evaluations so far. The first `evaluate` call is the anchors: the largest and the smallest
+    configurations (only the largest when `budget` is 1; one row when they coincide). Returns a
+    `SearchLog` of exactly `budget` evaluations. Deterministic for a given `seed`.
     """
     runners = {"random": _random, "nsga2": nsga2, "linas": linas}
     if strategy not in runners:
@@ -61,5 +65,6 @@ def search(
     if predictor not in KINDS:
         raise SparsearchError(f"unknown predictor {predictor!r}; choose one of {', '.join(KINDS)}")
     ev = Evaluations(choices, evaluate, int(budget), on_batch)
+    ev.run(np.array([np.array(choices) - 1, np.zeros(len(choices), dtype=np.int64)]))
     runners[strategy](ev, np.random.default_rng(seed), population=int(population), predictor=predictor)
     return ev.log(strategy, seed)

@@ -1,4 +1,10 @@
-"""CPU latency of compacted sub-networks from a per-layer lookup table (LUT).
+"""Latency of compacted sub-networks: measured whole (`measured_latency`), or predicted from a
+per-layer lookup table (LUT) on the CPU.
+
+`measured_latency` times a sub-network's compacted module on the run's device exactly as a mask
+study times its trials (measure/: eval-mode copy on the device, `torch.no_grad`, warm-up, the
+run's thread count, measure/timing.py's `time_call`, with `[measure]`'s default warm-up and
+repeats).
 
 Timing every candidate of a super-network search is too slow, so, as in Once-for-All
 (Cai et al., ICLR 2020, latency lookup tables) and Intel DyNAS-T, latency is predicted
@@ -22,14 +28,18 @@ for its second thread, and the timings then measure contention rather than the l
 
 from __future__ import annotations
 
+import numbers
 import statistics
 from collections.abc import Callable, MutableMapping, Sequence
 
 import torch
 from torch import Tensor
 
+from ..config import MeasureConfig
+from ..engine.executor import torch_settings
 from ..errors import SparsearchError
-from ..measure.timing import time_call
+from ..measure.kernels import COMPACT, inference_modules
+from ..measure.timing import forward, time_call
 
 Key = tuple[int, int, int, bool]  # (fan_in, fan_out, batch, relu)
 REPEATS = 7
@@ -38,8 +48,39 @@ WARMUP = 3
 
 
 def _positive(name: str, value: int) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or int(value) != value or value < 1:
         raise SparsearchError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def measured_latency(
+    module: torch.nn.Module,
+    input_shape: tuple[int, ...],
+    batch: int,
+    threads: int,
+    device,
+    *,
+    warmup: int = MeasureConfig().warmup,
+    repeats: int = MeasureConfig().repeats,
+) -> float:
+    """Seconds per forward of `module` on a batch of `batch` inputs of shape `input_shape` (one
+    example, e.g. (1, 40) for a cnn1d) on `device` with `threads` intra-op threads: the median of
+    `repeats` timed loops after `warmup` calls, measured as mask studies measure their trials
+    (measure/trials.py). `module` itself is left as it was (a copy is timed)."""
+    batch, threads = _positive("batch", batch), _positive("threads", threads)
+    if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__len__") or not input_shape:
+        raise SparsearchError(f"input_shape must be a non-empty tuple of one example's sizes, got {input_shape!r}")
+    shape = tuple(_positive(f"input_shape[{i}]", n) for i, n in enumerate(input_shape))
+    kind = torch.device(device).type
+    net = inference_modules(module, "node", str(device))[COMPACT]
+    x = torch.randn(batch, *shape, generator=torch.Generator().manual_seed(batch)).to(device)
+    with torch_settings(threads, kind):
+        return time_call(forward(net, x), _count("warmup", warmup), _positive("repeats", repeats), kind).median
+
+
+def _count(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or int(value) != value or value < 0:
+        raise SparsearchError(f"{name} must be an integer >= 0, got {value!r}")
     return int(value)
 
 
