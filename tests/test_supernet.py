@@ -12,10 +12,18 @@ from sparsearch.spaces.elastic import ElasticSpace
 from sparsearch.store import Store
 from sparsearch.supernet.analysis import front, objective_matrix, summarize
 from sparsearch.supernet.run import SupernetRun, run_supernet
-from sparsearch.supernet.train import sandwich_loss, shares, sub_networks, train_supernet, unit_masks
+from sparsearch.nets.mlp import MLP
+from sparsearch.supernet.masking import Multipliers, masked
+from sparsearch.supernet.train import sandwich_loss, shares, train_supernet
 from sparsearch.supernet import records
 
 SPACE = ElasticSpace((12, 8), (0.25, 0.5, 1.0))
+
+
+def sub_networks(layers, configs):
+    """The sub-networks of `configs` of an MLP super-network in the masked layout."""
+    widths = (layers[0][0].shape[0], *SPACE.hidden, layers[-1][0].shape[1])
+    return masked(layers, Multipliers(MLP(widths), layers, SPACE).of(configs))
 
 
 def test_elastic_widths_keep_the_first_units():
@@ -31,7 +39,7 @@ def test_an_inherited_sub_network_is_the_standalone_compact_network(synthetic):
     supernet = init_parent(widths, 3)
     configs = np.array([[0, 1], [2, 0], [1, 2]])
     x = synthetic.x_val[:20]
-    together = forward(sub_networks(supernet, SPACE, configs), x)
+    together = forward(sub_networks(supernet, configs), x)
     for k, c in enumerate(configs):
         alone = forward(compact(supernet, [SPACE.mask(c)]), x)[0]
         assert_close_across_kernels(together[k], alone)
@@ -44,7 +52,7 @@ def test_a_sandwich_step_sends_every_sampled_sub_networks_gradient_to_the_shared
 
     def grads(chosen, distill):
         layers = [(w.clone().requires_grad_(True), b.clone().requires_grad_(True)) for w, b in init_parent(widths, 0)]
-        sandwich_loss(forward(sub_networks(layers, SPACE, chosen), x), y, distill).backward()
+        sandwich_loss(forward(sub_networks(layers, chosen), x), y, distill).backward()
         return [w.grad for w, _ in layers]
 
     together = grads(configs, distill=False)
@@ -62,7 +70,8 @@ def test_a_sandwich_step_sends_every_sampled_sub_networks_gradient_to_the_shared
 
 def test_shares_count_the_sampled_sub_networks_using_each_weight(synthetic):
     widths = parent_widths(synthetic.n_features, SPACE.hidden, synthetic.n_classes)  # hidden (12, 8)
-    (w0, b0), (w1, b1), (w2, b2) = shares(unit_masks(init_parent(widths, 0), SPACE, np.array([[2, 2], [0, 0], [1, 2]])))
+    multipliers = Multipliers(MLP(widths), init_parent(widths, 0), SPACE).of(np.array([[2, 2], [0, 0], [1, 2]]))
+    (w0, b0), (w1, b1), (w2, b2) = shares(multipliers)
     assert torch.equal(b0, torch.tensor([3.0] * 3 + [2.0] * 3 + [1.0] * 6))  # widths 12, 3, 6
     assert torch.equal(w0, b0.expand_as(w0))
     assert torch.equal(b1, torch.tensor([3.0, 3.0] + [2.0] * 6))  # widths 8, 2, 8
@@ -76,7 +85,7 @@ def test_train_supernet_improves_the_smallest_and_largest(synthetic):
                             "supernet": {"epochs": 12, "sandwich": 1, "widths": [0.25, 0.5, 1.0]}})
     widths = parent_widths(synthetic.n_features, SPACE.hidden, synthetic.n_classes)
     parent = init_parent(widths, 0)
-    trained, curves = train_supernet(parent, SPACE, synthetic, cfg, seed=0)
+    trained, curves = train_supernet(MLP(widths), parent, SPACE, synthetic, cfg, seed=0)
     assert curves["largest_val_acc"][-1] > 0.5 and curves["smallest_val_acc"][-1] > 0.4
     assert all(not torch.equal(a[0], b[0]) for a, b in zip(trained, parent))
 

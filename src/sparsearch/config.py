@@ -296,6 +296,8 @@ class SupernetConfig(_Section):
     predictor: Literal["ridge", "mlp"] = "ridge"
     latency_batch: int = Field(1, ge=1)
     retrain: int = Field(5, ge=0, description="front configurations retrained from scratch per seed")
+    depths: list[int] | None = Field(None, min_length=1, description="blocks kept per stage (resnet20 parents): "
+                                     "elastic depth, e.g. [1, 2, 3]; unset: every block")
 
     @field_validator("widths")
     @classmethod
@@ -304,6 +306,16 @@ class SupernetConfig(_Section):
             if not 0 < w <= 1:
                 raise ValueError(f"every width must be a fraction in (0, 1], got {w}")
         return sorted(set(widths))
+
+    @field_validator("depths")
+    @classmethod
+    def _depths(cls, depths: list[int] | None) -> list[int] | None:
+        return None if depths is None else sorted(set(depths))
+
+    def keyed(self) -> dict:
+        """The settings as super-network keys record them: `depths` only when set, so keys made
+        before it existed stay valid."""
+        return self.model_dump(exclude={"depths"} if self.depths is None else set())
 
 
 AUTO_WEIGHTS_BYTES = 2**20

@@ -11,6 +11,37 @@ from ..errors import SparsearchError, inert
 from . import records
 
 
+
+def group_names(parent) -> list[str] | None:
+    """How refusals name the parent's node groups (None: an MLP's hidden layers)."""
+    return None if parent.kind == "mlp" else [f"{parent.kind}'s node group {g}"
+                                               for g in range(1, len(parent.widths) - 1)]
+
+
+def check_space(config, space, names: list[str] | None) -> None:
+    """Node groups to make elastic, widths that keep a unit of every one (`names`, see
+    `group_names`) and no more evaluations per search than the elastic space has distinct
+    configurations."""
+    from ..moo.evaluations import space_size
+
+    if not space.hidden:
+        raise SparsearchError(f"parent.kind: a super-network needs node groups to make elastic, and "
+                              f"{config.parent.kind!r} has none at this data's shape; use a parent with hidden "
+                              f"layers or channels")
+    space.check(names)
+    search = config.supernet
+    size = space_size(space.choices)
+    if search.evaluations > size:
+        allowed = f"use 2..{size}" if size >= 2 else "list at least two supernet.widths"
+        groups = (f"{len(space.hidden)} parent.hidden layer(s)" if names is None
+                  else f"{len(space.hidden)} node groups" + (f", {len(search.depths)} supernet.depths over "
+                                                            f"{space.stages} stages" if space.stages else ""))
+        raise SparsearchError(
+            f"supernet.evaluations: {search.evaluations} is more than the {size} distinct configurations of the "
+            f"elastic space ({len(search.widths)} supernet.widths, {groups}); {allowed}"
+        )
+
+
 class SupernetKind:
     """Super-network sub-network search: strategies compared by final hypervolume, paired by seed."""
 
@@ -19,35 +50,41 @@ class SupernetKind:
     Settings = None  # the [supernet] table, older than [kinds.NAME]
 
     def validate(self, config) -> None:
-        """An MLP parent, widths that keep a unit of every layer, no more evaluations per
-        search than the elastic space has distinct configurations (each is evaluated at most
-        once), neither label smoothing nor augmentation (the sandwich loss has neither), and no
-        `[log]` (experiment tracking covers mask studies)."""
-        if config.parent.kind != "mlp":
-            raise SparsearchError(f"parent.kind: the supernet kind works with 'mlp' parents only, got "
-                                  f"{config.parent.kind!r}")
+        """Any parent kind (its node groups become elastic), `depths` for resnet20 parents only,
+        latency for MLP parents only, neither label smoothing nor augmentation (the sandwich loss
+        has neither), no `[log]` (experiment tracking covers mask studies), and for an MLP, whose
+        node groups the config fixes, widths that keep a unit of every layer and no more
+        evaluations per search than the elastic space has distinct configurations (each is
+        evaluated at most once; other kinds are checked at the data's shape, `check_data`)."""
+        kind = config.parent.kind
+        search = config.supernet
+        if search.depths is not None:
+            from ..nets.resnet20 import BLOCKS
+
+            if kind != "resnet20":
+                raise SparsearchError(f"supernet.depths: elastic depth is for resnet20 parents, got parent.kind "
+                                      f"{kind!r}; remove supernet.depths")
+            if not all(1 <= d <= BLOCKS for d in search.depths):
+                raise SparsearchError(f"supernet.depths: blocks kept per stage must be in 1..{BLOCKS}, got "
+                                      f"{search.depths}")
+            if search.retrain:
+                raise SparsearchError(f"supernet.retrain: retraining sub-networks of elastic depth is not supported "
+                                      f"yet, got {search.retrain}; set supernet.retrain = 0 with supernet.depths")
+        if "latency" in search.objectives and kind != "mlp":
+            raise SparsearchError(f"supernet.objectives: 'latency' is measured for 'mlp' parents only so far, got "
+                                  f"parent.kind {kind!r}; use \"params\" or \"flops\"")
         if config.train.label_smoothing:
             raise SparsearchError(f"train.label_smoothing: the supernet kind trains without label smoothing, got "
                                   f"{config.train.label_smoothing}; set it to 0")
         if config.data.augment:
             raise SparsearchError(f"data.augment: the supernet kind trains without augmentation, got "
                                   f"{config.data.augment}; set augment = []")
-        from ..moo.evaluations import space_size  # the training stack loads when a run needs it, not to read a store
-        from ..nets import check_settings
+        from ..nets import check_settings  # the training stack loads when a run needs it, not to read a store
         from ..spaces.elastic import ElasticSpace
 
         check_settings(config, [])
-        search = config.supernet
-        space = ElasticSpace(tuple(config.parent.hidden), tuple(search.widths))
-        space.check()
-        size = space_size(space.choices)
-        if search.evaluations > size:
-            allowed = f"use 2..{size}" if size >= 2 else "list at least two supernet.widths"
-            raise SparsearchError(
-                f"supernet.evaluations: {search.evaluations} is more than the {size} distinct configurations of the "
-                f"elastic space ({len(search.widths)} supernet.widths, {len(config.parent.hidden)} parent.hidden "
-                f"layer(s)); {allowed}"
-            )
+        if kind == "mlp":
+            check_space(config, ElasticSpace(tuple(config.parent.hidden), tuple(search.widths)), None)
         if config.log != LogConfig():
             raise SparsearchError("log: [log] logs the trials of mask studies; a supernet search logs nothing, so "
                                   "remove the [log] table")
