@@ -25,7 +25,7 @@ from sparsearch.supernet import records
 from sparsearch.supernet.depth import sub_network_cost
 from sparsearch.supernet.kind import SUPERNET
 from sparsearch.supernet.masking import Multipliers, masked
-from sparsearch.supernet.run import SupernetRun, run_supernet
+from sparsearch.supernet.run import SupernetRun, run_supernet, supernet_key
 from sparsearch.supernet.train import shares
 from test_cli import sparsearch as cli
 from test_resnet20 import _perturbed, blob_arrays
@@ -167,6 +167,21 @@ def test_a_cnn1d_super_network_runs_exports_and_reports_through_the_cli(tmp_path
     assert (tmp_path / "report" / "index.html").exists()
     with Store(tmp_path / "s.db", write=False) as opened:
         assert len(records.retrained(opened, "cnn-sn")) == 2
+
+
+def test_a_conv_super_network_is_keyed_by_its_parent_spec_and_depths_only_when_set():
+    data = Dataset.from_arrays(*blob_arrays(), name="blobs3")
+    raw = {"experiment": {"kind": "supernet"}, "parent": {"kind": "resnet20", "channels": [4, 8, 16]},
+           "supernet": {"retrain": 0}}
+    keys = []
+    for parent, supernet in (({}, {}), ({"channels": [4, 8, 32]}, {}), ({}, {"depths": [2, 3]})):
+        config = config_from_dict({**raw, "parent": {**raw["parent"], **parent},
+                                   "supernet": {**raw["supernet"], **supernet}})
+        net = build_parent(config.parent, data.shape, data.n_classes)
+        space = ElasticSpace(tuple(net.widths[1:-1]), tuple(config.supernet.widths))
+        keys.append(supernet_key(config, data, net, space, 0))
+    assert len(set(keys)) == 3
+    assert "depths" not in config_from_dict(raw).supernet.keyed()
 
 
 REFUSALS = {
