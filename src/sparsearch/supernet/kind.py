@@ -11,7 +11,6 @@ from ..errors import SparsearchError, inert
 from . import records
 
 
-
 def group_names(parent) -> list[str] | None:
     """How refusals name the parent's node groups (None: an MLP's hidden layers)."""
     return None if parent.kind == "mlp" else [f"{parent.kind}'s node group {g}"

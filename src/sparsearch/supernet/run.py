@@ -168,7 +168,8 @@ def supernet_key(config: Config, data: Dataset, parent: Parent, space: ElasticSp
                         config.train.keyed(), config.supernet.keyed(), config.engine.precision).key
 
 
-def _supernets(config, data, parent: Parent, space, store: Store, seeds, progress: Progress) -> dict[int, tuple[Params, str]]:
+def _supernets(config, data, parent: Parent, space, store: Store, seeds,
+               progress: Progress) -> dict[int, tuple[Params, str]]:
     """Per seed, the super-network (loaded, or trained and stored) and its key."""
     keys = {seed: supernet_key(config, data, parent, space, seed) for seed in seeds}
     stored = {seed: records.supernet(store, key) for seed, key in keys.items()}

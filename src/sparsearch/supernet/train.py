@@ -4,8 +4,8 @@
 Each step samples the largest, the smallest and `sandwich` random sub-networks, runs them
 together as one population in the masked layout (the shared tensors expanded and multiplied
 by each sub-network's 0/1 multipliers, supernet/masking.py) through the parent kind's own
-`forward`, differentiated by autograd (BatchNorm on batch statistics), and sums their losses: cross-entropy
-for the largest, and with `distill` the KL divergence to the largest's (detached) predictions
+`forward`, differentiated by autograd (BatchNorm on batch statistics), and sums their losses:
+cross-entropy for the largest, and with `distill` the KL divergence to the largest's (detached) predictions
 for the others, else cross-entropy. BigNAS accumulates the sampled sub-networks' gradients
 before one optimizer step; we then divide each shared weight's (and bias's) gradient by the
 number of sampled sub-networks that use it (`shares`), so every weight steps with the mean
@@ -50,8 +50,9 @@ def shares(multipliers: Params) -> Params:
 
 
 def normalize_gradients(shared: Params, uses: Params) -> None:
-    """Divide each shared element's gradient by the sub-networks using it (`shares`); a tensor
-    without a gradient (BatchNorm's running statistics) is left alone."""
+    """Divide each shared element's gradient by the sub-networks using it (`shares`; an element
+    none uses, beyond the largest width below 1, keeps its zero gradient); a tensor without a
+    gradient (BatchNorm's running statistics) is left alone."""
     with torch.no_grad():
         for layer, layer_uses in zip(shared, uses):
             for t, u in zip(layer, layer_uses):
