@@ -30,7 +30,7 @@ def compare(config, data, seed: int) -> dict[str, float]:
     """Final validation accuracy of the largest and smallest sub-network and of the parent alone."""
     space = ElasticSpace(tuple(config.parent.hidden), tuple(config.supernet.widths))
     widths = parent_widths(data.n_features, space.hidden, data.n_classes)
-    _, curves = train_supernet(init_parent(widths, seed), space, data, config, seed)
+    _, curves = train_supernet(MLP(widths), init_parent(widths, seed), space, data, config, seed)
     recipe = config.train.model_copy(update={"epochs": config.supernet.epochs})
     stacked = [(w.unsqueeze(0), b.unsqueeze(0)) for w, b in init_parent(widths, seed)]
     alone = Trainer(MLP(widths), data, recipe).train(stacked, [seed])

@@ -93,8 +93,8 @@ def test_supernet_trains_and_searches_in_bf16_under_its_own_key(tmp_path):
     data = load_dataset(config.data)
     space = ElasticSpace((12, 8), (0.25, 0.5, 0.75, 1.0))
     widths = parent_widths(data.n_features, (12, 8), data.n_classes)
-    low, bf16 = train_supernet(init_parent(widths, 0), space, data, config, seed=0)
-    high, fp32 = train_supernet(init_parent(widths, 0), space, data, config_from_dict(raw), seed=0)
+    low, bf16 = train_supernet(MLP(widths), init_parent(widths, 0), space, data, config, seed=0)
+    high, fp32 = train_supernet(MLP(widths), init_parent(widths, 0), space, data, config_from_dict(raw), seed=0)
     assert low[0][0].dtype == torch.float32 and not torch.equal(low[0][0], high[0][0])  # fp32 masters, bf16 math
     for end in ("largest_val_acc", "smallest_val_acc"):
         assert abs(bf16[end][-1] - fp32[end][-1]) < 0.1

@@ -296,7 +296,7 @@ def test_the_conv_example_is_frankle_and_carbins_conv4_recipe():
 
 
 def test_the_super_network_steps_at_the_scheduled_rate(synthetic, monkeypatch):
-    from sparsearch.nets.mlp import init_parent, parent_widths
+    from sparsearch.nets.mlp import MLP, init_parent, parent_widths
     from sparsearch.spaces.elastic import ElasticSpace
     from sparsearch.supernet import train as supernet
 
@@ -312,8 +312,8 @@ def test_the_super_network_steps_at_the_scheduled_rate(synthetic, monkeypatch):
         real(optimizer, lr)
 
     monkeypatch.setattr(supernet, "set_learning_rate", recording)
-    supernet.train_supernet(init_parent(parent_widths(synthetic.n_features, (8, 8), synthetic.n_classes), 0), space,
-                            synthetic, config, 0)
+    widths = parent_widths(synthetic.n_features, (8, 8), synthetic.n_classes)
+    supernet.train_supernet(MLP(widths), init_parent(widths, 0), space, synthetic, config, 0)
     per_epoch = -(-synthetic.x_train.shape[0] // 100)
     recipe = config.train.model_copy(update={"epochs": 3})  # annealed over [supernet] epochs
     assert rates == [learning_rate(recipe, t, per_epoch) for t in range(3 * per_epoch)]

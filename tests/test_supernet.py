@@ -14,11 +14,18 @@ from sparsearch.spaces.elastic import ElasticSpace
 from sparsearch.store import Store
 from sparsearch.supernet.analysis import front, objective_matrix, summarize
 from sparsearch.supernet.run import SupernetRun, run_supernet
-from sparsearch.supernet.train import (mean_gradients, sandwich_loss, sandwich_weights, shares, sub_networks,
-                                      train_supernet, unit_masks)
+from sparsearch.nets.mlp import MLP
+from sparsearch.supernet.masking import Multipliers, masked
+from sparsearch.supernet.train import normalize_gradients, sandwich_loss, sandwich_weights, shares, train_supernet
 from sparsearch.supernet import records
 
 SPACE = ElasticSpace((12, 8), (0.25, 0.5, 1.0))
+
+
+def sub_networks(layers, configs):
+    """The sub-networks of `configs` of an MLP super-network in the masked layout."""
+    widths = (layers[0][0].shape[0], *SPACE.hidden, layers[-1][0].shape[1])
+    return masked(layers, Multipliers(MLP(widths), layers, SPACE).of(configs))
 
 
 def test_elastic_widths_keep_the_first_units():
@@ -34,7 +41,7 @@ def test_an_inherited_sub_network_is_the_standalone_compact_network(synthetic):
     supernet = init_parent(widths, 3)
     configs = np.array([[0, 1], [2, 0], [1, 2]])
     x = synthetic.x_val[:20]
-    together = forward(sub_networks(supernet, SPACE, configs), x)
+    together = forward(sub_networks(supernet, configs), x)
     for k, c in enumerate(configs):
         alone = forward(compact(supernet, [SPACE.mask(c)]), x)[0]
         assert_close_across_kernels(together[k], alone)
@@ -44,7 +51,7 @@ def sandwich_grads(synthetic, configs, distill, weights):
     widths = parent_widths(synthetic.n_features, SPACE.hidden, synthetic.n_classes)
     x, y = synthetic.x_train[:32], synthetic.y_train[:32]
     layers = [(w.clone().requires_grad_(True), b.clone().requires_grad_(True)) for w, b in init_parent(widths, 0)]
-    sandwich_loss(forward(sub_networks(layers, SPACE, configs), x), y, distill, weights).backward()
+    sandwich_loss(forward(sub_networks(layers, configs), x), y, distill, weights).backward()
     return layers
 
 
@@ -72,11 +79,12 @@ def test_a_sandwich_step_sends_every_sampled_sub_networks_gradient_to_the_shared
         assert_close_across_kernels(weighted[i], 2 * separate[0][i] + separate[1][i] + separate[2][i])
 
 
-def test_mean_gradients_leave_each_weight_the_weighted_mean_of_its_sub_networks_gradients(synthetic):
+def test_normalized_gradients_leave_each_weight_the_weighted_mean_of_its_sub_networks_gradients(synthetic):
     configs, weights = np.array([[2, 2], [0, 0], [1, 2]]), torch.tensor([2.0, 1.0, 1.0])
     layers = sandwich_grads(synthetic, configs, False, weights)
     summed = [(w.grad.clone(), b.grad.clone()) for w, b in layers]
-    mean_gradients(layers, unit_masks(layers, SPACE, configs), weights)
+    widths = (layers[0][0].shape[0], *SPACE.hidden, layers[-1][0].shape[1])
+    normalize_gradients(layers, shares(Multipliers(MLP(widths), layers, SPACE).of(configs), weights))
     # first layer, units 0-2 (all three sub-networks): weights 2 + 1 + 1; units 3-5 (the
     # largest and the 6-unit one): 2 + 1; units 6-11 (the largest only): 2
     divisor = torch.tensor([4.0] * 3 + [3.0] * 3 + [2.0] * 6)
@@ -85,12 +93,15 @@ def test_mean_gradients_leave_each_weight_the_weighted_mean_of_its_sub_networks_
     assert torch.equal(layers[2][1].grad, summed[2][1] / 4)  # the output bias: every sub-network's
 
 
-def test_mean_gradients_on_one_hand_computed_layer():
-    w, b = torch.zeros(1, 2, requires_grad=True), torch.zeros(2, requires_grad=True)
-    w.grad, b.grad = torch.tensor([[6.0, 3.0]]), torch.tensor([6.0, 3.0])
-    masks = [(torch.ones(2, 1), torch.tensor([[1.0, 1.0], [1.0, 0.0]]))]  # unit 1: the largest's only
-    mean_gradients([(w, b)], masks, torch.tensor([2.0, 1.0]))  # unit 0: (2 + 1), unit 1: 2
-    assert torch.equal(w.grad, torch.tensor([[2.0, 1.5]])) and torch.equal(b.grad, torch.tensor([2.0, 1.5]))
+def test_normalized_gradients_on_one_hand_computed_layer():
+    w, b = torch.zeros(1, 3, requires_grad=True), torch.zeros(3, requires_grad=True)
+    w.grad, b.grad = torch.tensor([[6.0, 3.0, 0.0]]), torch.tensor([6.0, 3.0, 0.0])
+    # two sub-networks, the largest (weight 2) and a student (1): unit 0 both, unit 1 the
+    # largest's only, unit 2 none (beyond the largest width): its zero gradient stays zero
+    keep = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    multipliers = [(keep.unsqueeze(1), keep)]
+    normalize_gradients([(w, b)], shares(multipliers, torch.tensor([2.0, 1.0])))  # unit 0: 2 + 1, unit 1: 2
+    assert torch.equal(w.grad, torch.tensor([[2.0, 1.5, 0.0]])) and torch.equal(b.grad, torch.tensor([2.0, 1.5, 0.0]))
 
 
 def test_sandwich_weights_give_the_largest_as_much_as_all_students_by_default():
@@ -102,10 +113,10 @@ def test_sandwich_weights_give_the_largest_as_much_as_all_students_by_default():
 
 def test_largest_weight_enters_the_supernet_key_unless_it_is_the_earlier_training():
     settings = config_from_dict({}).supernet
-    assert settings.keyed() == settings.model_dump() and settings.keyed()["largest_weight"] == "students"
+    unset = {k: v for k, v in settings.model_dump().items() if k != "depths"}  # depths: only when set
+    assert settings.keyed() == unset and settings.keyed()["largest_weight"] == "students"
     earlier = config_from_dict({"supernet": {"largest_weight": 1}}).supernet.keyed()
-    assert "largest_weight" not in earlier and earlier == {k: v for k, v in settings.model_dump().items()
-                                                           if k != "largest_weight"}
+    assert "largest_weight" not in earlier and earlier == {k: v for k, v in unset.items() if k != "largest_weight"}
     assert config_from_dict({"supernet": {"largest_weight": 2}}).supernet.keyed()["largest_weight"] == 2.0
 
 
@@ -122,15 +133,15 @@ def test_sandwich_loss_on_hand_computed_logits():
 
 def test_shares_count_the_sampled_sub_networks_using_each_weight(synthetic):
     widths = parent_widths(synthetic.n_features, SPACE.hidden, synthetic.n_classes)  # hidden (12, 8)
-    masks = unit_masks(init_parent(widths, 0), SPACE, np.array([[2, 2], [0, 0], [1, 2]]))
-    (w0, b0), (w1, b1), (w2, b2) = shares(masks, torch.ones(3))
+    multipliers = Multipliers(MLP(widths), init_parent(widths, 0), SPACE).of(np.array([[2, 2], [0, 0], [1, 2]]))
+    (w0, b0), (w1, b1), (w2, b2) = shares(multipliers, torch.ones(3))
     assert torch.equal(b0, torch.tensor([3.0] * 3 + [2.0] * 3 + [1.0] * 6))  # widths 12, 3, 6
     assert torch.equal(w0, b0.expand_as(w0))
     assert torch.equal(b1, torch.tensor([3.0, 3.0] + [2.0] * 6))  # widths 8, 2, 8
     assert w1[0, 0] == 3 and w1[0, 2] == 2 and w1[3, 0] == 2 and w1[3, 2] == 2 and w1[6, 0] == 1
     assert torch.equal(w2, b1.unsqueeze(1).expand_as(w2)) and torch.equal(b2, torch.full_like(b2, 3.0))
     # weighted by the losses' weights: the largest's 2, each student's 1
-    (w0, b0), _, (w2, b2) = shares(masks, torch.tensor([2.0, 1.0, 1.0]))
+    (w0, b0), _, (w2, b2) = shares(multipliers, torch.tensor([2.0, 1.0, 1.0]))
     assert torch.equal(b0, torch.tensor([4.0] * 3 + [3.0] * 3 + [2.0] * 6)) and torch.equal(w0, b0.expand_as(w0))
     assert torch.equal(b2, torch.full_like(b2, 4.0))
 
@@ -141,7 +152,7 @@ def test_train_supernet_improves_the_smallest_and_largest(synthetic):
                             "supernet": {"epochs": 12, "sandwich": 1, "widths": [0.25, 0.5, 1.0]}})
     widths = parent_widths(synthetic.n_features, SPACE.hidden, synthetic.n_classes)
     parent = init_parent(widths, 0)
-    trained, curves = train_supernet(parent, SPACE, synthetic, cfg, seed=0)
+    trained, curves = train_supernet(MLP(widths), parent, SPACE, synthetic, cfg, seed=0)
     assert curves["largest_val_acc"][-1] > 0.5 and curves["smallest_val_acc"][-1] > 0.4
     assert all(not torch.equal(a[0], b[0]) for a, b in zip(trained, parent))
 

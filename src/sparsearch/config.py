@@ -291,7 +291,7 @@ class SupernetConfig(_Section):
         "students", description="weight of the largest sub-network's loss, each student's being 1: students (as "
         "much as all sandwich + 1 students together) or a positive number (1: BigNAS's plain sum)")
     widths: list[float] = Field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0], min_length=1,
-                                description="width choices as fractions of each hidden layer")
+                                description="width choices as fractions of each node group")
     strategies: list[Literal["random", "nsga2", "linas"]] = Field(default_factory=lambda: ["random", "nsga2", "linas"],
                                                                  min_length=1)
     evaluations: int = Field(200, ge=2, description="real (inherited-weight) evaluations per search")
@@ -300,13 +300,18 @@ class SupernetConfig(_Section):
     predictor: Literal["ridge", "mlp"] = "ridge"
     latency_batch: int = Field(1, ge=1)
     retrain: int = Field(5, ge=0, description="front configurations retrained from scratch per seed")
+    depths: list[int] | None = Field(None, min_length=1, description="blocks kept per stage (resnet20 parents): "
+                                     "elastic depth, e.g. [1, 2, 3]; unset: every block")
 
     def keyed(self) -> dict:
         """The settings as super-network keys record them: every one, less `largest_weight = 1` (the
-        training before the setting existed), so super-networks stored then keep their keys."""
+        training before the setting existed) and `depths` when unset, so super-networks stored
+        before those settings existed keep their keys."""
         fields = self.model_dump()
         if fields["largest_weight"] == 1:
             del fields["largest_weight"]
+        if fields["depths"] is None:
+            del fields["depths"]
         return fields
 
     @field_validator("largest_weight", mode="before")
@@ -323,6 +328,11 @@ class SupernetConfig(_Section):
             if not 0 < w <= 1:
                 raise ValueError(f"every width must be a fraction in (0, 1], got {w}")
         return sorted(set(widths))
+
+    @field_validator("depths")
+    @classmethod
+    def _depths(cls, depths: list[int] | None) -> list[int] | None:
+        return None if depths is None else sorted(set(depths))
 
 
 AUTO_WEIGHTS_BYTES = 2**20

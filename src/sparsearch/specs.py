@@ -96,15 +96,16 @@ class TrainingSpec(_Keyed):
 
 @dataclass(frozen=True)
 class SupernetSpec(_Keyed):
-    """One seed's trained super-network: recipe version, data, the parent's widths, the elastic
-    width fractions, the seed, the recipe, the `[supernet]` settings and the precision."""
+    """One seed's trained super-network: recipe version, data, the parent (an MLP's widths,
+    any other kind's `Parent.spec`), the elastic width fractions, the seed, the recipe, the
+    `[supernet]` settings and the precision."""
 
     SANDWICH_LOSS = "sum, per-weight mean gradient"
 
     recipe_version: int
     data_name: str
     data_fingerprint: str
-    widths: tuple[int, ...]
+    widths: tuple[int, ...] | dict
     fractions: tuple[float, ...]
     seed: int
     train: dict
@@ -114,7 +115,8 @@ class SupernetSpec(_Keyed):
     def to_json(self) -> dict:
         return {"recipe_version": self.recipe_version, "sandwich_loss": self.SANDWICH_LOSS,
                 "data": {"name": self.data_name, "fingerprint": self.data_fingerprint},
-                "parent": list(self.widths), "widths": list(self.fractions), "seed": self.seed, "train": self.train,
+                "parent": self.widths if isinstance(self.widths, dict) else list(self.widths),
+                "widths": list(self.fractions), "seed": self.seed, "train": self.train,
                 "supernet": self.supernet, **precision_fields(self.precision)}
 
 

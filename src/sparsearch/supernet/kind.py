@@ -9,6 +9,7 @@ from pathlib import Path
 from ..config import LogConfig
 from ..errors import SparsearchError, inert
 from . import records
+from .checks import check_space
 
 
 class SupernetKind:
@@ -19,35 +20,29 @@ class SupernetKind:
     Settings = None  # the [supernet] table, older than [kinds.NAME]
 
     def validate(self, config) -> None:
-        """An MLP parent, widths that keep a unit of every layer, no more evaluations per
-        search than the elastic space has distinct configurations (each is evaluated at most
-        once), neither label smoothing nor augmentation (the sandwich loss has neither), and no
-        `[log]` (experiment tracking covers mask studies)."""
-        if config.parent.kind != "mlp":
-            raise SparsearchError(f"parent.kind: the supernet kind works with 'mlp' parents only, got "
-                                  f"{config.parent.kind!r}")
+        """Any parent kind (its node groups become elastic), `depths` for resnet20 parents only,
+        neither label smoothing nor augmentation (the sandwich loss
+        has neither), no `[log]` (experiment tracking covers mask studies), and for an MLP, whose
+        node groups the config fixes, widths that keep a unit of every layer and no more
+        evaluations per search than the elastic space has distinct configurations (each is
+        evaluated at most once; other kinds are checked at the data's shape, `check_data`)."""
+        kind = config.parent.kind
+        search = config.supernet
+        if search.depths is not None and kind != "resnet20":
+            raise SparsearchError(f"supernet.depths: elastic depth is for resnet20 parents, got parent.kind "
+                                  f"{kind!r}; remove supernet.depths")
         if config.train.label_smoothing:
             raise SparsearchError(f"train.label_smoothing: the supernet kind trains without label smoothing, got "
                                   f"{config.train.label_smoothing}; set it to 0")
         if config.data.augment:
             raise SparsearchError(f"data.augment: the supernet kind trains without augmentation, got "
                                   f"{config.data.augment}; set augment = []")
-        from ..moo.evaluations import space_size  # the training stack loads when a run needs it, not to read a store
-        from ..nets import check_settings
+        from ..nets import check_settings  # the training stack loads when a run needs it, not to read a store
         from ..spaces.elastic import ElasticSpace
 
         check_settings(config, [])
-        search = config.supernet
-        space = ElasticSpace(tuple(config.parent.hidden), tuple(search.widths))
-        space.check()
-        size = space_size(space.choices)
-        if search.evaluations > size:
-            allowed = f"use 2..{size}" if size >= 2 else "list at least two supernet.widths"
-            raise SparsearchError(
-                f"supernet.evaluations: {search.evaluations} is more than the {size} distinct configurations of the "
-                f"elastic space ({len(search.widths)} supernet.widths, {len(config.parent.hidden)} parent.hidden "
-                f"layer(s)); {allowed}"
-            )
+        if kind == "mlp":
+            check_space(config, ElasticSpace(tuple(config.parent.hidden), tuple(search.widths)), None)
         if config.log != LogConfig():
             raise SparsearchError("log: [log] logs the trials of mask studies; a supernet search logs nothing, so "
                                   "remove the [log] table")

@@ -5,63 +5,85 @@ sample of the front from scratch to check how well inherited accuracy ranks sub-
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..config import Config, to_toml
 from ..data import Dataset
 from ..engine import RECIPE_VERSION
-from ..engine.device import moved, resolve_device
+from ..engine.device import dataset_on, moved, resolve_device
 from ..engine.precision import dtype_of
 from ..engine.executor import IN_PROCESS, Executor
 from ..engine.memory import check_training, refuse_over
 from ..engine.trainer import Trainer
+from ..errors import SparsearchError
 from ..analysis.convergence import trial_metrics
 from ..moo import non_dominated, search
-from ..nets.mlp import (MLP, Layers, compact, from_state_dict, init_parent, parent_widths, state_dict,
-                        weights_and_flops)
+from ..nets import build_parent
+from ..nets.base import Parent, Params, joined, rows
 from ..progress import Progress
 from ..seeding import stable_seed
 from ..specs import SearchSpec, SupernetSpec
 from ..spaces.elastic import ElasticSpace
 from ..store import Store
+from .depth import compacted, sub_network, sub_network_cost
+from .checks import check_space, group_names
 from .evaluate import inherited_scores
+from .masking import Multipliers
 from . import records
-from .latency import LatencyTable
+from .latency import LatencyTable, measured_latency
 from .train import train_supernet
 
 
 class Objectives:
     """Real evaluations of configurations: inherited validation accuracy and costs, as
-    minimized objectives [1 - accuracy, cost / parent cost, ...]; remembers every detail."""
+    minimized objectives [1 - accuracy, cost / parent cost, ...]; remembers every detail.
+    Latency: an MLP's from the per-layer table (`table`), any other kind's measured on the run's
+    device for each configuration's compacted sub-network (`measured_latency`, as mask studies
+    time their trials), once per configuration and run (`measured`, shared across seeds)."""
 
-    def __init__(self, config: Config, data: Dataset, space: ElasticSpace, supernet: Layers, latency: LatencyTable | None):
-        self.config, self.data, self.space, self.latency = config, data, space, latency
-        device = resolve_device(config.engine.device)
-        self.supernet, self.x_val, self.y_val = moved((supernet, data.x_val, data.y_val), device)
-        self.widths = parent_widths(data.n_features, space.hidden, data.n_classes)
-        _, params, flops = weights_and_flops(self.widths)
-        self.parent = {"params": params, "flops": flops, "widths": list(self.widths)}
-        if latency is not None:
-            self.parent["latency"] = latency.network(self.widths, config.supernet.latency_batch)
+    def __init__(self, config: Config, data: Dataset, parent: Parent, space: ElasticSpace, supernet: Params,
+                 table: LatencyTable | None, measured: dict[tuple, float]):
+        self.config, self.parent_net, self.space, self.table, self.measured = config, parent, space, table, measured
+        self.device = resolve_device(config.engine.device)
+        self.data = dataset_on(data, self.device)
+        self.weights = supernet
+        self.supernet = moved(supernet, self.device)
+        self.multipliers = Multipliers(parent, supernet, space, self.device)
+        params, flops = sub_network_cost(parent, space, space.largest())
+        self.parent = {"params": params, "flops": flops, "widths": list(parent.widths)}
+        if "latency" in config.supernet.objectives:
+            self.parent["latency"] = self.latency(space.largest())
         self.details: dict[tuple, dict] = {}
 
     def __call__(self, configs: np.ndarray) -> np.ndarray:
-        acc, loss = inherited_scores(self.supernet, self.space, configs, self.x_val, self.y_val,
-                                     self.config.engine.max_memory, dtype_of(self.config.engine.precision))
+        acc, loss = inherited_scores(self.parent_net, self.supernet, self.multipliers, configs, self.data,
+                                     self.data.x_val, self.data.y_val, self.config.engine.max_memory,
+                                     dtype_of(self.config.engine.precision))
         out = []
         for c, a, l in zip(configs, acc, loss):
-            widths = (self.data.n_features, *self.space.widths(c), self.data.n_classes)
-            _, params, flops = weights_and_flops(widths)
-            detail = {"config": [int(v) for v in c], "widths": list(widths[1:-1]), "val_acc": float(a),
+            widths = self.space.widths(c)
+            params, flops = sub_network_cost(self.parent_net, self.space, c)
+            detail = {"config": [int(v) for v in c], "widths": list(widths), "val_acc": float(a),
                       "val_loss": float(l) if np.isfinite(l) else None, "params": params, "flops": flops,
-                      "latency": None}
-            if self.latency is not None:
-                detail["latency"] = self.latency.network(widths, self.config.supernet.latency_batch)
+                      "latency": self.latency(c) if "latency" in self.config.supernet.objectives else None}
             self.details[tuple(int(v) for v in c)] = detail
             out.append(self.objectives(detail))
         return np.array(out)
+
+    def latency(self, config) -> float:
+        """Seconds per forward of a batch of `[supernet] latency_batch` of a configuration's sub-network."""
+        batch = self.config.supernet.latency_batch
+        if self.table is not None:
+            return self.table.network((self.parent_net.widths[0], *self.space.widths(config),
+                                       self.parent_net.widths[-1]), batch)
+        key = tuple(int(v) for v in config)
+        if key not in self.measured:
+            sub, params = compacted(self.parent_net, self.space, self.weights, config)
+            self.measured[key] = measured_latency(sub.module(rows(params, 0)).eval(), (self.parent_net.widths[0],),
+                                                  batch, self.config.engine.thread_choice.count, self.device)
+        return self.measured[key]
 
     def objectives(self, detail: dict) -> list[float]:
         return [1 - detail["val_acc"]] + [detail[name] / self.parent[name] for name in self.config.supernet.objectives]
@@ -75,12 +97,27 @@ class SupernetRun:
     reused: int  # searches found in the store
 
 
+def elastic_space(config: Config, parent: Parent) -> ElasticSpace:
+    """The elastic space of the config's `[supernet]` over the parent's node groups (and, with
+    `depths`, its stages)."""
+    depths = config.supernet.depths or ()
+    return ElasticSpace(tuple(parent.widths[1:-1]), tuple(config.supernet.widths), tuple(depths),
+                        len(parent.stages) if depths else 0)
+
+
 def check_data(config: Config, data: Dataset) -> None:
-    """What needs the data, checked before the store is touched: the super-network trains
-    within `[engine] max_memory_gb`, and so does a latency measurement at `latency_batch`
-    (its input and every layer's output, 4 bytes a float, besides the weights)."""
-    widths = parent_widths(data.n_features, config.parent.hidden, data.n_classes)
-    check_training(MLP(widths), config)
+    """What needs the data, checked before the store is touched: the parent at the data's shape,
+    widths that keep a unit of every node group, no more evaluations than configurations, the
+    super-network training within `[engine] max_memory_gb`, and so a latency measurement at
+    `latency_batch` (its input and every layer's output, 4 bytes a float, besides the weights)."""
+    parent = build_parent(config.parent, data.shape, data.n_classes)
+    depths = config.supernet.depths or []
+    if depths and not all(1 <= d <= min(parent.blocks) for d in depths):
+        raise SparsearchError(f"supernet.depths: blocks kept per stage must be in 1..{min(parent.blocks)}, got "
+                              f"{depths}")
+    check_space(config, elastic_space(config, parent), group_names(parent))
+    check_training(parent, config)
+    widths = parent.widths
     weights = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
     batch = config.supernet.latency_batch
     refuse_over(4 * (weights + batch * sum(widths)), "supernet.latency_batch", batch,
@@ -97,19 +134,21 @@ def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress
     populations on `executor`."""
     progress = progress or Progress()
     search_cfg = config.supernet
-    space = ElasticSpace(tuple(config.parent.hidden), tuple(search_cfg.widths))
-    widths = parent_widths(data.n_features, space.hidden, data.n_classes)
+    parent = build_parent(config.parent, data.shape, data.n_classes)
+    space = elastic_space(config, parent)
     name = config.experiment.name
     seeds = config.experiment.seed_list
-    latency = LatencyTable(records.LatencyRows(store, config.engine.thread_choice.count)) if "latency" in search_cfg.objectives else None
-    supernets = _supernets(config, data, space, widths, store, seeds, progress)
+    table = (LatencyTable(records.LatencyRows(store, config.engine.thread_choice.count))
+             if "latency" in search_cfg.objectives and parent.kind == "mlp" else None)
+    measured: dict[tuple, float] = {}
+    supernets = _supernets(config, data, parent, space, store, seeds, progress)
     store.begin_experiment(name, to_toml(config), len(seeds) * len(search_cfg.strategies))
     progress.phase("searching", len(seeds) * len(search_cfg.strategies) * search_cfg.evaluations)
     searched = reused = 0
     searched_seeds = set()  # seeds with a search run now: their fronts may have changed
     for seed in seeds:
         supernet, key = supernets[seed]
-        evaluate = Objectives(config, data, space, supernet, latency)
+        evaluate = Objectives(config, data, parent, space, supernet, table, measured)
         for strategy in search_cfg.strategies:
             search_key = SearchSpec(key, strategy, seed, tuple(search_cfg.objectives), search_cfg.evaluations,
                                     search_cfg.search_population, search_cfg.predictor, search_cfg.latency_batch).key
@@ -126,7 +165,7 @@ def run_supernet(config: Config, data: Dataset, store: Store, progress: Progress
             searched += 1
             searched_seeds.add(seed)
     if search_cfg.retrain:
-        _retrain_fronts(config, data, space, widths, store, name, seeds, searched_seeds, executor, progress)
+        _retrain_fronts(config, data, parent, space, store, name, seeds, searched_seeds, executor, progress)
     return SupernetRun(searched, reused)
 
 
@@ -142,21 +181,28 @@ def _increments(advance):
     return on_batch
 
 
-def _supernets(config, data, space, widths, store: Store, seeds, progress: Progress) -> dict[int, tuple[Layers, str]]:
+def supernet_key(config: Config, data: Dataset, parent: Parent, space: ElasticSpace, seed: int) -> str:
+    """The key of one seed's super-network: an MLP's parent by its widths (as always), any other
+    kind by its spec; `[supernet] depths` enters only when set (supernet_settings)."""
+    described = tuple(parent.widths) if parent.kind == "mlp" else parent.spec()
+    return SupernetSpec(RECIPE_VERSION, data.name, data.fingerprint, described, tuple(space.fractions), seed,
+                        config.train.keyed(), config.supernet.keyed(), config.engine.precision).key
+
+
+def _supernets(config, data, parent: Parent, space, store: Store, seeds,
+               progress: Progress) -> dict[int, tuple[Params, str]]:
     """Per seed, the super-network (loaded, or trained and stored) and its key."""
-    keys = {seed: SupernetSpec(RECIPE_VERSION, data.name, data.fingerprint, tuple(widths), tuple(space.fractions), seed,
-                               config.train.keyed(), config.supernet.keyed(), config.engine.precision).key
-            for seed in seeds}
+    keys = {seed: supernet_key(config, data, parent, space, seed) for seed in seeds}
     stored = {seed: records.supernet(store, key) for seed, key in keys.items()}
     progress.phase("training super-networks", sum(s is None for s in stored.values()) * config.supernet.epochs)
     out = {}
     for seed, key in keys.items():
         if stored[seed] is not None:
-            out[seed] = from_state_dict(stored[seed][0]), key
+            out[seed] = parent.from_state_dict(stored[seed][0]), key
             continue
-        layers, curves = train_supernet(init_parent(widths, seed), space, data, config, seed, on_epoch=progress.advance)
-        records.record_supernet(store, key, state_dict(layers), curves)
-        out[seed] = layers, key
+        params, curves = train_supernet(parent, parent.init(seed), space, data, config, seed, on_epoch=progress.advance)
+        records.record_supernet(store, key, parent.state_dict(params), curves)
+        out[seed] = params, key
     return out
 
 
@@ -169,7 +215,7 @@ def _front_picks(config, store: Store, name: str, seed: int) -> list[dict]:
     return [front[i] for i in sorted({round(i) for i in np.linspace(0, len(front) - 1, config.supernet.retrain)})]
 
 
-def _retrain_fronts(config, data, space, widths, store: Store, name: str, seeds, searched_seeds: set[int],
+def _retrain_fronts(config, data, parent: Parent, space, store: Store, name: str, seeds, searched_seeds: set[int],
                     executor: Executor, progress: Progress) -> None:
     """Retrain each seed's front picks from scratch and record inherited vs retrained validation
     accuracy; a seed whose searches were all reused and whose picks are already retrained is kept."""
@@ -180,18 +226,19 @@ def _retrain_fronts(config, data, space, widths, store: Store, name: str, seeds,
     picks = {seed: rows for seed, rows in picks.items()
              if seed in searched_seeds or sorted(stored[seed]) != sorted(row["config"] for row in rows)}
     progress.phase("retraining front configurations", sum(map(len, picks.values())) * config.train.epochs)
-    trainer = Trainer(MLP(widths), data, config.train, config.engine.max_memory, config.engine.max_population,
+    trainer = Trainer(parent, data, config.train, config.engine.max_memory, config.engine.max_population,
                       config.engine.precision, executor, resolve_device(config.engine.device))
     for seed in picks:
-        by_shape = defaultdict(list)  # configurations of equal widths train as one population
+        by_shape = defaultdict(list)  # configurations of equal shapes (blocks and widths) train as one population
         for row in picks[seed]:
-            by_shape[tuple(row["widths"])].append(row)
+            by_shape[(space.blocks(row["config"]), tuple(row["widths"]))].append(row)
         retrained = []
-        for rows in by_shape.values():
-            masks = [space.mask(row["config"]) for row in rows]
-            curves = trainer.train(compact(init_parent(widths, seed), masks), [seed] * len(rows),
-                                   on_epoch=progress.advance)
-            for p, row in enumerate(rows):
+        init = parent.init(seed)
+        for group in by_shape.values():
+            sub, _ = sub_network(parent, space, group[0]["config"])
+            population = joined([compacted(parent, space, init, row["config"])[1] for row in group])
+            curves = replace(trainer, parent=sub).train(population, [seed] * len(group), on_epoch=progress.advance)
+            for p, row in enumerate(group):
                 metrics = trial_metrics(curves.train_loss[p].tolist(), curves.val_acc[p].tolist(),
                                         curves.test_acc[p].tolist())
                 retrained.append((row["config"], row["val_acc"], metrics["best_val_acc"]))
