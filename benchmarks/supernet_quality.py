@@ -2,6 +2,7 @@
 
     python benchmarks/supernet_quality.py examples/digits-elastic.toml --quick
     python benchmarks/supernet_quality.py examples/mnist1d-elastic.toml --seeds 2
+    python benchmarks/supernet_quality.py examples/mnist1d-cnn-supernet.toml --seeds 2   # any parent kind
 
 BigNAS (Yu et al. 2020) and Once-for-All (Cai et al. 2020) promise that the largest
 sub-network of a super-network trained with the sandwich rule matches the network trained
@@ -21,19 +22,19 @@ import torch
 from sparsearch.config import load_config, quick
 from sparsearch.data import load_dataset
 from sparsearch.engine.trainer import Trainer
-from sparsearch.nets.mlp import MLP, init_parent, parent_widths
-from sparsearch.spaces.elastic import ElasticSpace
+from sparsearch.nets import build_parent
+from sparsearch.nets.base import stacked
+from sparsearch.supernet.run import elastic_space
 from sparsearch.supernet.train import train_supernet
 
 
 def compare(config, data, seed: int) -> dict[str, float]:
-    """Final validation accuracy of the largest and smallest sub-network and of the parent alone."""
-    space = ElasticSpace(tuple(config.parent.hidden), tuple(config.supernet.widths))
-    widths = parent_widths(data.n_features, space.hidden, data.n_classes)
-    _, curves = train_supernet(MLP(widths), init_parent(widths, seed), space, data, config, seed)
+    """Final validation accuracy of the largest and smallest sub-network (BatchNorm recalibrated
+    for each, as every evaluation of a sub-network is) and of the parent alone."""
+    parent = build_parent(config.parent, data.shape, data.n_classes)
+    _, curves = train_supernet(parent, parent.init(seed), elastic_space(config, parent), data, config, seed)
     recipe = config.train.model_copy(update={"epochs": config.supernet.epochs})
-    stacked = [(w.unsqueeze(0), b.unsqueeze(0)) for w, b in init_parent(widths, seed)]
-    alone = Trainer(MLP(widths), data, recipe).train(stacked, [seed])
+    alone = Trainer(parent, data, recipe).train(stacked([parent.init(seed)]), [seed])
     return {"largest": curves["largest_val_acc"][-1], "smallest": curves["smallest_val_acc"][-1],
             "alone": float(alone.val_acc[0, -1])}
 
@@ -50,7 +51,8 @@ def main() -> None:
     torch.set_num_threads(1)
     data = load_dataset(config.data)
     seeds = range(args.seeds) if args.seeds is not None else config.experiment.seed_list
-    print(f"{data.name}, hidden {config.parent.hidden}, {config.supernet.epochs} epochs, "
+    shape = f"hidden {config.parent.hidden}" if config.parent.kind == "mlp" else f"parent {config.parent.kind}"
+    print(f"{data.name}, {shape}, {config.supernet.epochs} epochs, "
           f"sandwich {config.supernet.sandwich}, distill {config.supernet.distill}, "
           f"largest_weight {config.supernet.largest_weight}")
     print("seed | largest sub-network | smallest sub-network | parent alone (val acc %) | largest / alone")
