@@ -86,6 +86,9 @@ SUPERNET = {"experiment": {"name": "e", "seeds": 1, "kind": "supernet"}, "data":
             "parent": {"hidden": [16, 16]}, "train": {"epochs": 2, "batch_size": 32},
             "supernet": {"epochs": 3, "strategies": ["random"], "evaluations": 8, "search_population": 4,
                          "retrain": 2}}
+CONV_SUPERNET = {**SUPERNET, "experiment": {"name": "c", "seeds": 1, "kind": "supernet"},
+                 "parent": {"kind": "cnn1d", "channels": [8, 8, 8]},
+                 "supernet": {**SUPERNET["supernet"], "widths": [0.25, 0.5, 1.0], "objectives": ["flops"]}}
 
 
 def _on(raw: dict, device: str) -> dict:
@@ -120,11 +123,13 @@ def _same_mask_study(device: str, tmp_path) -> None:
 
 
 def _same_supernet(device: str, tmp_path) -> None:
-    rows = {where: sparsearch.run(_on(SUPERNET, where), store=tmp_path / f"e-{where}.db").evaluations()
-            for where in ("cpu", device)}
-    cpu, gpu = rows["cpu"], rows[device]
-    assert list(cpu["config"]) == list(gpu["config"])
-    assert _close(list(cpu["val_acc"]), list(gpu["val_acc"]))
+    for raw in (SUPERNET, CONV_SUPERNET):
+        name = raw["experiment"]["name"]
+        rows = {where: sparsearch.run(_on(raw, where), store=tmp_path / f"{name}-{where}.db").evaluations()
+                for where in ("cpu", device)}
+        cpu, gpu = rows["cpu"], rows[device]
+        assert list(cpu["config"]) == list(gpu["config"]), name
+        assert _close(list(cpu["val_acc"]), list(gpu["val_acc"])), name
 
 
 @needs_cuda
