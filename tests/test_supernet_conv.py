@@ -167,7 +167,7 @@ CNN = {
     "parent": {"kind": "cnn1d", "channels": [8, 8, 8]},
     "train": {"epochs": 2, "batch_size": 64, "optimizer": "adam", "lr": 0.01},
     "supernet": {"epochs": 4, "widths": [0.25, 0.5, 1.0], "strategies": ["random", "linas"], "evaluations": 8,
-                 "search_population": 4, "objectives": ["flops", "params"], "retrain": 2},
+                 "search_population": 4, "objectives": ["flops", "latency"], "retrain": 2},
 }
 
 
