@@ -41,7 +41,8 @@ class Objectives:
     minimized objectives [1 - accuracy, cost / parent cost, ...]; remembers every detail.
     Latency: an MLP's from the per-layer table (`table`), any other kind's measured on the run's
     device for each configuration's compacted sub-network (`measured_latency`, as mask studies
-    time their trials), once per configuration and run (`measured`, shared across seeds)."""
+    time their trials, `[measure]`'s warm-up and repeats), once per configuration and run
+    (`measured`, shared across seeds)."""
 
     def __init__(self, config: Config, data: Dataset, parent: Parent, space: ElasticSpace, supernet: Params,
                  table: LatencyTable | None, measured: dict[tuple, float]):
@@ -82,7 +83,9 @@ class Objectives:
         if key not in self.measured:
             sub, params = compacted(self.parent_net, self.space, self.weights, config)
             self.measured[key] = measured_latency(sub.module(rows(params, 0)).eval(), (self.parent_net.widths[0],),
-                                                  batch, self.config.engine.thread_choice.count, self.device)
+                                                  batch, self.config.engine.thread_choice.count, self.device,
+                                                  warmup=self.config.measure.warmup,
+                                                  repeats=self.config.measure.repeats)
         return self.measured[key]
 
     def objectives(self, detail: dict) -> list[float]:
