@@ -26,6 +26,7 @@ from sparsearch.supernet.depth import compacted, sub_network_cost
 from sparsearch.supernet.kind import SUPERNET
 from sparsearch.supernet.masking import Multipliers, masked
 from sparsearch.supernet.run import SupernetRun, run_supernet, supernet_key
+from sparsearch.supernet.sorting import UnitSorter
 from sparsearch.supernet.train import shares
 from test_cli import sparsearch as cli
 from test_resnet20 import _perturbed, blob_arrays
@@ -76,6 +77,32 @@ def test_masked_sub_networks_equal_their_compacted_networks_in_train_and_eval_mo
         for k, config in enumerate(configs):
             alone = net.forward(net.compact(rows(population, k), [space.mask(config)]), x, train=train)[0]
             torch.testing.assert_close(together[k], alone, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", [*PARENTS, "mlp"])
+def test_sorting_channels_by_importance_keeps_the_network_and_orders_every_group(kind):
+    net = _parent(kind) if kind != "mlp" else build_parent(ParentConfig(hidden=[12, 8]), (20,), 5)
+    params = [tuple(t.clone() for t in layer) for layer in _params(net)]
+    space = ElasticSpace(tuple(net.widths[1:-1]), (0.5, 1.0))
+    x = torch.randn(64, net.widths[0], generator=torch.Generator().manual_seed(2))
+    stacked = [tuple(t.unsqueeze(0) for t in layer) for layer in params]
+    before = {train: net.forward(stacked, x, train=train)[0] for train in (True, False)}
+    optimizer = torch.optim.SGD([t for layer in params for t in layer], lr=0.1, momentum=0.9)
+    for t in optimizer.param_groups[0]["params"]:  # momentum equal to the tensor: it must move with it
+        optimizer.state[t]["momentum_buffer"] = t.clone()
+    UnitSorter(net, params, space).sort(params, optimizer)
+    for group, score in enumerate(net.unit_scores([layer[0].abs() for layer in params])):
+        assert bool((score[:-1] >= score[1:]).all()), group  # most important first
+    for train in (True, False):  # a permutation of every group's units: the same function
+        torch.testing.assert_close(net.forward(stacked, x, train=train)[0], before[train], rtol=0, atol=1e-5)
+    moved = [layer for layer, old in zip(params, _params(net)) if not torch.equal(layer[0], old[0])]
+    assert moved, "nothing was reordered"
+    assert all(torch.equal(optimizer.state[t]["momentum_buffer"], t) for layer in params for t in layer)
+
+
+def test_sort_channels_enters_the_supernet_key_only_when_on():
+    assert "sort_channels" not in config_from_dict({}).supernet.keyed()
+    assert config_from_dict({"supernet": {"sort_channels": True}}).supernet.keyed()["sort_channels"] is True
 
 
 def test_a_masked_channel_is_zero_in_every_tensor_and_shares_count_its_users():
@@ -167,7 +194,7 @@ CNN = {
     "parent": {"kind": "cnn1d", "channels": [8, 8, 8]},
     "train": {"epochs": 2, "batch_size": 64, "optimizer": "adam", "lr": 0.01},
     "supernet": {"epochs": 4, "widths": [0.25, 0.5, 1.0], "strategies": ["random", "linas"], "evaluations": 8,
-                 "search_population": 4, "objectives": ["flops", "latency"], "retrain": 2},
+                 "search_population": 4, "objectives": ["flops", "latency"], "retrain": 2, "sort_channels": True},
 }
 
 

@@ -302,16 +302,20 @@ class SupernetConfig(_Section):
     retrain: int = Field(5, ge=0, description="front configurations retrained from scratch per seed")
     depths: list[int] | None = Field(None, min_length=1, description="blocks kept per stage (resnet20 parents): "
                                      "elastic depth, e.g. [1, 2, 3]; unset: every block")
+    sort_channels: bool = Field(False, description="after every epoch, reorder each node group's units by the L1 "
+                                "norm of their incoming weights, most important first (Once-for-All)")
 
     def keyed(self) -> dict:
         """The settings as super-network keys record them: every one, less `largest_weight = 1` (the
-        training before the setting existed) and `depths` when unset, so super-networks stored
-        before those settings existed keep their keys."""
+        training before the setting existed), `depths` when unset and `sort_channels` when off, so
+        super-networks stored before those settings existed keep their keys."""
         fields = self.model_dump()
         if fields["largest_weight"] == 1:
             del fields["largest_weight"]
         if fields["depths"] is None:
             del fields["depths"]
+        if not fields["sort_channels"]:
+            del fields["sort_channels"]
         return fields
 
     @field_validator("largest_weight", mode="before")

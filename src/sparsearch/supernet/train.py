@@ -28,7 +28,8 @@ In bf16 (`[engine] precision`) the sub-networks run on bf16 casts of the fp32 sh
 the losses in fp32. The optimizer and the learning-rate schedule are the recipe's
 (engine/schedule.py; a cosine anneals over `[supernet] epochs`); label smoothing and
 augmentation are refused (kind.py). The super-network trains on `[engine] device`
-(engine/device.py) and comes back on the CPU. The per-epoch accuracies of the largest and
+(engine/device.py) and comes back on the CPU. With `sort_channels` every group's units are
+reordered by importance after each epoch (supernet/sorting.py). The per-epoch accuracies of the largest and
 smallest sub-networks are inherited scores (supernet/evaluate.py: BatchNorm recalibrated for
 each)."""
 
@@ -51,6 +52,7 @@ from ..seeding import generator
 from ..spaces.elastic import ElasticSpace
 from .evaluate import inherited_scores
 from .masking import Multipliers, masked
+from .sorting import UnitSorter
 
 
 def shares(multipliers: Params, weights: Tensor) -> Params:
@@ -109,6 +111,7 @@ def train_supernet(parent: Parent, params: Params, space: ElasticSpace, data: Da
     data = dataset_on(data, device)
     shared = [tuple(t.clone().requires_grad_(True) for t in layer) for layer in moved(params, device)]
     multipliers = Multipliers(parent, params, space, device)
+    sorter = UnitSorter(parent, params, space) if config.supernet.sort_channels else None
     recipe = config.train.model_copy(update={"epochs": config.supernet.epochs})
     optimizer = make_optimizer([t for layer in shared for t in layer], recipe)
     n = data.x_train.shape[0]
@@ -131,6 +134,8 @@ def train_supernet(parent: Parent, params: Params, space: ElasticSpace, data: Da
             loss.backward()
             normalize_gradients(shared, shares(chosen, weights))
             optimizer.step()
+        if sorter is not None:
+            sorter.sort(shared, optimizer)
         acc, _ = inherited_scores(parent, shared, multipliers, ends, data, data.x_val, data.y_val,
                                   config.engine.max_memory, dtype)
         curves["largest_val_acc"].append(float(acc[0]))
