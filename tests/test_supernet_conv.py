@@ -32,7 +32,7 @@ from test_cli import sparsearch as cli
 from test_resnet20 import _perturbed, blob_arrays
 
 PARENTS = {"cnn1d": ((1, 40), None), "lenet5": ((1, 8, 8), None), "resnet20": ((3, 8, 8), [4, 8, 16]),
-           "vit": ((1, 8, 8), None), "small_cnn": ((1, 8, 8), None)}
+           "vit": ((1, 8, 8), None), "small_cnn": ((1, 8, 8), None), "conv4": ((3, 8, 8), [8, 16])}
 
 
 @pytest.fixture(scope="module", autouse=True)
