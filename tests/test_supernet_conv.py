@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 import sparsearch
+from conftest import assert_close_across_kernels
 from custom_cnn import small_cnn
 
 from sparsearch.config import ParentConfig, config_from_dict
@@ -76,7 +77,7 @@ def test_masked_sub_networks_equal_their_compacted_networks_in_train_and_eval_mo
         together = net.forward(population, x, train=train)
         for k, config in enumerate(configs):
             alone = net.forward(net.compact(rows(population, k), [space.mask(config)]), x, train=train)[0]
-            torch.testing.assert_close(together[k], alone, rtol=0, atol=1e-5)
+            assert_close_across_kernels(together[k], alone, tolerance=1e-5)
 
 
 @pytest.mark.parametrize("kind", [*PARENTS, "mlp"])
@@ -94,7 +95,7 @@ def test_sorting_channels_by_importance_keeps_the_network_and_orders_every_group
     for group, score in enumerate(net.unit_scores([layer[0].abs() for layer in params])):
         assert bool((score[:-1] >= score[1:]).all()), group  # most important first
     for train in (True, False):  # a permutation of every group's units: the same function
-        torch.testing.assert_close(net.forward(stacked, x, train=train)[0], before[train], rtol=0, atol=1e-5)
+        assert_close_across_kernels(net.forward(stacked, x, train=train)[0], before[train], tolerance=1e-5)
     moved = [layer for layer, old in zip(params, _params(net)) if not torch.equal(layer[0], old[0])]
     assert moved, "nothing was reordered"
     assert all(torch.equal(optimizer.state[t]["momentum_buffer"], t) for layer in params for t in layer)
@@ -132,7 +133,7 @@ def test_a_dropped_block_is_the_identity_and_costs_what_the_network_without_it_d
     module.layer3[1], module.layer3[2] = nn.Identity(), nn.Identity()
     for train in (True, False):
         expected = module.train(train)(x)
-        torch.testing.assert_close(net.forward(population, x, train=train)[0], expected, rtol=0, atol=1e-5)
+        assert_close_across_kernels(net.forward(population, x, train=train)[0], expected, tolerance=1e-5)
     full = config.copy()
     full[-3:] = 2
     cost = net.cost(space.mask(full))
@@ -146,8 +147,8 @@ def test_a_dropped_block_is_the_identity_and_costs_what_the_network_without_it_d
     sub, thin = compacted(net, space, rows(population, 0), config)
     assert sub.blocks == (2, 3, 1) and len(thin) == 2 + 2 * 6
     for train in (True, False):
-        torch.testing.assert_close(sub.forward(thin, x, train=train)[0], net.forward(population, x, train=train)[0],
-                                   rtol=0, atol=1e-5)
+        assert_close_across_kernels(sub.forward(thin, x, train=train)[0], net.forward(population, x, train=train)[0],
+                                    tolerance=1e-5)
 
 
 def test_a_resnet20_super_network_with_elastic_width_and_depth_trains_and_searches(tmp_path):
@@ -184,7 +185,7 @@ def test_a_resnet20_super_network_with_elastic_width_and_depth_trains_and_search
             sub, thin = compacted(net, space, weights, c)
             assert sub.blocks == space.blocks(c) and sum(len(layer) == 5 for layer in thin) == 1 + 2 * sum(sub.blocks)
             sub.calibrate(thin, data.x_train)
-            torch.testing.assert_close(sub.forward(thin, data.x_val)[0], logits[k], rtol=0, atol=1e-5)
+            assert_close_across_kernels(sub.forward(thin, data.x_val)[0], logits[k], tolerance=1e-5)
         assert run_supernet(config, data, store) == SupernetRun(searched=0, reused=2)
 
 
