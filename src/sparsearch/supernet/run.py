@@ -21,7 +21,7 @@ from ..errors import SparsearchError
 from ..analysis.convergence import trial_metrics
 from ..moo import non_dominated, search
 from ..nets import build_parent
-from ..nets.base import Parent, Params, joined, rows
+from ..nets.base import Parent, Params, joined, rows, stacked
 from ..progress import Progress
 from ..seeding import stable_seed
 from ..specs import SearchSpec, SupernetSpec
@@ -112,7 +112,8 @@ def check_data(config: Config, data: Dataset) -> None:
     """What needs the data, checked before the store is touched: the parent at the data's shape,
     widths that keep a unit of every node group, no more evaluations than configurations, the
     super-network training within `[engine] max_memory_gb`, and so a latency measurement at
-    `latency_batch` (its input and every layer's output, 4 bytes a float, besides the weights)."""
+    `latency_batch` (the parent's tensors, its input and two of its widest activations, the most
+    a forward holds at once: 4 bytes a float)."""
     parent = build_parent(config.parent, data.shape, data.n_classes)
     depths = config.supernet.depths or []
     if depths and not all(1 <= d <= min(parent.blocks) for d in depths):
@@ -120,10 +121,11 @@ def check_data(config: Config, data: Dataset) -> None:
                               f"{depths}")
     check_space(config, elastic_space(config, parent), group_names(parent))
     check_training(parent, config)
-    widths = parent.widths
-    weights = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+    params = parent.init(0)
+    weights = sum(t.numel() for layer in params for t in layer)
     batch = config.supernet.latency_batch
-    refuse_over(4 * (weights + batch * sum(widths)), "supernet.latency_batch", batch,
+    _, widest = parent.footprint(stacked([params]), batch)
+    refuse_over(4 * (weights + batch * (parent.widths[0] + 2 * widest)), "supernet.latency_batch", batch,
                 "timing the super-network's latency", "use a smaller batch (1 is a single request) or raise "
                 "engine.max_memory_gb", config.engine.max_memory)
 
