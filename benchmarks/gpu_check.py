@@ -33,7 +33,8 @@ from pathlib import Path
 import torch
 
 from precision_parity import TOLERANCE
-from sparsearch.bench import Networks, Workload, workload_parent, workload_recipe, run_bench, workload_label
+from sparsearch.bench import (Networks, Workload, workload_parent, workload_recipe, run_bench, workload_label,
+                              vit_workloads)
 from sparsearch.bench.data import CIFAR_SHAPED, cifar_shaped
 from sparsearch.config import DataConfig
 from sparsearch.data import Dataset, load_dataset
@@ -47,11 +48,12 @@ SMOKE_TESTS = ["tests/test_device.py::test_auto_is_the_cpu_without_a_gpu"]
 
 @dataclasses.dataclass(frozen=True)
 class Sizes:
-    """How big each check is: populations (MLP, cnn1d, ResNet-20, bf16 parity), epochs, examples."""
+    """How big each check is: populations (MLP, cnn1d, ResNet-20, vit, bf16 parity), epochs, examples."""
 
     mlp: int
     cnn1d: int
     resnet20: int
+    vit: int
     parity: int
     epochs: int
     parity_epochs: int
@@ -61,9 +63,9 @@ class Sizes:
     cifar: int  # synthetic CIFAR-shaped training examples
 
 
-FULL = Sizes(mlp=256, cnn1d=64, resnet20=16, parity=16, epochs=3, parity_epochs=10, repeats=2, plain_max=16,
+FULL = Sizes(mlp=256, cnn1d=64, resnet20=16, vit=16, parity=16, epochs=3, parity_epochs=10, repeats=2, plain_max=16,
              examples=None, cifar=2048)
-SMOKE = Sizes(mlp=2, cnn1d=2, resnet20=2, parity=2, epochs=1, parity_epochs=1, repeats=1, plain_max=1,
+SMOKE = Sizes(mlp=2, cnn1d=2, resnet20=2, vit=2, parity=2, epochs=1, parity_epochs=1, repeats=1, plain_max=1,
               examples=120, cifar=32)
 
 
@@ -88,9 +90,9 @@ def head(data: Dataset, n: int | None) -> Dataset:
 
 
 def bench_rows(sizes: Sizes, device: str, smoke: bool) -> list[tuple[str, str, str, str]]:
-    """The bench's methods on the MLP, cnn1d and ResNet-20 workloads: one row per method."""
+    """The bench's methods on the MLP, cnn1d, ResNet-20 and vit workloads: one row per method."""
     workloads = [Workload("digits", (300, 100), sizes.mlp, 0.0), Workload("mnist1d", (), sizes.cnn1d, 0.0, "cnn1d"),
-                 Workload(CIFAR_SHAPED, (), sizes.resnet20, 0.0, "resnet20")]
+                 Workload(CIFAR_SHAPED, (), sizes.resnet20, 0.0, "resnet20"), *vit_workloads((sizes.vit,))]
     datasets = {"digits": head(load_dataset(DataConfig(name="digits")), sizes.examples),
                 "mnist1d": head(load_dataset(DataConfig(name="mnist1d")), sizes.examples),
                 CIFAR_SHAPED: cifar_shaped(sizes.cifar, sizes.cifar // 4, sizes.cifar // 4)}

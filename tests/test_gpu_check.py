@@ -23,10 +23,11 @@ def test_smoke_run_prints_every_check():
     assert done.returncode == 0, done.stderr
     rows = [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| ")]
     checks = {row[0].removeprefix("| ") for row in rows[2:]}
-    assert checks == {"tests", "bench mlp", "bench cnn1d", "bench resnet20", "bf16 parity"}
+    assert checks == {"tests", "bench mlp", "bench cnn1d", "bench resnet20", "bench vit", "bf16 parity"}
     assert next(row for row in rows if row[0] == "| tests")[2:] == ["1 passed, 0 failed, 0 skipped", "ok |"]
-    methods = [row[1].rsplit(" ", 1)[1] for row in rows if row[0] == "| bench resnet20"]
-    assert methods == ["plain", "torch.func", "engine"]
+    for kind in ("resnet20", "vit"):
+        methods = [row[1].rsplit(" ", 1)[1] for row in rows if row[0] == f"| bench {kind}"]
+        assert methods == ["plain", "torch.func", "engine"]
     assert "device: cpu" in done.stdout and f"torch {torch.__version__}" in done.stdout
 
 
