@@ -300,8 +300,8 @@ class SupernetConfig(_Section):
     predictor: Literal["ridge", "mlp"] = "ridge"
     latency_batch: int = Field(1, ge=1)
     retrain: int = Field(5, ge=0, description="front configurations retrained from scratch per seed")
-    depths: list[int] | None = Field(None, min_length=1, description="blocks kept per stage (resnet20 parents): "
-                                     "elastic depth, e.g. [1, 2, 3]; unset: every block")
+    depths: list[int] | None = Field(None, min_length=1, description="blocks kept per stage (resnet20 and vit "
+                                     "parents): elastic depth, e.g. [1, 2, 3]; unset: every block")
     sort_channels: bool = Field(False, description="after every epoch, reorder each node group's units by the L1 "
                                 "norm of their incoming weights, most important first (Once-for-All)")
 

@@ -35,6 +35,11 @@ SETTINGS_CHECKS: dict[str, Callable] = {"mlp": check_mlp_settings, "vit": check_
 """Per parent kind, what its `[parent]` table alone can refuse before the data loads:
 `check(config, node_sparsities)`. Every kind checks again once built at the data's shape."""
 
+DEPTH_KINDS = {"resnet20", "vit"}
+"""Parent kinds made of blocks a super-network may drop (`[supernet] depths`): their parents have
+`blocks` (per stage), `with_blocks`, `keep_blocks`, `block_layers` and `kept_groups`
+(supernet/depth.py)."""
+
 KIND_SETTINGS: dict[str, type[BaseModel]] = {"resnet20": ResNet20Settings, "vit": ViTSettings}
 """Per parent kind that owns settings beyond `ParentConfig`'s fields, the pydantic model of the
 other keys of its `[parent]` table (nets/settings.py); any other kind refuses such keys."""
@@ -70,6 +75,7 @@ def register_parent(kind: str, factory: ModuleFactory, *, groups: list[list[tupl
                               f"got {type(factory).__name__}")
     PARENTS[kind] = partial(_module_parent, kind, factory, groups)
     KIND_SETTINGS.pop(kind, None)  # a module owns no `[parent]` settings
+    DEPTH_KINDS.discard(kind)  # nor blocks to drop
 
 
 def _module_parent(kind, factory, groups, config: ParentConfig, shape: tuple[int, ...], n_classes: int) -> Parent:
@@ -95,5 +101,5 @@ def from_spec(spec: dict | list) -> Parent:
                         spec["classes"])
 
 
-__all__ = ["PARENTS", "ModuleParent", "Params", "Parent", "build_parent", "from_spec", "check_settings", "register_parent",
-           "with_kind_settings"]
+__all__ = ["DEPTH_KINDS", "PARENTS", "ModuleParent", "Params", "Parent", "build_parent", "from_spec", "check_settings",
+           "register_parent", "with_kind_settings"]

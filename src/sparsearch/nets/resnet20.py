@@ -143,6 +143,12 @@ class ResNet20:
             at += 2 * n
         return out
 
+    def kept_groups(self, blocks: tuple[int, ...]) -> list[int]:
+        """The indices in `groups` of the node groups `with_blocks(blocks)` has, in its order:
+        per stage its stream group, then the inner groups of its first `blocks[s]` blocks."""
+        self.with_blocks(blocks)
+        return [g for start, keep in zip(_stage_groups(self.blocks), blocks) for g in range(start, start + 1 + keep)]
+
     # --- shapes -------------------------------------------------------------------------------------------------
 
     @property

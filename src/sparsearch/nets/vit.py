@@ -30,13 +30,21 @@ heads, units, ..., classes). A node mask compacts to a transformer with fewer he
 narrower MLPs; the residual width `dim` stays. A node's score (`unit_scores`) is the sum of its
 incoming weights' scores, as every parent kind counts: a head's q, k and v rows, a unit's row
 of the first MLP layer.
+
+Elastic depth (HAT, Wang et al. 2020, "HAT: Hardware-Aware Transformers": an
+elastic layer number keeps the first d encoder layers): the blocks form one stage (`blocks` =
+(depth,)), and a vit of depth d is the sub-network keeping the first d (`with_blocks`,
+`keep_blocks`). A block whose every tensor is zero (weights, biases and the LayerNorms'
+gammas and betas) is exactly the identity: each LayerNorm then outputs zeros, q, k and v are
+zero, so attention averages zero values, the output projection adds its zero bias, and the MLP
+outputs GELU(0) = 0 through a zero layer; both residual branches add nothing to h.
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import torch
@@ -107,6 +115,39 @@ class ViT:
             raise SparsearchError(f"parent.patch: {self.patch} does not divide the data's examples of shape "
                                   f"{list(self.input_shape)} into whole patches; use a divisor of "
                                   f"{', '.join(str(n) for n in self.input_shape[1:])}")
+
+    # --- elastic depth (Wang et al. 2020, HAT) ------------------------------------------------------------------
+
+    @property
+    def blocks(self) -> tuple[int]:
+        """Blocks per stage: the transformer's blocks are one stage."""
+        return (self.depth,)
+
+    def with_blocks(self, blocks: tuple[int, ...]) -> ViT:
+        """This parent with its first `blocks[0]` blocks, at most its own."""
+        blocks = tuple(blocks)
+        if len(blocks) != 1 or not 1 <= blocks[0] <= self.depth:
+            raise SparsearchError(f"blocks: a sub-network of this vit keeps 1 to {self.depth} blocks (a count for its "
+                                  f"one stage), got {list(blocks)}")
+        return replace(self, depth=blocks[0], settings={**self.settings, "depth": blocks[0]})
+
+    def keep_blocks(self, params: Params, blocks: tuple[int, ...]) -> Params:
+        """The parameters (stacked or not, as `params`) of `self.with_blocks(blocks)` (refused as
+        it refuses): the embedding, the first `blocks[0]` blocks and the head, the very tensors
+        of `params`, so gradients reach them."""
+        depth = self.with_blocks(blocks).depth
+        return [*params[: 1 + 4 * depth], params[-1]]
+
+    def block_layers(self) -> list[list[tuple[int, int, int, int]]]:
+        """Per stage (one), per block, the layer indices of its attention's input and output
+        projections and its MLP's two layers: zeroing all their tensors makes the block the
+        identity (module docstring)."""
+        return [[tuple(range(1 + 4 * b, 5 + 4 * b)) for b in range(self.depth)]]
+
+    def kept_groups(self, blocks: tuple[int, ...]) -> list[int]:
+        """The indices in `groups` of the node groups `with_blocks(blocks)` has, in its order:
+        the heads and MLP units of each kept block."""
+        return list(range(2 * self.with_blocks(blocks).depth))
 
     # --- shapes -------------------------------------------------------------------------------------------------
 

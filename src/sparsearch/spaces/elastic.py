@@ -1,7 +1,8 @@
 """The elastic space of a super-network (Once-for-All, Cai et al. 2020; BigNAS, Yu et al. 2020):
 every node group of the parent (an MLP's hidden layer, a convolution's channels, a residual
 stream) uses one of a list of widths, given as fractions of its parent width, and keeps its
-FIRST units; a ResNet may also keep only the first `depths[c]` blocks of each stage. A
+FIRST units; a parent made of blocks (a ResNet's stages, a vit's one stage of transformer
+blocks) may also keep only the first `depths[c]` blocks of each stage. A
 configuration is an int vector of choice indices: one per node group, then one per stage (only
 with depths). Its widths are a node mask keeping units 0..k-1, so it shares compaction, costs
 and the engine with the node space."""

@@ -1,9 +1,14 @@
-"""Elastic depth of a ResNet-20 super-network (Once-for-All, Cai et al. 2020): each stage keeps
-its first `depths[c]` blocks. In the masked layout a dropped block loses every tensor of its
-two layers; its second convolution's BatchNorm then outputs zeros (gamma and beta 0), so the
-block adds nothing to its shortcut, an identity (a stage's first block, the only one whose
-shortcut is not, is always kept), and the block's ReLU of the non-negative stream changes
-nothing. Compacted, the sub-network is the parent with fewer blocks (`ResNet20.with_blocks`)."""
+"""Elastic depth of a super-network whose parent is made of blocks: a ResNet-20 keeps the first
+`depths[c]` blocks of each stage (Once-for-All, Cai et al. 2020), a vit the first `depths[c]`
+of its blocks, which form one stage (HAT, Wang et al. 2020: an elastic layer number keeps the
+first encoder layers). In the masked layout a dropped block loses every tensor of its layers
+(`block_layers`). In a ResNet its second convolution's BatchNorm then outputs zeros (gamma and
+beta 0), so the block adds nothing to its shortcut, an identity (a stage's first block, the
+only one whose shortcut is not, is always kept), and the block's ReLU of the non-negative
+stream changes nothing. In a pre-norm transformer block, h + MHSA(LN(h)) then h + MLP(LN(h)),
+both LayerNorms output zeros (gamma and beta 0) and every projection is zero, so both branches
+add nothing. Compacted, the sub-network is the parent with fewer blocks (`with_blocks`), its
+node groups those of the kept blocks (`kept_groups`)."""
 
 from __future__ import annotations
 
@@ -26,16 +31,11 @@ def block_needs(parent, space: ElasticSpace) -> dict[int, tuple[int, int]]:
 
 def sub_network(parent: Parent, space: ElasticSpace, config) -> tuple[Parent, NodeMask]:
     """The parent a configuration's compacted sub-network belongs to (with elastic depth: the
-    parent with the kept blocks) and its node mask over that parent's groups (resnet20's groups
-    per stage: the stream's new channels, then each block's inner channels)."""
+    parent with the kept blocks) and its node mask over that parent's groups."""
     mask, blocks = space.mask(config), space.blocks(config)
     if not blocks:
         return parent, mask
-    kept, at = [], 0
-    for n, keep in zip(parent.blocks, blocks):
-        kept += [at, *range(at + 1, at + 1 + keep)]
-        at += 1 + n
-    return parent.with_blocks(blocks), NodeMask(tuple(mask.keep[g] for g in kept))
+    return parent.with_blocks(blocks), NodeMask(tuple(mask.keep[g] for g in parent.kept_groups(blocks)))
 
 
 def compacted(parent: Parent, space: ElasticSpace, params: Params, config) -> tuple[Parent, Params]:

@@ -20,24 +20,26 @@ class SupernetKind:
     Settings = None  # the [supernet] table, older than [kinds.NAME]
 
     def validate(self, config) -> None:
-        """Any parent kind (its node groups become elastic), `depths` for resnet20 parents only,
-        neither label smoothing nor augmentation (the sandwich loss
-        has neither), no `[log]` (experiment tracking covers mask studies), and for an MLP, whose
-        node groups the config fixes, widths that keep a unit of every layer and no more
-        evaluations per search than the elastic space has distinct configurations (each is
-        evaluated at most once; other kinds are checked at the data's shape, `check_data`)."""
+        """Any parent kind (its node groups become elastic), `depths` only for kinds made of
+        blocks (`nets.DEPTH_KINDS`: resnet20, vit), neither label smoothing nor augmentation
+        (the sandwich loss has neither), no `[log]` (experiment tracking covers mask
+        studies), and for an MLP, whose node groups the config fixes, widths that keep a unit
+        of every layer and no more evaluations per search than the elastic space has distinct
+        configurations (each is evaluated at most once; other kinds are checked at the data's
+        shape, `check_data`)."""
+        from ..nets import DEPTH_KINDS, check_settings  # the training stack loads when a run needs it
+
         kind = config.parent.kind
         search = config.supernet
-        if search.depths is not None and kind != "resnet20":
-            raise SparsearchError(f"supernet.depths: elastic depth is for resnet20 parents, got parent.kind "
-                                  f"{kind!r}; remove supernet.depths")
+        if search.depths is not None and kind not in DEPTH_KINDS:
+            raise SparsearchError(f"supernet.depths: elastic depth is for {' or '.join(sorted(DEPTH_KINDS))} parents, "
+                                  f"got parent.kind {kind!r}; remove supernet.depths")
         if config.train.label_smoothing:
             raise SparsearchError(f"train.label_smoothing: the supernet kind trains without label smoothing, got "
                                   f"{config.train.label_smoothing}; set it to 0")
         if config.data.augment:
             raise SparsearchError(f"data.augment: the supernet kind trains without augmentation, got "
                                   f"{config.data.augment}; set augment = []")
-        from ..nets import check_settings  # the training stack loads when a run needs it, not to read a store
         from ..spaces.elastic import ElasticSpace
 
         check_settings(config, [])

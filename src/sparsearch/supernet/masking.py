@@ -10,9 +10,9 @@ acts on every group independently, so one compaction per (group, width choice) g
 element the smallest choice of each group that keeps it (`need`); a configuration keeps the
 elements whose every need it meets. Masked channels of a BatchNorm layer lose their weight
 rows, gamma and beta, so they output exact zeros and masked equals compacted (running
-statistics are buffers: multiplied too, and recalibrated before any evaluation). A ResNet's
-dropped block (elastic depth) loses every tensor of its two layers, which makes it the
-identity (supernet/depth.py)."""
+statistics are buffers: multiplied too, and recalibrated before any evaluation). A dropped
+block (elastic depth: a ResNet's or a vit's) loses every tensor of its layers, which makes it
+the identity (supernet/depth.py)."""
 
 from __future__ import annotations
 

@@ -102,10 +102,10 @@ class SupernetRun:
 
 def elastic_space(config: Config, parent: Parent) -> ElasticSpace:
     """The elastic space of the config's `[supernet]` over the parent's node groups (and, with
-    `depths`, its stages)."""
+    `depths`, its stages of blocks: resnet20's three, vit's one)."""
     depths = config.supernet.depths or ()
     return ElasticSpace(tuple(parent.widths[1:-1]), tuple(config.supernet.widths), tuple(depths),
-                        len(parent.stages) if depths else 0)
+                        len(parent.blocks) if depths else 0)
 
 
 def check_data(config: Config, data: Dataset) -> None:
