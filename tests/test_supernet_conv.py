@@ -215,6 +215,7 @@ def run_and_export(tmp_path, raw: dict) -> tuple[str, list[dict]]:
 def test_a_cnn1d_super_network_runs_exports_and_reports_through_the_cli(tmp_path):
     store, rows_ = run_and_export(tmp_path, CNN)
     assert len(rows_) == 16 and {len(r["widths"].split(",")) for r in rows_} == {3}
+    assert "blocks" not in rows_[0]  # no elastic depth: the export's columns as they were
     assert all(int(r["params"]) > 0 and int(r["flops"]) > 0 for r in rows_)
     assert max(float(r["val_acc"]) for r in rows_) > 0.6  # chance: 0.25
     report = cli("report", "--store", store, "--experiment", "cnn-sn", "--out", str(tmp_path / "report"))

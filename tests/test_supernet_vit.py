@@ -22,7 +22,7 @@ from sparsearch.supernet.kind import SUPERNET
 from sparsearch.supernet.masking import Multipliers, masked
 from sparsearch.supernet.run import elastic_space
 from test_cli import sparsearch as cli
-from test_supernet_conv import run_and_export
+from test_supernet_conv import cli, run_and_export
 
 SETTINGS = {"dim": 16, "depth": 3, "heads": 4, "mlp_ratio": 1.5}  # groups per block: 4 heads, 24 MLP units
 SHAPE = (1, 8, 8)
@@ -122,15 +122,21 @@ VIT = {
 
 @pytest.mark.slow
 def test_a_vit_super_network_with_elastic_depth_runs_and_exports_through_the_cli(tmp_path):
-    _, rows_ = run_and_export(tmp_path, VIT)
+    store, rows_ = run_and_export(tmp_path, VIT)
     assert len(rows_) == 16 and {len(r["widths"].split(",")) for r in rows_} == {6}
+    assert list(rows_[0])[5:7] == ["widths", "blocks"]  # the kept blocks beside every group's width
     net = build_parent(ParentConfig(**VIT["parent"]), SHAPE, 10)
     space = ElasticSpace(tuple(net.widths[1:-1]), (0.5, 1.0), (1, 2, 3), 1)
     configs = [np.array([int(v) for v in r["config"].strip("[]").split(",")]) for r in rows_]
     assert {space.blocks(c) for c in configs} > {(1,)}  # the smallest keeps one block, and others more
     for r, config in zip(rows_, configs):
         assert int(r["params"]) == sub_network_cost(net, space, config)[0] and float(r["latency"]) > 0
+        assert r["blocks"] == str(list(space.blocks(config)))
     assert max(float(r["val_acc"]) for r in rows_) > 0.2  # chance: 0.1
+    shown = cli("front", "vit-sn", "--store", store, "--seed", "0")
+    assert shown.returncode == 0, shown.stderr
+    header = next(line for line in shown.stdout.splitlines() if "hidden widths" in line)
+    assert [h.strip() for h in header.strip("┃ ").split("┃")][:2] == ["hidden widths", "blocks"]
 
 
 def test_depths_beyond_a_vits_blocks_are_refused_in_one_line_before_the_store_is_touched(tmp_path):

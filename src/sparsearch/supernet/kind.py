@@ -60,7 +60,10 @@ class SupernetKind:
         return run_supernet(config, data, store, progress, executor)
 
     def export(self, store, experiment: str, table: str) -> tuple[list[str], list[dict]]:
-        rows = records.evaluation_rows(store, experiment)
+        import tomllib
+
+        depths = tomllib.loads(store.config_of(experiment)).get("supernet", {}).get("depths")
+        rows = records.with_blocks(records.evaluation_rows(store, experiment), depths)
         return (list(rows[0]) if rows else []), rows
 
     def summary(self, store, experiment: str, config):
@@ -145,7 +148,8 @@ class SupernetKind:
 
         from .analysis import front as pareto_front
 
-        rows = [r for r in records.evaluation_rows(store, experiment) if r["seed"] == seed]
+        rows = records.with_blocks([r for r in records.evaluation_rows(store, experiment) if r["seed"] == seed],
+                                   config.supernet.depths)
         parents = {s["strategy"]: s["rounds"]["parent"] for s in records.searches(store, experiment) if s["seed"] == seed}
         if not rows:
             seeds = config.experiment.seeds
@@ -154,11 +158,13 @@ class SupernetKind:
         tables = []
         for strategy, parent in parents.items():
             table = Table(title=f"{inert(experiment)}, seed {seed}: Pareto front of {strategy}", title_justify="left")
-            for header in ("hidden widths", "val acc %", "params", "FLOPs", "latency µs", "evaluation #"):
-                table.add_column(header, justify="left" if header == "hidden widths" else "right")
+            depth = ("blocks",) if config.supernet.depths else ()
+            for header in ("hidden widths", *depth, "val acc %", "params", "FLOPs", "latency µs", "evaluation #"):
+                table.add_column(header, justify="left" if header in ("hidden widths", "blocks") else "right")
             for r in pareto_front([r for r in rows if r["strategy"] == strategy], config.supernet.objectives, parent):
                 latency = "" if r["latency"] is None else f"{1e6 * r['latency']:.1f}"
-                table.add_row("-".join(map(str, r["widths"])), f"{100 * r['val_acc']:.2f}", f"{r['params']:,}",
+                blocks = ("-".join(map(str, r["blocks"])),) if depth else ()
+                table.add_row("-".join(map(str, r["widths"])), *blocks, f"{100 * r['val_acc']:.2f}", f"{r['params']:,}",
                               f"{r['flops']:,}", latency, str(r["idx"] + 1))
             tables.append(table)
         return tables

@@ -71,6 +71,24 @@ def evaluation_rows(store: Store, experiment: str) -> list[dict]:
             for s in _searches(store, experiment) for i, evaluation in enumerate(s["evaluations"])]
 
 
+def with_blocks(rows: list[dict], depths: list[int] | None) -> list[dict]:
+    """Evaluation rows with `blocks` after `widths` where the experiment has elastic depth
+    (`[supernet] depths`): the blocks each stage keeps, from the configuration's last entries
+    (`widths` lists every group's width, those of dropped blocks too, which change nothing).
+    Without elastic depth, the rows as they are."""
+    if not depths:
+        return rows
+    out = []
+    for row in rows:
+        shown = {}
+        for key, value in row.items():
+            shown[key] = value
+            if key == "widths":
+                shown["blocks"] = [depths[c] for c in row["config"][len(row["widths"]):]]
+        out.append(shown)
+    return out
+
+
 def record_retrained(store: Store, experiment: str, seed: int, rows: list[tuple[list[int], float, float]]) -> None:
     """Replace the seed's retrained front configurations: (config, inherited, retrained accuracy) each."""
     by_config = {tuple(c): {"seed": seed, "config": list(c), "inherited_acc": float(a), "retrained_acc": float(b)}
