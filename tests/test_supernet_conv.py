@@ -255,8 +255,10 @@ def test_what_a_super_network_cannot_be_is_refused_in_one_line(changes, fragment
 
 
 @pytest.mark.parametrize(("blocks", "depths", "message"), [
-    (None, [1, 4], "supernet.depths: blocks kept per stage must be in 1..3, got [1, 4]"),
-    ([3, 2, 3], [1, 3], "supernet.depths: blocks kept per stage must be in 1..2, got [1, 3]"),
+    (None, [1, 4], "supernet.depths: blocks kept per stage must be in 1..3, got [1, 4]; keep depths of 1 to 3 (the "
+                   "fewest blocks a stage of this parent has)"),
+    ([3, 2, 3], [1, 3], "supernet.depths: blocks kept per stage must be in 1..2, got [1, 3]; keep depths of 1 to 2 "
+                        "(the fewest blocks a stage of this parent has)"),
 ])
 def test_depths_beyond_the_parents_blocks_are_refused_at_the_data_shape(blocks, depths, message):
     parent = {"kind": "resnet20", "channels": [4, 8, 16], **({"blocks": blocks} if blocks else {})}

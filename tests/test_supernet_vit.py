@@ -145,7 +145,8 @@ def test_depths_beyond_a_vits_blocks_are_refused_in_one_line_before_the_store_is
     result = cli("run", str(tmp_path / "bad.toml"), "--store", str(tmp_path / "s.db"))
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines() == ["error: supernet.depths: blocks kept per stage must be in 1..3, "
-                                                  "got [1, 4]"]
+                                                  "got [1, 4]; keep depths of 1 to 3 (the fewest blocks a stage of "
+                                                  "this parent has)"]
     assert not (tmp_path / "s.db").exists()
 
 

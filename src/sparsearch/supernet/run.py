@@ -117,8 +117,9 @@ def check_data(config: Config, data: Dataset) -> None:
     parent = build_parent(config.parent, data.shape, data.n_classes)
     depths = config.supernet.depths or []
     if depths and not all(1 <= d <= min(parent.blocks) for d in depths):
-        raise SparsearchError(f"supernet.depths: blocks kept per stage must be in 1..{min(parent.blocks)}, got "
-                              f"{depths}")
+        most = min(parent.blocks)
+        raise SparsearchError(f"supernet.depths: blocks kept per stage must be in 1..{most}, got {depths}; keep "
+                              f"depths of 1 to {most} (the fewest blocks a stage of this parent has)")
     check_space(config, elastic_space(config, parent), group_names(parent))
     check_training(parent, config)
     params = parent.init(0)
