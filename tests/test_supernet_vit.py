@@ -121,7 +121,7 @@ VIT = {
 
 
 @pytest.mark.slow
-def test_a_vit_super_network_with_elastic_depth_runs_and_exports_through_the_cli(tmp_path):
+def test_a_vit_super_network_with_elastic_depth_runs_and_exports_through_the_cli(tmp_path, monkeypatch):
     store, rows_ = run_and_export(tmp_path, VIT)
     assert len(rows_) == 16 and {len(r["widths"].split(",")) for r in rows_} == {6}
     assert list(rows_[0])[5:7] == ["widths", "blocks"]  # the kept blocks beside every group's width
@@ -133,6 +133,7 @@ def test_a_vit_super_network_with_elastic_depth_runs_and_exports_through_the_cli
         assert int(r["params"]) == sub_network_cost(net, space, config)[0] and float(r["latency"]) > 0
         assert r["blocks"] == str(list(space.blocks(config)))
     assert max(float(r["val_acc"]) for r in rows_) > 0.2  # chance: 0.1
+    monkeypatch.setenv("COLUMNS", "200")  # the table's headers on one line, whatever the caller's terminal
     shown = cli("front", "vit-sn", "--store", store, "--seed", "0")
     assert shown.returncode == 0, shown.stderr
     header = next(line for line in shown.stdout.splitlines() if "hidden widths" in line)
