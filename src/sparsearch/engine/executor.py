@@ -22,6 +22,7 @@ from torch import Tensor
 from ..config import TrainConfig
 from ..data import Dataset
 from ..nets.base import Params, Parent, rows as network_rows
+from .allocator import freed_memory_kept
 from .device import prepare
 from .masking import StepHook
 from .precision import Precision
@@ -119,7 +120,8 @@ def set_deterministic(mode: bool, warn_only: bool) -> None:
 
 @contextmanager
 def torch_settings(threads: int, device: str = "cpu") -> Iterator[None]:
-    """Run with `threads` intra-op threads and deterministic algorithms; restore both afterwards.
+    """Run with `threads` intra-op threads and deterministic algorithms, keeping freed memory for
+    reuse (engine/allocator.py); restore all three afterwards.
     On CUDA an operation without a deterministic kernel warns instead of failing the run, fp32
     convolutions stay fp32 (cuDNN's default is TF32), and cuBLAS gets its deterministic
     workspace (engine/device.py `prepare`; docs/devices.md)."""
@@ -133,7 +135,8 @@ def torch_settings(threads: int, device: str = "cpu") -> Iterator[None]:
     if tf32 is not None:
         conv.fp32_precision = "ieee"
     try:
-        yield
+        with freed_memory_kept():
+            yield
     finally:
         torch.set_num_threads(previous[0])
         set_deterministic(previous[1], warn_only=previous[2])
