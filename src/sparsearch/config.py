@@ -229,8 +229,8 @@ class EngineConfig(_Section):
     max_memory_gb: float = Field(default_factory=lambda: min(4.0, physical_memory() / GB), gt=0,
                                  description="memory budget of one batched program (4, or the machine's memory if less)")
     threads: int | Literal["auto"] = Field(
-        "auto", description="torch intra-op threads, or auto: the cores available to this process less those its load "
-        "average says are busy, at least 1 (chosen when the run starts; run prints it)")
+        "auto", description="torch intra-op threads, or auto: the cores available to this process less those other "
+        "work keeps busy (measured as the run starts; run prints it), at least 1")
     precision: Literal["fp32", "bf16"] = Field(
         "fp32", description="fp32, or bf16 mixed precision (fp32 master weights; fast with AMX or AVX512-BF16)")
     executor: Literal["in-process", "ray"] = Field(
