@@ -28,8 +28,9 @@ def test_it_times_the_run_and_the_plain_loop_scaled_to_every_network(tmp_path):
     cpu, line = done.stdout.splitlines()
     assert cpu.startswith("CPU: ") and "bf16 path: " in cpu
     assert re.fullmatch(r"c\.toml: 3 networks; sparsearch run [\d.]+ s, plain loop [\d.]+ s \(from 2 networks\): "
-                        r"[\d.]+x; load average after [\d. ]+", line), line
+                        r"[\d.]+x; per round [\d.]+-[\d.]+x, median [\d.]+x; load average after [\d. ]+", line), line
     assert done.stderr.count("load average before") == 2
+    assert re.search(r"rounds \(run, plain\): [\d.]+ s / [\d.]+ s\n", done.stderr), done.stderr
 
 
 def test_a_config_of_two_arms_is_refused_in_one_line(tmp_path):
