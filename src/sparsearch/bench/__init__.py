@@ -50,6 +50,7 @@ import torch
 
 from ..config import ParentConfig, TrainConfig, config_from_dict
 from ..data import Dataset
+from ..engine.allocator import freed_memory_kept
 from ..engine.device import dataset_on
 from ..engine.precision import DTYPES
 from ..engine.trainer import train_population
@@ -226,7 +227,8 @@ def run_bench(
 ) -> BenchResult:
     """Time every method of each workload's kind (those in `methods`, when given) on every
     workload, and (with `step_shapes`) one training step of each dense MLP shape. Each timing is
-    the fastest of `repeats` (interference from other processes only ever adds time). Training
+    the fastest of `repeats` (interference from other processes only ever adds time), every method
+    with the allocator settings a run has (engine/allocator.py). Training
     and the matmul peaks run on `device` (a resolved one); `datasets` gives a workload's data by
     its dataset name (default: loaded by name); `peaks` the matmul peaks (default: measured)."""
     progress = progress or Progress()
@@ -261,14 +263,15 @@ def run_bench(
             results = {}
             for m in w_methods:
                 seconds, rss = math.inf, 0
-                for _ in range(repeats):
-                    with PeakRSS() as memory:
-                        synchronize(device)
-                        start = time.perf_counter()
-                        train_with(m, nets[m], data, recipe, device)
-                        synchronize(device)
-                        seconds = min(seconds, time.perf_counter() - start)
-                    rss = max(rss, memory.peak)
+                with freed_memory_kept():  # as in a run, every method; handed back before the next
+                    for _ in range(repeats):
+                        with PeakRSS() as memory:
+                            synchronize(device)
+                            start = time.perf_counter()
+                            train_with(m, nets[m], data, recipe, device)
+                            synchronize(device)
+                            seconds = min(seconds, time.perf_counter() - start)
+                        rss = max(rss, memory.peak)
                 results[m] = (timed[m] * epochs / seconds, rss)
                 progress.advance(1)
             plain_rate = results.get("plain", (math.nan,))[0]
