@@ -82,13 +82,15 @@ def test_without_proc_stat_auto_reads_the_load_average(monkeypatch):
 
 
 @pytest.mark.skipif(threads.cpu_sample() is None, reason="needs /proc/stat (Linux)")
-def test_a_recent_window_is_used_and_an_old_one_replaced(monkeypatch):
-    now = threads.cpu_sample()
-    monkeypatch.setattr(threads, "_last", threads.CpuSample(now.at - 1.0, now.busy, now.own))
-    assert threads.other_work()[1] == "1.0 s"  # the window since the last choice, nothing slept
-    monkeypatch.setattr(threads, "_last", threads.CpuSample(now.at - 3600.0, now.busy, now.own))
+def test_a_recent_window_is_used_an_old_one_replaced_and_a_measure_shared(monkeypatch):
     slept = []
     monkeypatch.setattr(threads.time, "sleep", slept.append)
+    now = threads.cpu_sample()
+    monkeypatch.setattr(threads, "_last", threads.CpuSample(now.at - 1.0, now.busy, now.own))
+    measured = threads.other_work()
+    assert measured[1] == "1.0 s" and slept == []  # the window since the last measurement, nothing slept
+    assert threads.other_work() is measured and slept == []  # a choice right after shares it
+    monkeypatch.setattr(threads, "_last", threads.CpuSample(now.at - 3600.0, now.busy, now.own))
     threads.other_work()
     assert slept == [threads.WINDOW[0]]  # an hour-old start is no measure of now: a fresh window
 

@@ -5,8 +5,8 @@ machine busy with other work are slower than one (issue 29: the default study to
 
 "Busy" is measured, on Linux, as the CPU time all processes but this one used (/proc/stat, less
 this process's own) over a recent window: from when this module was imported (a command's
-start; a `sparsearch run` spends its first second importing torch) or the last choice, if that
-was 0.25-10 s ago, else over a fresh 0.25 s. The 1-minute load average, which lags by a minute,
+start; a `sparsearch run` spends its first second importing torch) or the last measurement, if
+that was 0.25-10 s ago, else over a fresh 0.25 s; choices within 0.25 s of a measurement share it. The 1-minute load average, which lags by a minute,
 counted a run's own previous run as other work: back-to-back runs on a quiet 2-core machine took
 one thread. Where /proc/stat is missing (macOS), the load average is what there is."""
 
@@ -77,15 +77,19 @@ def busy_cores(before: CpuSample, after: CpuSample) -> float:
 
 
 _last = cpu_sample()
-"""The window's start: this module's import, then each choice."""
+"""The window's start: this module's import, then each measurement's end."""
+_measured: tuple[float, str] | None = None
+"""The last measurement, which choices made within WINDOW[0] of it share."""
 
 
 def other_work() -> tuple[float, str] | None:
     """(cores other work keeps busy now, how that was measured), or None without /proc/stat."""
-    global _last
+    global _last, _measured
     now = cpu_sample()
     if now is None or _last is None:
         return None
+    if now.at - _last.at < WINDOW[0] and _measured is not None:
+        return _measured  # choices in quick succession (a notebook's loop of runs) share one measurement
     if not WINDOW[0] <= now.at - _last.at <= WINDOW[1]:
         _last = now
         time.sleep(WINDOW[0])
@@ -93,7 +97,8 @@ def other_work() -> tuple[float, str] | None:
         if now is None:
             return None
     before, _last = _last, now
-    return busy_cores(before, now), f"{now.at - before.at:.1f} s"
+    _measured = busy_cores(before, now), f"{now.at - before.at:.1f} s"
+    return _measured
 
 
 def choose_threads(setting: int | str) -> ThreadChoice:
