@@ -210,6 +210,10 @@ def test_chunk_slices_by_hand():
     assert len(slices) == 26 and max(s.stop - s.start for s in slices) == 10
     assert chunk_slices(5, mlp_footprint(widths, 64), 64, most=2) == [slice(0, 2), slice(2, 4), slice(4, 5)]
     assert chunk_slices(3, mlp_footprint(widths, 64), 64, max_memory=1) == [slice(0, 1), slice(1, 2), slice(2, 3)]
+    # narrower (node sparsity 0.5, widest 150): the activation cap would allow 136, a CPU chunk holds 64
+    assert chunk_slices(256, mlp_footprint((64, 150, 50, 10), 64), 64) == [slice(s, s + 64) for s in range(0, 256, 64)]
+    assert chunk_slices(200, mlp_footprint((64, 150, 50, 10), 64), 64) == [slice(s, min(s + 50, 200))
+                                                                           for s in range(0, 200, 50)]
     # a GPU: no cache limit, memory alone (256 x 1,124,640 B is under the 4 GiB default: one chunk)
     assert chunk_slices(256, mlp_footprint(widths, 64), 64, device="cuda") == [slice(0, 256)]
     assert len(chunk_slices(256, mlp_footprint(widths, 64), 64, max_memory=10 * 1_124_640, device="cuda")) == 26
