@@ -8,8 +8,19 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
-                                reason="the allocator settings are glibc's (mallopt)")
+def _huge_pages_always() -> bool:
+    try:
+        return "[always]" in open("/sys/kernel/mm/transparent_hugepage/enabled").read()
+    except OSError:
+        return False
+
+
+pytestmark = [
+    pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
+                       reason="the allocator settings are glibc's (mallopt)"),
+    pytest.mark.skipif(_huge_pages_always(), reason="transparent huge pages set to always: the heap faults in 2 MiB "
+                       "pages, too few to count"),
+]
 
 PROBE = """
 import json, resource, sys
