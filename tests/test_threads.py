@@ -23,11 +23,19 @@ def test_auto_threads_are_the_cores_other_work_leaves_free(cores, busy, expected
     assert threads.auto_threads(cores, busy) == expected
 
 
-def test_a_sample_reads_the_kernels_cpu_line(tmp_path):
+def test_a_sample_reads_the_lines_of_the_cpus_this_process_may_use(tmp_path, monkeypatch):
     stat = tmp_path / "stat"
-    stat.write_text("cpu  100 20 30 400 50 6 7 8 9 10\ncpu0 50 10 15 200 25 3 3 4 0 0\n")
+    stat.write_text("cpu  100 20 30 400 50 6 7 8 9 10\ncpu0 50 10 15 200 25 3 3 4 0 0\n"
+                    "cpu1 50 10 15 200 25 3 4 4 9 10\n")
+    ticks = os.sysconf("SC_CLK_TCK")
+    monkeypatch.setattr(threads, "affinity", lambda: None)  # affinity unknown: every CPU, the summed line
     sample = threads.cpu_sample(stat)
-    assert sample.busy == pytest.approx((100 + 20 + 30 + 6 + 7 + 8) / os.sysconf("SC_CLK_TCK"))  # not idle, iowait
+    assert sample.busy == pytest.approx((100 + 20 + 30 + 6 + 7 + 8) / ticks)  # not idle, iowait
+    assert threads.cpu_sample(stat, {1}).busy == pytest.approx((50 + 10 + 15 + 3 + 4 + 4) / ticks)
+    assert threads.cpu_sample(stat, {0, 5}).busy == pytest.approx((50 + 10 + 15 + 3 + 3 + 4) / ticks)  # 5: not listed
+    assert threads.cpu_sample(stat, {7}).busy == sample.busy  # none listed: the summed line
+    monkeypatch.setattr(threads, "affinity", lambda: {0})  # a process pinned to cpu0 reads cpu0's line
+    assert threads.cpu_sample(stat).busy == pytest.approx((50 + 10 + 15 + 3 + 3 + 4) / ticks)
     assert threads.cpu_sample(tmp_path / "missing") is None
     stat.write_text("cpu  1 2\n")
     assert threads.cpu_sample(stat) is None

@@ -3,12 +3,13 @@ process may run on, less those other work keeps busy, at least one. Two threads 
 machine busy with other work are slower than one (issue 29: the default study took 40.8 s with
 2 threads and 11.4 s with 1 at load 3.6, the same export).
 
-"Busy" is measured, on Linux, as the CPU time all processes but this one used (/proc/stat, less
-this process's own) over a recent window: from when this module was imported (a command's
-start; a `sparsearch run` spends its first second importing torch) or the last measurement, if
-that was 0.25-10 s ago, else over a fresh 0.25 s; choices within 0.25 s of a measurement share it. The 1-minute load average, which lags by a minute,
-counted a run's own previous run as other work: back-to-back runs on a quiet 2-core machine took
-one thread. Where /proc/stat is missing (macOS), the load average is what there is."""
+"Busy" is measured, on Linux, as the CPU time all processes but this one used on the CPUs this
+one may run on (/proc/stat, less this process's own) over a recent window: from when this module
+was imported (a command's start; a `sparsearch run` spends its first second importing torch) or
+the last measurement, if that was 0.25-10 s ago, else over a fresh 0.25 s; choices within 0.25 s
+of a measurement share it. The 1-minute load average, which lags by a minute, counted a run's own
+previous run as other work: back-to-back runs on a quiet 2-core machine took one thread. Where
+/proc/stat is missing (macOS), the load average is what there is."""
 
 from __future__ import annotations
 
@@ -48,31 +49,42 @@ def auto_threads(cores: int, busy: float) -> int:
     return max(1, cores - int(busy + 0.5))
 
 
+def affinity() -> set[int] | None:
+    """The CPUs this process may run on, or None where that is unknown (macOS)."""
+    try:
+        return os.sched_getaffinity(0)
+    except AttributeError:
+        return None
+
+
 def available_cores() -> int:
     """Cores this process may run on (its CPU affinity; all CPUs where affinity is unknown)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS has no affinity
-        return os.cpu_count() or 1
+    cpus = affinity()
+    return len(cpus) if cpus is not None else os.cpu_count() or 1
 
 
-def cpu_sample(stat: Path = STAT) -> CpuSample | None:
-    """Now's counters from `stat` (the kernel's /proc/stat: its first line sums every CPU's
-    user, nice, system, idle, iowait, irq, softirq and steal ticks; busy is all but idle and
-    iowait), or None where it cannot be read."""
+def cpu_sample(stat: Path = STAT, cpus: set[int] | None = None) -> CpuSample | None:
+    """Now's counters from `stat` (the kernel's /proc/stat: a `cpuN` line per CPU, and a first
+    `cpu` line summing them, each of user, nice, system, idle, iowait, irq, softirq and steal
+    ticks; busy is all but idle and iowait) over the CPUs `cpus` (by default those this process
+    may run on, so that a job pinned to some cores of a shared node does not count the work on
+    the others; every CPU where the affinity is unknown), or None where it cannot be read."""
+    cpus = affinity() if cpus is None else cpus
     try:
-        fields = stat.read_text().split("\n", 1)[0].split()
-        user, nice, system, idle, iowait, irq, softirq, steal = (int(f) for f in fields[1:9])
-    except (OSError, ValueError):
+        rows = {line.split()[0]: line.split()[1:9] for line in stat.read_text().splitlines() if line.startswith("cpu")}
+        ticks = 0
+        for name in [f"cpu{c}" for c in sorted(cpus or ()) if f"cpu{c}" in rows] or ["cpu"]:
+            user, nice, system, idle, iowait, irq, softirq, steal = (int(f) for f in rows[name])
+            ticks += user + nice + system + irq + softirq + steal
+    except (OSError, ValueError, KeyError):
         return None
     times = os.times()
-    return CpuSample(time.monotonic(), (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK"),
-                     times.user + times.system)
+    return CpuSample(time.monotonic(), ticks / os.sysconf("SC_CLK_TCK"), times.user + times.system)
 
 
 def busy_cores(before: CpuSample, after: CpuSample) -> float:
-    """Cores other processes kept busy between two samples: the busy CPU time of every CPU less
-    this process's own, over the wall time between them."""
+    """Cores other processes kept busy between two samples: the busy CPU time of the sampled
+    CPUs less this process's own, over the wall time between them."""
     return max(0.0, (after.busy - before.busy - (after.own - before.own)) / (after.at - before.at))
 
 
